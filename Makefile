@@ -1,0 +1,55 @@
+# One build for everything: the libOS, uno-vmm and the TypeScript CLI. No warnings allowed.
+CC ?= gcc
+BUILD := build
+CWARN := -Wall -Wextra -Werror
+VMM_CFLAGS := -std=gnu11 -O2 -g $(CWARN) -Iabi -pthread
+LIBOS_CFLAGS := -std=gnu11 -O2 -g $(CWARN) -ffreestanding -fno-builtin -nostdlib -nostdinc \
+	-isystem $(shell $(CC) -print-file-name=include) \
+	-mcmodel=kernel -mno-red-zone -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-omit-frame-pointer -mgeneral-regs-only \
+	-Ilibos/include -Ilibos -Iabi -MMD
+
+VMM_SRC := $(wildcard vmm/*.c)
+VMM_OBJ := $(VMM_SRC:%.c=$(BUILD)/%.o)
+LIBOS_C := $(shell find libos -name '*.c')
+LIBOS_S := $(shell find libos -name '*.S')
+LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
+
+.PHONY: all c ts test clean
+all: c ts
+c: $(BUILD)/uno-vmm $(BUILD)/libos.elf
+
+$(BUILD)/uno-vmm: $(VMM_OBJ)
+	@echo "  LD   $@"
+	@$(CC) $(VMM_CFLAGS) -o $@ $^
+
+$(BUILD)/vmm/%.o: vmm/%.c vmm/vmm.h abi/uno_abi.h
+	@mkdir -p $(dir $@)
+	@echo "  CC   $<"
+	@$(CC) $(VMM_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libos.elf: $(LIBOS_OBJ) libos/libos.ld
+	@echo "  LD   $@"
+	@$(LD) -nostdlib -static -z max-page-size=4096 -T libos/libos.ld -o $@ $(LIBOS_OBJ)
+
+$(BUILD)/libos/%.o: libos/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC   $<"
+	@$(CC) $(LIBOS_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libos/%.o: libos/%.S
+	@mkdir -p $(dir $@)
+	@echo "  AS   $<"
+	@$(CC) $(LIBOS_CFLAGS) -c -o $@ $<
+
+ts: node_modules
+	npx tsc -p tsconfig.json
+
+node_modules: package-lock.json
+	npm ci
+	@touch $@
+
+clean:
+	rm -rf $(BUILD) dist
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,246 @@
+/*
+ * uno_abi.h — the one contract between the libOS (inside the VM) and uno-vmm (beside it).
+ *
+ * Everything the two sides share lives here: the guest memory map, the boot-info block the
+ * VMM fills before the vCPU starts, the hypercall block used for the few calls that need the
+ * vCPU to stop (wait, exit, fault, sleep), and the hostio ring: submission/completion queues
+ * in guest RAM with per-slot data buffers.
+ *
+ * The guest is untrusted. Nothing in a structure below is believed by the VMM without a
+ * check: see vmm/ring.c (ring_decode) — the single place guest input is validated.
+ *
+ * Bump UNO_ABI_VERSION on any incompatible change; the libOS refuses to run on a mismatch.
+ */
+#ifndef UNO_ABI_H
+#define UNO_ABI_H
+
+#include <stdint.h>
+
+#define UNO_ABI_VERSION 1u
+#define UNO_BOOT_MAGIC 0x554e4f424f4f5431ull /* "UNOBOOT1" */
+
+/* ---------------------------------------------------------------- guest memory map ---- */
+/* Guest-physical layout. RAM starts at 0; the other regions sit far above any RAM size. */
+#define UNO_GPA_SHARED 0x1000000000ull  /* 64 GiB: memfd-backed region, MAP_SHARED memory */
+#define UNO_GPA_IMAGE 0x2000000000ull   /* 128 GiB: the EROFS root image, read-only slot */
+#define UNO_GPA_MMIO 0x3000000000ull    /* 192 GiB: doorbell + hypercall page, no memslot */
+#define UNO_MMIO_DOORBELL (UNO_GPA_MMIO + 0x0)   /* write: ioeventfd, no user-space exit */
+#define UNO_MMIO_HYPERCALL (UNO_GPA_MMIO + 0x1000) /* write: exits to the VMM's vCPU thread */
+
+/* Guest-virtual layout. The lower half belongs to the application. */
+#define UNO_VA_DMAP 0xffff888000000000ull /* direct map: VA = UNO_VA_DMAP + GPA (PML4 slot 256 faults on this KVM) */
+#define UNO_VA_LIBOS 0xffffffff80000000ull  /* libOS image (linked here) */
+
+/* Fixed guest-physical pages inside RAM, set up by the VMM. */
+#define UNO_GPA_BOOTINFO 0x1000ull          /* struct uno_bootinfo, one page */
+#define UNO_GPA_HCALL 0x2000ull             /* struct uno_hcall[UNO_MAX_VCPUS] */
+#define UNO_GPA_CPU 0x3000ull               /* GDT, TSS, IDT (one page each) */
+#define UNO_GPA_ARGS 0x8000ull              /* argv/envp strings, UNO_ARGS_MAX bytes */
+#define UNO_ARGS_MAX 0x38000ull
+#define UNO_GPA_PGTABLE 0x40000ull          /* VMM-built page tables (grows up) */
+#define UNO_PGTABLE_MAX 0xc0000ull
+#define UNO_GPA_RING 0x100000ull            /* hostio ring, UNO_RING_BYTES */
+#define UNO_GPA_LIBOS 0x400000ull           /* libOS image, 2 MiB aligned */
+
+#define UNO_MAX_VCPUS 1
+
+/* Segment selectors (GDT built by the VMM). */
+#define UNO_SEL_KCODE 0x08
+#define UNO_SEL_KDATA 0x10
+#define UNO_SEL_UCODE32 0x18
+#define UNO_SEL_UDATA 0x23
+#define UNO_SEL_UCODE 0x2b
+#define UNO_SEL_TSS 0x30
+
+/* ---------------------------------------------------------------- boot info ---------- */
+enum uno_backend {
+    UNO_BACKEND_CPL3 = 1,   /* KVM runs guest CPL 3 natively, CPL 0 emulated (PVM-style) */
+    UNO_BACKEND_NATIVE = 2, /* hardware VT-x / AMD-V: guest ring 0 native */
+};
+
+#define UNO_BOOT_TRACE 0x1u       /* print every syscall (uno run --trace) */
+#define UNO_BOOT_UPPER_EMPTY 0x2u /* the writable layer held nothing at start */
+#define UNO_BOOT_STDIN_TTY 0x4u   /* host fd 0 is a terminal */
+#define UNO_BOOT_STDOUT_TTY 0x8u
+#define UNO_BOOT_STDERR_TTY 0x10u
+
+struct uno_bootinfo {
+    uint64_t magic;           /* UNO_BOOT_MAGIC */
+    uint32_t abi_version;     /* UNO_ABI_VERSION */
+    uint32_t backend;         /* enum uno_backend */
+    uint32_t flags;           /* UNO_BOOT_* */
+    uint32_t ncpus;
+    uint64_t ram_size;        /* bytes of RAM at GPA 0 */
+    uint64_t free_start;      /* first GPA the libOS may allocate (after its image) */
+    uint64_t shared_size;     /* bytes at UNO_GPA_SHARED */
+    uint64_t image_size;      /* bytes of EROFS image at UNO_GPA_IMAGE */
+    uint64_t libos_phys;      /* GPA of the libOS image */
+    uint64_t libos_size;
+    /* argv/envp as NUL-separated strings at UNO_GPA_ARGS. */
+    uint32_t argc, envc;
+    uint64_t args_len;
+    uint64_t exec_path_off;   /* offset in the args area of the program path in the image */
+    uint64_t cwd_off;         /* offset in the args area of the working directory */
+    /* Clock: guest ns = wall_ns + (rdtsc - tsc_base) * tsc_mult >> tsc_shift. */
+    uint64_t tsc_base;
+    uint64_t mono_ns;         /* CLOCK_MONOTONIC at tsc_base */
+    uint64_t wall_ns;         /* CLOCK_REALTIME at tsc_base */
+    uint32_t tsc_mult, tsc_shift;
+    uint64_t tsc_khz;
+    uint8_t random[64];       /* seed from the host's getrandom */
+    uint32_t uid, gid;
+    uint32_t tty_rows, tty_cols; /* console size, 0 when not a terminal */
+    char uname_release[32];
+    char hostname[64];
+};
+
+/* ---------------------------------------------------------------- libOS image -------- */
+/* The libOS is an ELF linked at UNO_VA_LIBOS; this header is the first thing in it. */
+#define UNO_LIBOS_MAGIC 0x534f42494c4f4e55ull /* "UNOLIBOS" */
+#define UNO_LIBOS_MAX (32ull << 20)
+struct uno_libos_header {
+    uint64_t magic;
+    uint32_t abi_version;
+    uint32_t exc_stride;      /* bytes between exception stubs */
+    uint64_t entry;           /* boot entry: rdi = VA of struct uno_bootinfo */
+    uint64_t syscall_entry;   /* MSR_LSTAR */
+    uint64_t exc_table;       /* stub for vector 0; vector n at exc_table + n * exc_stride */
+    uint64_t boot_stack_top;
+    uint64_t exc_stack_top;   /* TSS IST1 */
+};
+
+/* ---------------------------------------------------------------- hypercalls --------- */
+/*
+ * A hypercall is a 4-byte write of its number to UNO_MMIO_HYPERCALL: an exit to the VMM's
+ * vCPU thread (~23 µs here), so the libOS uses it only to stop (wait for the host, sleep,
+ * exit, report a fault). Arguments and the result live in the vCPU's struct uno_hcall.
+ */
+enum uno_hcall_nr {
+    UNO_HC_WAIT = 1,  /* serve the ring now; return when cq has an entry for arg[0] */
+    UNO_HC_EXIT = 2,  /* arg[0] = exit status (0..255) or 128+signal; never returns */
+    UNO_HC_FAULT = 3, /* arg[0..]= vector, error code, rip, rsp, rflags; VMM reports + exits */
+    UNO_HC_PANIC = 4, /* arg[0] = GPA of message, arg[1] = length */
+    UNO_HC_SLEEP = 5, /* arg[0] = clock id, arg[1] = deadline ns (absolute); ret 0 */
+    UNO_HC_CLOCK = 6, /* ret = CLOCK_REALTIME ns, arg[0] out = CLOCK_MONOTONIC ns */
+};
+
+struct uno_hcall {
+    uint64_t nr;
+    uint64_t arg[6];
+    int64_t ret;
+};
+
+/* ---------------------------------------------------------------- hostio ring -------- */
+/*
+ * One submission queue (guest produces, host consumes) and one completion queue (host
+ * produces, guest consumes). Each SQ slot owns a fixed data buffer of UNO_RING_SLOT bytes;
+ * an SQE's buffer is described by (slot data, sqe.len), never by a guest pointer, so the
+ * host touches only the ring region. The host advances sq_head only after the operation
+ * has completed and its CQE is posted, so the guest may reuse a slot once sq_head passes it.
+ *
+ * Notification suppression: the host's I/O thread polls while busy and sets
+ * UNO_RING_NEED_WAKEUP in host_flags before it sleeps; only then does the guest ring the
+ * doorbell. Asynchronous work (console output) thus costs no exit at all while output flows.
+ */
+#define UNO_RING_ENTRIES 64u              /* power of two */
+#define UNO_RING_CQ_ENTRIES 128u          /* >= 2 * ENTRIES: host never blocks on a full CQ */
+#define UNO_RING_SLOT 16384u              /* bytes of data per SQ slot */
+#define UNO_RING_NEED_WAKEUP 0x1u
+
+enum uno_op {
+    UNO_OP_NOP = 0,
+    UNO_OP_WRITE = 1,     /* handle, data[0..len), off (-1: current offset) -> bytes */
+    UNO_OP_READ = 2,      /* handle, len, off (-1: current offset) -> bytes into data */
+    UNO_OP_OPEN = 3,      /* upper-layer path in data, arg0 = O_ flags, arg1 = mode -> handle */
+    UNO_OP_CLOSE = 4,     /* handle */
+    UNO_OP_FSTAT = 5,     /* handle -> struct uno_stat in data */
+    UNO_OP_STAT = 6,      /* upper path -> struct uno_stat (lstat semantics) */
+    UNO_OP_MKDIR = 7,     /* upper path, arg1 = mode */
+    UNO_OP_UNLINK = 8,    /* upper path, arg0 = 1 to remove a directory */
+    UNO_OP_RENAME = 9,    /* "old\0new\0" in data */
+    UNO_OP_GETDENTS = 10, /* handle -> struct uno_dirent records in data */
+    UNO_OP_LSEEK = 11,    /* handle, off, arg0 = whence -> new offset */
+    UNO_OP_FTRUNCATE = 12,/* handle, off = length */
+    UNO_OP_SYMLINK = 13,  /* "target\0linkpath\0" */
+    UNO_OP_READLINK = 14, /* upper path -> target bytes in data */
+    UNO_OP_WHITEOUT = 15, /* upper path: hide the lower entry of that name */
+    UNO_OP_FSYNC = 16,    /* handle */
+    UNO_OP_CHMOD = 17,    /* upper path, arg1 = mode */
+    UNO_OP_UTIMENS = 18,  /* upper path, arg0 = atime ns, arg1 = mtime ns (-1: leave) */
+    UNO_OP_MAX
+};
+
+/* Linux O_ flags the ring carries (x86-64 values). */
+#define UNO_O_ACCMODE 03
+#define UNO_O_CREAT 0100
+#define UNO_O_EXCL 0200
+#define UNO_O_TRUNC 01000
+#define UNO_O_APPEND 02000
+#define UNO_O_DIRECTORY 0200000
+
+/* Handles 0, 1, 2 are the console: stdin, stdout, stderr of uno-vmm. */
+#define UNO_HANDLE_STDIN 0
+#define UNO_HANDLE_STDOUT 1
+#define UNO_HANDLE_STDERR 2
+#define UNO_MAX_HANDLES 1024
+
+struct uno_sqe {
+    uint16_t op;
+    uint16_t flags;
+    uint32_t handle;
+    uint64_t user_data;
+    int64_t off;
+    uint64_t len;       /* bytes of data used (input) or wanted (output) */
+    uint64_t arg[4];
+};
+
+struct uno_cqe {
+    uint64_t user_data;
+    int64_t res;        /* >= 0 result, or -errno */
+};
+
+/* What UNO_OP_STAT/FSTAT return: a host stat reduced to what the guest needs. */
+#define UNO_STAT_WHITEOUT 0x1u /* the name is a whiteout: hide the lower entry */
+#define UNO_STAT_OPAQUE 0x2u   /* a directory that hides the lower one */
+struct uno_stat {
+    uint32_t mode, nlink, uid, gid;
+    uint64_t size, ino, blocks;
+    int64_t atime_ns, mtime_ns, ctime_ns;
+    uint32_t flags, _pad;
+};
+
+/* UNO_OP_GETDENTS output: records of this header + name + NUL, 8-byte aligned. */
+struct uno_dirent {
+    uint64_t ino;
+    uint16_t reclen;
+    uint8_t type;       /* DT_* */
+    uint8_t whiteout;   /* 1: a whiteout for `name` */
+    uint16_t namelen;
+    uint16_t _pad;
+    char name[];
+};
+
+struct uno_ring {
+    /* written by the guest */
+    volatile uint32_t sq_tail;
+    volatile uint32_t cq_head;
+    uint32_t _pad0[14];
+    /* written by the host */
+    volatile uint32_t sq_head;
+    volatile uint32_t cq_tail;
+    volatile uint32_t host_flags;
+    uint32_t _pad1[13];
+    struct uno_sqe sq[UNO_RING_ENTRIES];
+    struct uno_cqe cq[UNO_RING_CQ_ENTRIES];
+};
+
+#define UNO_RING_HDR_BYTES 0x2000ull
+#define UNO_RING_DATA_GPA (UNO_GPA_RING + UNO_RING_HDR_BYTES)
+#define UNO_RING_BYTES (UNO_RING_HDR_BYTES + (uint64_t)UNO_RING_ENTRIES * UNO_RING_SLOT)
+
+_Static_assert(sizeof(struct uno_ring) <= UNO_RING_HDR_BYTES, "ring header too large");
+_Static_assert(sizeof(struct uno_bootinfo) <= 4096, "bootinfo larger than a page");
+_Static_assert(UNO_GPA_RING + UNO_RING_BYTES <= UNO_GPA_LIBOS, "ring overlaps libOS");
+_Static_assert(UNO_GPA_PGTABLE + UNO_PGTABLE_MAX <= UNO_GPA_RING, "page tables overlap");
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * Entry points of the libOS (cpl3 backend): boot, syscall, exceptions.
+ *
+ * On this KVM the app's `syscall` lands at MSR_LSTAR still at CPL 3 (PVM.md). We switch to
+ * the libOS stack, save a struct regs, call C, and return WITHOUT sysret (it faults here):
+ * restore the flags with popfq on our own stack, load the app's rsp and jump to rcx. The
+ * app's red zone below its rsp is never touched.
+ */
+/* The libOS header the VMM reads (struct uno_libos_header) is in header.c. */
+
+#define KSTACK_SIZE 65536
+#define EXC_STRIDE 16 /* keep equal to header.c */
+
+    .section .text.entry, "ax"
+    .globl libos_start
+libos_start:
+    /* rdi = boot info, rsp = boot_stack_top (set by the VMM) */
+    xor %ebp, %ebp
+    call libos_main
+    ud2
+
+/* Push/pop the GPRs in struct regs order (r15 lowest). */
+.macro SAVE_GPRS
+    push %rdi
+    push %rsi
+    push %rdx
+    push %rcx
+    push %rax
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+.macro RESTORE_GPRS
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rax
+    pop %rcx
+    pop %rdx
+    pop %rsi
+    pop %rdi
+.endm
+
+    .globl syscall_entry
+    .align 16
+syscall_entry:
+    mov %rsp, syscall_user_rsp(%rip)
+    lea kstack_top(%rip), %rsp
+    sub $8, %rsp                        /* ss slot */
+    pushq syscall_user_rsp(%rip)        /* rsp */
+    push %r11                           /* rflags */
+    sub $8, %rsp                        /* cs slot */
+    push %rcx                           /* rip */
+    pushq $0                            /* error */
+    pushq $-1                           /* vector: -1 marks a syscall frame */
+    SAVE_GPRS
+    mov %rsp, %rdi
+    call syscall_dispatch
+    /* fall through: return to the app with the (possibly changed) frame */
+    .globl syscall_return
+syscall_return:
+    RESTORE_GPRS
+    add $16, %rsp                       /* vector, error */
+    mov 0(%rsp), %rcx                   /* rip: Linux returns it in rcx too */
+    mov 16(%rsp), %r11                  /* rflags: and these in r11 */
+    pushq 16(%rsp)
+    popfq
+    mov 24(%rsp), %rsp
+    jmp *%rcx
+
+/* Enter the app for the first time: rdi = struct regs* (a frame built by exec). */
+    .globl arch_enter_user
+arch_enter_user:
+    mov %rdi, %rsp
+    jmp syscall_return
+
+/* Exception stubs, one every EXC_STRIDE bytes; the CPU pushes an error code for some. */
+    .align 16
+    .globl exc_table
+exc_table:
+.set vec, 0
+.rept 32
+    .align EXC_STRIDE
+    .if (vec == 8) || (vec == 10) || (vec == 11) || (vec == 12) || (vec == 13) || (vec == 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    pushq $vec
+    .else
+    pushq $0
+    pushq $vec
+    .endif
+    jmp exc_common
+.set vec, vec + 1
+.endr
+
+exc_common:
+    SAVE_GPRS
+    mov %rsp, %rdi
+    and $-16, %rsp
+    call exception_dispatch
+    ud2
+
+    .bss
+    .align 16
+    .globl syscall_user_rsp
+syscall_user_rsp: .quad 0
+    .align 4096
+    .space KSTACK_SIZE
+kstack_top:
+    .space 16384
+    .globl boot_stack_top
+boot_stack_top:
+    .space 16384
+    .globl exc_stack_top
+exc_stack_top:
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,46 @@
+/* The platform seam: everything that differs between KVM kinds sits behind these calls.
+ * cpl3 backend (this file's implementation, platform_cpl3.c): the libOS runs at CPL 3 beside
+ * the app; guest->host is a doorbell write (ioeventfd) or a hypercall write (an exit).
+ * Nothing above libos/arch/ knows which backend runs. */
+#ifndef ARCH_PLATFORM_H
+#define ARCH_PLATFORM_H
+#include "libos/types.h"
+#include "../../abi/uno_abi.h"
+#include "regs.h"
+
+/* Pointer to guest-physical memory through the direct map. */
+static inline void *phys_to_virt(u64 gpa) { return (void *)(UNO_VA_DMAP + gpa); }
+static inline u64 virt_to_phys_dmap(const void *va) { return (u64)va - UNO_VA_DMAP; }
+
+void platform_init(const struct uno_bootinfo *bi);
+const char *platform_name(void);
+
+/* Stop the vCPU and ask the VMM: nr = enum uno_hcall_nr; args in/out through the block. */
+struct uno_hcall *platform_hcall_block(void);
+void platform_hypercall(u32 nr);
+void platform_doorbell(void);
+NORETURN void platform_halt(int status);
+
+static inline u64 platform_rdtsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((u64)hi << 32) | lo;
+}
+
+/* The app's TLS base (arch_prctl). */
+void platform_set_fs(u64 base);
+u64 platform_get_fs(void);
+void platform_set_gs(u64 base);
+u64 platform_get_gs(void);
+
+/* First entry into the app, with a prepared frame. */
+NORETURN void arch_enter_user(struct regs *frame);
+
+/* After changing live page-table entries: make the change visible to this vCPU. */
+void platform_tlb_flush(u64 va, u64 len);
+
+static inline void cpu_relax(void) { __asm__ volatile("pause"); }
+static inline void mb(void) { __asm__ volatile("mfence" ::: "memory"); }
+
+#endif

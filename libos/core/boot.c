@@ -1,0 +1,123 @@
+/* Boot: the VMM starts the vCPU here at CPL 3 with the boot info in rdi. Set up memory,
+ * the ring, the namespace and the console descriptors, then load the program and enter
+ * it. There is no init process: the program is the process. */
+#include "kernel.h"
+#include "kheap.h"
+#include "arch/x86_64/platform.h"
+#include "exec/elf.h"
+#include "exec/exec.h"
+#include "fs/vfs.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+
+const struct uno_bootinfo *bootinfo;
+
+#define MAX_BOOT_ARGS 4096
+static char *boot_argv[MAX_BOOT_ARGS + 1], *boot_envp[MAX_BOOT_ARGS + 1];
+static struct regs entry_frame;
+
+static void split_args(const struct uno_bootinfo *bi)
+{
+    char *area = phys_to_virt(UNO_GPA_ARGS);
+    u64 off = 0;
+    if (bi->argc > MAX_BOOT_ARGS || bi->envc > MAX_BOOT_ARGS || bi->args_len > UNO_ARGS_MAX)
+        panic("too many arguments");
+    for (u32 i = 0; i < bi->argc + bi->envc; i++) {
+        char *s = area + off;
+        off += strnlen(s, bi->args_len - off) + 1;
+        if (off > bi->args_len)
+            panic("malformed argument area");
+        if (i < bi->argc)
+            boot_argv[i] = s;
+        else
+            boot_envp[i - bi->argc] = s;
+    }
+    boot_argv[bi->argc] = NULL;
+    boot_envp[bi->envc] = NULL;
+}
+
+static void open_console(void)
+{
+    for (int i = 0; i < 3; i++) {
+        struct file *f;
+        if (console_open(i, i == 0 ? O_RDONLY : O_WRONLY, &f) || fd_install(f, i, false) != i)
+            panic("cannot open the console");
+    }
+}
+
+/* docker run -w creates the directory when it is missing; so do we. */
+static void enter_cwd(const char *dir)
+{
+    static struct node n;
+    if (vfs_resolve(AT_FDCWD, dir, RESOLVE_FOLLOW, &n) == 0 && n.exists && S_ISDIR(n.mode)) {
+        memcpy(cwd_path, n.path, strlen(n.path) + 1);
+        return;
+    }
+    static char prefix[PATH_MAX];
+    size_t len = strnlen(dir, PATH_MAX - 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (dir[i] != '/' && dir[i] != 0)
+            continue;
+        memcpy(prefix, dir, i);
+        prefix[i] = 0;
+        int r = vfs_mkdir(AT_FDCWD, prefix, 0755);
+        if (r && r != -EEXIST) {
+            kprintf("uno: cannot create working directory %s: error %d\n", dir, r);
+            libos_exit(125);
+        }
+    }
+    if (vfs_resolve(AT_FDCWD, dir, RESOLVE_FOLLOW, &n) || !S_ISDIR(n.mode)) {
+        kprintf("uno: working directory %s is not a directory\n", dir);
+        libos_exit(125);
+    }
+    memcpy(cwd_path, n.path, strlen(n.path) + 1);
+}
+
+static NORETURN void exec_failed(const char *path, int err)
+{
+    const char *why = err == -ENOENT    ? "no such file or directory"
+                      : err == -EACCES  ? "permission denied (not an executable file)"
+                      : err == -ENOEXEC ? "exec format error"
+                      : err == -ENOTDIR ? "not a directory"
+                      : err == -ENOMEM  ? "out of memory (raise --memory)"
+                      : err == -ELOOP   ? "too many levels of symbolic links"
+                      : err == -E2BIG   ? "argument list too long"
+                                        : "cannot execute";
+    if (err == -ENOEXEC && elf_error()[0])
+        kprintf("uno: exec %s: %s: %s\n", path, why, elf_error());
+    else
+        kprintf("uno: exec %s: %s\n", path, why);
+    libos_exit(err == -ENOENT || err == -ENOTDIR ? 127 : 126);
+}
+
+void libos_main(const struct uno_bootinfo *bi)
+{
+    bootinfo = bi;
+    platform_init(bi);
+    ring_init();
+    if (bi->magic != UNO_BOOT_MAGIC || bi->abi_version != UNO_ABI_VERSION)
+        panic("boot info from an incompatible uno-vmm (ABI %u, libOS %u)", bi->abi_version,
+              UNO_ABI_VERSION);
+    if (bi->backend != UNO_BACKEND_CPL3)
+        panic("this libOS was started for backend %u but runs the cpl3 backend", bi->backend);
+    time_init();
+
+    /* The libOS heap, then every other frame for the app. */
+    u64 heap_size = MIN(MAX(bi->ram_size / 16, 1ull << 20), 16ull << 20);
+    kheap_init(phys_to_virt(bi->free_start), heap_size);
+    frame_init(bi->free_start + heap_size, bi->ram_size);
+
+    proc_init();
+    vfs_init();
+    open_console();
+    split_args(bi);
+    enter_cwd((const char *)phys_to_virt(UNO_GPA_ARGS) + bi->cwd_off);
+
+    const char *path = boot_argv[0];
+    int r = exec_load(path, boot_argv, boot_envp, &entry_frame);
+    if (r)
+        exec_failed(path, r);
+    arch_enter_user(&entry_frame);
+}

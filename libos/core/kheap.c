@@ -1,0 +1,62 @@
+/* First-fit allocator over a free list sorted by address, coalescing on free. */
+#include "kheap.h"
+#include "kernel.h"
+
+struct chunk {
+    u64 size;             /* bytes including this header */
+    struct chunk *next;   /* free list only */
+};
+
+static struct chunk *free_list;
+
+void kheap_init(void *base, u64 size)
+{
+    free_list = base;
+    free_list->size = size & ~15ull;
+    free_list->next = NULL;
+}
+
+void *kmalloc(u64 size)
+{
+    u64 need = ALIGN_UP(size + 16, 16);
+    struct chunk **pp = &free_list;
+    for (struct chunk *c = *pp; c; pp = &c->next, c = c->next) {
+        if (c->size < need)
+            continue;
+        if (c->size - need >= 64) {
+            struct chunk *rest = (struct chunk *)((u8 *)c + need);
+            rest->size = c->size - need;
+            rest->next = c->next;
+            *pp = rest;
+            c->size = need;
+        } else {
+            *pp = c->next;
+        }
+        return (u8 *)c + 16;
+    }
+    return NULL;
+}
+
+void kfree(void *p)
+{
+    if (!p)
+        return;
+    struct chunk *c = (struct chunk *)((u8 *)p - 16);
+    struct chunk **pp = &free_list;
+    while (*pp && *pp < c)
+        pp = &(*pp)->next;
+    c->next = *pp;
+    *pp = c;
+    if (c->next && (u8 *)c + c->size == (u8 *)c->next) {
+        c->size += c->next->size;
+        c->next = c->next->next;
+    }
+    /* merge with the previous chunk */
+    if (pp != &free_list) {
+        struct chunk *prev = (struct chunk *)((u8 *)pp - offsetof(struct chunk, next));
+        if ((u8 *)prev + prev->size == (u8 *)c) {
+            prev->size += c->size;
+            prev->next = c->next;
+        }
+    }
+}

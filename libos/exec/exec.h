@@ -1,0 +1,11 @@
+#ifndef EXEC_EXEC_H
+#define EXEC_EXEC_H
+#include "libos/types.h"
+#include "arch/x86_64/regs.h"
+
+/* Load the program at `path` with argv/envp (libOS memory, NULL-terminated arrays) into a
+ * fresh address space and fill `frame` to enter it. On error nothing of the old address
+ * space has been touched if the error is in the file itself (-ENOENT, -EACCES, -ENOEXEC). */
+int exec_load(const char *path, char *const argv[], char *const envp[], struct regs *frame);
+
+#endif

@@ -1,0 +1,131 @@
+/* The descriptor table and file objects. Files are allocated from a fixed pool: the libOS
+ * has no general heap, and a process has at most NR_OPEN descriptors. */
+#include "file.h"
+#include "libos/errno.h"
+#include "libos/string.h"
+#include "core/kernel.h"
+
+#define NR_FILES (NR_OPEN + 64)
+
+static struct file pool[NR_FILES];
+static struct file *fds[NR_OPEN];
+static u64 cloexec_bits[NR_OPEN / 64];
+
+struct file *file_alloc(const struct file_ops *ops, int flags, u32 mode, const char *path)
+{
+    for (int i = 0; i < NR_FILES; i++) {
+        if (pool[i].refs == 0) {
+            struct file *f = &pool[i];
+            memset(f, 0, sizeof *f);
+            f->refs = 1;
+            f->ops = ops;
+            f->flags = flags;
+            f->mode = mode;
+            if (path) {
+                size_t n = strnlen(path, FILE_NAME_MAX - 1);
+                memcpy(f->path, path, n);
+                f->path[n] = 0;
+            }
+            return f;
+        }
+    }
+    return NULL;
+}
+
+void file_get(struct file *f) { f->refs++; }
+
+void file_put(struct file *f)
+{
+    if (--f->refs == 0 && f->ops->release)
+        f->ops->release(f);
+}
+
+int fd_install(struct file *f, int min_fd, bool cloexec)
+{
+    for (int fd = min_fd < 0 ? 0 : min_fd; fd < NR_OPEN; fd++) {
+        if (!fds[fd]) {
+            fds[fd] = f;
+            fd_set_cloexec(fd, cloexec);
+            return fd;
+        }
+    }
+    return -EMFILE;
+}
+
+struct file *fd_get(int fd)
+{
+    if (fd < 0 || fd >= NR_OPEN)
+        return NULL;
+    return fds[fd];
+}
+
+int fd_close(int fd)
+{
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    fds[fd] = NULL;
+    fd_set_cloexec(fd, false);
+    file_put(f);
+    return 0;
+}
+
+int fd_dup(int oldfd, int newfd, bool cloexec)
+{
+    struct file *f = fd_get(oldfd);
+    if (!f)
+        return -EBADF;
+    if (newfd < 0 || newfd >= NR_OPEN)
+        return -EBADF;
+    if (newfd == oldfd)
+        return newfd;
+    file_get(f);
+    if (fds[newfd])
+        fd_close(newfd);
+    fds[newfd] = f;
+    fd_set_cloexec(newfd, cloexec);
+    return newfd;
+}
+
+bool fd_cloexec(int fd) { return (cloexec_bits[fd / 64] >> (fd % 64)) & 1; }
+
+void fd_set_cloexec(int fd, bool on)
+{
+    if (on)
+        cloexec_bits[fd / 64] |= 1ull << (fd % 64);
+    else
+        cloexec_bits[fd / 64] &= ~(1ull << (fd % 64));
+}
+
+int fd_max(void) { return NR_OPEN; }
+
+i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size)
+{
+    i64 base;
+    switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = f->off; break;
+    case SEEK_END: base = (i64)size; break;
+    default: return -EINVAL;
+    }
+    if (base + off < 0)
+        return -EINVAL;
+    f->off = base + off;
+    return f->off;
+}
+
+void stat_from_erofs(const struct erofs_inode *ino, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0x5500; /* the image */
+    st->st_ino = ino->ino ? ino->ino : ino->nid;
+    st->st_nlink = ino->nlink;
+    st->st_mode = ino->mode;
+    st->st_uid = ino->uid;
+    st->st_gid = ino->gid;
+    st->st_size = (i64)ino->size;
+    st->st_blksize = 4096;
+    st->st_blocks = (i64)((ino->size + 511) / 512);
+    st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = ino->mtime;
+    st->st_atime_nsec = st->st_mtime_nsec = st->st_ctime_nsec = ino->mtime_nsec;
+}

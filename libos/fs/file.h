@@ -1,0 +1,117 @@
+/* Open files and the descriptor table. A struct file is what a descriptor points at; its
+ * ops say who serves it: the image (lower.c), the host through the ring (upper.c), the
+ * console (console.c), or a synthetic file of /dev or /proc (devfs.c, procfs.c). */
+#ifndef FS_FILE_H
+#define FS_FILE_H
+#include "libos/types.h"
+#include "erofs.h"
+
+/* Linux open flags (x86-64). */
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_ACCMODE 3
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_NONBLOCK 04000
+#define O_DSYNC 010000
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define O_TMPFILE 020200000
+
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISDIR(m) (((m)&S_IFMT) == S_IFDIR)
+#define S_ISREG(m) (((m)&S_IFMT) == S_IFREG)
+#define S_ISLNK(m) (((m)&S_IFMT) == S_IFLNK)
+
+#define DT_UNKNOWN 0
+#define DT_FIFO 1
+#define DT_CHR 2
+#define DT_DIR 4
+#define DT_BLK 6
+#define DT_REG 8
+#define DT_LNK 10
+#define DT_SOCK 12
+
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+
+/* struct stat as Linux x86-64 lays it out. */
+struct linux_stat {
+    u64 st_dev, st_ino, st_nlink;
+    u32 st_mode, st_uid, st_gid, __pad0;
+    u64 st_rdev;
+    i64 st_size, st_blksize, st_blocks;
+    i64 st_atime_sec, st_atime_nsec, st_mtime_sec, st_mtime_nsec, st_ctime_sec, st_ctime_nsec;
+    i64 __unused[3];
+};
+
+struct file;
+struct dirent_sink; /* getdents output, see vfs.h */
+
+struct file_ops {
+    i64 (*read)(struct file *f, void *buf, u64 len, i64 off);   /* off < 0: use f->off */
+    i64 (*write)(struct file *f, const void *buf, u64 len, i64 off);
+    int (*stat)(struct file *f, struct linux_stat *st);
+    i64 (*lseek)(struct file *f, i64 off, int whence);          /* NULL: generic */
+    int (*getdents)(struct file *f, struct dirent_sink *sink);   /* directories */
+    i64 (*ioctl)(struct file *f, u64 cmd, u64 arg);
+    void (*release)(struct file *f);
+    int (*truncate)(struct file *f, u64 len);
+    int (*sync)(struct file *f);
+};
+
+#define FILE_NAME_MAX 256
+
+struct file {
+    int refs;
+    int flags;                /* O_ flags given at open (status flags may change: fcntl) */
+    i64 off;
+    const struct file_ops *ops;
+    u32 mode;                 /* S_IF* of what is open */
+    char path[FILE_NAME_MAX]; /* absolute path at open (for /proc/self/fd, tracing) */
+    /* per kind */
+    struct erofs_inode ino;   /* lower files, and the lower side of merged directories */
+    bool has_lower;
+    u32 handle;               /* upper: host handle */
+    bool has_upper;
+    u64 dir_pos;              /* directory iteration state */
+    u8 dir_phase;
+    void *priv;               /* synthetic files: generated contents */
+    u64 priv_len;
+    int kind;                 /* synthetic: which device/proc file */
+};
+
+struct file *file_alloc(const struct file_ops *ops, int flags, u32 mode, const char *path);
+void file_get(struct file *f);
+void file_put(struct file *f);
+
+/* Descriptor table (fdtable.c). */
+#define NR_OPEN 1024
+int fd_install(struct file *f, int min_fd, bool cloexec); /* -EMFILE */
+struct file *fd_get(int fd);                                /* NULL if not open */
+int fd_close(int fd);
+int fd_dup(int oldfd, int newfd, bool cloexec);             /* dup2/dup3 semantics */
+bool fd_cloexec(int fd);
+void fd_set_cloexec(int fd, bool on);
+int fd_max(void);
+
+/* Generic helpers. */
+i64 file_truncate(struct file *f, u64 len);
+i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size);
+void stat_from_erofs(const struct erofs_inode *ino, struct linux_stat *st);
+
+#endif

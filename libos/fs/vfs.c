@@ -1,0 +1,719 @@
+/* Path resolution over the overlay of the image (lower) and the writable layer (upper).
+ *
+ * A lookup asks the host about the upper layer only when the parent directory exists there
+ * (and never while the layer is known to be empty), so reading files of the image costs no
+ * trip to the host at all. Whiteouts hide lower entries; an opaque upper directory hides the
+ * whole lower directory. The libOS resolves symlinks itself and sends the host only
+ * normalized relative paths. */
+#include "vfs.h"
+#include "devfs.h"
+#include "arch/x86_64/platform.h"
+#include "core/kernel.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "proc/proc.h"
+
+struct erofs_fs rootfs;
+char cwd_path[PATH_MAX] = "/";
+static bool upper_live;
+
+#define MAX_SYMLINKS 40
+
+void vfs_init(void)
+{
+    int r = erofs_mount(&rootfs, phys_to_virt(UNO_GPA_IMAGE), bootinfo->image_size);
+    if (r)
+        panic("the root image is not a usable EROFS image (error %d)", r);
+    upper_live = !(bootinfo->flags & UNO_BOOT_UPPER_EMPTY);
+}
+
+bool upper_active(void) { return upper_live; }
+void upper_mark_active(void) { upper_live = true; }
+
+const char *upper_rel(const char *abs) { return abs[1] ? abs + 1 : ""; }
+
+static i64 upper_stat(const char *abs, struct uno_stat *st)
+{
+    struct ring_op op = {.op = UNO_OP_STAT};
+    const char *rel = upper_rel(abs);
+    op.in = rel;
+    op.in_len = strlen(rel) + 1;
+    op.out = st;
+    op.out_len = sizeof *st;
+    return ring_call(&op);
+}
+
+static void root_node(struct node *n)
+{
+    memset(n, 0, offsetof(struct node, path) + 2);
+    n->path[0] = '/';
+    n->path[1] = 0;
+    n->exists = true;
+    n->in_upper = true; /* the layer's root always exists */
+    n->has_lower = true;
+    n->special = SP_NONE;
+    n->opaque = false;
+    erofs_iget(&rootfs, rootfs.root_nid, &n->lower);
+    n->mode = n->lower.mode;
+}
+
+static int join(char *out, const char *dir, const char *name, size_t len)
+{
+    size_t dl = strlen(dir);
+    if (dl == 1)
+        dl = 0; /* "/" */
+    if (dl + 1 + len + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    memmove(out, dir, dl);
+    out[dl] = '/';
+    memcpy(out + dl + 1, name, len);
+    out[dl + 1 + len] = 0;
+    return 0;
+}
+
+/* Look `name` up in directory `dir`, filling `child` (child->exists may be false). */
+static int lookup(const struct node *dir, const char *name, size_t len, struct node *child)
+{
+    int r = join(child->path, dir->path, name, len);
+    if (r)
+        return r;
+    child->exists = child->in_upper = child->has_lower = child->opaque = false;
+    child->special = SP_NONE;
+    child->special_kind = 0;
+    child->mode = 0;
+
+    if (dir->special != SP_NONE || (dir->path[1] == 0 && ((len == 3 && !memcmp(name, "dev", 3)) ||
+                                                          (len == 4 && !memcmp(name, "proc", 4))))) {
+        bool dev = dir->special == SP_DEV || (dir->special == SP_NONE && name[0] == 'd');
+        const char *rel = child->path + (dev ? 4 : 5);
+        child->special = dev ? SP_DEV : SP_PROC;
+        r = dev ? devfs_lookup(rel, child) : procfs_lookup(rel, child);
+        if (r == -ENOENT) {
+            child->exists = false;
+            return 0;
+        }
+        if (r == 0)
+            child->exists = true;
+        return r;
+    }
+
+    if (upper_live && dir->in_upper) {
+        i64 s = upper_stat(child->path, &child->ust);
+        if (s >= 0 && (child->ust.flags & UNO_STAT_WHITEOUT))
+            return 0; /* deleted: the lower entry stays hidden */
+        if (s >= 0) {
+            child->exists = child->in_upper = true;
+            child->mode = child->ust.mode;
+            child->opaque = (child->ust.flags & UNO_STAT_OPAQUE) != 0;
+        } else if (s != -ENOENT && s != -ENOTDIR) {
+            return (int)s;
+        }
+    }
+    if (dir->has_lower && !dir->opaque && S_ISDIR(dir->lower.mode)) {
+        u64 nid;
+        r = erofs_lookup(&rootfs, &dir->lower, name, len, &nid, NULL);
+        if (r == 0) {
+            r = erofs_iget(&rootfs, nid, &child->lower);
+            if (r)
+                return r;
+            if (!child->in_upper) {
+                child->exists = child->has_lower = true;
+                child->mode = child->lower.mode;
+            } else if (S_ISDIR(child->mode) && S_ISDIR(child->lower.mode) && !child->opaque) {
+                child->has_lower = true; /* merged directory */
+            }
+        } else if (r != -ENOENT) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int readlink_node(const struct node *n, char *buf, u64 size)
+{
+    if (n->special == SP_PROC)
+        return procfs_readlink(n, buf, size);
+    if (n->special == SP_DEV)
+        return devfs_readlink(n, buf, size);
+    if (!S_ISLNK(n->mode))
+        return -EINVAL;
+    if (n->in_upper) {
+        struct ring_op op = {.op = UNO_OP_READLINK};
+        const char *rel = upper_rel(n->path);
+        op.in = rel;
+        op.in_len = strlen(rel) + 1;
+        op.out = buf;
+        op.out_len = size;
+        return (int)ring_call(&op);
+    }
+    return (int)erofs_readlink(&rootfs, &n->lower, buf, size);
+}
+
+int vfs_readlink(const struct node *n, char *buf, u64 size) { return readlink_node(n, buf, size); }
+
+static bool only_slashes(const char *s)
+{
+    while (*s == '/')
+        s++;
+    return *s == 0;
+}
+
+/* Scratch space for resolution: the libOS serves one syscall at a time. */
+static char work[2 * PATH_MAX + 2], scratch[2 * PATH_MAX + 2], linkbuf[PATH_MAX];
+static struct node tmp_child, tmp_parent;
+
+static void dirname_of(const char *path, char *out)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] != '/')
+        n--;
+    if (n > 1)
+        n--; /* drop the slash unless it is the root */
+    memcpy(out, path, n);
+    out[n] = 0;
+}
+
+/* Walk a path known to hold no symlinks, "." or ".." (an already resolved one). */
+static int walk_plain(const char *path, struct node *out)
+{
+    root_node(out);
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        int r = lookup(out, p, (size_t)(e - p), &tmp_child);
+        if (r)
+            return r;
+        if (!tmp_child.exists)
+            return -ENOENT;
+        memcpy(out, &tmp_child, sizeof *out);
+        p = e;
+    }
+    return 0;
+}
+
+static int walk(const char *start_path, const char *path, int flags, struct node *out)
+{
+    size_t sl = strlen(start_path), pl = strlen(path);
+    if (sl + 1 + pl + 1 > sizeof work)
+        return -ENAMETOOLONG;
+    /* work = start_path "/" path, then walk it from the root */
+    memcpy(work, start_path, sl);
+    work[sl] = '/';
+    memcpy(work + sl + 1, path, pl + 1);
+    bool trailing_slash = pl > 0 && path[pl - 1] == '/';
+
+    root_node(out);
+    char *rest = work;
+    int links = 0;
+    for (;;) {
+        while (*rest == '/')
+            rest++;
+        if (!*rest)
+            break;
+        char *end = rest;
+        while (*end && *end != '/')
+            end++;
+        size_t len = (size_t)(end - rest);
+        if (len > 255)
+            return -ENAMETOOLONG;
+        if (len == 1 && rest[0] == '.') {
+            rest = end;
+            continue;
+        }
+        if (len == 2 && rest[0] == '.' && rest[1] == '.') {
+            /* The prefix is fully resolved (no symlinks), so ".." is its dirname. */
+            char parent[PATH_MAX];
+            dirname_of(out->path, parent);
+            int r = walk_plain(parent, out);
+            if (r)
+                return r;
+            rest = end;
+            continue;
+        }
+        bool last = only_slashes(end);
+        int r = lookup(out, rest, len, &tmp_child);
+        if (r)
+            return r;
+        if (!tmp_child.exists) {
+            if (last && (flags & RESOLVE_PARENT_OK)) {
+                memcpy(out, &tmp_child, sizeof *out);
+                return 0;
+            }
+            return -ENOENT;
+        }
+        if (S_ISLNK(tmp_child.mode) && (!last || (flags & RESOLVE_FOLLOW) || trailing_slash)) {
+            if (++links > MAX_SYMLINKS)
+                return -ELOOP;
+            int n = readlink_node(&tmp_child, linkbuf, sizeof linkbuf - 1);
+            if (n < 0)
+                return n;
+            if (n == 0)
+                return -ENOENT;
+            size_t el = strlen(end);
+            if ((size_t)n + 1 + el + 1 > sizeof scratch)
+                return -ENAMETOOLONG;
+            memcpy(scratch, linkbuf, (size_t)n);
+            scratch[n] = '/';
+            memcpy(scratch + n + 1, end, el + 1);
+            memcpy(work, scratch, (size_t)n + 1 + el + 1);
+            rest = work;
+            if (linkbuf[0] == '/')
+                root_node(out);
+            continue;
+        }
+        if (!last && !S_ISDIR(tmp_child.mode))
+            return -ENOTDIR;
+        memcpy(out, &tmp_child, sizeof *out);
+        rest = end;
+    }
+    if (trailing_slash && out->exists && !S_ISDIR(out->mode))
+        return -ENOTDIR;
+    return 0;
+}
+
+int vfs_resolve(int dirfd, const char *path, int flags, struct node *out)
+{
+    const char *start = "/";
+    if (!path[0])
+        return -ENOENT;
+    if (path[0] != '/') {
+        if (dirfd == AT_FDCWD) {
+            start = cwd_path;
+        } else {
+            struct file *f = fd_get(dirfd);
+            if (!f)
+                return -EBADF;
+            if (!S_ISDIR(f->mode))
+                return -ENOTDIR;
+            start = f->path;
+        }
+    }
+    return walk(start, path, flags, out);
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *b = path;
+    for (const char *p = path; *p; p++)
+        if (*p == '/')
+            b = p + 1;
+    return b;
+}
+
+static i64 upper_path_op(u16 op, const char *abs, u64 arg0, u64 arg1)
+{
+    struct ring_op r = {.op = op, .arg = {arg0, arg1}};
+    const char *rel = upper_rel(abs);
+    r.in = rel;
+    r.in_len = strlen(rel) + 1;
+    return ring_call(&r);
+}
+
+int vfs_copy_up_dirs(const char *dir)
+{
+    upper_mark_active();
+    static char prefix[PATH_MAX];
+    struct node *n = &tmp_parent;
+    root_node(n);
+    size_t len = strlen(dir);
+    for (size_t i = 1; i <= len; i++) {
+        if (dir[i] != '/' && dir[i] != 0)
+            continue;
+        memcpy(prefix, dir, i);
+        prefix[i] = 0;
+        const char *name = prefix + (strlen(n->path) == 1 ? 1 : strlen(n->path) + 1);
+        int r = lookup(n, name, strlen(name), &tmp_child);
+        if (r)
+            return r;
+        if (!tmp_child.exists)
+            return -ENOENT;
+        if (!S_ISDIR(tmp_child.mode))
+            return -ENOTDIR;
+        if (!tmp_child.in_upper) {
+            i64 m = upper_path_op(UNO_OP_MKDIR, tmp_child.path, 0, tmp_child.mode & 07777);
+            if (m < 0 && m != -EEXIST)
+                return (int)m;
+            tmp_child.in_upper = true;
+        }
+        memcpy(n, &tmp_child, sizeof *n);
+    }
+    return 0;
+}
+
+/* Give a lower-only file or symlink a copy in the writable layer. */
+static int copy_up(struct node *n)
+{
+    if (n->in_upper)
+        return 0;
+    if (n->special != SP_NONE)
+        return -EACCES;
+    char dir[PATH_MAX];
+    dirname_of(n->path, dir);
+    int r = vfs_copy_up_dirs(dir);
+    if (r)
+        return r;
+    if (S_ISLNK(n->mode)) {
+        int len = (int)erofs_readlink(&rootfs, &n->lower, linkbuf, sizeof linkbuf - 1);
+        if (len < 0)
+            return len;
+        linkbuf[len] = 0;
+        struct ring_op op = {.op = UNO_OP_SYMLINK, .in = linkbuf, .in_len = (size_t)len + 1};
+        const char *rel = upper_rel(n->path);
+        op.in2 = rel;
+        op.in2_len = strlen(rel) + 1;
+        i64 s = ring_call(&op);
+        if (s < 0)
+            return (int)s;
+    } else if (S_ISREG(n->mode)) {
+        i64 h = upper_path_op(UNO_OP_OPEN, n->path, O_WRONLY | O_CREAT | O_TRUNC,
+                              n->lower.mode & 07777);
+        if (h < 0)
+            return (int)h;
+        for (u64 off = 0; off < n->lower.size;) {
+            u64 avail;
+            const void *p = erofs_data(&rootfs, &n->lower, off, &avail);
+            if (!p)
+                break;
+            avail = MIN(avail, (u64)RING_MAX_IO);
+            struct ring_op w = {.op = UNO_OP_WRITE, .handle = (u32)h, .off = (i64)off,
+                                .in = p, .in_len = avail};
+            i64 got = ring_call(&w);
+            if (got <= 0) {
+                struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
+                ring_call(&c);
+                return got < 0 ? (int)got : -EIO;
+            }
+            off += (u64)got;
+        }
+        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
+        ring_call(&c);
+    } else {
+        return -EOPNOTSUPP; /* devices and fifos of the image stay read-only */
+    }
+    i64 s = upper_stat(n->path, &n->ust);
+    if (s < 0)
+        return (int)s;
+    n->in_upper = true;
+    n->mode = n->ust.mode;
+    return 0;
+}
+
+int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out)
+{
+    static struct node n;
+    int rflags = (flags & O_NOFOLLOW) ? 0 : RESOLVE_FOLLOW;
+    if (flags & O_CREAT)
+        rflags |= RESOLVE_PARENT_OK;
+    if ((flags & O_TMPFILE) == O_TMPFILE)
+        return -EOPNOTSUPP;
+    int r = vfs_resolve(dirfd, path, rflags, &n);
+    if (r)
+        return r;
+    int acc = flags & O_ACCMODE;
+    if (!n.exists) {
+        size_t pl = strlen(path);
+        if (pl && path[pl - 1] == '/')
+            return -EISDIR;
+        if (n.special != SP_NONE)
+            return -EACCES;
+        char dir[PATH_MAX];
+        dirname_of(n.path, dir);
+        r = vfs_copy_up_dirs(dir);
+        if (r)
+            return r;
+        return upper_open(&n, flags, mode & ~proc.umask & 07777, out);
+    }
+    if ((flags & O_CREAT) && (flags & O_EXCL))
+        return -EEXIST;
+    if (S_ISLNK(n.mode))
+        return -ELOOP;
+    if ((flags & O_DIRECTORY) && !S_ISDIR(n.mode))
+        return -ENOTDIR;
+    if (S_ISDIR(n.mode) && (acc != O_RDONLY || (flags & O_CREAT)))
+        return -EISDIR;
+    if (n.special == SP_DEV)
+        return devfs_open(&n, flags, out);
+    if (n.special == SP_PROC)
+        return procfs_open(&n, flags, out);
+    if (S_ISDIR(n.mode))
+        return dir_open_merged(&n, flags, out);
+    bool writing = acc != O_RDONLY || (flags & O_TRUNC);
+    if (writing && !n.in_upper) {
+        r = copy_up(&n);
+        if (r)
+            return r;
+    }
+    if (n.in_upper)
+        return upper_open(&n, flags & ~(O_CREAT | O_EXCL), 0, out);
+    return lower_open(&n, flags, out);
+}
+
+int vfs_stat(const struct node *n, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    if (n->special != SP_NONE) {
+        st->st_dev = n->special == SP_DEV ? 5 : 4;
+        st->st_ino = (u64)(n->special_kind + 2);
+        st->st_mode = n->mode;
+        st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
+        st->st_blksize = 4096;
+        if ((n->mode & S_IFMT) == S_IFCHR)
+            st->st_rdev = (u64)n->special_kind;
+        u64 now = time_wall_ns();
+        st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = (i64)(now / 1000000000ull);
+        return 0;
+    }
+    if (n->in_upper) {
+        const struct uno_stat *u = &n->ust;
+        if (n->path[1] == 0) {
+            /* the root: show the image's root attributes */
+            stat_from_erofs(&n->lower, st);
+            return 0;
+        }
+        st->st_dev = 0x5501;
+        st->st_ino = u->ino;
+        st->st_nlink = u->nlink;
+        st->st_mode = u->mode;
+        st->st_uid = u->uid;
+        st->st_gid = u->gid;
+        st->st_size = (i64)u->size;
+        st->st_blksize = 4096;
+        st->st_blocks = (i64)u->blocks;
+        st->st_atime_sec = u->atime_ns / 1000000000;
+        st->st_atime_nsec = u->atime_ns % 1000000000;
+        st->st_mtime_sec = u->mtime_ns / 1000000000;
+        st->st_mtime_nsec = u->mtime_ns % 1000000000;
+        st->st_ctime_sec = u->ctime_ns / 1000000000;
+        st->st_ctime_nsec = u->ctime_ns % 1000000000;
+        return 0;
+    }
+    stat_from_erofs(&n->lower, st);
+    return 0;
+}
+
+int vfs_mkdir(int dirfd, const char *path, u32 mode)
+{
+    static struct node n;
+    int r = vfs_resolve(dirfd, path, RESOLVE_PARENT_OK, &n);
+    if (r)
+        return r;
+    if (n.exists)
+        return -EEXIST;
+    if (n.special != SP_NONE)
+        return -EACCES;
+    char dir[PATH_MAX];
+    dirname_of(n.path, dir);
+    r = vfs_copy_up_dirs(dir);
+    if (r)
+        return r;
+    return (int)upper_path_op(UNO_OP_MKDIR, n.path, 0, mode & ~proc.umask & 07777);
+}
+
+/* Does the merged directory hold anything but "." and ".."? */
+static int dir_is_empty(const struct node *n)
+{
+    struct file *f;
+    int r = dir_open_merged(n, O_RDONLY | O_DIRECTORY, &f);
+    if (r)
+        return r;
+    static u8 buf[1024];
+    struct dirent_sink sink = {.buf = buf, .size = sizeof buf};
+    int empty = 1;
+    for (;;) {
+        sink.used = 0;
+        r = f->ops->getdents(f, &sink);
+        if (r < 0 || sink.used == 0)
+            break;
+        for (u64 o = 0; o < sink.used;) {
+            u16 reclen = *(u16 *)(buf + o + 16);
+            const char *name = (const char *)buf + o + 19;
+            if (strcmp(name, ".") && strcmp(name, ".."))
+                empty = 0;
+            o += reclen;
+        }
+        if (!empty)
+            break;
+    }
+    file_put(f);
+    return r < 0 ? r : empty;
+}
+
+int vfs_unlink(int dirfd, const char *path, int flags)
+{
+    static struct node n;
+    int r = vfs_resolve(dirfd, path, 0, &n);
+    if (r)
+        return r;
+    if (!n.exists)
+        return -ENOENT;
+    if (n.special != SP_NONE || n.path[1] == 0)
+        return n.path[1] == 0 ? -EBUSY : -EACCES;
+    bool isdir = S_ISDIR(n.mode);
+    if (flags & AT_REMOVEDIR) {
+        if (!isdir)
+            return -ENOTDIR;
+        const char *b = basename_of(path);
+        if (!strcmp(b, "."))
+            return -EINVAL;
+        r = dir_is_empty(&n);
+        if (r < 0)
+            return r;
+        if (!r)
+            return -ENOTEMPTY;
+    } else if (isdir) {
+        return -EISDIR;
+    }
+    if (n.in_upper) {
+        i64 s = upper_path_op(UNO_OP_UNLINK, n.path, isdir ? 1 : 0, 0);
+        if (s < 0)
+            return (int)s;
+    }
+    if (n.has_lower || (!n.in_upper)) {
+        char dir[PATH_MAX];
+        dirname_of(n.path, dir);
+        r = vfs_copy_up_dirs(dir);
+        if (r)
+            return r;
+        i64 s = upper_path_op(UNO_OP_WHITEOUT, n.path, 0, 0);
+        if (s < 0)
+            return (int)s;
+    }
+    return 0;
+}
+
+int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+    static struct node o, nn;
+    int r = vfs_resolve(olddirfd, oldpath, 0, &o);
+    if (r)
+        return r;
+    if (!o.exists)
+        return -ENOENT;
+    r = vfs_resolve(newdirfd, newpath, RESOLVE_PARENT_OK, &nn);
+    if (r)
+        return r;
+    if (o.special != SP_NONE || nn.special != SP_NONE)
+        return -EXDEV;
+    if (!strcmp(o.path, nn.path))
+        return 0;
+    size_t ol = strlen(o.path);
+    if (!strncmp(nn.path, o.path, ol) && nn.path[ol] == '/')
+        return -EINVAL; /* into its own subtree */
+    if (S_ISDIR(o.mode)) {
+        /* Like overlayfs without redirect_dir: a directory with image contents cannot move;
+         * mv(1) and friends fall back to copying. */
+        if (o.has_lower)
+            return -EXDEV;
+        if (nn.exists && !S_ISDIR(nn.mode))
+            return -ENOTDIR;
+        if (nn.exists) {
+            r = dir_is_empty(&nn);
+            if (r <= 0)
+                return r < 0 ? r : -ENOTEMPTY;
+        }
+    } else if (nn.exists && S_ISDIR(nn.mode)) {
+        return -EISDIR;
+    }
+    r = copy_up(&o);
+    if (r)
+        return r;
+    char dir[PATH_MAX];
+    dirname_of(nn.path, dir);
+    r = vfs_copy_up_dirs(dir);
+    if (r)
+        return r;
+    if (nn.exists && S_ISDIR(nn.mode) && nn.in_upper) {
+        i64 s = upper_path_op(UNO_OP_UNLINK, nn.path, 1, 0);
+        if (s < 0)
+            return (int)s;
+    }
+    struct ring_op op = {.op = UNO_OP_RENAME};
+    const char *r1 = upper_rel(o.path), *r2 = upper_rel(nn.path);
+    op.in = r1;
+    op.in_len = strlen(r1) + 1;
+    op.in2 = r2;
+    op.in2_len = strlen(r2) + 1;
+    i64 s = ring_call(&op);
+    if (s < 0)
+        return (int)s;
+    if (o.has_lower) {
+        s = upper_path_op(UNO_OP_WHITEOUT, o.path, 0, 0);
+        if (s < 0)
+            return (int)s;
+    }
+    return 0;
+}
+
+int vfs_symlink(const char *target, int dirfd, const char *linkpath)
+{
+    static struct node n;
+    int r = vfs_resolve(dirfd, linkpath, RESOLVE_PARENT_OK, &n);
+    if (r)
+        return r;
+    if (n.exists)
+        return -EEXIST;
+    if (n.special != SP_NONE)
+        return -EACCES;
+    char dir[PATH_MAX];
+    dirname_of(n.path, dir);
+    r = vfs_copy_up_dirs(dir);
+    if (r)
+        return r;
+    struct ring_op op = {.op = UNO_OP_SYMLINK, .in = target, .in_len = strlen(target) + 1};
+    const char *rel = upper_rel(n.path);
+    op.in2 = rel;
+    op.in2_len = strlen(rel) + 1;
+    return (int)ring_call(&op);
+}
+
+int vfs_chmod(const struct node *cn, u32 mode)
+{
+    static struct node n;
+    memcpy(&n, cn, sizeof n);
+    if (n.special != SP_NONE)
+        return -EPERM;
+    if (S_ISDIR(n.mode) && !n.in_upper) {
+        int r = vfs_copy_up_dirs(n.path);
+        if (r)
+            return r;
+    } else {
+        int r = copy_up(&n);
+        if (r)
+            return r;
+    }
+    return (int)upper_path_op(UNO_OP_CHMOD, n.path, 0, mode & 07777);
+}
+
+int vfs_utimens(const struct node *cn, i64 atime_ns, i64 mtime_ns)
+{
+    static struct node n;
+    memcpy(&n, cn, sizeof n);
+    if (n.special != SP_NONE)
+        return -EPERM;
+    int r = S_ISDIR(n.mode) && !n.in_upper ? vfs_copy_up_dirs(n.path) : copy_up(&n);
+    if (r)
+        return r;
+    return (int)upper_path_op(UNO_OP_UTIMENS, n.path, (u64)atime_ns, (u64)mtime_ns);
+}
+
+bool dirent_emit(struct dirent_sink *s, u64 ino, u8 type, const char *name, size_t len)
+{
+    u64 reclen = ALIGN_UP(19 + len + 1, 8);
+    if (s->used + reclen > s->size)
+        return false;
+    u8 *p = s->buf + s->used;
+    memset(p, 0, reclen);
+    *(u64 *)p = ino;
+    *(i64 *)(p + 8) = (i64)(s->used + reclen); /* d_off: a cookie; ours is informational */
+    *(u16 *)(p + 16) = (u16)reclen;
+    p[18] = type;
+    memcpy(p + 19, name, len);
+    s->used += reclen;
+    return true;
+}

@@ -1,0 +1,81 @@
+/* The file namespace: one tree made of the EROFS image (lower), the writable layer held by
+ * the VMM (upper, overlay semantics: copy-up, whiteouts, opaque directories), and the
+ * synthetic /dev and /proc. Paths are resolved here, in the libOS; the host sees only
+ * normalized relative paths of the writable layer. */
+#ifndef FS_VFS_H
+#define FS_VFS_H
+#include "file.h"
+#include "erofs.h"
+#include "../../abi/uno_abi.h"
+
+#define PATH_MAX 4096
+#define AT_FDCWD (-100)
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_REMOVEDIR 0x200
+#define AT_SYMLINK_FOLLOW 0x400
+#define AT_EMPTY_PATH 0x1000
+
+enum special { SP_NONE, SP_DEV, SP_PROC };
+
+struct node {
+    char path[PATH_MAX];     /* absolute, normalized ("/" or "/a/b") */
+    bool exists;
+    u32 mode;                /* S_IF* | permissions of what is visible */
+    bool in_upper;           /* the visible entry is in the writable layer */
+    bool opaque;             /* upper directory hides the lower one */
+    bool has_lower;          /* `lower` is valid (and visible unless opaque) */
+    struct erofs_inode lower;
+    struct uno_stat ust;     /* upper entry's attributes when in_upper */
+    enum special special;    /* under /dev or /proc */
+    int special_kind;        /* which synthetic file (devfs.c / procfs.c) */
+};
+
+#define RESOLVE_FOLLOW 0x1   /* follow a symlink in the last component */
+#define RESOLVE_PARENT_OK 0x2 /* a missing last component is fine (exists = false) */
+
+extern struct erofs_fs rootfs;
+
+void vfs_init(void);
+/* Resolve (dirfd, path) into *out. -ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EACCES. */
+int vfs_resolve(int dirfd, const char *path, int flags, struct node *out);
+/* Open a resolved path (creating it when O_CREAT). */
+int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out);
+int vfs_stat(const struct node *n, struct linux_stat *st);
+int vfs_readlink(const struct node *n, char *buf, u64 size);
+int vfs_mkdir(int dirfd, const char *path, u32 mode);
+int vfs_unlink(int dirfd, const char *path, int flags);
+int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int vfs_symlink(const char *target, int dirfd, const char *linkpath);
+int vfs_chmod(const struct node *n, u32 mode);
+int vfs_utimens(const struct node *n, i64 atime_ns, i64 mtime_ns);
+/* Make every directory of `path` (absolute) exist in the writable layer. */
+int vfs_copy_up_dirs(const char *path);
+/* The writable-layer path of an absolute path ("/a/b" -> "a/b", "/" -> ""). */
+const char *upper_rel(const char *abs);
+/* The writable layer may hold something (false while it is known empty). */
+bool upper_active(void);
+void upper_mark_active(void);
+
+/* Directory listing output, shared by all directory kinds (getdents64 format). */
+struct dirent_sink {
+    u8 *buf;
+    u64 size, used;
+};
+/* Append one entry; returns false when it does not fit (caller stops, keeps position). */
+bool dirent_emit(struct dirent_sink *s, u64 ino, u8 type, const char *name, size_t len);
+
+/* Per-kind file operations and openers. */
+int lower_open(const struct node *n, int flags, struct file **out);
+int upper_open(const struct node *n, int flags, u32 mode, struct file **out);
+int dir_open_merged(const struct node *n, int flags, struct file **out);
+int console_open(int which, int flags, struct file **out);
+int devfs_lookup(const char *rel, struct node *n);          /* rel: after "/dev" */
+int devfs_open(const struct node *n, int flags, struct file **out);
+int procfs_lookup(const char *rel, struct node *n);         /* rel: after "/proc" */
+int procfs_open(const struct node *n, int flags, struct file **out);
+int procfs_readlink(const struct node *n, char *buf, u64 size);
+
+/* The current working directory (absolute, normalized). */
+extern char cwd_path[PATH_MAX];
+
+#endif

@@ -1,0 +1,30 @@
+/* Guest side of the hostio ring (abi/uno_abi.h). */
+#ifndef IO_RING_H
+#define IO_RING_H
+#include "libos/types.h"
+
+struct ring_op {
+    u16 op;
+    u32 handle;
+    i64 off;
+    u64 arg[4];
+    const void *in;   /* copied into the slot (path, data to write) */
+    size_t in_len;
+    const void *in2;  /* appended after `in` (second path) */
+    size_t in2_len;
+    void *out;        /* slot bytes copied here after completion */
+    size_t out_len;   /* also the sqe.len asked for when there is no input */
+};
+
+void ring_init(void);
+/* Submit, wait for the result, copy output. Returns res (>= 0) or -errno. */
+i64 ring_call(struct ring_op *op);
+/* Queue a write whose result nobody waits for (console output): no exit while the host's
+ * I/O thread is busy. Splits writes larger than a slot. */
+void ring_write_async(u32 handle, const void *buf, size_t len);
+/* Wait until the host has completed everything submitted. */
+void ring_flush(void);
+/* Bytes one ring operation can carry. */
+#define RING_MAX_IO 16384u
+
+#endif

@@ -1,0 +1,95 @@
+/* Memory: physical frames (frame.c), page tables (pagetable.c), the app's address space as
+ * a list of areas (vma.c), and the mmap family of syscalls (mmap.c). */
+#ifndef MM_MM_H
+#define MM_MM_H
+#include "libos/types.h"
+
+#define PAGE_SIZE 4096ull
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+/* Linux PROT_ and MAP_ values. */
+#define PROT_READ 0x1
+#define PROT_WRITE 0x2
+#define PROT_EXEC 0x4
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_SHARED_VALIDATE 0x03
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_GROWSDOWN 0x0100
+#define MAP_DENYWRITE 0x0800
+#define MAP_EXECUTABLE 0x1000
+#define MAP_LOCKED 0x2000
+#define MAP_NORESERVE 0x4000
+#define MAP_POPULATE 0x8000
+#define MAP_NONBLOCK 0x10000
+#define MAP_STACK 0x20000
+#define MAP_HUGETLB 0x40000
+#define MAP_FIXED_NOREPLACE 0x100000
+
+/* User address space bounds (47-bit, as Linux x86-64 without 5-level paging). */
+#define USER_MIN 0x10000ull
+#define USER_TOP 0x7ffffffff000ull
+#define STACK_TOP 0x7ffffffde000ull
+#define STACK_SIZE (8ull << 20)
+#define MMAP_TOP (STACK_TOP - STACK_SIZE - (1ull << 30))
+#define PIE_BASE 0x555555554000ull
+
+/* frame.c */
+void frame_init(u64 start, u64 end);
+u64 frame_alloc(void);            /* zeroed 4 KiB frame (GPA), 0 when out of memory */
+void frame_free(u64 pa);
+u64 frame_free_count(void);
+u64 frame_total(void);
+
+/* pagetable.c */
+#define PTE_P 0x1ull
+#define PTE_W 0x2ull
+#define PTE_U 0x4ull
+#define PTE_PS 0x80ull
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+u64 prot_to_pte(int prot);
+/* Map n pages at va; page i gets frame pa_of(ctx, i) (0: allocate a zeroed frame).
+ * Returns 0 or -ENOMEM (then nothing new stays mapped). */
+typedef u64 (*pa_fn)(void *ctx, u64 i);
+int pt_map(u64 va, u64 n, u64 pte_flags, pa_fn pa_of, void *ctx);
+/* Unmap pages; frames in RAM are freed, image pages are not. */
+void pt_unmap(u64 va, u64 n);
+/* Set the flags of mapped pages; pages without a frame get a zeroed one when the new flags
+ * make them accessible, and image pages get a private copy when they become writable. */
+int pt_protect(u64 va, u64 n, u64 pte_flags);
+/* Move n pages' frames from old to new (mremap), leaving old unmapped. */
+int pt_move(u64 old, u64 new, u64 n);
+u64 pt_lookup(u64 va); /* the PTE, 0 if none */
+
+/* vma.c */
+enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF };
+struct vma {
+    u64 start, end;
+    int prot, flags;
+    u8 kind;
+    u64 off;          /* file offset of start */
+    char name[64];    /* for /proc/self/maps */
+};
+#define MAX_VMAS 1024
+struct vma *vma_find(u64 addr);                 /* area containing addr */
+int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name);
+void vma_remove(u64 start, u64 end);            /* split/trim areas; unmap their pages */
+int vma_protect(u64 start, u64 end, int prot);  /* -ENOMEM if a hole; PTEs too */
+u64 vma_find_free(u64 len, u64 hint);           /* top-down below MMAP_TOP, 0 if none */
+bool vma_range_free(u64 start, u64 end);
+int vma_count(void);
+struct vma *vma_at(int i);
+void vma_reset(void);
+
+/* uaccess: check that [p, p+len) is mapped with the access wanted. */
+bool user_ok(const void *p, u64 len, int prot);
+bool user_str_ok(const char *s, u64 max, u64 *len_out);
+
+/* mmap.c */
+void mm_init(u64 brk_start);
+i64 mm_mmap_anon(u64 addr, u64 len, int prot, int flags, u8 kind, const char *name);
+extern u64 mm_brk_start, mm_brk_cur;
+
+#endif

@@ -1,0 +1,26 @@
+/* The process's identity at start: PID 1 of its instance, as in a container. */
+#include "proc.h"
+#include "core/kernel.h"
+#include "libos/string.h"
+
+struct proc proc;
+
+#define RLIM_INFINITY (~0ull)
+
+void proc_init(void)
+{
+    memset(&proc, 0, sizeof proc);
+    proc.pid = 1;
+    proc.ppid = 0;
+    proc.pgid = 1;
+    proc.sid = 1;
+    proc.uid = proc.euid = bootinfo->uid;
+    proc.gid = proc.egid = bootinfo->gid;
+    proc.umask = 022;
+    for (int i = 0; i < RLIMIT_NLIMITS; i++)
+        proc.rlimits[i].cur = proc.rlimits[i].max = RLIM_INFINITY;
+    proc.rlimits[3].cur = 8ull << 20;  /* RLIMIT_STACK */
+    proc.rlimits[7].cur = proc.rlimits[7].max = 1024; /* RLIMIT_NOFILE = NR_OPEN */
+    proc.rlimits[4].cur = 0;           /* RLIMIT_CORE */
+    proc.start_ns = time_mono_ns();
+}

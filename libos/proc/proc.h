@@ -1,0 +1,41 @@
+/* The one process this VM runs: its identity, limits, signal state and program. Later
+ * issues add threads and the process table (kept by the VMMs). */
+#ifndef PROC_PROC_H
+#define PROC_PROC_H
+#include "libos/types.h"
+
+#define NSIG 64
+#define RLIMIT_NLIMITS 16
+
+struct k_sigaction {
+    u64 handler;
+    u64 flags;
+    u64 restorer;
+    u64 mask;
+};
+
+struct rlimit64 {
+    u64 cur, max;
+};
+
+struct proc {
+    int pid, ppid, pgid, sid;
+    u32 uid, gid, euid, egid;
+    u32 umask;
+    char exe[4096];              /* absolute path of the running program */
+    u64 clear_child_tid;
+    u64 robust_list, robust_len;
+    struct k_sigaction sigactions[NSIG];
+    u64 sigmask;
+    u64 sigpending;
+    struct rlimit64 rlimits[RLIMIT_NLIMITS];
+    u64 start_ns;                /* CLOCK_MONOTONIC at start, for /proc and times() */
+    int argc;
+    u64 arg_start, arg_end, env_start, env_end; /* in the app's stack, for /proc/self/cmdline */
+};
+
+extern struct proc proc;
+
+void proc_init(void);
+
+#endif

@@ -1,0 +1,354 @@
+/* System calls on descriptors: I/O, seeking, stat, directory reads, dup, fcntl, ioctl. */
+#include "syscalls.h"
+#include "core/kernel.h"
+#include "fs/vfs.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_GETLK 5
+#define F_SETLK 6
+#define F_SETLKW 7
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+#define FIONBIO 0x5421
+#define FIOCLEX 0x5451
+#define FIONCLEX 0x5450
+
+struct iovec {
+    u64 base, len;
+};
+
+static bool can_read(struct file *f) { return (f->flags & O_ACCMODE) != O_WRONLY; }
+static bool can_write(struct file *f) { return (f->flags & O_ACCMODE) != O_RDONLY; }
+
+static i64 do_read(struct file *f, void *buf, u64 len, i64 off)
+{
+    if (!can_read(f) || (f->flags & O_PATH))
+        return -EBADF;
+    if (S_ISDIR(f->mode))
+        return -EISDIR;
+    if (!user_ok(buf, len, PROT_WRITE))
+        return -EFAULT;
+    return f->ops->read(f, buf, len, off);
+}
+
+static i64 do_write(struct file *f, const void *buf, u64 len, i64 off)
+{
+    if (!can_write(f) || (f->flags & O_PATH))
+        return -EBADF;
+    if (!user_ok(buf, len, PROT_READ))
+        return -EFAULT;
+    return f->ops->write(f, buf, len, off);
+}
+
+i64 sys_read(u64 fd, u64 buf, u64 len)
+{
+    struct file *f = fd_get((int)fd);
+    return f ? do_read(f, (void *)buf, len, -1) : -EBADF;
+}
+
+i64 sys_write(u64 fd, u64 buf, u64 len)
+{
+    struct file *f = fd_get((int)fd);
+    return f ? do_write(f, (const void *)buf, len, -1) : -EBADF;
+}
+
+static bool seekable(struct file *f)
+{
+    return f->ops->lseek == NULL || f->ops->lseek(f, 0, SEEK_CUR) >= 0;
+}
+
+i64 sys_pread64(u64 fd, u64 buf, u64 len, u64 off)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if ((i64)off < 0)
+        return -EINVAL;
+    if (!seekable(f))
+        return -ESPIPE;
+    return do_read(f, (void *)buf, len, (i64)off);
+}
+
+i64 sys_pwrite64(u64 fd, u64 buf, u64 len, u64 off)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if ((i64)off < 0)
+        return -EINVAL;
+    if (!seekable(f))
+        return -ESPIPE;
+    return do_write(f, (const void *)buf, len, (i64)off);
+}
+
+static i64 do_iov(u64 fd, u64 iovp, u64 cnt, i64 off, bool write)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if (cnt > 1024)
+        return -EINVAL;
+    if (!user_ok((void *)iovp, cnt * sizeof(struct iovec), PROT_READ))
+        return -EFAULT;
+    const struct iovec *iov = (const struct iovec *)iovp;
+    i64 total = 0;
+    for (u64 i = 0; i < cnt; i++) {
+        if ((i64)iov[i].len < 0)
+            return -EINVAL;
+        if (!iov[i].len)
+            continue;
+        i64 n = write ? do_write(f, (const void *)iov[i].base, iov[i].len, off)
+                      : do_read(f, (void *)iov[i].base, iov[i].len, off);
+        if (n < 0)
+            return total ? total : n;
+        total += n;
+        if (off >= 0)
+            off += n;
+        if ((u64)n < iov[i].len)
+            break;
+    }
+    return total;
+}
+
+i64 sys_readv(u64 fd, u64 iov, u64 cnt) { return do_iov(fd, iov, cnt, -1, false); }
+i64 sys_writev(u64 fd, u64 iov, u64 cnt) { return do_iov(fd, iov, cnt, -1, true); }
+i64 sys_preadv(u64 fd, u64 iov, u64 cnt, u64 off)
+{
+    return (i64)off < 0 ? -EINVAL : do_iov(fd, iov, cnt, (i64)off, false);
+}
+i64 sys_pwritev(u64 fd, u64 iov, u64 cnt, u64 off)
+{
+    return (i64)off < 0 ? -EINVAL : do_iov(fd, iov, cnt, (i64)off, true);
+}
+
+i64 sys_close(u64 fd) { return fd_close((int)fd); }
+
+i64 sys_lseek(u64 fd, u64 off, u64 whence)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if (whence > SEEK_END)
+        return -EINVAL;
+    if (f->ops->lseek)
+        return f->ops->lseek(f, (i64)off, (int)whence);
+    struct linux_stat st;
+    int r = f->ops->stat(f, &st);
+    if (r)
+        return r;
+    return file_generic_lseek(f, (i64)off, (int)whence, (u64)st.st_size);
+}
+
+i64 sys_fstat(u64 fd, u64 st)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if (!user_ok((void *)st, sizeof(struct linux_stat), PROT_WRITE))
+        return -EFAULT;
+    return f->ops->stat(f, (struct linux_stat *)st);
+}
+
+i64 sys_getdents64(u64 fd, u64 buf, u64 len)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if (!S_ISDIR(f->mode) || !f->ops->getdents)
+        return -ENOTDIR;
+    if (!user_ok((void *)buf, len, PROT_WRITE))
+        return -EFAULT;
+    struct dirent_sink sink = {.buf = (u8 *)buf, .size = len, .used = 0};
+    int r = f->ops->getdents(f, &sink);
+    if (r < 0)
+        return r;
+    return (i64)sink.used;
+}
+
+i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    switch (cmd) {
+    case FIOCLEX:
+        fd_set_cloexec((int)fd, true);
+        return 0;
+    case FIONCLEX:
+        fd_set_cloexec((int)fd, false);
+        return 0;
+    case FIONBIO:
+        if (!user_ok((void *)arg, 4, PROT_READ))
+            return -EFAULT;
+        if (*(int *)arg)
+            f->flags |= O_NONBLOCK;
+        else
+            f->flags &= ~O_NONBLOCK;
+        return 0;
+    }
+    if (!f->ops->ioctl)
+        return -ENOTTY;
+    return f->ops->ioctl(f, cmd, arg);
+}
+
+i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+        if ((i64)arg < 0 || arg >= NR_OPEN)
+            return -EINVAL;
+        file_get(f);
+        int nfd = fd_install(f, (int)arg, cmd == F_DUPFD_CLOEXEC);
+        if (nfd < 0)
+            file_put(f);
+        return nfd;
+    }
+    case F_GETFD:
+        return fd_cloexec((int)fd) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+        fd_set_cloexec((int)fd, (arg & FD_CLOEXEC) != 0);
+        return 0;
+    case F_GETFL:
+        return f->flags & ~O_CLOEXEC;
+    case F_SETFL: {
+        /* Only the status flags Linux lets F_SETFL change. O_APPEND on host files would
+         * need the host descriptor changed too; refuse that honestly. */
+        int changeable = O_NONBLOCK | O_APPEND | 040000 /* O_DIRECT */ | 01000000 /* O_NOATIME */ |
+                         020000 /* O_ASYNC */;
+        if (((int)arg ^ f->flags) & O_APPEND && f->has_upper)
+            return -EINVAL;
+        f->flags = (f->flags & ~changeable) | ((int)arg & changeable);
+        return 0;
+    }
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+        return -ENOSYS; /* record locks come with processes; not faked */
+    default:
+        return -EINVAL;
+    }
+}
+
+i64 sys_dup(u64 fd)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    file_get(f);
+    int nfd = fd_install(f, 0, false);
+    if (nfd < 0)
+        file_put(f);
+    return nfd;
+}
+
+i64 sys_dup2(u64 fd, u64 newfd)
+{
+    if (!fd_get((int)fd))
+        return -EBADF;
+    return fd_dup((int)fd, (int)newfd, false);
+}
+
+i64 sys_dup3(u64 fd, u64 newfd, u64 flags)
+{
+    if (flags & ~(u64)O_CLOEXEC)
+        return -EINVAL;
+    if (fd == newfd)
+        return -EINVAL;
+    return fd_dup((int)fd, (int)newfd, (flags & O_CLOEXEC) != 0);
+}
+
+i64 sys_ftruncate(u64 fd, u64 len)
+{
+    struct file *f = fd_get((int)fd);
+    return f ? file_truncate(f, len) : -EBADF;
+}
+
+i64 file_truncate(struct file *f, u64 len)
+{
+    if ((i64)len < 0)
+        return -EINVAL;
+    if (!can_write(f))
+        return -EINVAL;
+    if (!f->ops->truncate)
+        return S_ISDIR(f->mode) ? -EISDIR : -EINVAL;
+    return f->ops->truncate(f, len);
+}
+
+i64 sys_fsync(u64 fd)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    return f->ops->sync ? f->ops->sync(f) : 0; /* nothing buffered in the libOS */
+}
+
+i64 sys_fchdir(u64 fd)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if (!S_ISDIR(f->mode))
+        return -ENOTDIR;
+    size_t n = strlen(f->path);
+    memcpy(cwd_path, f->path, n + 1);
+    return 0;
+}
+
+i64 sys_fchmod(u64 fd, u64 mode)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    static struct node n;
+    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    return r ? r : vfs_chmod(&n, (u32)mode);
+}
+
+i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
+{
+    struct file *fo = fd_get((int)out), *fi = fd_get((int)in);
+    if (!fo || !fi || !can_read(fi) || !can_write(fo))
+        return -EBADF;
+    i64 off = -1;
+    if (offp) {
+        if (!user_ok((void *)offp, 8, PROT_READ | PROT_WRITE))
+            return -EFAULT;
+        off = *(i64 *)offp;
+        if (off < 0)
+            return -EINVAL;
+    }
+    static u8 buf[RING_MAX_IO];
+    i64 total = 0;
+    while ((u64)total < count) {
+        u64 want = MIN(count - (u64)total, (u64)sizeof buf);
+        i64 n = fi->ops->read(fi, buf, want, off);
+        if (n <= 0) {
+            if (n < 0 && !total)
+                return n;
+            break;
+        }
+        i64 w = fo->ops->write(fo, buf, (u64)n, -1);
+        if (w < 0)
+            return total ? total : w;
+        total += w;
+        if (off >= 0)
+            off += w;
+        if (w < n)
+            break;
+    }
+    if (offp)
+        *(i64 *)offp = off;
+    return total;
+}

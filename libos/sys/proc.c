@@ -1,0 +1,253 @@
+/* System calls about the process itself: identity, limits, exit, uname, randomness. */
+#include "syscalls.h"
+#include "arch/x86_64/platform.h"
+#include "core/kernel.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+#include "fs/devfs.h"
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+#define ARCH_GET_CPUID 0x1011
+#define ARCH_SET_CPUID 0x1012
+#define GRND_NONBLOCK 1
+#define GRND_RANDOM 2
+#define GRND_INSECURE 4
+
+NORETURN static void exit_all(int status)
+{
+    syscall_report_enosys();
+    libos_exit(status & 0xff);
+}
+
+i64 sys_exit(u64 status)
+{
+    /* One thread per process for now: the last thread leaving ends the process. */
+    exit_all((int)status);
+}
+
+i64 sys_exit_group(u64 status) { exit_all((int)status); }
+
+i64 sys_getpid(void) { return proc.pid; }
+i64 sys_getppid(void) { return proc.ppid; }
+i64 sys_gettid(void) { return proc.pid; }
+i64 sys_getuid(void) { return proc.uid; }
+i64 sys_geteuid(void) { return proc.euid; }
+i64 sys_getgid(void) { return proc.gid; }
+i64 sys_getegid(void) { return proc.egid; }
+i64 sys_getpgrp(void) { return proc.pgid; }
+
+i64 sys_getpgid(u64 pid)
+{
+    return pid == 0 || (int)pid == proc.pid ? proc.pgid : -ESRCH;
+}
+
+i64 sys_getsid(u64 pid)
+{
+    return pid == 0 || (int)pid == proc.pid ? proc.sid : -ESRCH;
+}
+
+i64 sys_getgroups(u64 size, u64 list)
+{
+    if ((int)size < 0)
+        return -EINVAL;
+    if (size == 0)
+        return 1;
+    if (!user_ok((void *)list, 4, PROT_WRITE))
+        return -EFAULT;
+    *(u32 *)list = proc.gid;
+    return 1;
+}
+
+static i64 put3(u64 a, u64 b, u64 c, u32 x, u32 y, u32 z)
+{
+    if (!user_ok((void *)a, 4, PROT_WRITE) || !user_ok((void *)b, 4, PROT_WRITE) ||
+        !user_ok((void *)c, 4, PROT_WRITE))
+        return -EFAULT;
+    *(u32 *)a = x;
+    *(u32 *)b = y;
+    *(u32 *)c = z;
+    return 0;
+}
+
+i64 sys_getresuid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.uid, proc.euid, proc.euid); }
+i64 sys_getresgid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.gid, proc.egid, proc.egid); }
+
+i64 sys_set_tid_address(u64 p)
+{
+    proc.clear_child_tid = p;
+    return proc.pid;
+}
+
+i64 sys_set_robust_list(u64 head, u64 len)
+{
+    if (len != 24)
+        return -EINVAL;
+    proc.robust_list = head;
+    proc.robust_len = len;
+    return 0;
+}
+
+i64 sys_prlimit64(u64 pid, u64 res, u64 new, u64 old)
+{
+    if (pid && (int)pid != proc.pid)
+        return -ESRCH;
+    if (res >= RLIMIT_NLIMITS)
+        return -EINVAL;
+    struct rlimit64 *rl = &proc.rlimits[res];
+    if (old) {
+        if (!user_ok((void *)old, sizeof *rl, PROT_WRITE))
+            return -EFAULT;
+    }
+    struct rlimit64 n;
+    if (new) {
+        if (!user_ok((void *)new, sizeof n, PROT_READ))
+            return -EFAULT;
+        memcpy(&n, (void *)new, sizeof n);
+        if (n.cur > n.max)
+            return -EINVAL;
+    }
+    if (old)
+        memcpy((void *)old, rl, sizeof *rl);
+    if (new) {
+        /* Limits are recorded and reported back; the ones uno enforces are RLIMIT_NOFILE
+         * (descriptor table size) and RLIMIT_STACK (at exec). */
+        *rl = n;
+    }
+    return 0;
+}
+
+i64 sys_getrlimit(u64 res, u64 old) { return sys_prlimit64(0, res, 0, old); }
+i64 sys_setrlimit(u64 res, u64 new) { return sys_prlimit64(0, res, new, 0); }
+
+i64 sys_arch_prctl(u64 code, u64 addr)
+{
+    switch (code) {
+    case ARCH_SET_FS:
+        if (addr >= USER_TOP)
+            return -EPERM;
+        platform_set_fs(addr);
+        return 0;
+    case ARCH_GET_FS:
+        if (!user_ok((void *)addr, 8, PROT_WRITE))
+            return -EFAULT;
+        *(u64 *)addr = platform_get_fs();
+        return 0;
+    case ARCH_SET_GS:
+        if (addr >= USER_TOP)
+            return -EPERM;
+        platform_set_gs(addr);
+        return 0;
+    case ARCH_GET_GS:
+        if (!user_ok((void *)addr, 8, PROT_WRITE))
+            return -EFAULT;
+        *(u64 *)addr = platform_get_gs();
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+struct utsname {
+    char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65];
+};
+
+static void copy_field(char *dst, const char *src)
+{
+    size_t n = strnlen(src, 64);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+i64 sys_uname(u64 buf)
+{
+    if (!user_ok((void *)buf, sizeof(struct utsname), PROT_WRITE))
+        return -EFAULT;
+    struct utsname *u = (struct utsname *)buf;
+    memset(u, 0, sizeof *u);
+    copy_field(u->sysname, "Linux");
+    copy_field(u->nodename, bootinfo->hostname);
+    copy_field(u->release, bootinfo->uname_release);
+    copy_field(u->version, "#1 SMP uno");
+    copy_field(u->machine, "x86_64");
+    copy_field(u->domainname, "(none)");
+    return 0;
+}
+
+struct sysinfo {
+    i64 uptime;
+    u64 loads[3];
+    u64 totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+    u16 procs, pad;
+    u64 totalhigh, freehigh;
+    u32 mem_unit;
+    char _f[4];
+};
+
+i64 sys_sysinfo(u64 buf)
+{
+    if (!user_ok((void *)buf, sizeof(struct sysinfo), PROT_WRITE))
+        return -EFAULT;
+    struct sysinfo *s = (struct sysinfo *)buf;
+    memset(s, 0, sizeof *s);
+    s->uptime = (i64)((time_mono_ns() - proc.start_ns) / 1000000000ull);
+    s->totalram = frame_total() * PAGE_SIZE;
+    s->freeram = frame_free_count() * PAGE_SIZE;
+    s->procs = 1;
+    s->mem_unit = 1;
+    return 0;
+}
+
+i64 sys_sched_yield(void) { return 0; /* one thread: nothing else to run */ }
+
+i64 sys_getrandom(u64 buf, u64 len, u64 flags)
+{
+    if (flags & ~(u64)(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE))
+        return -EINVAL;
+    if (len > 33554431)
+        len = 33554431;
+    if (!user_ok((void *)buf, len, PROT_WRITE))
+        return -EFAULT;
+    devfs_random((void *)buf, len); /* the same ChaCha20 stream as /dev/urandom */
+    return (i64)len;
+}
+
+struct rusage {
+    i64 utime_sec, utime_usec, stime_sec, stime_usec;
+    i64 rest[14];
+};
+
+i64 sys_getrusage(u64 who, u64 usage)
+{
+    if ((i64)who != 0 && (i64)who != -1 && who != 1)
+        return -EINVAL;
+    if (!user_ok((void *)usage, sizeof(struct rusage), PROT_WRITE))
+        return -EFAULT;
+    struct rusage *r = (struct rusage *)usage;
+    memset(r, 0, sizeof *r);
+    if ((i64)who == 0 || who == 1) {
+        /* All time counts as user time: the libOS runs in the app's own privilege. */
+        u64 us = (time_mono_ns() - proc.start_ns) / 1000;
+        r->utime_sec = (i64)(us / 1000000);
+        r->utime_usec = (i64)(us % 1000000);
+        r->rest[0] = (i64)((frame_total() - frame_free_count()) * 4); /* maxrss in KiB */
+    }
+    return 0;
+}
+
+i64 sys_times(u64 buf)
+{
+    u64 ticks = (time_mono_ns() - proc.start_ns) / 10000000ull;
+    if (buf) {
+        if (!user_ok((void *)buf, 32, PROT_WRITE))
+            return -EFAULT;
+        u64 *t = (u64 *)buf;
+        t[0] = ticks;
+        t[1] = t[2] = t[3] = 0;
+    }
+    return (i64)(time_mono_ns() / 10000000ull);
+}

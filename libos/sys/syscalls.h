@@ -1,0 +1,121 @@
+/* Every system call the libOS serves, by family. The one table is in sys/table.c. */
+#ifndef SYS_SYSCALLS_H
+#define SYS_SYSCALLS_H
+#include "libos/types.h"
+#include "arch/x86_64/regs.h"
+
+#define NR_SYSCALLS 512
+extern const char *const syscall_names[NR_SYSCALLS];
+
+void syscall_dispatch(struct regs *r);
+void syscall_report_enosys(void);
+bool trace_enabled(void);
+
+/* mm/mmap.c */
+i64 sys_brk(u64 addr);
+i64 sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off);
+i64 sys_munmap(u64 addr, u64 len);
+i64 sys_mprotect(u64 addr, u64 len, u64 prot);
+i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr);
+i64 sys_madvise(u64 addr, u64 len, u64 advice);
+
+/* sys/file.c: descriptors and I/O */
+i64 sys_read(u64 fd, u64 buf, u64 len);
+i64 sys_write(u64 fd, u64 buf, u64 len);
+i64 sys_readv(u64 fd, u64 iov, u64 cnt);
+i64 sys_writev(u64 fd, u64 iov, u64 cnt);
+i64 sys_pread64(u64 fd, u64 buf, u64 len, u64 off);
+i64 sys_pwrite64(u64 fd, u64 buf, u64 len, u64 off);
+i64 sys_preadv(u64 fd, u64 iov, u64 cnt, u64 off);
+i64 sys_pwritev(u64 fd, u64 iov, u64 cnt, u64 off);
+i64 sys_close(u64 fd);
+i64 sys_lseek(u64 fd, u64 off, u64 whence);
+i64 sys_fstat(u64 fd, u64 st);
+i64 sys_getdents64(u64 fd, u64 buf, u64 len);
+i64 sys_ioctl(u64 fd, u64 cmd, u64 arg);
+i64 sys_fcntl(u64 fd, u64 cmd, u64 arg);
+i64 sys_dup(u64 fd);
+i64 sys_dup2(u64 fd, u64 newfd);
+i64 sys_dup3(u64 fd, u64 newfd, u64 flags);
+i64 sys_ftruncate(u64 fd, u64 len);
+i64 sys_fsync(u64 fd);
+i64 sys_fchdir(u64 fd);
+i64 sys_fchmod(u64 fd, u64 mode);
+i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count);
+
+/* sys/path.c: the namespace */
+i64 sys_open(u64 path, u64 flags, u64 mode);
+i64 sys_openat(u64 dirfd, u64 path, u64 flags, u64 mode);
+i64 sys_creat(u64 path, u64 mode);
+i64 sys_stat(u64 path, u64 st);
+i64 sys_lstat(u64 path, u64 st);
+i64 sys_newfstatat(u64 dirfd, u64 path, u64 st, u64 flags);
+i64 sys_statx(u64 dirfd, u64 path, u64 flags, u64 mask, u64 buf);
+i64 sys_readlink(u64 path, u64 buf, u64 size);
+i64 sys_readlinkat(u64 dirfd, u64 path, u64 buf, u64 size);
+i64 sys_access(u64 path, u64 mode);
+i64 sys_faccessat(u64 dirfd, u64 path, u64 mode);
+i64 sys_faccessat2(u64 dirfd, u64 path, u64 mode, u64 flags);
+i64 sys_getcwd(u64 buf, u64 size);
+i64 sys_chdir(u64 path);
+i64 sys_mkdir(u64 path, u64 mode);
+i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode);
+i64 sys_unlink(u64 path);
+i64 sys_unlinkat(u64 dirfd, u64 path, u64 flags);
+i64 sys_rmdir(u64 path);
+i64 sys_rename(u64 old, u64 new);
+i64 sys_renameat(u64 olddir, u64 old, u64 newdir, u64 new);
+i64 sys_renameat2(u64 olddir, u64 old, u64 newdir, u64 new, u64 flags);
+i64 sys_symlink(u64 target, u64 path);
+i64 sys_symlinkat(u64 target, u64 dirfd, u64 path);
+i64 sys_chmod(u64 path, u64 mode);
+i64 sys_fchmodat(u64 dirfd, u64 path, u64 mode);
+i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags);
+i64 sys_truncate(u64 path, u64 len);
+i64 sys_umask(u64 mask);
+i64 sys_statfs(u64 path, u64 buf);
+i64 sys_fstatfs(u64 fd, u64 buf);
+
+/* sys/proc.c: identity, limits, exit */
+i64 sys_exit(u64 status);
+i64 sys_exit_group(u64 status);
+i64 sys_getpid(void);
+i64 sys_getppid(void);
+i64 sys_gettid(void);
+i64 sys_getuid(void);
+i64 sys_geteuid(void);
+i64 sys_getgid(void);
+i64 sys_getegid(void);
+i64 sys_getpgrp(void);
+i64 sys_getpgid(u64 pid);
+i64 sys_getsid(u64 pid);
+i64 sys_getgroups(u64 size, u64 list);
+i64 sys_getresuid(u64 r, u64 e, u64 s);
+i64 sys_getresgid(u64 r, u64 e, u64 s);
+i64 sys_set_tid_address(u64 p);
+i64 sys_set_robust_list(u64 head, u64 len);
+i64 sys_prlimit64(u64 pid, u64 res, u64 new, u64 old);
+i64 sys_getrlimit(u64 res, u64 old);
+i64 sys_setrlimit(u64 res, u64 new);
+i64 sys_arch_prctl(u64 code, u64 addr);
+i64 sys_uname(u64 buf);
+i64 sys_sysinfo(u64 buf);
+i64 sys_sched_yield(void);
+i64 sys_getrandom(u64 buf, u64 len, u64 flags);
+i64 sys_getrusage(u64 who, u64 usage);
+i64 sys_times(u64 buf);
+
+/* sys/time.c */
+i64 sys_clock_gettime(u64 clock, u64 ts);
+i64 sys_clock_getres(u64 clock, u64 ts);
+i64 sys_gettimeofday(u64 tv, u64 tz);
+i64 sys_time(u64 t);
+i64 sys_nanosleep(u64 req, u64 rem);
+i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem);
+
+/* proc/signal.c */
+i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size);
+i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size);
+i64 sys_sigaltstack(u64 ss, u64 old);
+
+#endif

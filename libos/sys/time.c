@@ -1,0 +1,154 @@
+/* Clocks and sleeping. Reading a clock never leaves the guest (TSC scaled by the boot-time
+ * pair the VMM took); sleeping is one hypercall, so the vCPU thread sleeps in the host. */
+#include "syscalls.h"
+#include "arch/x86_64/platform.h"
+#include "core/kernel.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+#define TIMER_ABSTIME 1
+
+struct timespec {
+    i64 sec, nsec;
+};
+
+static int clock_ns(u64 clock, u64 *ns)
+{
+    switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+        *ns = time_wall_ns();
+        return 0;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+        *ns = time_mono_ns();
+        return 0;
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+        /* The vCPU runs only this process: its CPU time is its time alive, minus sleeps
+         * we do not track yet. An upper bound, documented. */
+        *ns = time_mono_ns() - proc.start_ns;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+i64 sys_clock_gettime(u64 clock, u64 ts)
+{
+    u64 ns;
+    int r = clock_ns(clock, &ns);
+    if (r)
+        return r;
+    if (!user_ok((void *)ts, sizeof(struct timespec), PROT_WRITE))
+        return -EFAULT;
+    struct timespec *t = (struct timespec *)ts;
+    t->sec = (i64)(ns / 1000000000ull);
+    t->nsec = (i64)(ns % 1000000000ull);
+    return 0;
+}
+
+i64 sys_clock_getres(u64 clock, u64 ts)
+{
+    u64 ns;
+    int r = clock_ns(clock, &ns);
+    if (r)
+        return r;
+    if (ts) {
+        if (!user_ok((void *)ts, sizeof(struct timespec), PROT_WRITE))
+            return -EFAULT;
+        struct timespec *t = (struct timespec *)ts;
+        t->sec = 0;
+        t->nsec = (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) ? 4000000 : 1;
+    }
+    return 0;
+}
+
+i64 sys_gettimeofday(u64 tv, u64 tz)
+{
+    u64 ns = time_wall_ns();
+    if (tv) {
+        if (!user_ok((void *)tv, 16, PROT_WRITE))
+            return -EFAULT;
+        i64 *t = (i64 *)tv;
+        t[0] = (i64)(ns / 1000000000ull);
+        t[1] = (i64)((ns % 1000000000ull) / 1000);
+    }
+    if (tz) {
+        if (!user_ok((void *)tz, 8, PROT_WRITE))
+            return -EFAULT;
+        ((i32 *)tz)[0] = 0;
+        ((i32 *)tz)[1] = 0;
+    }
+    return 0;
+}
+
+i64 sys_time(u64 t)
+{
+    i64 s = (i64)(time_wall_ns() / 1000000000ull);
+    if (t) {
+        if (!user_ok((void *)t, 8, PROT_WRITE))
+            return -EFAULT;
+        *(i64 *)t = s;
+    }
+    return s;
+}
+
+static i64 sleep_until(u64 clock, u64 deadline)
+{
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = clock == CLOCK_REALTIME ? 0 : 1;
+    hc->arg[1] = deadline;
+    platform_hypercall(UNO_HC_SLEEP);
+    return 0;
+}
+
+static int read_ts(u64 p, u64 *ns)
+{
+    if (!user_ok((void *)p, sizeof(struct timespec), PROT_READ))
+        return -EFAULT;
+    const struct timespec *t = (const struct timespec *)p;
+    if (t->sec < 0 || t->nsec < 0 || t->nsec >= 1000000000)
+        return -EINVAL;
+    *ns = (u64)t->sec * 1000000000ull + (u64)t->nsec;
+    return 0;
+}
+
+i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
+{
+    (void)rem; /* never interrupted yet: signals come with the processes issue */
+    u64 ns, now;
+    if (clock == CLOCK_THREAD_CPUTIME_ID)
+        return -EINVAL;
+    int r = clock_ns(clock, &now);
+    if (r)
+        return r;
+    r = read_ts(req, &ns);
+    if (r)
+        return r;
+    u64 deadline;
+    if (flags & TIMER_ABSTIME)
+        deadline = ns;
+    else
+        deadline = now + ns;
+    if (deadline <= now)
+        return 0;
+    /* Guest clocks are the host's clocks (same base, read through the TSC), so the
+     * deadline means the same on the host side. */
+    return sleep_until(clock == CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, deadline);
+}
+
+i64 sys_nanosleep(u64 req, u64 rem)
+{
+    return sys_clock_nanosleep(CLOCK_MONOTONIC, 0, req, rem);
+}

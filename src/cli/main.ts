@@ -1,0 +1,312 @@
+/**
+ * The `uno` command line: a thin layer over src/lib (options, elf, instance) and src/image.
+ *
+ *   uno run [--memory SIZE] [-e KEY=VALUE]... [--env-file F] [-w DIR] [--entrypoint PATH]
+ *           [--trace] [--verbose] [--keep] TARGET [ARGS...]
+ *   uno version
+ *
+ * Exit status: the program's own status for `uno run`; 125 when uno itself fails (docker's
+ * convention), with a message on stderr starting with "uno: ".
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { BadElfError, TargetNotFoundError, UnoError, UsageError } from "../lib/errors.js";
+import { explainElf, inspectElfFile, requireStaticElf } from "../lib/elf.js";
+import { Instance } from "../lib/instance.js";
+import { checkKvm } from "../lib/kvm.js";
+import { formatMemory, parseRunOptions, type RunOptions } from "../lib/options.js";
+import * as paths from "../lib/paths.js";
+
+/** The exit status for uno's own failures (bad usage, missing build, no KVM...). */
+export const EXIT_UNO_ERROR = 125;
+
+interface RunFlags {
+  memory?: string;
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  entrypoint?: string;
+  trace?: boolean;
+  verbose?: boolean;
+  keep?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Quotes a word for display in a shell-like command line. */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What to run: a packed image and the program inside it. */
+interface Prepared {
+  image: string;
+  digest: string;
+  command: string;
+  args: string[];
+}
+
+/** Splits TARGET [ARGS...] for a directory target into program + arguments. */
+function programInDirectory(
+  dir: string,
+  args: string[],
+  opts: RunOptions,
+): { command: string; args: string[] } {
+  let command: string | undefined;
+  let rest: string[];
+  if (opts.entrypoint !== undefined) {
+    command = opts.entrypoint;
+    rest = args;
+  } else {
+    command = args[0];
+    rest = args.slice(1);
+  }
+  if (command === undefined) {
+    throw new UsageError("no command given: uno run DIR -- /path/in/rootfs [ARGS]");
+  }
+  if (!command.startsWith("/")) {
+    const flag = opts.entrypoint !== undefined ? "--entrypoint " : "";
+    let hint = "";
+    if (!command.includes("/")) {
+      for (const d of [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+      ]) {
+        const found = paths.resolveInRoot(dir, `${d}/${command}`);
+        if (found !== undefined && fs.statSync(found).isFile()) {
+          hint = ` (did you mean ${d}/${command}?)`;
+          break;
+        }
+      }
+    }
+    throw new UsageError(
+      `${flag}${command}: the program must be an absolute path inside ${dir}${hint}`,
+    );
+  }
+  // When the program exists on the host side of the root directory, check it now so the
+  // person gets a clear message instead of a failure inside the VM. Anything we cannot
+  // resolve safely (missing, symlink leaving the directory, loops) is left to the VM.
+  const host = paths.resolveInRoot(dir, command);
+  if (host !== undefined) {
+    let isFile = false;
+    try {
+      isFile = fs.statSync(host).isFile();
+    } catch {
+      /* left to the VM */
+    }
+    if (isFile) {
+      const d = inspectElfFile(host);
+      // Scripts (#!) are the guest's business: their interpreter lives in the image.
+      if (d.ok || d.problem !== "script") {
+        const why = explainElf(`${command} (in ${dir})`, d);
+        if (why !== undefined) throw new BadElfError(host, why, d.ok ? "dynamic" : d.problem);
+      }
+    }
+  }
+  return { command, args: rest };
+}
+
+async function prepare(target: string, rawArgs: string[], opts: RunOptions): Promise<Prepared> {
+  // One "--" right after TARGET separates uno's arguments from the program's.
+  const args = rawArgs[0] === "--" ? rawArgs.slice(1) : rawArgs;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new TargetNotFoundError(target);
+    throw new UsageError(`cannot access ${target}: ${(e as Error).message}`);
+  }
+
+  if (st.isDirectory()) {
+    const program = programInDirectory(target, args, opts);
+    checkRuntime();
+    const { packDirectory } = await import("../image/rootfs.js");
+    const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
+    return { image: packed.erofsPath, digest: packed.digest, ...program };
+  }
+  if (!st.isFile()) {
+    throw new UsageError(`${target} is not a regular file or a directory`);
+  }
+  if (opts.entrypoint !== undefined) {
+    throw new UsageError(
+      `--entrypoint needs a root directory as TARGET; ${target} is a file (its program is the file itself)`,
+    );
+  }
+  requireStaticElf(target);
+  checkRuntime();
+  const { packElf } = await import("../image/rootfs.js");
+  const packed = await packElf(path.resolve(target), paths.imageCacheDir());
+  return { image: packed.erofsPath, digest: packed.digest, command: packed.execPath, args };
+}
+
+/** Fails early, before packing, when uno-vmm/libOS are not built or KVM is unusable. */
+function checkRuntime(): void {
+  paths.requireVmm();
+  paths.requireLibos();
+  checkKvm();
+}
+
+async function runCommand(target: string, args: string[], flags: RunFlags): Promise<number> {
+  const raw: Parameters<typeof parseRunOptions>[0] = {
+    env: flags.env ?? [],
+    envFiles: flags.envFile ?? [],
+    trace: flags.trace ?? false,
+    verbose: flags.verbose ?? false,
+    keep: flags.keep ?? false,
+  };
+  if (flags.memory !== undefined) raw.memory = flags.memory;
+  if (flags.workdir !== undefined) raw.workdir = flags.workdir;
+  if (flags.entrypoint !== undefined) raw.entrypoint = flags.entrypoint;
+  const opts = parseRunOptions(raw);
+
+  const prepared = await prepare(target, args, opts);
+  const instance = await Instance.create({
+    image: prepared.image,
+    command: prepared.command,
+    args: prepared.args,
+    env: opts.env,
+    ...(opts.workdir !== undefined ? { cwd: opts.workdir } : {}),
+    ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
+    trace: opts.trace,
+    verbose: opts.verbose,
+    keep: opts.keep,
+    vmmPath: paths.vmmPath(),
+    libosPath: paths.libosPath(),
+    kvmDevice: false, // checked by checkRuntime()
+  });
+  if (opts.verbose) {
+    const log = (s: string): boolean => process.stderr.write(`uno: ${s}\n`);
+    log(`image ${prepared.digest} (${prepared.image})`);
+    log(`instance ${instance.id} (${instance.dir})`);
+    if (opts.memoryBytes !== undefined) log(`memory ${formatMemory(opts.memoryBytes)}`);
+    log(`exec ${[instance.vmmPath, ...instance.vmmArgs()].map(shellQuote).join(" ")}`);
+  }
+  const result = await instance.run();
+  if (opts.keep) process.stderr.write(`uno: kept instance ${instance.id} at ${instance.dir}\n`);
+  return result.exitCode;
+}
+
+/** Builds the commander program; `setExit` receives the exit status of a run. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("uno");
+  program
+    .description("Run unmodified Linux programs as KVM micro-VMs")
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(`uno: ${str.replace(/^error: /, "")}`),
+    })
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(see 'uno --help')")
+    .version(`uno ${paths.unoVersion()}`, "--version", "print uno's version");
+
+  program
+    .command("run")
+    .description("run a static x86-64 program, or a program inside a root directory, in a micro-VM")
+    .usage("[OPTIONS] TARGET [ARGS...]")
+    .argument("<target>", "a static x86-64 ELF file, or a directory to use as the root filesystem")
+    .argument("[args...]", "arguments for the program (for a directory: /path/in/rootfs [ARGS])")
+    .option("-m, --memory <size>", "guest memory, e.g. 64m, 512M, 1g (a bare number is bytes)")
+    .option(
+      "-e, --env <KEY=VALUE>",
+      "set an environment variable (KEY alone: take the host's)",
+      collect,
+    )
+    .option(
+      "--env-file <file>",
+      "read environment variables from a file (KEY=VALUE lines)",
+      collect,
+    )
+    .option("-w, --workdir <dir>", "working directory inside the guest (absolute)")
+    .option(
+      "--entrypoint <path>",
+      "program to run inside a root directory; ARGS become its arguments",
+    )
+    .option("--trace", "print each system call the guest makes (strace-like) and an ENOSYS summary")
+    .option("--verbose", "print what uno and uno-vmm do")
+    .option("--keep", "keep the instance directory and its writable layer after the run")
+    .passThroughOptions()
+    .showHelpAfterError("(see 'uno run --help')")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  uno run ./hello                          run a static binary
+  uno run ./hello -x                       ARGS after TARGET go to the program
+  uno run rootfs/ -- /bin/busybox ls -la /  run a program inside a root directory
+  uno run -e NAME=world --memory 64m ./hello
+`,
+    )
+    .action(async (target: string, args: string[], flags: RunFlags) => {
+      setExit(await runCommand(target, args, flags));
+    });
+
+  program
+    .command("version")
+    .description("print version information")
+    .action(() => {
+      const built = (p: string): string => (fs.existsSync(p) ? p : `${p} (not built)`);
+      process.stdout.write(
+        `uno ${paths.unoVersion()}\n` +
+          `uno-vmm: ${built(paths.vmmPath())}\n` +
+          `libOS:   ${built(paths.libosPath())}\n` +
+          `state:   ${paths.unoHome()}\n` +
+          `node:    ${process.version}\n`,
+      );
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  if (argv.length === 0) {
+    process.stdout.write(program.helpInformation());
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version exit 0; every usage error is uno's own: 125.
+      return e.exitCode === 0 ? 0 : EXIT_UNO_ERROR;
+    }
+    if (e instanceof UnoError) {
+      process.stderr.write(`uno: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(
+      `uno: internal error: ${process.env.UNO_DEBUG ? (err.stack ?? err.message) : err.message}\n`,
+    );
+    return EXIT_UNO_ERROR;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return fs.realpathSync(argv1) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = await main(process.argv.slice(2));
+}

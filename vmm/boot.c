@@ -1,0 +1,269 @@
+/* Guest layout, built before the vCPU runs so the guest needs no privileged instruction:
+ * the libOS image copied to its physical home, page tables (direct map of all guest-physical
+ * regions and the libOS, 2 MiB pages), GDT/TSS/IDT, and the boot-info block. */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "vmm.h"
+
+#define PTE_P 0x1ull
+#define PTE_W 0x2ull
+#define PTE_U 0x4ull
+#define PTE_PS 0x80ull
+#define PTE_NX (1ull << 63)
+#define MB2 (2ull << 20)
+
+static int load_error(const char *path, const char *why)
+{
+    fprintf(stderr, "uno-vmm: libOS image %s: %s\n", path, why);
+    return -1;
+}
+
+/* The libOS file is ours, but a broken build must give an error, not a wild write. */
+int boot_load_libos(struct vmm *v, struct libos_image *li)
+{
+    const char *path = v->cfg.libos_path;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return load_error(path, strerror(errno));
+    static uint8_t buf[UNO_LIBOS_MAX];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n < (ssize_t)sizeof(Elf64_Ehdr))
+        return load_error(path, "too short");
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_machine != EM_X86_64 ||
+        eh->e_phentsize != sizeof(Elf64_Phdr) ||
+        eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > (uint64_t)n)
+        return load_error(path, "not an x86-64 ELF");
+
+    uint64_t end = 0;
+    li->phys = UNO_GPA_LIBOS;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr *ph = (Elf64_Phdr *)(buf + eh->e_phoff) + i;
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uint64_t off = ph->p_vaddr - UNO_VA_LIBOS;
+        if (ph->p_vaddr < UNO_VA_LIBOS || off > UNO_LIBOS_MAX || ph->p_memsz > UNO_LIBOS_MAX - off ||
+            ph->p_filesz > ph->p_memsz || ph->p_offset > (uint64_t)n ||
+            ph->p_filesz > (uint64_t)n - ph->p_offset)
+            return load_error(path, "segment out of range");
+        uint8_t *dst = gpa_ptr(v, li->phys + off, ph->p_memsz);
+        if (!dst)
+            return load_error(path, "does not fit in guest memory");
+        memcpy(dst, buf + ph->p_offset, ph->p_filesz);
+        if (off + ph->p_memsz > end)
+            end = off + ph->p_memsz;
+    }
+    li->size = (end + MB2 - 1) & ~(MB2 - 1);
+    struct uno_libos_header *h = gpa_ptr(v, li->phys, sizeof *h);
+    if (!h || h->magic != UNO_LIBOS_MAGIC)
+        return load_error(path, "no uno libOS header at its start");
+    if (h->abi_version != UNO_ABI_VERSION)
+        return load_error(path, "built for another ABI version: rebuild with `make`");
+    li->entry = h->entry;
+    li->syscall_entry = h->syscall_entry;
+    li->exc_table = h->exc_table;
+    li->exc_stride = h->exc_stride;
+    li->boot_stack = h->boot_stack_top;
+    li->exc_stack = h->exc_stack_top;
+    return 0;
+}
+
+struct pt_alloc {
+    struct vmm *v;
+    uint64_t next;
+};
+
+static uint64_t *pt_new(struct pt_alloc *a, uint64_t *gpa_out)
+{
+    if (a->next + 4096 > UNO_GPA_PGTABLE + UNO_PGTABLE_MAX)
+        return NULL;
+    uint64_t *p = gpa_ptr(a->v, a->next, 4096);
+    memset(p, 0, 4096);
+    *gpa_out = a->next;
+    a->next += 4096;
+    return p;
+}
+
+/* Table below entry `e` (allocating it). */
+static uint64_t *pt_next(struct pt_alloc *a, uint64_t *e)
+{
+    if (*e & PTE_P)
+        return gpa_ptr(a->v, *e & 0x000ffffffffff000ull, 4096);
+    uint64_t gpa;
+    uint64_t *t = pt_new(a, &gpa);
+    if (t)
+        *e = gpa | PTE_P | PTE_W | PTE_U;
+    return t;
+}
+
+/* Map [va, va+len) to [gpa, ...) with 2 MiB pages. */
+static int map_2m(struct pt_alloc *a, uint64_t *pml4, uint64_t va, uint64_t gpa, uint64_t len,
+                  uint64_t flags)
+{
+    for (uint64_t o = 0; o < len; o += MB2) {
+        uint64_t x = va + o;
+        uint64_t *pdpt = pt_next(a, &pml4[(x >> 39) & 511]);
+        uint64_t *pd = pdpt ? pt_next(a, &pdpt[(x >> 30) & 511]) : NULL;
+        if (!pd)
+            return -1;
+        pd[(x >> 21) & 511] = (gpa + o) | flags | PTE_PS | PTE_P;
+    }
+    return 0;
+}
+
+static uint64_t up2m(uint64_t x) { return (x + MB2 - 1) & ~(MB2 - 1); }
+
+static void gdt_tss_idt(struct vmm *v, const struct libos_image *li)
+{
+    uint64_t *gdt = gpa_ptr(v, UNO_GPA_CPU, 4096);
+    uint8_t *tss = gpa_ptr(v, UNO_GPA_CPU + 0x1000, 4096);
+    uint64_t *idt = gpa_ptr(v, UNO_GPA_CPU + 0x2000, 4096);
+    memset(gdt, 0, 3 * 4096);
+    gdt[1] = 0x00af9a000000ffffull; /* kernel code 64 */
+    gdt[2] = 0x00cf92000000ffffull; /* kernel data */
+    gdt[3] = 0x00cffa000000ffffull; /* user code 32 (sysret base) */
+    gdt[4] = 0x00cff2000000ffffull; /* user data */
+    gdt[5] = 0x00affa000000ffffull; /* user code 64 */
+    uint64_t tb = UNO_VA_DMAP + UNO_GPA_CPU + 0x1000;
+    gdt[6] = 0x67 | ((tb & 0xffffff) << 16) | (0x8bull << 40) | (((tb >> 24) & 0xff) << 56);
+    gdt[7] = tb >> 32;
+
+    /* TSS: IST1 is the exception stack, so a fault never runs on the app's stack. */
+    memcpy(tss + 4, &li->exc_stack, 8);       /* rsp0 */
+    memcpy(tss + 0x24, &li->exc_stack, 8);    /* ist1 */
+    uint16_t iomap = 0x68;
+    memcpy(tss + 0x66, &iomap, 2);
+
+    /* Exceptions 0..31 go to libOS stubs; the gates and their code segment are DPL 3 so a
+     * CPL 3 guest can take them here (see PVM.md). */
+    for (uint64_t vec = 0; vec < 32; vec++) {
+        uint64_t h = li->exc_table + vec * li->exc_stride;
+        idt[vec * 2] = (h & 0xffff) | ((uint64_t)UNO_SEL_UCODE << 16) | (1ull << 32) /* IST1 */ |
+                       (0xeeull << 40) /* P, DPL 3, interrupt gate */ |
+                       (((h >> 16) & 0xffff) << 48);
+        idt[vec * 2 + 1] = h >> 32;
+    }
+}
+
+int boot_build_tables(struct vmm *v, const struct libos_image *li)
+{
+    struct pt_alloc a = {.v = v, .next = UNO_GPA_PGTABLE};
+    uint64_t pml4_gpa;
+    uint64_t *pml4 = pt_new(&a, &pml4_gpa);
+    const uint64_t rw = PTE_W | PTE_U | PTE_NX;
+    struct guest_mem *m = &v->mem;
+    /* The direct map: every guest-physical region at UNO_VA_DMAP + GPA. The MMIO page is
+     * mapped too, but has no memory slot: touching it exits. */
+    if (!pml4 || map_2m(&a, pml4, UNO_VA_DMAP, 0, up2m(m->ram_size), rw) ||
+        map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_SHARED, UNO_GPA_SHARED, up2m(m->shared_size), rw) ||
+        map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_IMAGE, UNO_GPA_IMAGE, up2m(m->image_map_size),
+               PTE_U | PTE_NX) ||
+        map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_MMIO, UNO_GPA_MMIO, MB2, rw) ||
+        map_2m(&a, pml4, UNO_VA_LIBOS, li->phys, li->size, PTE_W | PTE_U)) {
+        fprintf(stderr, "uno-vmm: guest page tables do not fit: memory or image too large\n");
+        return -1;
+    }
+    gdt_tss_idt(v, li);
+    return 0;
+}
+
+static uint64_t args_put(uint8_t *area, uint64_t *len, const char *s)
+{
+    uint64_t off = *len, n = strlen(s) + 1;
+    if (off + n > UNO_ARGS_MAX)
+        return UINT64_MAX;
+    memcpy(area + off, s, n);
+    *len += n;
+    return off;
+}
+
+int boot_fill_info(struct vmm *v, const struct libos_image *li)
+{
+    struct uno_bootinfo *bi = gpa_ptr(v, UNO_GPA_BOOTINFO, sizeof *bi);
+    uint8_t *area = gpa_ptr(v, UNO_GPA_ARGS, UNO_ARGS_MAX);
+    memset(bi, 0, sizeof *bi);
+    bi->magic = UNO_BOOT_MAGIC;
+    bi->abi_version = UNO_ABI_VERSION;
+    bi->backend = UNO_BACKEND_CPL3;
+    bi->ncpus = 1;
+    bi->ram_size = v->mem.ram_size;
+    bi->libos_phys = li->phys;
+    bi->libos_size = li->size;
+    bi->free_start = li->phys + li->size;
+    bi->shared_size = v->mem.shared_size;
+    bi->image_size = v->mem.image_size;
+    if (bi->free_start + (4ull << 20) > bi->ram_size) {
+        fprintf(stderr, "uno-vmm: --memory is too small to hold the libOS\n");
+        return -1;
+    }
+
+    uint64_t len = 0, off = 0;
+    for (int i = 0; i < v->cfg.argc && off != UINT64_MAX; i++)
+        off = args_put(area, &len, v->cfg.argv[i]);
+    for (int i = 0; i < v->cfg.envc && off != UINT64_MAX; i++)
+        off = args_put(area, &len, v->cfg.env[i]);
+    bi->exec_path_off = 0;
+    if (off != UINT64_MAX)
+        off = bi->cwd_off = args_put(area, &len, v->cfg.cwd);
+    if (off == UINT64_MAX) {
+        fprintf(stderr, "uno-vmm: arguments and environment exceed %llu bytes\n",
+                (unsigned long long)UNO_ARGS_MAX);
+        return -1;
+    }
+    bi->argc = (uint32_t)v->cfg.argc;
+    bi->envc = (uint32_t)v->cfg.envc;
+    bi->args_len = len;
+
+    if (v->cfg.trace)
+        bi->flags |= UNO_BOOT_TRACE;
+    struct winsize ws;
+    for (int fd = 0; fd < 3; fd++)
+        if (isatty(fd))
+            bi->flags |= UNO_BOOT_STDIN_TTY << fd;
+    if (ioctl(1, TIOCGWINSZ, &ws) == 0 || ioctl(0, TIOCGWINSZ, &ws) == 0) {
+        bi->tty_rows = ws.ws_row;
+        bi->tty_cols = ws.ws_col;
+    }
+    bi->uid = 0;
+    bi->gid = 0;
+
+    int khz = ioctl(v->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    if (khz <= 0) {
+        fprintf(stderr, "uno-vmm: cannot learn the TSC frequency from KVM\n");
+        return -1;
+    }
+    bi->tsc_khz = (uint64_t)khz;
+    uint32_t shift = 32;
+    uint64_t mult = (1000000ull << shift) / (uint64_t)khz;
+    while (mult >> 32) {
+        shift--;
+        mult = (1000000ull << shift) / (uint64_t)khz;
+    }
+    bi->tsc_mult = (uint32_t)mult;
+    bi->tsc_shift = shift;
+    bi->tsc_base = __rdtsc();
+    bi->mono_ns = now_ns(CLOCK_MONOTONIC);
+    bi->wall_ns = now_ns(CLOCK_REALTIME);
+    if (getrandom(bi->random, sizeof bi->random, 0) != sizeof bi->random) {
+        fprintf(stderr, "uno-vmm: getrandom failed\n");
+        return -1;
+    }
+    snprintf(bi->uname_release, sizeof bi->uname_release, "6.1.0-uno");
+    snprintf(bi->hostname, sizeof bi->hostname, "uno");
+    return 0;
+}

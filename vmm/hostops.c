@@ -1,0 +1,427 @@
+/* The operations the ring carries, executed on arguments ring_decode() already checked.
+ * Files of the writable layer are opened beneath the layer's directory only: openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so no guest-made symlink or ".." leads outside.
+ * Whiteouts are stored as ".wh.NAME" files and opaque directories hold ".wh..wh..opq", the
+ * OCI layer convention; guest names with that prefix are refused by the decoder. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+static int beneath(struct vmm *v, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {
+        .flags = (uint64_t)flags | O_CLOEXEC,
+        .mode = (flags & O_CREAT) ? mode : 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                   RESOLVE_NO_XDEV,
+    };
+    long fd = syscall(SYS_openat2, v->upper_fd, *path ? path : ".", &how, sizeof how);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* Open the parent directory of `path`; *name points at its last component. */
+static int parent_of(struct vmm *v, const char *path, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    if (!*path)
+        return -EINVAL; /* the layer's root has no parent */
+    if (!slash) {
+        *name = path;
+        return beneath(v, "", O_PATH | O_DIRECTORY, 0);
+    }
+    char dir[4096];
+    size_t n = (size_t)(slash - path);
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    *name = slash + 1;
+    return beneath(v, dir, O_PATH | O_DIRECTORY, 0);
+}
+
+static int whiteout_name(char *out, size_t outsz, const char *name)
+{
+    int n = snprintf(out, outsz, WH_PREFIX "%s", name);
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+/* Drop a whiteout hiding `name`: an entry is being created there. Returns 1 if one was. */
+static int drop_whiteout(int dfd, const char *name)
+{
+    char wh[300];
+    if (whiteout_name(wh, sizeof wh, name))
+        return 0;
+    return unlinkat(dfd, wh, 0) == 0 ? 1 : 0;
+}
+
+static int alloc_handle(struct vmm *v, int fd, bool is_dir)
+{
+    for (int h = 3; h < UNO_MAX_HANDLES; h++) {
+        if (v->handles[h].fd < 0) {
+            v->handles[h].fd = fd;
+            v->handles[h].is_dir = is_dir;
+            return h;
+        }
+    }
+    close(fd);
+    return -EMFILE;
+}
+
+static int handle_fd(struct vmm *v, uint32_t h)
+{
+    return h < UNO_MAX_HANDLES ? v->handles[h].fd : -1;
+}
+
+static void to_uno_stat(const struct stat *st, struct uno_stat *u, uint32_t flags)
+{
+    memset(u, 0, sizeof *u);
+    u->mode = st->st_mode;
+    u->nlink = (uint32_t)st->st_nlink;
+    /* The guest runs as root of its own instance: what it wrote is its own. */
+    u->uid = 0;
+    u->gid = 0;
+    u->size = (uint64_t)st->st_size;
+    u->ino = st->st_ino;
+    u->blocks = (uint64_t)st->st_blocks;
+    u->atime_ns = st->st_atim.tv_sec * 1000000000ll + st->st_atim.tv_nsec;
+    u->mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
+    u->ctime_ns = st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec;
+    u->flags = flags;
+}
+
+static int64_t op_open(struct vmm *v, struct ring_req *r)
+{
+    int allowed = UNO_O_ACCMODE | UNO_O_CREAT | UNO_O_EXCL | UNO_O_TRUNC | UNO_O_APPEND |
+                  UNO_O_DIRECTORY;
+    int flags = (int)(r->arg[0] & (uint64_t)allowed);
+    if ((flags & UNO_O_ACCMODE) == 3)
+        return -EINVAL;
+    if ((flags & O_CREAT) && *r->path) {
+        const char *name;
+        int dfd = parent_of(v, r->path, &name);
+        if (dfd < 0)
+            return dfd;
+        drop_whiteout(dfd, name);
+        close(dfd);
+    }
+    int fd = beneath(v, r->path, flags | O_NOFOLLOW, (mode_t)(r->arg[1] & 07777));
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return -EIO;
+    }
+    return alloc_handle(v, fd, S_ISDIR(st.st_mode));
+}
+
+static int64_t op_stat(struct vmm *v, struct ring_req *r)
+{
+    struct stat st;
+    struct uno_stat *u = (struct uno_stat *)r->data;
+    if (!*r->path) {
+        if (fstat(v->upper_fd, &st) < 0)
+            return -errno;
+        to_uno_stat(&st, u, 0);
+        return sizeof *u;
+    }
+    const char *name;
+    int dfd = parent_of(v, r->path, &name);
+    if (dfd < 0)
+        return dfd;
+    int64_t res = sizeof *u;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        char opq[300];
+        uint32_t fl = 0;
+        if (S_ISDIR(st.st_mode) && snprintf(opq, sizeof opq, "%s/" WH_OPAQUE, name) > 0 &&
+            faccessat(dfd, opq, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            fl = UNO_STAT_OPAQUE;
+        to_uno_stat(&st, u, fl);
+    } else {
+        char wh[300];
+        res = -ENOENT;
+        if (!whiteout_name(wh, sizeof wh, name) &&
+            fstatat(dfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            to_uno_stat(&st, u, UNO_STAT_WHITEOUT);
+            res = sizeof *u;
+        }
+    }
+    close(dfd);
+    return res;
+}
+
+static int64_t op_getdents(struct vmm *v, struct ring_req *r)
+{
+    int fd = handle_fd(v, r->handle);
+    if (fd < 0)
+        return -EBADF;
+    /* Host records are never smaller than ours minus 8 bytes, so half a slot always fits. */
+    char buf[UNO_RING_SLOT / 2];
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0)
+        return -errno;
+    uint64_t out = 0;
+    for (long pos = 0; pos < n;) {
+        struct dirent64 *d = (struct dirent64 *)(buf + pos);
+        pos += d->d_reclen;
+        const char *name = d->d_name;
+        uint8_t wh = 0;
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        if (!strcmp(name, WH_OPAQUE)) {
+            wh = 2;
+            name = "";
+        } else if (!strncmp(name, WH_PREFIX, 4)) {
+            wh = 1;
+            name += 4;
+        }
+        size_t nl = strlen(name);
+        size_t rec = (sizeof(struct uno_dirent) + nl + 1 + 7) & ~(size_t)7;
+        if (out + rec > UNO_RING_SLOT)
+            return -EOVERFLOW; /* cannot happen, see above */
+        struct uno_dirent *u = (struct uno_dirent *)(r->data + out);
+        memset(u, 0, rec);
+        u->ino = d->d_ino;
+        u->reclen = (uint16_t)rec;
+        u->type = d->d_type;
+        u->whiteout = wh;
+        u->namelen = (uint16_t)nl;
+        memcpy(u->name, name, nl);
+        out += rec;
+    }
+    return (int64_t)out;
+}
+
+static int64_t op_mkdir(struct vmm *v, struct ring_req *r)
+{
+    const char *name;
+    int dfd = parent_of(v, r->path, &name);
+    if (dfd < 0)
+        return dfd;
+    int hid = drop_whiteout(dfd, name);
+    int64_t res = mkdirat(dfd, name, (mode_t)(r->arg[1] & 07777)) < 0 ? -errno : 0;
+    if (res == 0 && hid) {
+        /* A directory made where a lower one was deleted must not show the old contents. */
+        int sub = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int o = sub < 0 ? -1 : openat(sub, WH_OPAQUE, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (o >= 0)
+            close(o);
+        if (sub >= 0)
+            close(sub);
+    }
+    close(dfd);
+    return res;
+}
+
+static int64_t op_namei(struct vmm *v, struct ring_req *r)
+{
+    const char *name;
+    int dfd = parent_of(v, r->path, &name);
+    if (dfd < 0)
+        return dfd;
+    int64_t res = 0;
+    char wh[300];
+    switch (r->op) {
+    case UNO_OP_UNLINK:
+        res = unlinkat(dfd, name, r->arg[0] ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+        if (res == -ENOTEMPTY && r->arg[0]) {
+            /* A directory holding only whiteouts/opaque marker is empty to the guest. */
+            int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            DIR *d = sub < 0 ? NULL : fdopendir(sub);
+            struct dirent *e;
+            bool only_wh = d != NULL;
+            while (d && (e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                    strncmp(e->d_name, WH_PREFIX, 4))
+                    only_wh = false;
+            if (d && only_wh) {
+                rewinddir(d);
+                while ((e = readdir(d)))
+                    if (!strncmp(e->d_name, WH_PREFIX, 4))
+                        unlinkat(dirfd(d), e->d_name, 0);
+                res = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+            }
+            if (d)
+                closedir(d);
+            else if (sub >= 0)
+                close(sub);
+        }
+        break;
+    case UNO_OP_WHITEOUT: {
+        res = whiteout_name(wh, sizeof wh, name);
+        int fd = res ? -1 : openat(dfd, wh, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (!res)
+            res = fd < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+        break;
+    }
+    case UNO_OP_READLINK: {
+        ssize_t n = readlinkat(dfd, name, (char *)r->data, UNO_RING_SLOT);
+        res = n < 0 ? -errno : n;
+        break;
+    }
+    case UNO_OP_CHMOD:
+        res = fchmodat(dfd, name, (mode_t)(r->arg[1] & 07777), 0) < 0 ? -errno : 0;
+        break;
+    case UNO_OP_UTIMENS: {
+        struct timespec ts[2];
+        for (int i = 0; i < 2; i++) {
+            int64_t t = (int64_t)r->arg[i];
+            ts[i].tv_sec = t < 0 ? 0 : t / 1000000000;
+            ts[i].tv_nsec = t < 0 ? UTIME_OMIT : t % 1000000000;
+        }
+        res = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        break;
+    }
+    default:
+        res = -ENOSYS;
+    }
+    close(dfd);
+    return res;
+}
+
+static int64_t op_two_paths(struct vmm *v, struct ring_req *r)
+{
+    const char *n2;
+    int d2 = parent_of(v, r->path2, &n2);
+    if (d2 < 0)
+        return d2;
+    int64_t res;
+    if (r->op == UNO_OP_SYMLINK) {
+        drop_whiteout(d2, n2);
+        res = symlinkat(r->path, d2, n2) < 0 ? -errno : 0;
+    } else {
+        const char *n1;
+        int d1 = parent_of(v, r->path, &n1);
+        if (d1 < 0) {
+            close(d2);
+            return d1;
+        }
+        drop_whiteout(d2, n2);
+        res = renameat(d1, n1, d2, n2) < 0 ? -errno : 0;
+        close(d1);
+    }
+    close(d2);
+    return res;
+}
+
+static int64_t op_rw(struct vmm *v, struct ring_req *r)
+{
+    int fd = handle_fd(v, r->handle);
+    if (fd < 0)
+        return -EBADF;
+    if (v->handles[r->handle].is_dir)
+        return -EISDIR;
+    ssize_t n;
+    if (r->op == UNO_OP_READ)
+        n = r->off < 0 ? read(fd, r->data, r->len) : pread(fd, r->data, r->len, r->off);
+    else {
+        /* Console and files: write it all, as a terminal or file write would. */
+        size_t done = 0;
+        n = 0;
+        while (done < r->len) {
+            n = r->off < 0 ? write(fd, r->data + done, r->len - done)
+                           : pwrite(fd, r->data + done, r->len - done, r->off + (off_t)done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            done += (size_t)n;
+        }
+        if (done > 0)
+            return (int64_t)done;
+    }
+    return n < 0 ? -errno : n;
+}
+
+int64_t hostop_exec(struct vmm *v, struct ring_req *r)
+{
+    int fd;
+    struct stat st;
+    switch (r->op) {
+    case UNO_OP_NOP:
+        return 0;
+    case UNO_OP_READ:
+    case UNO_OP_WRITE:
+        return op_rw(v, r);
+    case UNO_OP_OPEN:
+        return op_open(v, r);
+    case UNO_OP_CLOSE:
+        if (r->handle < 3 || handle_fd(v, r->handle) < 0)
+            return -EBADF;
+        close(v->handles[r->handle].fd);
+        v->handles[r->handle].fd = -1;
+        return 0;
+    case UNO_OP_FSTAT:
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        if (fstat(fd, &st) < 0)
+            return -errno;
+        to_uno_stat(&st, (struct uno_stat *)r->data, 0);
+        return sizeof(struct uno_stat);
+    case UNO_OP_STAT:
+        return op_stat(v, r);
+    case UNO_OP_MKDIR:
+        return op_mkdir(v, r);
+    case UNO_OP_UNLINK:
+    case UNO_OP_WHITEOUT:
+    case UNO_OP_READLINK:
+    case UNO_OP_CHMOD:
+    case UNO_OP_UTIMENS:
+        return op_namei(v, r);
+    case UNO_OP_RENAME:
+    case UNO_OP_SYMLINK:
+        return op_two_paths(v, r);
+    case UNO_OP_GETDENTS:
+        return op_getdents(v, r);
+    case UNO_OP_LSEEK: {
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        int whence = (int)r->arg[0];
+        if (whence < 0 || whence > 4)
+            return -EINVAL;
+        off_t o = lseek(fd, r->off, whence);
+        return o < 0 ? -errno : o;
+    }
+    case UNO_OP_FTRUNCATE:
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        return ftruncate(fd, r->off) < 0 ? -errno : 0;
+    case UNO_OP_FSYNC:
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        return fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    default:
+        return -ENOSYS;
+    }
+}
+
+int hostops_init(struct vmm *v)
+{
+    for (int h = 0; h < UNO_MAX_HANDLES; h++)
+        v->handles[h].fd = h < 3 ? h : -1;
+    if (mkdir(v->cfg.upper_dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "uno-vmm: cannot create writable layer %s: %s\n", v->cfg.upper_dir,
+                strerror(errno));
+        return -1;
+    }
+    v->upper_fd = open(v->cfg.upper_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (v->upper_fd < 0) {
+        fprintf(stderr, "uno-vmm: cannot open writable layer %s: %s\n", v->cfg.upper_dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,413 @@
+/* KVM plumbing, all in one place: open /dev/kvm, create the VM and its memory slots, set up
+ * the one vCPU so it starts at CPL 3 directly in the libOS, and run it. The run loop handles
+ * the few exits the guest makes on purpose (hypercalls) and reports everything else. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "vmm.h"
+
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_TSC 0x10
+
+#define EFER_SCE (1u << 0)
+#define EFER_LME (1u << 8)
+#define EFER_LMA (1u << 10)
+#define EFER_NXE (1u << 11)
+
+#define CR0_PE (1u << 0)
+#define CR0_MP (1u << 1)
+#define CR0_ET (1u << 4)
+#define CR0_NE (1u << 5)
+#define CR0_WP (1u << 16)
+#define CR0_AM (1u << 18)
+#define CR0_PG (1u << 31)
+#define CR4_PAE (1u << 5)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+#define CR4_FSGSBASE (1u << 16)
+#define CR4_OSXSAVE (1u << 18)
+
+int kvm_open(struct vmm *v)
+{
+    v->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (v->kvm_fd < 0) {
+        if (errno == ENOENT)
+            fprintf(stderr, "uno-vmm: /dev/kvm not found: this machine has no KVM. Enable "
+                            "virtualization or run on a host with KVM.\n");
+        else if (errno == EACCES || errno == EPERM)
+            fprintf(stderr, "uno-vmm: no permission to open /dev/kvm: add your user to the "
+                            "'kvm' group (sudo usermod -aG kvm $USER) and log in again.\n");
+        else
+            fprintf(stderr, "uno-vmm: cannot open /dev/kvm: %s\n", strerror(errno));
+        return -1;
+    }
+    int ver = ioctl(v->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (ver != KVM_API_VERSION) {
+        fprintf(stderr, "uno-vmm: /dev/kvm speaks API version %d, need %d\n", ver,
+                KVM_API_VERSION);
+        return -1;
+    }
+    static const struct { int cap; const char *name; } need[] = {
+        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+        {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+        {KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM"},
+    };
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        if (ioctl(v->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+            fprintf(stderr, "uno-vmm: this host's KVM lacks %s, which uno needs\n", need[i].name);
+            return -1;
+        }
+    }
+    v->vm_fd = ioctl(v->kvm_fd, KVM_CREATE_VM, 0);
+    if (v->vm_fd < 0) {
+        fprintf(stderr, "uno-vmm: KVM_CREATE_VM failed: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, const void *host,
+                    uint32_t flags)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = slot, .flags = flags, .guest_phys_addr = gpa, .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    if (ioctl(v->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        fprintf(stderr, "uno-vmm: KVM_SET_USER_MEMORY_REGION(slot %u): %s\n", slot,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int kvm_setup_memory(struct vmm *v)
+{
+    struct guest_mem *m = &v->mem;
+    if (set_slot(v, 0, 0, m->ram_size, m->ram, 0) ||
+        set_slot(v, 1, UNO_GPA_SHARED, m->shared_size, m->shared, 0) ||
+        set_slot(v, 2, UNO_GPA_IMAGE, m->image_map_size, m->image, KVM_MEM_READONLY))
+        return -1;
+    /* The doorbell: a guest write here signals the eventfd inside the host kernel, with no
+     * exit to this process. */
+    v->doorbell_fd = eventfd(0, EFD_CLOEXEC);
+    struct kvm_ioeventfd io = {.addr = UNO_MMIO_DOORBELL, .len = 4, .fd = v->doorbell_fd};
+    if (v->doorbell_fd < 0 || ioctl(v->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+        fprintf(stderr, "uno-vmm: cannot register the doorbell ioeventfd: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl, bool code)
+{
+    memset(s, 0, sizeof *s);
+    s->selector = sel;
+    s->base = 0;
+    s->limit = 0xffffffff;
+    s->type = type;
+    s->present = 1;
+    s->dpl = dpl;
+    s->s = 1;
+    s->l = code ? 1 : 0;
+    s->db = code ? 0 : 1;
+    s->g = 1;
+}
+
+static int set_msrs(struct vmm *v, uint64_t syscall_entry)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[8];
+    } msrs;
+    memset(&msrs, 0, sizeof msrs);
+    /* STAR: syscall CS = KCODE; sysret would use UCODE32 + 16 = UCODE, +8 = UDATA. */
+    uint64_t star = ((uint64_t)(UNO_SEL_UCODE32 | 3) << 48) | ((uint64_t)UNO_SEL_KCODE << 32);
+    struct kvm_msr_entry e[] = {
+        {.index = MSR_STAR, .data = star},
+        {.index = MSR_LSTAR, .data = syscall_entry},
+        {.index = MSR_CSTAR, .data = 0},
+        /* Clear TF, IF, DF, AC, NT on entry: the libOS runs with the flags Linux gives. */
+        {.index = MSR_SFMASK, .data = 0x47700},
+        {.index = MSR_FS_BASE, .data = 0},
+        {.index = MSR_GS_BASE, .data = 0},
+        {.index = MSR_KERNEL_GS_BASE, .data = 0},
+        /* Same TSC as the host so the boot-info clock pair holds in the guest. */
+        {.index = MSR_IA32_TSC, .data = __rdtsc()},
+    };
+    memcpy(msrs.e, e, sizeof e);
+    msrs.hdr.nmsrs = sizeof e / sizeof e[0];
+    int n = ioctl(v->vcpu_fd, KVM_SET_MSRS, &msrs);
+    if (n != (int)msrs.hdr.nmsrs) {
+        fprintf(stderr, "uno-vmm: KVM_SET_MSRS set %d of %u MSRs\n", n, msrs.hdr.nmsrs);
+        return -1;
+    }
+    return 0;
+}
+
+/* The vCPU's CPUID decides what KVM lets the guest use: NX, the physical address width
+ * (the image and shared slots sit above 64 GiB), XSAVE. Give it what KVM supports. */
+static int set_cpuid(struct vmm *v)
+{
+    int n = 128;
+    struct kvm_cpuid2 *c = calloc(1, sizeof *c + (size_t)n * sizeof(struct kvm_cpuid_entry2));
+    c->nent = (uint32_t)n;
+    if (ioctl(v->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0 ||
+        ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) < 0) {
+        fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
+        free(c);
+        return -1;
+    }
+    free(c);
+    return 0;
+}
+
+int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
+                   uint64_t syscall_entry)
+{
+    v->vcpu_fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, 0);
+    if (v->vcpu_fd < 0) {
+        fprintf(stderr, "uno-vmm: KVM_CREATE_VCPU: %s\n", strerror(errno));
+        return -1;
+    }
+    v->run_size = (size_t)ioctl(v->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu_fd, 0);
+    if (v->run == MAP_FAILED) {
+        fprintf(stderr, "uno-vmm: cannot map kvm_run: %s\n", strerror(errno));
+        return -1;
+    }
+    if (set_cpuid(v))
+        return -1;
+
+    struct kvm_sregs sr;
+    if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
+        return -1;
+    /* 64-bit user segments: the vCPU starts at CPL 3 in the libOS. */
+    seg(&sr.cs, UNO_SEL_UCODE, 0xb, 3, true);
+    seg(&sr.ss, UNO_SEL_UDATA, 0x3, 3, false);
+    seg(&sr.ds, UNO_SEL_UDATA, 0x3, 3, false);
+    seg(&sr.es, UNO_SEL_UDATA, 0x3, 3, false);
+    seg(&sr.fs, UNO_SEL_UDATA, 0x3, 3, false);
+    seg(&sr.gs, UNO_SEL_UDATA, 0x3, 3, false);
+    memset(&sr.tr, 0, sizeof sr.tr);
+    sr.tr.selector = UNO_SEL_TSS;
+    sr.tr.base = UNO_VA_DMAP + UNO_GPA_CPU + 0x1000;
+    sr.tr.limit = 0x67;
+    sr.tr.type = 0xb; /* busy 64-bit TSS */
+    sr.tr.present = 1;
+    sr.gdt.base = UNO_VA_DMAP + UNO_GPA_CPU;
+    sr.gdt.limit = 8 * 8 - 1;
+    sr.idt.base = UNO_VA_DMAP + UNO_GPA_CPU + 0x2000;
+    sr.idt.limit = 256 * 16 - 1;
+    sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    sr.cr3 = UNO_GPA_PGTABLE;
+    sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE;
+    sr.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
+        fprintf(stderr, "uno-vmm: KVM_SET_SREGS: %s\n", strerror(errno));
+        return -1;
+    }
+
+    /* x87 + SSE + AVX state enabled, as Linux enables them for user space. */
+    struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = 0x7}}};
+    if (ioctl(v->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
+        vmm_log(v, "KVM_SET_XCRS failed (%s); continuing", strerror(errno));
+
+    if (set_msrs(v, syscall_entry))
+        return -1;
+
+    struct kvm_regs regs = {0};
+    regs.rip = entry;
+    regs.rsp = stack;
+    regs.rdi = arg;
+    regs.rflags = 0x2;
+    if (ioctl(v->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+        fprintf(stderr, "uno-vmm: KVM_SET_REGS: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case 4: return "SIGILL (illegal instruction)";
+    case 5: return "SIGTRAP (breakpoint)";
+    case 7: return "SIGBUS (bus error)";
+    case 8: return "SIGFPE (arithmetic exception)";
+    case 11: return "SIGSEGV (invalid memory access)";
+    default: return "a signal";
+    }
+}
+
+static void report_fault(struct vmm *v, struct uno_hcall *hc)
+{
+    struct kvm_sregs sr;
+    uint64_t cr2 = 0;
+    if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
+        cr2 = sr.cr2;
+    int sig = (int)(hc->arg[0] & 0x7f);
+    fprintf(stderr,
+            "uno: %s killed by %s: exception %llu, error code 0x%llx at rip 0x%llx, "
+            "rsp 0x%llx, fault address 0x%llx\n",
+            v->cfg.argv[0], signame(sig), (unsigned long long)hc->arg[1],
+            (unsigned long long)hc->arg[2], (unsigned long long)hc->arg[3],
+            (unsigned long long)hc->arg[4], (unsigned long long)cr2);
+    v->exit_status = 128 + sig;
+}
+
+static void report_vm_failure(struct vmm *v, const char *what)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    fprintf(stderr, "uno-vmm: the VM stopped: %s\n", what);
+    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) == 0 && ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
+        fprintf(stderr, "  rip 0x%llx rsp 0x%llx rax 0x%llx cr2 0x%llx cs 0x%x\n",
+                (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rax,
+                (unsigned long long)sr.cr2, sr.cs.selector);
+    v->exit_status = VMM_EXIT_ERROR;
+}
+
+static void sleep_until(int clock, uint64_t deadline)
+{
+    struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+                          .tv_nsec = (long)(deadline % 1000000000ull)};
+    while (clock_nanosleep(clock, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* A hypercall: the guest stopped on purpose. Returns 1 when the VM is finished. */
+static int hypercall(struct vmm *v, uint32_t nr)
+{
+    struct uno_hcall *hc = gpa_ptr(v, UNO_GPA_HCALL, sizeof *hc);
+    switch (nr) {
+    case UNO_HC_WAIT:
+        ring_serve(v);
+        return 0;
+    case UNO_HC_EXIT:
+        ring_serve(v); /* output submitted before exit must reach the console */
+        v->exit_status = (int)(hc->arg[0] & 0xff);
+        return 1;
+    case UNO_HC_FAULT:
+        ring_serve(v);
+        report_fault(v, hc);
+        return 1;
+    case UNO_HC_PANIC: {
+        ring_serve(v);
+        uint64_t len = hc->arg[1] > 4096 ? 4096 : hc->arg[1];
+        const char *msg = gpa_ptr(v, hc->arg[0], len);
+        fprintf(stderr, "uno-vmm: libOS panic: %.*s\n", msg ? (int)len : 0, msg ? msg : "");
+        v->exit_status = VMM_EXIT_ERROR;
+        return 1;
+    }
+    case UNO_HC_SLEEP: {
+        int clock = hc->arg[0] == CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+        sleep_until(clock, hc->arg[1]);
+        hc->ret = 0;
+        return 0;
+    }
+    case UNO_HC_CLOCK:
+        hc->ret = (int64_t)now_ns(CLOCK_REALTIME);
+        hc->arg[0] = now_ns(CLOCK_MONOTONIC);
+        return 0;
+    default:
+        fprintf(stderr, "uno-vmm: guest made unknown hypercall %u\n", nr);
+        v->exit_status = VMM_EXIT_ERROR;
+        return 1;
+    }
+}
+
+/* SIGUSR1 makes the VMM print where the vCPU is: a debugging aid for hung guests. */
+static volatile sig_atomic_t dump_requested;
+static void on_usr1(int sig) { (void)sig; dump_requested = 1; }
+
+static void dump_vcpu(struct vmm *v)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) || ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr))
+        return;
+    fprintf(stderr,
+            "uno-vmm: vCPU at rip 0x%llx rsp 0x%llx rax 0x%llx rdi 0x%llx rsi 0x%llx "
+            "rflags 0x%llx cs 0x%x cr2 0x%llx\n",
+            (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rax,
+            (unsigned long long)r.rdi, (unsigned long long)r.rsi, (unsigned long long)r.rflags,
+            sr.cs.selector, (unsigned long long)sr.cr2);
+}
+
+int kvm_run_loop(struct vmm *v)
+{
+    struct kvm_run *run = v->run;
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &sa, NULL);
+    for (;;) {
+        if (ioctl(v->vcpu_fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                if (dump_requested) {
+                    dump_requested = 0;
+                    dump_vcpu(v);
+                }
+                continue;
+            }
+            fprintf(stderr, "uno-vmm: KVM_RUN: %s\n", strerror(errno));
+            return VMM_EXIT_ERROR;
+        }
+        switch (run->exit_reason) {
+        case KVM_EXIT_MMIO:
+            if (run->mmio.is_write && run->mmio.phys_addr == UNO_MMIO_HYPERCALL &&
+                run->mmio.len == 4) {
+                uint32_t nr;
+                memcpy(&nr, run->mmio.data, 4);
+                if (hypercall(v, nr))
+                    return v->exit_status;
+                continue;
+            }
+            fprintf(stderr, "uno-vmm: guest touched unbacked address 0x%llx (%s, %u bytes)\n",
+                    (unsigned long long)run->mmio.phys_addr, run->mmio.is_write ? "write" : "read",
+                    run->mmio.len);
+            report_vm_failure(v, "access outside guest memory");
+            return v->exit_status;
+        case KVM_EXIT_SHUTDOWN:
+            report_vm_failure(v, "triple fault (an exception the libOS could not take)");
+            return v->exit_status;
+        case KVM_EXIT_INTERNAL_ERROR: {
+            char what[96];
+            snprintf(what, sizeof what, "KVM internal error, suberror %u",
+                     run->internal.suberror);
+            report_vm_failure(v, what);
+            return v->exit_status;
+        }
+        case KVM_EXIT_FAIL_ENTRY:
+            report_vm_failure(v, "vCPU entry failed");
+            return v->exit_status;
+        case KVM_EXIT_HLT:
+            report_vm_failure(v, "the guest halted");
+            return v->exit_status;
+        default: {
+            char what[64];
+            snprintf(what, sizeof what, "unexpected exit reason %u", run->exit_reason);
+            report_vm_failure(v, what);
+            return v->exit_status;
+        }
+        }
+    }
+}

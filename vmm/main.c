@@ -1,0 +1,182 @@
+/* uno-vmm: one host process per guest process. Parses the command line, builds the VM
+ * (memory, libOS, page tables, boot info), starts the I/O thread and runs the vCPU. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+static struct vmm the_vmm;
+
+uint64_t now_ns(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vmm_log(struct vmm *v, const char *fmt, ...)
+{
+    if (!v->cfg.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "uno-vmm: [%7.3f ms] ", (double)(now_ns(CLOCK_MONOTONIC) - v->t_start_ns) / 1e6);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
+               "               [--env KEY=VALUE]... [--cwd DIR] [--trace] [--verbose]\n"
+               "               -- PROGRAM [ARGS...]\n");
+}
+
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    switch (*end) {
+    case 'k': case 'K': n <<= 10; end++; break;
+    case 'm': case 'M': n <<= 20; end++; break;
+    case 'g': case 'G': n <<= 30; end++; break;
+    default: break;
+    }
+    return *end ? 0 : n;
+}
+
+static char *default_libos(const char *argv0)
+{
+    static char path[PATH_MAX];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(self, sizeof self, "%s", argv0);
+        n = (ssize_t)strlen(self);
+    }
+    self[n] = 0;
+    snprintf(path, sizeof path, "%s/libos.elf", dirname(self));
+    return path;
+}
+
+static int parse_args(struct vmm *v, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"image", required_argument, 0, 'i'}, {"upper", required_argument, 0, 'u'},
+        {"libos", required_argument, 0, 'l'}, {"memory", required_argument, 0, 'm'},
+        {"env", required_argument, 0, 'e'},   {"cwd", required_argument, 0, 'w'},
+        {"trace", no_argument, 0, 't'},       {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    struct vmm_config *c = &v->cfg;
+    c->mem_size = 128ull << 20;
+    c->cwd = "/";
+    c->env = calloc((size_t)argc, sizeof *c->env);
+    int o;
+    while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (o) {
+        case 'i': c->image_path = optarg; break;
+        case 'u': c->upper_dir = optarg; break;
+        case 'l': c->libos_path = optarg; break;
+        case 'm':
+            c->mem_size = parse_size(optarg);
+            if (c->mem_size < (16ull << 20) || c->mem_size > (64ull << 30)) {
+                fprintf(stderr, "uno-vmm: --memory %s: need 16M to 64G\n", optarg);
+                return -1;
+            }
+            c->mem_size = (c->mem_size + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+            break;
+        case 'e':
+            if (!strchr(optarg, '=')) {
+                fprintf(stderr, "uno-vmm: --env %s: expected KEY=VALUE\n", optarg);
+                return -1;
+            }
+            c->env[c->envc++] = optarg;
+            break;
+        case 'w':
+            if (optarg[0] != '/') {
+                fprintf(stderr, "uno-vmm: --cwd %s: must be an absolute path\n", optarg);
+                return -1;
+            }
+            c->cwd = optarg;
+            break;
+        case 't': c->trace = true; break;
+        case 'v': c->verbose = true; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (!c->image_path || !c->upper_dir || optind >= argc) {
+        usage(stderr);
+        return -1;
+    }
+    if (argv[optind][0] != '/') {
+        fprintf(stderr, "uno-vmm: program %s: must be an absolute path in the image\n",
+                argv[optind]);
+        return -1;
+    }
+    if (!c->libos_path)
+        c->libos_path = default_libos(argv[0]);
+    c->argv = argv + optind;
+    c->argc = argc - optind;
+    return 0;
+}
+
+static bool dir_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    bool empty = true;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = false;
+    if (d)
+        closedir(d);
+    return empty;
+}
+
+int main(int argc, char **argv)
+{
+    struct vmm *v = &the_vmm;
+    struct libos_image li;
+    v->t_start_ns = now_ns(CLOCK_MONOTONIC);
+    if (parse_args(v, argc, argv))
+        return VMM_EXIT_ERROR;
+    bool upper_empty = dir_empty(v->cfg.upper_dir);
+    if (kvm_open(v) || mem_setup(v) || hostops_init(v))
+        return VMM_EXIT_ERROR;
+    vmm_log(v, "kvm and memory ready");
+    if (boot_load_libos(v, &li) || boot_build_tables(v, &li) || kvm_setup_memory(v))
+        return VMM_EXIT_ERROR;
+    vmm_log(v, "libOS loaded, page tables built");
+    if (kvm_setup_vcpu(v, li.entry, li.boot_stack, UNO_VA_DMAP + UNO_GPA_BOOTINFO,
+                       li.syscall_entry) ||
+        boot_fill_info(v, &li))
+        return VMM_EXIT_ERROR;
+    if (upper_empty) {
+        struct uno_bootinfo *bi = gpa_ptr(v, UNO_GPA_BOOTINFO, sizeof *bi);
+        bi->flags |= UNO_BOOT_UPPER_EMPTY;
+    }
+    if (ring_start_io_thread(v))
+        return VMM_EXIT_ERROR;
+    vmm_log(v, "vCPU ready, backend cpl3; entering guest");
+    int status = kvm_run_loop(v);
+    ring_stop_io_thread(v);
+    vmm_log(v, "guest finished with status %d", status);
+    fflush(stdout);
+    return status;
+}
