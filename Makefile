@@ -15,8 +15,19 @@ LIBOS_C := $(shell find libos -name '*.c')
 LIBOS_S := $(shell find libos -name '*.S')
 LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
 
-.PHONY: all c ts test clean
+.PHONY: all c ts test test-unit test-ts fuzz clean
 all: c ts
+
+# Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
+# guest programs and Debian's binaries natively and inside uno and compare.
+test: all test-unit test-ts
+
+test-unit: erofs-test
+
+test-ts: all
+	node --test --test-concurrency=1 dist/tests/ts/
+
+fuzz: erofs-fuzz
 c: $(BUILD)/uno-vmm $(BUILD)/libos.elf
 
 $(BUILD)/uno-vmm: $(VMM_OBJ)
@@ -51,5 +62,7 @@ node_modules: package-lock.json
 
 clean:
 	rm -rf $(BUILD) dist
+
+include tests/unit/erofs.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

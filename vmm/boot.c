@@ -264,6 +264,6 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
         return -1;
     }
     snprintf(bi->uname_release, sizeof bi->uname_release, "6.1.0-uno");
-    snprintf(bi->hostname, sizeof bi->hostname, "uno");
+    snprintf(bi->hostname, sizeof bi->hostname, "%s", v->cfg.hostname);
     return 0;
 }

@@ -39,7 +39,8 @@ void vmm_log(struct vmm *v, const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
-               "               [--env KEY=VALUE]... [--cwd DIR] [--trace] [--verbose]\n"
+               "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
+               "               [--trace] [--verbose]\n"
                "               -- PROGRAM [ARGS...]\n");
 }
 
@@ -80,11 +81,13 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"libos", required_argument, 0, 'l'}, {"memory", required_argument, 0, 'm'},
         {"env", required_argument, 0, 'e'},   {"cwd", required_argument, 0, 'w'},
         {"trace", no_argument, 0, 't'},       {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},        {"hostname", required_argument, 0, 'n'},
+        {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
     c->mem_size = 128ull << 20;
     c->cwd = "/";
+    c->hostname = "uno";
     c->env = calloc((size_t)argc, sizeof *c->env);
     int o;
     while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -113,6 +116,13 @@ static int parse_args(struct vmm *v, int argc, char **argv)
                 return -1;
             }
             c->cwd = optarg;
+            break;
+        case 'n':
+            if (!*optarg || strlen(optarg) > 63) {
+                fprintf(stderr, "uno-vmm: --hostname %s: need 1 to 63 characters\n", optarg);
+                return -1;
+            }
+            c->hostname = optarg;
             break;
         case 't': c->trace = true; break;
         case 'v': c->verbose = true; break;

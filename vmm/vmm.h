@@ -17,6 +17,7 @@ struct vmm_config {
     const char *libos_path;
     uint64_t mem_size;
     const char *cwd;
+    const char *hostname;
     const char **env;
     int envc;
     char **argv; /* argv[0] = program path in the image */

@@ -105,7 +105,8 @@ static const struct file_ops con_ops = {
 
 int console_open(int which, int flags, struct file **out)
 {
-    const char *path = is_tty(which) ? "/dev/pts/0" : which == 0 ? "pipe:[0]" : "pipe:[1]";
+    static const char *const pipes[3] = {"pipe:[0]", "pipe:[1]", "pipe:[2]"};
+    const char *path = is_tty(which) ? "/dev/pts/0" : pipes[which];
     struct file *f = file_alloc(&con_ops, flags, is_tty(which) ? (S_IFCHR | 0620) : (S_IFIFO | 0600),
                                 path);
     if (!f)

@@ -45,7 +45,8 @@ static i64 upper_stat(const char *abs, struct uno_stat *st)
 
 static void root_node(struct node *n)
 {
-    memset(n, 0, offsetof(struct node, path) + 2);
+    /* path is the first member: clear everything after it */
+    memset((char *)n + sizeof n->path, 0, sizeof *n - sizeof n->path);
     n->path[0] = '/';
     n->path[1] = 0;
     n->exists = true;
@@ -53,6 +54,7 @@ static void root_node(struct node *n)
     n->has_lower = true;
     n->special = SP_NONE;
     n->opaque = false;
+    n->magic = false;
     erofs_iget(&rootfs, rootfs.root_nid, &n->lower);
     n->mode = n->lower.mode;
 }
@@ -81,6 +83,7 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
     child->special = SP_NONE;
     child->special_kind = 0;
     child->mode = 0;
+    child->magic = false;
 
     if (dir->special != SP_NONE || (dir->path[1] == 0 && ((len == 3 && !memcmp(name, "dev", 3)) ||
                                                           (len == 4 && !memcmp(name, "proc", 4))))) {
@@ -248,6 +251,13 @@ static int walk(const char *start_path, const char *path, int flags, struct node
             return -ENOENT;
         }
         if (S_ISLNK(tmp_child.mode) && (!last || (flags & RESOLVE_FOLLOW) || trailing_slash)) {
+            /* /proc/self/fd/N is a "magic" link: it leads to the open file itself, which
+             * may have no path (the console, later pipes); vfs_open/vfs_stat use it. */
+            if (last && procfs_fd_file(&tmp_child)) {
+                memcpy(out, &tmp_child, sizeof *out);
+                out->magic = true;
+                return 0;
+            }
             if (++links > MAX_SYMLINKS)
                 return -ELOOP;
             int n = readlink_node(&tmp_child, linkbuf, sizeof linkbuf - 1);
@@ -431,6 +441,13 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
     }
     if ((flags & O_CREAT) && (flags & O_EXCL))
         return -EEXIST;
+    struct file *magic = n.magic ? procfs_fd_file(&n) : NULL;
+    if (magic) {
+        /* Linux reopens the file; sharing the open file is the close approximation. */
+        file_get(magic);
+        *out = magic;
+        return 0;
+    }
     if (S_ISLNK(n.mode))
         return -ELOOP;
     if ((flags & O_DIRECTORY) && !S_ISDIR(n.mode))
@@ -456,6 +473,9 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
 
 int vfs_stat(const struct node *n, struct linux_stat *st)
 {
+    struct file *magic = n->magic ? procfs_fd_file(n) : NULL;
+    if (magic)
+        return magic->ops->stat(magic, st);
     memset(st, 0, sizeof *st);
     if (n->special != SP_NONE) {
         st->st_dev = n->special == SP_DEV ? 5 : 4;

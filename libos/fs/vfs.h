@@ -28,6 +28,7 @@ struct node {
     struct uno_stat ust;     /* upper entry's attributes when in_upper */
     enum special special;    /* under /dev or /proc */
     int special_kind;        /* which synthetic file (devfs.c / procfs.c) */
+    bool magic;              /* a followed /proc/self/fd/N: means the open file itself */
 };
 
 #define RESOLVE_FOLLOW 0x1   /* follow a symlink in the last component */

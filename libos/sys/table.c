@@ -116,6 +116,8 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(439, faccessat2, "dsox"),
 };
 
+#define TRACE_NO_RETURN (-99999)
+
 static u32 enosys_count[NR_SYSCALLS];
 static u32 enosys_other;
 static bool tracing;
@@ -182,7 +184,9 @@ static void trace(u64 nr, const u64 a[6], i64 ret)
         n += fmt_arg(line + n, sizeof line - (size_t)n, args[i], a[i]);
     }
     if (n < (int)sizeof line) {
-        if (ret < 0 && ret > -4096)
+        if (ret == TRACE_NO_RETURN)
+            n += snprintf_l(line + n, sizeof line - (size_t)n, ") = ?\n");
+        else if (ret < 0 && ret > -4096)
             n += snprintf_l(line + n, sizeof line - (size_t)n, ") = -1 %s (%ld)\n",
                             errno_name(-ret), ret);
         else if (ret > 4096 || ret < -4096)
@@ -208,8 +212,8 @@ void syscall_dispatch(struct regs *r)
     u64 a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
     i64 ret;
     if (nr < NR_SYSCALLS && table[nr].fn) {
-        if (tracing && (nr == 60 || nr == 231)) /* exit prints nothing after */
-            trace(nr, a, 0);
+        if (tracing && (nr == 60 || nr == 231)) /* exit never returns: print it now */
+            trace(nr, a, TRACE_NO_RETURN);
         ret = table[nr].fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     } else {
         ret = -ENOSYS;

@@ -219,6 +219,7 @@ export class Instance {
   vmmArgs(): string[] {
     const o = this.options;
     const args = ["--image", o.image, "--upper", this.upperDir, "--libos", this.libosPath];
+    args.push("--hostname", this.id.slice(0, 12));
     if (o.memoryBytes !== undefined) args.push("--memory", String(o.memoryBytes));
     for (const [k, v] of this.env) args.push("--env", `${k}=${v}`);
     if (o.cwd !== undefined) args.push("--cwd", o.cwd);

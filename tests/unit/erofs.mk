@@ -39,8 +39,9 @@ $(EROFS_BUILD)/erofs_fuzz: $(EROFS_DEPS)
 erofs-fuzz-build: $(EROFS_BUILD)/erofs_fuzz
 
 # Seeds: small real images from mkfs.erofs (inline and plain, compact and extended
-# inodes, a multi-block directory, a symlink, a hard link, a device node, xattrs).
-erofs-seeds:
+# inodes, a multi-block directory, a symlink, a hard link, a device node, xattrs), plus
+# the unit test's hand-made image (255-byte name, 2-block directory with inline tail).
+erofs-seeds: $(EROFS_BUILD)/erofs_test
 	@rm -rf $(EROFS_SEEDS) $(EROFS_BUILD)/erofs-seed-tree
 	@mkdir -p $(EROFS_SEEDS) $(EROFS_BUILD)/erofs-seed-tree/d/e $(EROFS_BUILD)/erofs-seed-tree/m
 	@set -e; cd $(EROFS_BUILD)/erofs-seed-tree; \
@@ -55,7 +56,7 @@ erofs-seeds:
 	mkfs.erofs --quiet -T 1000 $$s/compact.erofs $$t >/dev/null; \
 	mkfs.erofs --quiet -E force-inode-extended $$s/extended.erofs $$t >/dev/null; \
 	rm -rf $$t/m; mkfs.erofs --quiet -T 1 $$s/tiny.erofs $$t >/dev/null; \
-	rm -rf $$t
+	rm -rf $$t; $(EROFS_BUILD)/erofs_test --write-synth $$s/synthetic.erofs
 	@ls -l $(EROFS_SEEDS)
 
 erofs-fuzz: $(EROFS_BUILD)/erofs_fuzz erofs-seeds
