@@ -15,7 +15,7 @@ LIBOS_C := $(shell find libos -name '*.c')
 LIBOS_S := $(shell find libos -name '*.S')
 LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
 
-.PHONY: all c ts test test-unit test-ts fuzz clean
+.PHONY: all c ts test test-unit test-ts fuzz examples clean
 all: c ts
 
 # Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
@@ -52,6 +52,13 @@ $(BUILD)/libos/%.o: libos/%.S
 	@mkdir -p $(dir $@)
 	@echo "  AS   $<"
 	@$(CC) $(LIBOS_CFLAGS) -c -o $@ $<
+
+# The bundled example app (README's first command runs it).
+examples: $(BUILD)/examples/hello
+$(BUILD)/examples/hello: examples/hello/hello.c
+	@mkdir -p $(dir $@)
+	@echo "  CC   $<"
+	@musl-gcc -static -O2 $(CWARN) -o $@ $<
 
 ts: node_modules
 	npx tsc -p tsconfig.json

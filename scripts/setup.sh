@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine for uno: Debian packages, npm dependencies, the build.
+# Safe to run again. Needs root or sudo for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang libclang-rt-14-dev
+          valgrind ca-certificates)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: uno needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+make -j2 all examples
+
+if [ ! -e /dev/kvm ]; then
+  echo "setup: warning: /dev/kvm is missing: uno needs KVM to run anything" >&2
+fi
