@@ -1,4 +1,4 @@
-/* Helpers shared by the guest test programs (tests/guest/*.c). Each program is built twice,
+/* Helpers shared by the guest test programs (tests/guest/NAME.c). Each program is built twice,
  * static with musl and static with glibc, run natively and inside uno, and the two runs'
  * stdout and exit status are compared by tests/ts/guest.test.ts. So everything printed
  * here must be deterministic: print derived facts ("yes"/"no", sizes, errno names), never
@@ -112,7 +112,7 @@ static inline void fill_pattern(void *p, size_t n, uint64_t seed)
 }
 
 /* Failure counter: programs exit with status 1 when a CHECK failed. */
-static int guest_failures;
+static int guest_failures __attribute__((unused));
 #define CHECK(label, cond)                                                                 \
     do {                                                                                   \
         int check_ok_ = !!(cond);                                                          \

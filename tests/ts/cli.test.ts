@@ -139,8 +139,8 @@ function makeElf(o: FakeElf = {}): Buffer {
 const LD_SO = Buffer.from("/lib64/ld-linux-x86-64.so.2\0");
 
 describe("ELF classification of compiled programs", () => {
-  it("gcc -static is a static ET_EXEC", (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc -static unavailable");
+  it("gcc -static is a static ET_EXEC", () => {
+    assert.ok(elfs.gccStatic, "gcc -static unavailable: install it with scripts/setup.sh");
     const d = ok(inspectElfFile(elfs.gccStatic));
     assert.equal(d.linkage, "static");
     assert.equal(d.type, "exec");
@@ -150,32 +150,32 @@ describe("ELF classification of compiled programs", () => {
     assert.ok(d.entry > 0n);
   });
 
-  it("gcc (default) is dynamic with the glibc interpreter", (t) => {
-    if (!elfs.gccDynamic) return t.skip("gcc unavailable");
+  it("gcc (default) is dynamic with the glibc interpreter", () => {
+    assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
     const d = ok(inspectElfFile(elfs.gccDynamic));
     assert.equal(d.linkage, "dynamic");
     assert.equal(d.isStatic, false);
     assert.equal(d.interpreter, "/lib64/ld-linux-x86-64.so.2");
   });
 
-  it("musl-gcc -static is static", (t) => {
-    if (!elfs.muslStatic) return t.skip("musl-gcc unavailable");
+  it("musl-gcc -static is static", () => {
+    assert.ok(elfs.muslStatic, "musl-gcc unavailable: install it with scripts/setup.sh");
     const d = ok(inspectElfFile(elfs.muslStatic));
     assert.equal(d.isStatic, true);
     assert.equal(d.interpreter, undefined);
     assert.ok(d.linkage === "static" || d.linkage === "static-pie");
   });
 
-  it("gcc -static-pie is ET_DYN without an interpreter (static-pie)", (t) => {
-    if (!elfs.staticPie) return t.skip("gcc -static-pie unavailable");
+  it("gcc -static-pie is ET_DYN without an interpreter (static-pie)", () => {
+    assert.ok(elfs.staticPie, "gcc -static-pie unavailable: install it with scripts/setup.sh");
     const d = ok(inspectElfFile(elfs.staticPie));
     assert.equal(d.type, "dyn");
     assert.equal(d.linkage, "static-pie");
     assert.equal(d.isStatic, true);
   });
 
-  it("requireStaticElf accepts static programs and explains dynamic ones", (t) => {
-    if (!elfs.gccStatic || !elfs.gccDynamic) return t.skip("gcc unavailable");
+  it("requireStaticElf accepts static programs and explains dynamic ones", () => {
+    assert.ok(elfs.gccStatic && elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
     assert.equal(requireStaticElf(elfs.gccStatic).linkage, "static");
     assert.throws(
       () => requireStaticElf(elfs.gccDynamic!, "./hello"),
@@ -190,8 +190,8 @@ describe("ELF classification of compiled programs", () => {
     );
   });
 
-  it("a real program cut short is truncated, not valid", (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc unavailable");
+  it("a real program cut short is truncated, not valid", () => {
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
     const whole = fs.readFileSync(elfs.gccStatic);
     const d = bad(describeElf(whole.subarray(0, 3000)));
     assert.equal(d.problem, "truncated");
@@ -529,13 +529,31 @@ describe("KVM check", () => {
     );
   });
 
-  it("an unopenable device gives the 'kvm group' advice", (t) => {
-    if (process.getuid?.() === 0) return t.skip("root can open anything");
+  it("an unopenable device gives the 'kvm group' advice", () => {
     const f = path.join(tmp, "kvm-noperm");
     fs.writeFileSync(f, "");
     fs.chmodSync(f, 0o000);
-    const e = kvmProblem(f);
-    assert.ok(e);
+    if (process.getuid?.() !== 0) {
+      const e = kvmProblem(f);
+      assert.ok(e);
+      assert.equal(e.reason, "permission");
+      assert.match(e.message, /no permission to open .*: add your user to the 'kvm' group/);
+      return;
+    }
+    // Root can open anything: check as an unprivileged user in a child process.
+    fs.chmodSync(tmp, 0o755);
+    const kvmJs = new URL("../../src/lib/kvm.js", import.meta.url).href;
+    const script = `import(${JSON.stringify(kvmJs)}).then((m) => {
+      const e = m.kvmProblem(${JSON.stringify(f)});
+      process.stdout.write(JSON.stringify({ reason: e?.reason, message: e?.message }));
+    });`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const e = JSON.parse(r.stdout) as { reason: string; message: string };
     assert.equal(e.reason, "permission");
     assert.match(e.message, /no permission to open .*: add your user to the 'kvm' group/);
   });
@@ -613,6 +631,8 @@ describe("Instance", () => {
       path.join(state, "instances", "test-argv", "upper"),
       "--libos",
       libos,
+      "--hostname",
+      "test-argv",
       "--memory",
       "67108864",
       "--env",
@@ -761,8 +781,8 @@ describe("uno CLI (subprocess)", () => {
     assert.equal(uno(["run"]).status, 125);
   });
 
-  it("dynamic ELF is refused with the interpreter named", (t) => {
-    if (!elfs.gccDynamic) return t.skip("gcc unavailable");
+  it("dynamic ELF is refused with the interpreter named", () => {
+    assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
     const r = uno(["run", elfs.gccDynamic]);
     assert.equal(r.status, 125);
     assert.match(
@@ -807,8 +827,8 @@ describe("uno CLI (subprocess)", () => {
     assert.match(r2.stderr, /ls: the program must be an absolute path inside/);
   });
 
-  it("directory target: the program inside is checked through symlinks", (t) => {
-    if (!elfs.gccDynamic) return t.skip("gcc unavailable");
+  it("directory target: the program inside is checked through symlinks", () => {
+    assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
     const dir = path.join(tmp, "dyn-root");
     fs.mkdirSync(path.join(dir, "usr", "bin"), { recursive: true });
     fs.copyFileSync(elfs.gccDynamic, path.join(dir, "usr", "bin", "hello"));
@@ -818,8 +838,8 @@ describe("uno CLI (subprocess)", () => {
     assert.match(r.stderr, /\/usr\/bin\/hi \(in .*dyn-root\) is dynamically linked/);
   });
 
-  it("uno-vmm not built", (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc unavailable");
+  it("uno-vmm not built", () => {
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
     const r = uno(["run", elfs.gccStatic], { UNO_VMM: path.join(tmp, "nope", "uno-vmm") });
     assert.equal(r.status, 125);
     assert.equal(
@@ -859,9 +879,9 @@ describe("uno CLI (subprocess)", () => {
     }
   });
 
-  it("runs a static ELF: the uno-vmm contract, args after TARGET, the exit code", (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc unavailable");
-    if (!kvmOk) return t.skip("no usable /dev/kvm");
+  it("runs a static ELF: the uno-vmm contract, args after TARGET, the exit code", () => {
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
     const envFile = path.join(tmp, "cli.env");
     fs.writeFileSync(envFile, "# settings\nFROM_FILE=yes\nA=from-file\nHOST_ONLY\n");
     const r = uno(
@@ -900,8 +920,8 @@ describe("uno CLI (subprocess)", () => {
   });
 
   it("runs a program in a root directory, with -- and --entrypoint", (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc unavailable");
-    if (!kvmOk) return t.skip("no usable /dev/kvm");
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
     const dir = path.join(tmp, "static-root");
     fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
     fs.copyFileSync(elfs.gccStatic, path.join(dir, "bin", "busybox"));
@@ -917,8 +937,8 @@ describe("uno CLI (subprocess)", () => {
   });
 
   it("forwards SIGTERM to uno-vmm and exits with its status", async (t) => {
-    if (!elfs.gccStatic) return t.skip("gcc unavailable");
-    if (!kvmOk) return t.skip("no usable /dev/kvm");
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
     const vmm = fakeVmm(
       "term-vmm",
       `trap 'echo got-TERM; exit 42' TERM\necho ready\nwhile :; do sleep 0.02; done`,

@@ -1478,6 +1478,45 @@ static void synth_tests(void)
           "synth: walker %llu inodes %llu errors", (unsigned long long)st.inodes,
           (unsigned long long)st.errors);
 
+    /* edges of the inode table: an empty directory at nid 28, slots at the image end */
+    {
+        struct image c = dup_image(&im, im.size);
+        uint8_t *e = c.data + 4096 + 28 * 32;
+        put16(e, EROFS_LAYOUT_FLAT_PLAIN << 1);
+        put16(e + 4, 040700);
+        put16(e + 6, 2);
+        uint64_t last = (SYN_SIZE - 4096) / 32 - 1; /* nid of the image's last 32 bytes */
+        uint8_t *z = c.data + SYN_SIZE - 32;
+        memset(z, 0, 32);
+        put16(z + 4, 0100600); /* compact empty file: fits */
+        struct erofs_fs cfs;
+        struct erofs_inode d;
+        uint64_t pos = 0;
+        struct list none = {0};
+        CHECK(erofs_mount(&cfs, c.data, c.size) == 0 && erofs_iget(&cfs, 28, &d) == 0 &&
+                  d.size == 0 && erofs_lookup(&cfs, &d, "a", 1, &nid, &type) == -ENOENT &&
+                  erofs_lookup(&cfs, &d, ".", 1, &nid, &type) == -ENOENT &&
+                  erofs_readdir(&cfs, &d, &pos, list_cb, &none) == 0 && none.n == 0,
+              "synth: empty directory");
+        CHECK(erofs_iget(&cfs, last, &ino) == 0 && ino.size == 0 &&
+                  erofs_read(&cfs, &ino, buf, 0, 10) == 0,
+              "synth: compact inode in the last slot");
+        put16(z, 1); /* now extended: 64 bytes do not fit */
+        CHECK(erofs_iget(&cfs, last, &ino) == -EIO, "synth: extended inode past the end");
+        CHECK(erofs_iget(&cfs, last + 1, &ino) == -EIO, "synth: nid one past the end");
+        CHECK(erofs_iget(&cfs, last + 2, &ino) == -EIO, "synth: nid two past the end");
+        /* an image whose size is not a multiple of 32 or of the block size */
+        struct image odd = dup_image(&c, c.size - 16);
+        put32(odd.data + 1024 + 36, 4);
+        CHECK(erofs_mount(&cfs, odd.data, odd.size) == 0 &&
+                  erofs_iget(&cfs, last, &ino) == -EIO && erofs_iget(&cfs, 24, &ino) == 0 &&
+                  erofs_read(&cfs, &ino, buf, 0, sizeof(buf)) == 5000,
+              "synth: odd image size");
+        walk_ok(&odd, "odd size");
+        free(odd.data);
+        free(c.data);
+    }
+
     /* damage */
     struct {
         const char *what;

@@ -1,0 +1,514 @@
+/**
+ * Benchmark driver for issue 2 §8: boot, syscalls, file write — each in uno and natively,
+ * in the same run, reported as ratios. Prints a markdown table per benchmark, then one JSON
+ * line for it (so `grep '^{'` gives the machine-readable results).
+ *
+ *   node dist/bench/run.js [boot] [syscalls] [file] [--runs N] [--out FILE]
+ *
+ * The guest programs and the boot timer are built by `make bench` (bench/bench.mk) into
+ * build/bench/. Images are packed with uno's own packer (src/image/rootfs.ts), as `uno run`
+ * does. No absolute-time assertions here: this measures and reports, it never fails on a
+ * slow number.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { packElf } from "../src/image/rootfs.js";
+
+const ROOT =
+  process.env.UNO_BENCH_ROOT ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BENCH_BUILD = path.join(ROOT, "build", "bench");
+const VMM = path.resolve(process.env.UNO_VMM ?? path.join(ROOT, "build", "uno-vmm"));
+const LIBCS = ["musl", "glibc"] as const;
+type Libc = (typeof LIBCS)[number];
+
+// ---------------------------------------------------------------------------------------
+// small helpers
+
+interface Stats {
+  min: number;
+  median: number;
+  max: number;
+  n: number;
+}
+
+function stats(xs: number[]): Stats {
+  if (xs.length === 0) return { min: NaN, median: NaN, max: NaN, n: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  const median = s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return { min: s[0]!, median, max: s[s.length - 1]!, n: s.length };
+}
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+const fmt = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : "—");
+
+function die(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(1);
+}
+
+function need(file: string, hint: string): string {
+  if (!fs.existsSync(file)) die(`${file} not found: ${hint}`);
+  return file;
+}
+
+function guestBin(prog: string, libc: Libc): string {
+  return need(path.join(BENCH_BUILD, `${prog}-${libc}`), "run `make bench` (bench/bench.mk) first");
+}
+
+function loadavg(): string {
+  return fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = fs.readFileSync("/proc/cpuinfo", "utf8");
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const kvm = spawnSync("sh", ["-c", "dmesg 2>/dev/null | grep -m1 -o 'kvm[-_]pvm[^ ]*'"], {
+    encoding: "utf8",
+  }).stdout.trim();
+  return {
+    nproc: os.availableParallelism(),
+    cpu: model,
+    kernel: os.release(),
+    kvm: kvm || (fs.existsSync("/sys/module/kvm_pvm") ? "kvm_pvm" : "unknown"),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Each VM gets its own empty writable layer, as `uno run` gives each instance. */
+const tmpDirs: string[] = [];
+function freshDir(base: string, prefix: string): string {
+  const d = fs.mkdtempSync(path.join(base, prefix));
+  tmpDirs.push(d);
+  return d;
+}
+process.on("exit", () => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** An image holding just `file` (as /<basename>), made by uno's own packer. */
+async function image(file: string): Promise<{ erofs: string; exec: string }> {
+  const cache = path.join(BENCH_BUILD, "images");
+  const p = await packElf(file, cache);
+  return { erofs: p.erofsPath, exec: p.execPath };
+}
+
+function vmmArgs(img: { erofs: string; exec: string }, upper: string, extra: string[] = []) {
+  return [VMM, "--image", img.erofs, "--upper", upper, ...extra, "--", img.exec];
+}
+
+/** Runs a program that prints one JSON line last; returns it parsed. */
+function runJson(argv: string[], what: string): Record<string, unknown> {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", maxBuffer: 1 << 24 });
+  const last = r.stdout?.trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !last.startsWith("{"))
+    die(`${what} failed (status ${r.status}): ${argv.join(" ")}\n${r.stderr}${r.stdout}`);
+  return JSON.parse(last) as Record<string, unknown>;
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function emit(text: string, json: Record<string, unknown>, results: Record<string, unknown>[]) {
+  process.stdout.write(`${text}\n\n${JSON.stringify(json)}\n\n`);
+  results.push(json);
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. boot: exec -> first byte on stdout, via build/bench/boot-timer (C, CLOCK_MONOTONIC)
+
+interface TimerRun {
+  cmd: number;
+  run: number;
+  status: number;
+  first_byte_ns: number;
+  exit_ns: number;
+  stdout_bytes: number;
+  stderr: [number, string][];
+}
+
+function bootTimer(runs: number, warmup: number, cmds: string[][], env?: NodeJS.ProcessEnv) {
+  const timer = need(path.join(BENCH_BUILD, "boot-timer"), "run `make bench` first");
+  const args = [String(runs), String(warmup)];
+  cmds.forEach((c, i) => args.push(...(i ? [":::"] : []), ...c));
+  const r = spawnSync(timer, args, { encoding: "utf8", maxBuffer: 1 << 26, env });
+  if (r.status !== 0) die(`boot-timer failed: ${r.stderr}`);
+  const all = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as TimerRun);
+  return cmds.map((_, i) => {
+    const mine = all.filter((x) => x.cmd === i);
+    const bad = mine.find((x) => x.status !== 0 || x.first_byte_ns < 0);
+    if (bad)
+      die(
+        `boot run failed (status ${bad.status}, ${bad.stdout_bytes} bytes out): ${cmds[i]!.join(" ")}\n` +
+          bad.stderr.map((l) => l[1]).join("\n"),
+      );
+    return mine;
+  });
+}
+
+/** The uno-vmm --verbose lines this benchmark knows, in order. */
+const MARKS = [
+  ["kvm", /kvm and memory ready/],
+  ["libos", /libOS loaded/],
+  ["enter", /entering guest/],
+  ["finished", /guest finished/],
+] as const;
+type Mark = (typeof MARKS)[number][0];
+
+/**
+ * Phases of one --verbose run, in ms. uno-vmm stamps its lines relative to its own main();
+ * each line's arrival on our pipe is stamped relative to just before spawn, so
+ * min(arrival - stamp) over the lines is spawn -> main() (plus at most the pipe latency).
+ */
+function phasesOf(run: TimerRun): Record<string, number> | undefined {
+  const at: Partial<Record<Mark, number>> = {};
+  let offset = Infinity;
+  for (const [arrivalNs, text] of run.stderr) {
+    const m = /\[\s*([\d.]+) ms\]\s*(.*)$/.exec(text);
+    if (!m) continue;
+    const stamp = Number(m[1]);
+    offset = Math.min(offset, arrivalNs / 1e6 - stamp);
+    for (const [key, re] of MARKS) if (re.test(m[2]!)) at[key] = stamp;
+  }
+  if (at.kvm === undefined || at.libos === undefined || at.enter === undefined) return undefined;
+  const fb = run.first_byte_ns / 1e6 - offset; // first byte, in uno-vmm's clock
+  const p: Record<string, number> = {
+    spawn_to_main_ms: offset,
+    kvm_and_memory_ms: at.kvm,
+    libos_and_page_tables_ms: at.libos - at.kvm,
+    vcpu_and_io_thread_ms: at.enter - at.libos,
+    guest_to_first_byte_ms: fb - at.enter,
+  };
+  if (at.finished !== undefined) {
+    p.first_byte_to_guest_exit_ms = at.finished - fb;
+    p.teardown_to_reaped_ms = run.exit_ns / 1e6 - offset - at.finished;
+  }
+  return p;
+}
+
+async function benchBoot(runs: number, results: Record<string, unknown>[]) {
+  const upperBase = os.tmpdir();
+  const imgs = {
+    musl: await image(guestBin("hello", "musl")),
+    glibc: await image(guestBin("hello", "glibc")),
+  };
+  // hello writes nothing to its writable layer, so one empty upper dir serves every run.
+  const upper = freshDir(upperBase, "uno-bench-boot-");
+  const cmds = [
+    [guestBin("hello", "musl")],
+    vmmArgs(imgs.musl, upper),
+    vmmArgs(imgs.musl, upper, ["--verbose"]),
+    [guestBin("hello", "glibc")],
+    vmmArgs(imgs.glibc, upper),
+  ];
+  const load0 = loadavg();
+  const [natM, unoM, verbM, natG, unoG] = bootTimer(runs, 3, cmds);
+  const ms = (rs: TimerRun[], f: (r: TimerRun) => number) => stats(rs.map((r) => f(r) / 1e6));
+  const fbMs = (rs: TimerRun[]) => ms(rs, (r) => r.first_byte_ns);
+  const exitMs = (rs: TimerRun[]) => ms(rs, (r) => r.exit_ns);
+  const uno = fbMs(unoM!);
+  const nat = fbMs(natM!);
+  const verb = fbMs(verbM!);
+  const unoGl = fbMs(unoG!);
+  const natGl = fbMs(natG!);
+
+  const per = verbM!.map(phasesOf).filter((p): p is Record<string, number> => p !== undefined);
+  const phaseNames = Object.keys(per[0] ?? {});
+  const phases: Record<string, number> = {};
+  const phaseRows: (string | number)[][] = [];
+  for (const k of phaseNames) {
+    const s = stats(per.map((p) => p[k]!).filter((x) => x !== undefined));
+    phases[k] = r3(s.median);
+    phaseRows.push([k.replace(/_ms$/, ""), fmt(s.median), fmt(s.min), fmt(s.max)]);
+  }
+
+  // Informational: the whole CLI path (node start, packing cache hit, instance dir).
+  const cliRuns = Math.max(5, Math.min(10, runs));
+  const cliHome = freshDir(upperBase, "uno-bench-home-");
+  const [cli] = bootTimer(
+    cliRuns,
+    1,
+    [[path.join(ROOT, "bin", "uno"), "run", guestBin("hello", "musl")]],
+    { ...process.env, UNO_HOME: cliHome },
+  );
+  const cliS = fbMs(cli!);
+
+  const rows = [
+    [
+      "native hello (musl)",
+      fmt(nat.median),
+      fmt(nat.min),
+      fmt(nat.max),
+      "1",
+      fmt(exitMs(natM!).median),
+    ],
+    [
+      "uno-vmm hello (musl)",
+      fmt(uno.median),
+      fmt(uno.min),
+      fmt(uno.max),
+      fmt(uno.median / nat.median, 1),
+      fmt(exitMs(unoM!).median),
+    ],
+    [
+      "uno-vmm --verbose hello (musl)",
+      fmt(verb.median),
+      fmt(verb.min),
+      fmt(verb.max),
+      fmt(verb.median / nat.median, 1),
+      fmt(exitMs(verbM!).median),
+    ],
+    [
+      "native hello (glibc)",
+      fmt(natGl.median),
+      fmt(natGl.min),
+      fmt(natGl.max),
+      "1",
+      fmt(exitMs(natG!).median),
+    ],
+    [
+      "uno-vmm hello (glibc)",
+      fmt(unoGl.median),
+      fmt(unoGl.min),
+      fmt(unoGl.max),
+      fmt(unoGl.median / natGl.median, 1),
+      fmt(exitMs(unoG!).median),
+    ],
+    [
+      `bin/uno run hello (musl, CLI, ${cliRuns} runs)`,
+      fmt(cliS.median),
+      fmt(cliS.min),
+      fmt(cliS.max),
+      fmt(cliS.median / nat.median, 0),
+      fmt(exitMs(cli!).median),
+    ],
+  ];
+  const text =
+    `### Boot: exec → first byte on stdout (${runs} runs each, interleaved; load ${load0} → ${loadavg()})\n\n` +
+    table(
+      ["what", "median ms", "min ms", "max ms", "× native (median)", "exit (reaped) median ms"],
+      rows,
+    ) +
+    `\n\nPhases of \`uno-vmm --verbose\` (musl hello, ${per.length} runs), ms:\n\n` +
+    table(["phase", "median", "min", "max"], phaseRows);
+  emit(
+    text,
+    {
+      bench: "boot",
+      libc: "musl",
+      runs,
+      median_ms: r3(uno.median),
+      min_ms: r3(uno.min),
+      max_ms: r3(uno.max),
+      native_median_ms: r3(nat.median),
+      native_min_ms: r3(nat.min),
+      native_max_ms: r3(nat.max),
+      ratio: r1(uno.median / nat.median),
+      exit_median_ms: r3(exitMs(unoM!).median),
+      phases,
+      verbose_median_ms: r3(verb.median),
+      glibc: {
+        median_ms: r3(unoGl.median),
+        min_ms: r3(unoGl.min),
+        max_ms: r3(unoGl.max),
+        native_median_ms: r3(natGl.median),
+      },
+      cli_median_ms: r3(cliS.median),
+      target_ms: 1,
+      loadavg: [load0, loadavg()],
+    },
+    results,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. syscalls: getpid, a local mix, libc clock_gettime — ns/call, uno vs native
+
+type Triple = { min_ns: number; median_ns: number; max_ns: number };
+
+async function benchSyscalls(results: Record<string, unknown>[]) {
+  const N = 10000;
+  const REPS = 15;
+  const load0 = loadavg();
+  const out: Record<string, Record<string, unknown>> = {};
+  const rows: (string | number)[][] = [];
+  const kinds = [
+    ["getpid", "raw `syscall` getpid"],
+    ["mix", "mix: getpid, clock_gettime, getuid, brk(0), sched_yield"],
+    ["clock_gettime_libc", "clock_gettime() via libc (vDSO natively)"],
+  ] as const;
+  for (const libc of LIBCS) {
+    const bin = guestBin("syscalls", libc);
+    const img = await image(bin);
+    const nat = runJson([bin, String(N), String(REPS)], "native syscalls");
+    const uno = runJson(
+      [...vmmArgs(img, freshDir(os.tmpdir(), "uno-bench-sys-")), String(N), String(REPS)],
+      "uno syscalls",
+    );
+    const res: Record<string, unknown> = {};
+    for (const [k, label] of kinds) {
+      const u = uno[k] as Triple;
+      const n = nat[k] as Triple;
+      res[k] = {
+        uno_ns: r1(u.median_ns),
+        native_ns: r1(n.median_ns),
+        ratio: r2(u.median_ns / n.median_ns),
+        uno_min_ns: r1(u.min_ns),
+        uno_max_ns: r1(u.max_ns),
+        native_min_ns: r1(n.min_ns),
+        native_max_ns: r1(n.max_ns),
+      };
+      rows.push([
+        `${label} (${libc})`,
+        `${fmt(u.median_ns, 0)} (${fmt(u.min_ns, 0)}–${fmt(u.max_ns, 0)})`,
+        `${fmt(n.median_ns, 0)} (${fmt(n.min_ns, 0)}–${fmt(n.max_ns, 0)})`,
+        fmt(u.median_ns / n.median_ns, 1),
+      ]);
+    }
+    out[libc] = res;
+  }
+  const text =
+    `### Syscalls: ns per call, median (min–max) of ${REPS} repetitions × ${N} calls (load ${load0} → ${loadavg()})\n\n` +
+    table(["what", "uno ns", "native ns", "uno / native"], rows);
+  emit(
+    text,
+    {
+      bench: "syscalls",
+      libc: "musl",
+      n: N,
+      reps: REPS,
+      ...out.musl,
+      glibc: out.glibc,
+      loadavg: [load0, loadavg()],
+    },
+    results,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. file write: 4 KiB pwrite to a file of the writable layer vs native, same filesystem
+
+function fsType(dir: string): string {
+  const r = spawnSync("stat", ["-f", "-c", "%T", dir], { encoding: "utf8" });
+  return r.stdout.trim() || "unknown";
+}
+
+async function benchFile(results: Record<string, unknown>[]) {
+  const N = 1000;
+  const REPS = 11;
+  const load0 = loadavg();
+  const bin = guestBin("filewrite", "musl");
+  const img = await image(bin);
+  // The writable layer of `uno run` lives on disk (under $UNO_HOME); tmpfs shows the
+  // cost without the host filesystem.
+  const bases = [os.tmpdir(), "/dev/shm"].filter((d) => fs.existsSync(d));
+  const rows: (string | number)[][] = [];
+  const variants: Record<string, unknown>[] = [];
+  for (const base of bases) {
+    const fst = fsType(base);
+    const natDir = freshDir(base, "uno-bench-native-");
+    const nat = runJson(
+      [bin, path.join(natDir, "bench.dat"), String(N), String(REPS)],
+      "native filewrite",
+    );
+    const upper = freshDir(base, "uno-bench-upper-");
+    const uno = runJson(
+      [...vmmArgs(img, upper), "/bench.dat", String(N), String(REPS)],
+      "uno filewrite",
+    );
+    const v: Record<string, unknown> = { fs: fst, dir: base };
+    for (const op of ["pwrite_4k", "pread_4k"] as const) {
+      const u = uno[op] as Triple;
+      const n = nat[op] as Triple;
+      v[op] = {
+        uno_ns: Math.round(u.median_ns),
+        native_ns: Math.round(n.median_ns),
+        ratio: r1(u.median_ns / n.median_ns),
+        uno_min_ns: Math.round(u.min_ns),
+        uno_max_ns: Math.round(u.max_ns),
+        native_min_ns: Math.round(n.min_ns),
+        native_max_ns: Math.round(n.max_ns),
+      };
+      rows.push([
+        `${op.replace("_4k", "")} 4 KiB, ${fst} (${base})`,
+        `${fmt(u.median_ns, 0)} (${fmt(u.min_ns, 0)}–${fmt(u.max_ns, 0)})`,
+        `${fmt(n.median_ns, 0)} (${fmt(n.min_ns, 0)}–${fmt(n.max_ns, 0)})`,
+        fmt(u.median_ns / n.median_ns, 1),
+      ]);
+    }
+    variants.push(v);
+  }
+  const text =
+    `### File I/O: ns per 4 KiB op at offset 0, median (min–max) of ${REPS} repetitions × ${N} ops (load ${load0} → ${loadavg()})\n\n` +
+    table(["what", "uno ns (writable layer)", "native ns", "uno / native"], rows);
+  const head = variants[0]!;
+  emit(
+    text,
+    {
+      bench: "file_write",
+      libc: "musl",
+      n: N,
+      reps: REPS,
+      fs: head.fs,
+      pwrite_4k: head.pwrite_4k,
+      pread_4k: head.pread_4k,
+      variants: variants.slice(1),
+      loadavg: [load0, loadavg()],
+    },
+    results,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  const argv = process.argv.slice(2);
+  let runs = 50;
+  let outFile: string | undefined;
+  const which = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--runs") runs = Number(argv[++i]);
+    else if (a === "--out") outFile = argv[++i];
+    else if (a === "boot" || a === "syscalls" || a === "file") which.add(a);
+    else if (a === "-h" || a === "--help") {
+      process.stdout.write(
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [--runs N] [--out FILE]\n",
+      );
+      return;
+    } else die(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(runs) || runs < 1) die("--runs needs a positive integer");
+  if (runs < 30)
+    process.stderr.write(`bench: warning: --runs ${runs} < 30: too few for the boot figures\n`);
+  if (which.size === 0) ["boot", "syscalls", "file"].forEach((w) => which.add(w));
+  need(VMM, "run `make` first");
+
+  const m = machine();
+  process.stdout.write(
+    `## Machine\n\n${table(["nproc", "CPU", "kernel", "KVM", "node", "date"], [[m.nproc!, m.cpu!, m.kernel!, m.kvm!, m.node!, m.date!]])}\n\n`,
+  );
+  const results: Record<string, unknown>[] = [];
+  const t0 = Date.now();
+  if (which.has("boot")) await benchBoot(runs, results);
+  if (which.has("syscalls")) await benchSyscalls(results);
+  if (which.has("file")) await benchFile(results);
+  process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
+}
+
+main().catch((err: unknown) =>
+  die(err instanceof Error ? (err.stack ?? err.message) : String(err)),
+);

@@ -1,0 +1,25 @@
+# Guest test programs: every tests/guest/*.c built twice, static with musl and static with
+# glibc, into build/guest/musl/NAME and build/guest/glibc/NAME. tests/ts/guest.test.ts runs
+# each one natively and inside uno and compares stdout and exit status.
+#   make -f tests/guest/guest.mk guest-progs      (or `include` this file and `make guest-progs`)
+GUEST_SRC_DIR := tests/guest
+GUEST_OUT_DIR := build/guest
+GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror
+GUEST_MUSL_CC ?= musl-gcc
+GUEST_GLIBC_CC ?= gcc
+GUEST_NAMES := $(basename $(notdir $(wildcard $(GUEST_SRC_DIR)/*.c)))
+GUEST_MUSL := $(GUEST_NAMES:%=$(GUEST_OUT_DIR)/musl/%)
+GUEST_GLIBC := $(GUEST_NAMES:%=$(GUEST_OUT_DIR)/glibc/%)
+
+.PHONY: guest-progs
+guest-progs: $(GUEST_MUSL) $(GUEST_GLIBC)
+
+$(GUEST_OUT_DIR)/musl/%: $(GUEST_SRC_DIR)/%.c $(GUEST_SRC_DIR)/guest.h
+	@mkdir -p $(dir $@)
+	@echo "  CC   $@"
+	@$(GUEST_MUSL_CC) -static $(GUEST_CFLAGS) -o $@ $<
+
+$(GUEST_OUT_DIR)/glibc/%: $(GUEST_SRC_DIR)/%.c $(GUEST_SRC_DIR)/guest.h
+	@mkdir -p $(dir $@)
+	@echo "  CC   $@"
+	@$(GUEST_GLIBC_CC) -static $(GUEST_CFLAGS) -o $@ $<
