@@ -63,6 +63,7 @@ enum uno_backend {
 #define UNO_BOOT_STDIN_TTY 0x4u   /* host fd 0 is a terminal */
 #define UNO_BOOT_STDOUT_TTY 0x8u
 #define UNO_BOOT_STDERR_TTY 0x10u
+#define UNO_BOOT_VERBOSE 0x20u    /* print libOS boot phases (uno run --verbose) */
 
 struct uno_bootinfo {
     uint64_t magic;           /* UNO_BOOT_MAGIC */

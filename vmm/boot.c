@@ -231,6 +231,8 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
 
     if (v->cfg.trace)
         bi->flags |= UNO_BOOT_TRACE;
+    if (v->cfg.verbose)
+        bi->flags |= UNO_BOOT_VERBOSE;
     struct winsize ws;
     for (int fd = 0; fd < 3; fd++)
         if (isatty(fd))

@@ -92,6 +92,15 @@ static NORETURN void exec_failed(const char *path, int err)
     libos_exit(err == -ENOENT || err == -ENOTDIR ? 127 : 126);
 }
 
+/* --verbose: where the libOS's boot time goes, in microseconds since its first instruction. */
+static u64 t_boot;
+static void phase(const char *what)
+{
+    if (bootinfo->flags & UNO_BOOT_VERBOSE)
+        kprintf("uno-libos: [%6lu us] %s\n",
+                (time_mono_ns() - t_boot) / 1000, what);
+}
+
 void libos_main(const struct uno_bootinfo *bi)
 {
     bootinfo = bi;
@@ -103,12 +112,14 @@ void libos_main(const struct uno_bootinfo *bi)
     if (bi->backend != UNO_BACKEND_CPL3)
         panic("this libOS was started for backend %u but runs the cpl3 backend", bi->backend);
     time_init();
+    t_boot = time_mono_ns();
 
     /* The libOS heap, then every other frame for the app. */
     u64 heap_size = MIN(MAX(bi->ram_size / 16, 1ull << 20), 16ull << 20);
     kheap_init(phys_to_virt(bi->free_start), heap_size);
     frame_init(bi->free_start + heap_size, bi->ram_size);
 
+    phase("memory ready");
     proc_init();
     vfs_init();
     open_console();
@@ -116,8 +127,10 @@ void libos_main(const struct uno_bootinfo *bi)
     enter_cwd((const char *)phys_to_virt(UNO_GPA_ARGS) + bi->cwd_off);
 
     const char *path = boot_argv[0];
+    phase("namespace ready");
     int r = exec_load(path, boot_argv, boot_envp, &entry_frame);
     if (r)
         exec_failed(path, r);
+    phase("program loaded; entering it");
     arch_enter_user(&entry_frame);
 }
