@@ -21,6 +21,7 @@ all: c ts
 # Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
 # guest programs and Debian's binaries natively and inside uno and compare.
 test: all test-unit test-ts
+	node scripts/compat.mjs --check
 
 test-unit: erofs-test
 
