@@ -45,7 +45,7 @@ erofs-seeds: $(EROFS_BUILD)/erofs_test
 	@rm -rf $(EROFS_SEEDS) $(EROFS_BUILD)/erofs-seed-tree
 	@mkdir -p $(EROFS_SEEDS) $(EROFS_BUILD)/erofs-seed-tree/d/e $(EROFS_BUILD)/erofs-seed-tree/m
 	@set -e; cd $(EROFS_BUILD)/erofs-seed-tree; \
-	printf hello > a; head -c 4500 /dev/urandom > b; : > empty; ln -s a l; ln a d/h; \
+	printf hello > a; seq 1 2000 | head -c 4500 > b; : > empty; ln -s a l; ln a d/h; \
 	echo deep > d/e/f; mknod d/null c 1 3 2>/dev/null || true; \
 	setfattr -n user.x -v y a 2>/dev/null || true; \
 	i=0; while [ $$i -lt 300 ]; do : > m/entry_with_name_$$i; i=$$((i+1)); done; \
@@ -62,6 +62,13 @@ erofs-seeds: $(EROFS_BUILD)/erofs_test
 erofs-fuzz: $(EROFS_BUILD)/erofs_fuzz erofs-seeds
 	@mkdir -p $(EROFS_CORPUS)
 	$(EROFS_BUILD)/erofs_fuzz -max_total_time=$(EROFS_FUZZ_TIME) -timeout=10 \
-		-rss_limit_mb=2048 -print_final_stats=1 $(EROFS_CORPUS) $(EROFS_SEEDS)
+		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(EROFS_BUILD)/erofs-fuzz- \
+		$(EROFS_CORPUS) $(EROFS_SEEDS)
 
+# Standalone (make -f tests/unit/erofs.mk): default to the unit test; included: leave the
+# includer's default goal alone.
+ifeq ($(notdir $(firstword $(MAKEFILE_LIST))),erofs.mk)
+.DEFAULT_GOAL := erofs-test
+else
 .DEFAULT_GOAL := $(EROFS_SAVED_DEFAULT_GOAL)
+endif

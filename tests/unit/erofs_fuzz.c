@@ -28,6 +28,7 @@ int erofs_fuzz_walk(const uint8_t *data, size_t size, struct erofs_walk_stats *s
 #define WALK_MAX_INODES 2048
 #define WALK_QUEUE 512
 #define WALK_BATCH 32
+#define WALK_SEEN 4096 /* power of two, > WALK_MAX_INODES */
 
 #define REQUIRE(c)                                                                              \
     do {                                                                                        \
@@ -56,6 +57,21 @@ static int batch_cb(void *ctx, const char *name, size_t namelen, uint64_t nid, u
     b->type[b->n] = type;
     b->n++;
     return 0;
+}
+
+/* Open-addressing set of visited nids (hard links and corrupt dirents pointing back up
+ * would otherwise make the walk revisit the same directories). Returns true if new. */
+static bool seen_add(uint64_t *set, uint64_t nid)
+{
+    uint64_t key = nid + 1; /* 0 marks a free slot */
+    for (uint64_t h = (key * 0x9E3779B97F4A7C15ull) >> 52;; h = (h + 1) & (WALK_SEEN - 1)) {
+        if (set[h] == key)
+            return false;
+        if (set[h] == 0) {
+            set[h] = key;
+            return true;
+        }
+    }
 }
 
 static void in_image(const struct erofs_fs *fs, const void *p, uint64_t n)
@@ -136,10 +152,14 @@ int erofs_fuzz_walk(const uint8_t *data, size_t size, struct erofs_walk_stats *s
     unsigned qh = 0, qt = 0; /* ring, qt - qh entries */
     queue[qt++ % WALK_QUEUE] = fs.root_nid;
     static const char big[EROFS_NAME_LEN + 1] = {0};
+    uint64_t seen[WALK_SEEN] = {0};
     unsigned visits = 0;
 
-    while (qh != qt && visits++ < WALK_MAX_INODES) {
+    while (qh != qt && visits < WALK_MAX_INODES) {
         uint64_t nid = queue[qh++ % WALK_QUEUE];
+        if (!seen_add(seen, nid))
+            continue;
+        visits++;
         struct erofs_inode ino;
         r = erofs_iget(&fs, nid, &ino);
         if (r < 0) {
