@@ -23,12 +23,12 @@ all: c ts
 test: all test-unit test-ts
 	node scripts/compat.mjs --check
 
-test-unit: erofs-test
+test-unit: erofs-test ring-test elf-test
 
 test-ts: all
 	node --test --test-concurrency=1 dist/tests/ts/
 
-fuzz: erofs-fuzz
+fuzz: erofs-fuzz ring-fuzz elf-fuzz
 c: $(BUILD)/uno-vmm $(BUILD)/libos.elf
 
 $(BUILD)/uno-vmm: $(VMM_OBJ)
@@ -72,5 +72,6 @@ clean:
 	rm -rf $(BUILD) dist
 
 include tests/unit/erofs.mk
+include tests/unit/vmm.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

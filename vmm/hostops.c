@@ -20,6 +20,10 @@
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
+/* Modes the guest asks for, minus set-user/group-ID: the layer is a host directory, and a
+ * setuid-root file left there by a guest would be a gift to anyone on the host. */
+static mode_t guest_mode(uint64_t mode) { return (mode_t)(mode & 01777); }
+
 static int beneath(struct vmm *v, const char *path, int flags, mode_t mode)
 {
     struct open_how how = {
@@ -65,6 +69,18 @@ static int drop_whiteout(int dfd, const char *name)
     return unlinkat(dfd, wh, 0) == 0 ? 1 : 0;
 }
 
+/* A directory put where a lower one was deleted (its whiteout just dropped) must not show
+ * the old contents: mark it opaque. Not a directory: nothing to do. */
+static void make_opaque(int dfd, const char *name)
+{
+    int sub = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int o = sub < 0 ? -1 : openat(sub, WH_OPAQUE, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (o >= 0)
+        close(o);
+    if (sub >= 0)
+        close(sub);
+}
+
 static int alloc_handle(struct vmm *v, int fd, bool is_dir)
 {
     for (int h = 3; h < UNO_MAX_HANDLES; h++) {
@@ -107,17 +123,18 @@ static int64_t op_open(struct vmm *v, struct ring_req *r)
     int flags = (int)(r->arg[0] & (uint64_t)allowed);
     if ((flags & UNO_O_ACCMODE) == 3)
         return -EINVAL;
-    if ((flags & O_CREAT) && *r->path) {
-        const char *name;
-        int dfd = parent_of(v, r->path, &name);
-        if (dfd < 0)
-            return dfd;
-        drop_whiteout(dfd, name);
-        close(dfd);
-    }
-    int fd = beneath(v, r->path, flags | O_NOFOLLOW, (mode_t)(r->arg[1] & 07777));
+    int fd = beneath(v, r->path, flags | O_NOFOLLOW, guest_mode(r->arg[1]));
     if (fd < 0)
         return fd;
+    if ((flags & O_CREAT) && *r->path) {
+        /* Only now that the name exists: a failed create must keep the lower one hidden. */
+        const char *name;
+        int dfd = parent_of(v, r->path, &name);
+        if (dfd >= 0) {
+            drop_whiteout(dfd, name);
+            close(dfd);
+        }
+    }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         close(fd);
@@ -209,17 +226,9 @@ static int64_t op_mkdir(struct vmm *v, struct ring_req *r)
     int dfd = parent_of(v, r->path, &name);
     if (dfd < 0)
         return dfd;
-    int hid = drop_whiteout(dfd, name);
-    int64_t res = mkdirat(dfd, name, (mode_t)(r->arg[1] & 07777)) < 0 ? -errno : 0;
-    if (res == 0 && hid) {
-        /* A directory made where a lower one was deleted must not show the old contents. */
-        int sub = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int o = sub < 0 ? -1 : openat(sub, WH_OPAQUE, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-        if (o >= 0)
-            close(o);
-        if (sub >= 0)
-            close(sub);
-    }
+    int64_t res = mkdirat(dfd, name, guest_mode(r->arg[1])) < 0 ? -errno : 0;
+    if (res == 0 && drop_whiteout(dfd, name))
+        make_opaque(dfd, name);
     close(dfd);
     return res;
 }
@@ -273,7 +282,9 @@ static int64_t op_namei(struct vmm *v, struct ring_req *r)
         break;
     }
     case UNO_OP_CHMOD:
-        res = fchmodat(dfd, name, (mode_t)(r->arg[1] & 07777), 0) < 0 ? -errno : 0;
+        /* Never through a symlink: one in the layer may point anywhere on the host. */
+        res = fchmodat(dfd, name, guest_mode(r->arg[1]), AT_SYMLINK_NOFOLLOW) < 0
+                  ? -errno : 0;
         break;
     case UNO_OP_UTIMENS: {
         struct timespec ts[2];
@@ -300,7 +311,6 @@ static int64_t op_two_paths(struct vmm *v, struct ring_req *r)
         return d2;
     int64_t res;
     if (r->op == UNO_OP_SYMLINK) {
-        drop_whiteout(d2, n2);
         res = symlinkat(r->path, d2, n2) < 0 ? -errno : 0;
     } else {
         const char *n1;
@@ -309,10 +319,13 @@ static int64_t op_two_paths(struct vmm *v, struct ring_req *r)
             close(d2);
             return d1;
         }
-        drop_whiteout(d2, n2);
         res = renameat(d1, n1, d2, n2) < 0 ? -errno : 0;
         close(d1);
     }
+    /* Only after success: a failure keeps the lower one hidden. A directory moved over a
+     * whiteout hides the lower one as mkdir's does. */
+    if (res == 0 && drop_whiteout(d2, n2) && r->op == UNO_OP_RENAME)
+        make_opaque(d2, n2);
     close(d2);
     return res;
 }

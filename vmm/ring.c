@@ -76,6 +76,18 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
         return -EINVAL;
     if (op_has_handle(r->op) && r->handle >= UNO_MAX_HANDLES)
         return -EBADF;
+    if (r->op == UNO_OP_SYMLINK) {
+        /* path = the target: any non-empty string (absolute, "..": it is only stored, the
+         * host never follows it); path2 = where the link goes (a checked path). */
+        size_t n = strnlen((const char *)slot, r->len);
+        if (n == r->len || n == 0)
+            return -EINVAL;
+        if (n >= sizeof r->path)
+            return -ENAMETOOLONG;
+        memcpy(r->path, slot, n + 1);
+        return check_path((const char *)slot + n + 1, r->len - n - 1, r->path2,
+                          sizeof r->path2, NULL);
+    }
     if (op_has_path(r->op)) {
         size_t used = 0;
         int err = check_path((const char *)slot, r->len, r->path, sizeof r->path, &used);
@@ -83,17 +95,6 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
             return err;
         if (r->op == UNO_OP_RENAME) {
             err = check_path((const char *)slot + used, r->len - used, r->path2,
-                             sizeof r->path2, NULL);
-            if (err)
-                return err;
-        }
-        if (r->op == UNO_OP_SYMLINK) {
-            /* path = the target (any string), path2 = where the link goes (checked). */
-            size_t n = strnlen((const char *)slot, r->len);
-            if (n == r->len || n == 0)
-                return -EINVAL;
-            memcpy(r->path, slot, n + 1);
-            err = check_path((const char *)slot + n + 1, r->len - n - 1, r->path2,
                              sizeof r->path2, NULL);
             if (err)
                 return err;

@@ -67,8 +67,10 @@ ring-fuzz: $(VMMT_BUILD)/ring_fuzz ring-seeds
 		-artifact_prefix=$(VMMT_BUILD)/ring-artifacts/ $(RING_CORPUS) $(RING_SEEDS) </dev/null
 
 # ---------------------------------------------------------------- ELF parser
-# Real programs: static (ET_EXEC), static-pie (ET_DYN), musl static, dynamic (PT_INTERP).
-# A compiler that is missing leaves its binary out; the test reports it as skipped.
+# Real programs: static (ET_EXEC; also with -z noseparate-code, 2 MiB pages, gold, lld),
+# static-pie (ET_DYN), musl static, dynamic glibc/musl PIE and non-PIE (PT_INTERP). A
+# missing compiler or linker leaves its binary out; the test reports it as skipped.
+# (Debian's musl-gcc cannot make a working -static-pie, so there is none.)
 elf-bins: $(ELF_BINS)/.stamp
 
 $(ELF_BINS)/.stamp: tests/unit/vmm.mk
@@ -80,8 +82,12 @@ $(ELF_BINS)/.stamp: tests/unit/vmm.mk
 	gcc -O1 -static-pie -fPIE -o $(ELF_BINS)/static-pie $(ELF_BINS)/hello.c
 	gcc -O1 -o $(ELF_BINS)/dynamic $(ELF_BINS)/hello.c
 	gcc -O1 -no-pie -o $(ELF_BINS)/dynamic-nopie $(ELF_BINS)/hello.c
+	gcc -O1 -static -Wl,-z,noseparate-code -o $(ELF_BINS)/static-noseparate $(ELF_BINS)/hello.c
+	gcc -O1 -static -Wl,-z,max-page-size=0x200000 -o $(ELF_BINS)/static-2m $(ELF_BINS)/hello.c
 	-musl-gcc -O1 -static -o $(ELF_BINS)/musl-static $(ELF_BINS)/hello.c
-	-musl-gcc -O1 -static-pie -fPIE -o $(ELF_BINS)/musl-static-pie $(ELF_BINS)/hello.c
+	-musl-gcc -O1 -o $(ELF_BINS)/musl-dynamic $(ELF_BINS)/hello.c
+	-gcc -O1 -static -fuse-ld=gold -o $(ELF_BINS)/static-gold $(ELF_BINS)/hello.c
+	-gcc -O1 -static -fuse-ld=lld -o $(ELF_BINS)/static-lld $(ELF_BINS)/hello.c
 	@touch $@
 
 $(VMMT_BUILD)/elf_test: tests/unit/elf_test.c $(ELF_DEPS)
