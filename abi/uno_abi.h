@@ -107,8 +107,14 @@ struct uno_libos_header {
     uint64_t syscall_entry;   /* MSR_LSTAR */
     uint64_t exc_table;       /* stub for vector 0; vector n at exc_table + n * exc_stride */
     uint64_t boot_stack_top;
-    uint64_t exc_stack_top;   /* TSS IST1 */
+    uint64_t exc_stack_top;   /* TSS IST1 and RSP0 */
+    uint64_t bp_gate;         /* CPL 0 handler of #BP (vector 3): the TLB flush, see below */
 };
+
+/* On the cpl3 backend a CPL 3 guest cannot flush its TLB, and the host's shadow MMU does not
+ * notice writes to live page-table entries. `int n` is refused here (#UD), but int3 is
+ * delivered through the IDT: its gate leads to a tiny CPL 0 stub that reloads CR3 when the
+ * int3 is the libOS's flush site, and hands any other int3 to the CPL 3 exception path. */
 
 /* ---------------------------------------------------------------- hypercalls --------- */
 /*

@@ -80,6 +80,7 @@ int boot_load_libos(struct vmm *v, struct libos_image *li)
     li->exc_stride = h->exc_stride;
     li->boot_stack = h->boot_stack_top;
     li->exc_stack = h->exc_stack_top;
+    li->bp_gate = h->bp_gate;
     return 0;
 }
 
@@ -158,6 +159,12 @@ static void gdt_tss_idt(struct vmm *v, const struct libos_image *li)
                        (((h >> 16) & 0xffff) << 48);
         idt[vec * 2 + 1] = h >> 32;
     }
+    /* #BP runs at CPL 0 (kernel code segment; emulated here, a few instructions) on the RSP0
+     * stack: it is how the libOS flushes its TLB (abi/uno_abi.h). */
+    uint64_t f = li->bp_gate;
+    idt[3 * 2] = (f & 0xffff) | ((uint64_t)UNO_SEL_KCODE << 16) | (0xeeull << 40) |
+                 (((f >> 16) & 0xffff) << 48);
+    idt[3 * 2 + 1] = f >> 32;
 }
 
 int boot_build_tables(struct vmm *v, const struct libos_image *li)

@@ -75,7 +75,7 @@ int kvm_run_loop(struct vmm *v);
 
 /* boot.c — guest layout: page tables, GDT/TSS/IDT, libOS image, boot info */
 struct libos_image {
-    uint64_t entry, syscall_entry, exc_table, exc_stride, boot_stack, exc_stack;
+    uint64_t entry, syscall_entry, exc_table, exc_stride, boot_stack, exc_stack, bp_gate;
     uint64_t phys, size;
 };
 int boot_load_libos(struct vmm *v, struct libos_image *li);

@@ -88,6 +88,37 @@ arch_enter_user:
     mov %rdi, %rsp
     jmp syscall_return
 
+/*
+ * #BP at CPL 0: the only libOS code that runs at ring 0 on this backend, and every
+ * instruction of it is emulated by the host (~2 us each), so it is as short as it can be.
+ * The int3 at flush_site is the libOS asking for a TLB flush: reload CR3 and return. Any
+ * other int3 is the app's: re-enter the CPL 3 stub for vector 3 with the app's frame, which
+ * the CPU left at exc_stack_top - 40 (RSP0 = IST1 = exc_stack_top), as if it had been taken
+ * at CPL 3.
+ */
+    .align 16
+    .globl bp_gate
+bp_gate:
+    cmpq $flush_site_end, (%rsp)
+    jne 1f
+    push %rax
+    mov %cr3, %rax
+    mov %rax, %cr3
+    pop %rax
+    iretq
+1:  pushq $0x23                         /* ss: UNO_SEL_UDATA */
+    pushq $exc_stack_top - 40           /* rsp: the app's frame */
+    pushq $0x2                          /* rflags */
+    pushq $0x2b                         /* cs: UNO_SEL_UCODE */
+    pushq $exc_table + 3 * EXC_STRIDE   /* rip: the CPL 3 stub for #BP */
+    iretq
+
+    .globl arch_tlb_flush
+arch_tlb_flush:
+    int3
+flush_site_end:
+    ret
+
 /* Exception stubs, one every EXC_STRIDE bytes; the CPU pushes an error code for some. */
     .align 16
     .globl exc_table

@@ -3,7 +3,8 @@
 #include "libos/types.h"
 #include "../../../abi/uno_abi.h"
 
-extern char libos_start[], syscall_entry[], exc_table[], boot_stack_top[], exc_stack_top[];
+extern char libos_start[], syscall_entry[], exc_table[], boot_stack_top[], exc_stack_top[],
+    bp_gate[];
 
 __attribute__((section(".libos_header"), used)) const struct uno_libos_header libos_header = {
     .magic = UNO_LIBOS_MAGIC,
@@ -14,4 +15,5 @@ __attribute__((section(".libos_header"), used)) const struct uno_libos_header li
     .exc_table = (u64)exc_table,
     .boot_stack_top = (u64)boot_stack_top,
     .exc_stack_top = (u64)exc_stack_top,
+    .bp_gate = (u64)bp_gate,
 };

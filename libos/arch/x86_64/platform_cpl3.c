@@ -51,9 +51,14 @@ u64 platform_get_gs(void)
     return b;
 }
 
-/* invlpg is privileged; the host's shadow MMU sees our page-table writes itself. */
+/* invlpg and mov-to-CR3 are privileged, and the host's shadow MMU does not notice writes
+ * to live page-table entries: after changing (not adding) translations, reload CR3 through
+ * the #BP gate (entry.S), ~10 us. */
+void arch_tlb_flush(void);
+
 void platform_tlb_flush(u64 va, u64 len)
 {
     (void)va;
     (void)len;
+    arch_tlb_flush();
 }
