@@ -25,7 +25,7 @@ test: all test-unit test-ts
 
 test-unit: erofs-test ring-test elf-test
 
-test-ts: all
+test-ts: all guest-progs
 	node --test --test-concurrency=1 dist/tests/ts/
 
 fuzz: erofs-fuzz ring-fuzz elf-fuzz
@@ -71,6 +71,8 @@ node_modules: package-lock.json
 clean:
 	rm -rf $(BUILD) dist
 
+include tests/guest/guest.mk
+include bench/bench.mk
 include tests/unit/erofs.mk
 include tests/unit/vmm.mk
 

@@ -174,6 +174,9 @@ enum uno_op {
     UNO_OP_FSYNC = 16,    /* handle */
     UNO_OP_CHMOD = 17,    /* upper path, arg1 = mode */
     UNO_OP_UTIMENS = 18,  /* upper path, arg0 = atime ns, arg1 = mtime ns (-1: leave) */
+    UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode */
+    UNO_OP_OPAQUE = 20,   /* upper path of a directory: hide the lower one from now on */
+    UNO_OP_CHOWN = 21,    /* upper path, arg0 = uid, arg1 = gid: the owner the guest sees */
     UNO_OP_MAX
 };
 

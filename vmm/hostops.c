@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -99,13 +100,77 @@ static int handle_fd(struct vmm *v, uint32_t h)
     return h < UNO_MAX_HANDLES ? v->handles[h].fd : -1;
 }
 
+/* What the guest set but the host file must not carry is kept in an extended attribute
+ * of the host file: the owner (so uno-vmm needs no privilege to honour chown, and files
+ * copied up from the image keep theirs) and the set-user/group-ID bits (which a host file
+ * of a root uno-vmm must not have). Value "uid:gid:special" (special in octal). Without the
+ * attribute a file belongs to root, the guest's user, with no special bits. Symlinks cannot
+ * carry user.* attributes: they always belong to root. */
+#define ATTR_XATTR "user.uno.attr"
+
+struct guest_attr {
+    uint32_t uid, gid, special;
+};
+
+static void attr_parse(const char *val, ssize_t n, struct guest_attr *a)
+{
+    char buf[48];
+    unsigned long u, g, sp = 0;
+    memset(a, 0, sizeof *a);
+    if (n <= 0 || n >= (ssize_t)sizeof buf)
+        return;
+    memcpy(buf, val, (size_t)n);
+    buf[n] = 0;
+    if (sscanf(buf, "%lu:%lu:%lo", &u, &g, &sp) >= 2 && u <= UINT32_MAX && g <= UINT32_MAX) {
+        a->uid = (uint32_t)u;
+        a->gid = (uint32_t)g;
+        a->special = (uint32_t)sp & 06000;
+    }
+}
+
+/* `name` in directory `dfd` (opened beneath the layer; name is one checked component, so
+ * the /proc/self/fd path cannot lead elsewhere). */
+static void attr_path(char *out, size_t size, int dfd, const char *name)
+{
+    snprintf(out, size, "/proc/self/fd/%d/%s", dfd, name);
+}
+
+static void attr_get_at(int dfd, const char *name, struct guest_attr *a)
+{
+    char path[320], val[48];
+    attr_path(path, sizeof path, dfd, name);
+    attr_parse(val, lgetxattr(path, ATTR_XATTR, val, sizeof val), a);
+}
+
+static void attr_get_fd(int fd, struct guest_attr *a)
+{
+    char val[48];
+    attr_parse(val, fgetxattr(fd, ATTR_XATTR, val, sizeof val), a);
+}
+
+static int attr_set_at(int dfd, const char *name, const struct guest_attr *a)
+{
+    char path[320], val[48];
+    attr_path(path, sizeof path, dfd, name);
+    if (!a->uid && !a->gid && !a->special)
+        return lremovexattr(path, ATTR_XATTR) < 0 && errno != ENODATA ? -errno : 0;
+    int n = snprintf(val, sizeof val, "%u:%u:%o", a->uid, a->gid, a->special);
+    return lsetxattr(path, ATTR_XATTR, val, (size_t)n, 0) < 0 ? -errno : 0;
+}
+
+static void apply_attr(struct uno_stat *u, const struct guest_attr *a)
+{
+    u->uid = a->uid;
+    u->gid = a->gid;
+    u->mode |= a->special;
+}
+
 static void to_uno_stat(const struct stat *st, struct uno_stat *u, uint32_t flags)
 {
     memset(u, 0, sizeof *u);
     u->mode = st->st_mode;
     u->nlink = (uint32_t)st->st_nlink;
-    /* The guest runs as root of its own instance: what it wrote is its own. */
-    u->uid = 0;
+    u->uid = 0; /* callers apply the guest_attr */
     u->gid = 0;
     u->size = (uint64_t)st->st_size;
     u->ino = st->st_ino;
@@ -165,6 +230,11 @@ static int64_t op_stat(struct vmm *v, struct ring_req *r)
             faccessat(dfd, opq, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
             fl = UNO_STAT_OPAQUE;
         to_uno_stat(&st, u, fl);
+        if (!S_ISLNK(st.st_mode)) {
+            struct guest_attr a;
+            attr_get_at(dfd, name, &a);
+            apply_attr(u, &a);
+        }
     } else {
         char wh[300];
         res = -ENOENT;
@@ -229,6 +299,10 @@ static int64_t op_mkdir(struct vmm *v, struct ring_req *r)
     int64_t res = mkdirat(dfd, name, guest_mode(r->arg[1])) < 0 ? -errno : 0;
     if (res == 0 && drop_whiteout(dfd, name))
         make_opaque(dfd, name);
+    if (res == 0 && (r->arg[1] & 06000)) {
+        struct guest_attr ga = {.special = (uint32_t)(r->arg[1] & 06000)};
+        res = attr_set_at(dfd, name, &ga);
+    }
     close(dfd);
     return res;
 }
@@ -285,7 +359,37 @@ static int64_t op_namei(struct vmm *v, struct ring_req *r)
         /* Never through a symlink: one in the layer may point anywhere on the host. */
         res = fchmodat(dfd, name, guest_mode(r->arg[1]), AT_SYMLINK_NOFOLLOW) < 0
                   ? -errno : 0;
+        if (res == 0) {
+            struct guest_attr ga;
+            attr_get_at(dfd, name, &ga);
+            if (ga.special != (r->arg[1] & 06000)) {
+                ga.special = (uint32_t)(r->arg[1] & 06000);
+                res = attr_set_at(dfd, name, &ga);
+            }
+        }
         break;
+    case UNO_OP_CHOWN: {
+        struct stat st;
+        struct guest_attr ga;
+        if (r->arg[0] > UINT32_MAX || r->arg[1] > UINT32_MAX) {
+            res = -EINVAL;
+            break;
+        }
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            res = -errno;
+            break;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            res = r->arg[0] == 0 && r->arg[1] == 0 ? 0 : -EPERM;
+            break;
+        }
+        attr_get_at(dfd, name, &ga);
+        ga.uid = (uint32_t)r->arg[0];
+        ga.gid = (uint32_t)r->arg[1];
+        ga.special = 0; /* chown clears set-user/group-ID, as on Linux */
+        res = attr_set_at(dfd, name, &ga);
+        break;
+    }
     case UNO_OP_UTIMENS: {
         struct timespec ts[2];
         for (int i = 0; i < 2; i++) {
@@ -383,6 +487,11 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         if (fstat(fd, &st) < 0)
             return -errno;
         to_uno_stat(&st, (struct uno_stat *)r->data, 0);
+        if (!S_ISLNK(st.st_mode)) {
+            struct guest_attr a;
+            attr_get_fd(fd, &a);
+            apply_attr((struct uno_stat *)r->data, &a);
+        }
         return sizeof(struct uno_stat);
     case UNO_OP_STAT:
         return op_stat(v, r);
@@ -393,6 +502,7 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_READLINK:
     case UNO_OP_CHMOD:
     case UNO_OP_UTIMENS:
+    case UNO_OP_CHOWN:
         return op_namei(v, r);
     case UNO_OP_RENAME:
     case UNO_OP_SYMLINK:
@@ -416,6 +526,33 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;
         return fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    case UNO_OP_SETFL: {
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        if (r->arg[0] & ~(uint64_t)UNO_O_APPEND)
+            return -EINVAL;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            return -errno;
+        fl = r->arg[0] ? (fl | O_APPEND) : (fl & ~O_APPEND);
+        return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+    }
+    case UNO_OP_OPAQUE: {
+        if (!*r->path)
+            return -EINVAL;
+        const char *name;
+        int dfd = parent_of(v, r->path, &name);
+        if (dfd < 0)
+            return dfd;
+        struct stat st;
+        int64_t res = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
+                      : !S_ISDIR(st.st_mode)                        ? -ENOTDIR
+                                                                    : 0;
+        if (res == 0)
+            make_opaque(dfd, name);
+        close(dfd);
+        return res;
+    }
     default:
         return -ENOSYS;
     }

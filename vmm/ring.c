@@ -42,7 +42,7 @@ static bool op_has_path(uint16_t op)
     switch (op) {
     case UNO_OP_OPEN: case UNO_OP_STAT: case UNO_OP_MKDIR: case UNO_OP_UNLINK:
     case UNO_OP_RENAME: case UNO_OP_SYMLINK: case UNO_OP_READLINK: case UNO_OP_WHITEOUT:
-    case UNO_OP_CHMOD: case UNO_OP_UTIMENS:
+    case UNO_OP_CHMOD: case UNO_OP_UTIMENS: case UNO_OP_OPAQUE: case UNO_OP_CHOWN:
         return true;
     default:
         return false;
@@ -54,6 +54,7 @@ static bool op_has_handle(uint16_t op)
     switch (op) {
     case UNO_OP_WRITE: case UNO_OP_READ: case UNO_OP_CLOSE: case UNO_OP_FSTAT:
     case UNO_OP_GETDENTS: case UNO_OP_LSEEK: case UNO_OP_FTRUNCATE: case UNO_OP_FSYNC:
+    case UNO_OP_SETFL:
         return true;
     default:
         return false;

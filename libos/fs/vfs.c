@@ -10,6 +10,7 @@
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
 #include "io/ring.h"
+#include "core/kheap.h"
 #include "libos/string.h"
 #include "proc/proc.h"
 
@@ -52,6 +53,7 @@ static void root_node(struct node *n)
     n->exists = true;
     n->in_upper = true; /* the layer's root always exists */
     n->has_lower = true;
+    n->lower_exists = true;
     n->special = SP_NONE;
     n->opaque = false;
     n->magic = false;
@@ -80,6 +82,7 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
     if (r)
         return r;
     child->exists = child->in_upper = child->has_lower = child->opaque = false;
+    child->lower_exists = false;
     child->special = SP_NONE;
     child->special_kind = 0;
     child->mode = 0;
@@ -119,6 +122,7 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
             r = erofs_iget(&rootfs, nid, &child->lower);
             if (r)
                 return r;
+            child->lower_exists = true;
             if (!child->in_upper) {
                 child->exists = child->has_lower = true;
                 child->mode = child->lower.mode;
@@ -147,7 +151,8 @@ static int readlink_node(const struct node *n, char *buf, u64 size)
         op.in_len = strlen(rel) + 1;
         op.out = buf;
         op.out_len = size;
-        return (int)ring_call(&op);
+        i64 r = ring_call(&op);
+        return r < 0 ? (int)r : (int)MIN((u64)r, size); /* truncated, as readlink(2) */
     }
     return (int)erofs_readlink(&rootfs, &n->lower, buf, size);
 }
@@ -349,6 +354,12 @@ int vfs_copy_up_dirs(const char *dir)
             i64 m = upper_path_op(UNO_OP_MKDIR, tmp_child.path, 0, tmp_child.mode & 07777);
             if (m < 0 && m != -EEXIST)
                 return (int)m;
+            if (m == 0 && (tmp_child.lower.uid || tmp_child.lower.gid)) {
+                m = upper_path_op(UNO_OP_CHOWN, tmp_child.path, tmp_child.lower.uid,
+                                  tmp_child.lower.gid);
+                if (m < 0)
+                    return (int)m;
+            }
             tmp_child.in_upper = true;
         }
         memcpy(n, &tmp_child, sizeof *n);
@@ -406,12 +417,70 @@ static int copy_up(struct node *n)
     } else {
         return -EOPNOTSUPP; /* devices and fifos of the image stay read-only */
     }
+    if ((n->lower.uid || n->lower.gid) && !S_ISLNK(n->mode)) {
+        i64 c = upper_path_op(UNO_OP_CHOWN, n->path, n->lower.uid, n->lower.gid);
+        if (c < 0)
+            return (int)c;
+    }
     i64 s = upper_stat(n->path, &n->ust);
     if (s < 0)
         return (int)s;
     n->in_upper = true;
     n->mode = n->ust.mode;
     return 0;
+}
+
+/* Copy a whole merged directory into the writable layer and make it opaque, so that it
+ * can be renamed: overlayfs without redirect_dir refuses with EXDEV, but Linux on an ordinary
+ * file system does not, and programs expect rename(2) of a directory to work. */
+#define COPY_TREE_MAX_DEPTH 128
+static int copy_up_tree(const char *path, int depth)
+{
+    if (depth > COPY_TREE_MAX_DEPTH)
+        return -ELOOP;
+    int r = vfs_copy_up_dirs(path);
+    if (r)
+        return r;
+    struct node *n = kmalloc(sizeof *n);
+    u8 *buf = kmalloc(16384);
+    char *child = kmalloc(PATH_MAX);
+    struct file *f = NULL;
+    if (!n || !buf || !child) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = walk_plain(path, n);
+    if (!r)
+        r = dir_open_merged(n, O_RDONLY | O_DIRECTORY, &f);
+    while (!r) {
+        struct dirent_sink sink = {.buf = buf, .size = 16384};
+        r = f->ops->getdents(f, &sink);
+        if (r || !sink.used)
+            break;
+        for (u64 o = 0; o < sink.used && !r; o += *(u16 *)(buf + o + 16)) {
+            const char *name = (const char *)buf + o + 19;
+            if (!strcmp(name, ".") || !strcmp(name, ".."))
+                continue;
+            r = join(child, path, name, strlen(name));
+            if (!r)
+                r = walk_plain(child, n);
+            if (r)
+                break;
+            if (S_ISDIR(n->mode))
+                r = copy_up_tree(child, depth + 1);
+            else
+                r = copy_up(n);
+        }
+    }
+    if (!r)
+        r = (int)upper_path_op(UNO_OP_OPAQUE, path, 0, 0);
+out:
+    if (f)
+        file_put(f);
+    kfree(n);
+    kfree(buf);
+    kfree(child);
+    return r;
 }
 
 int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out)
@@ -594,7 +663,7 @@ int vfs_unlink(int dirfd, const char *path, int flags)
         if (s < 0)
             return (int)s;
     }
-    if (n.has_lower || (!n.in_upper)) {
+    if (n.lower_exists) {
         char dir[PATH_MAX];
         dirname_of(n.path, dir);
         r = vfs_copy_up_dirs(dir);
@@ -626,10 +695,6 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
     if (!strncmp(nn.path, o.path, ol) && nn.path[ol] == '/')
         return -EINVAL; /* into its own subtree */
     if (S_ISDIR(o.mode)) {
-        /* Like overlayfs without redirect_dir: a directory with image contents cannot move;
-         * mv(1) and friends fall back to copying. */
-        if (o.has_lower)
-            return -EXDEV;
         if (nn.exists && !S_ISDIR(nn.mode))
             return -ENOTDIR;
         if (nn.exists) {
@@ -640,9 +705,17 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
     } else if (nn.exists && S_ISDIR(nn.mode)) {
         return -EISDIR;
     }
-    r = copy_up(&o);
-    if (r)
-        return r;
+    if (S_ISDIR(o.mode) && o.has_lower) {
+        /* A directory with image contents moves as a full copy in the writable layer. */
+        r = copy_up_tree(o.path, 0);
+        if (r)
+            return r;
+        o.in_upper = true;
+    } else {
+        r = copy_up(&o);
+        if (r)
+            return r;
+    }
     char dir[PATH_MAX];
     dirname_of(nn.path, dir);
     r = vfs_copy_up_dirs(dir);
@@ -662,7 +735,7 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
     i64 s = ring_call(&op);
     if (s < 0)
         return (int)s;
-    if (o.has_lower) {
+    if (o.lower_exists) {
         s = upper_path_op(UNO_OP_WHITEOUT, o.path, 0, 0);
         if (s < 0)
             return (int)s;
@@ -720,6 +793,28 @@ int vfs_utimens(const struct node *cn, i64 atime_ns, i64 mtime_ns)
     if (r)
         return r;
     return (int)upper_path_op(UNO_OP_UTIMENS, n.path, (u64)atime_ns, (u64)mtime_ns);
+}
+
+int vfs_chown(const struct node *cn, u32 uid, u32 gid)
+{
+    static struct node n;
+    memcpy(&n, cn, sizeof n);
+    if (n.special != SP_NONE)
+        return -EPERM;
+    struct linux_stat st;
+    int r = vfs_stat(&n, &st);
+    if (r)
+        return r;
+    if (uid == (u32)-1)
+        uid = st.st_uid;
+    if (gid == (u32)-1)
+        gid = st.st_gid;
+    if (uid == st.st_uid && gid == st.st_gid)
+        return 0; /* nothing changes: no copy-up either, as Linux leaves the file alone */
+    r = S_ISDIR(n.mode) && !n.in_upper ? vfs_copy_up_dirs(n.path) : copy_up(&n);
+    if (r)
+        return r;
+    return (int)upper_path_op(UNO_OP_CHOWN, n.path, uid, gid);
 }
 
 bool dirent_emit(struct dirent_sink *s, u64 ino, u8 type, const char *name, size_t len)

@@ -24,6 +24,8 @@ struct node {
     bool in_upper;           /* the visible entry is in the writable layer */
     bool opaque;             /* upper directory hides the lower one */
     bool has_lower;          /* `lower` is valid (and visible unless opaque) */
+    bool lower_exists;       /* the image has an entry of this name (maybe shadowed by the
+                                upper one): removing the name needs a whiteout */
     struct erofs_inode lower;
     struct uno_stat ust;     /* upper entry's attributes when in_upper */
     enum special special;    /* under /dev or /proc */
@@ -49,6 +51,7 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
 int vfs_symlink(const char *target, int dirfd, const char *linkpath);
 int vfs_chmod(const struct node *n, u32 mode);
 int vfs_utimens(const struct node *n, i64 atime_ns, i64 mtime_ns);
+int vfs_chown(const struct node *n, u32 uid, u32 gid); /* (u32)-1: leave unchanged */
 /* Make every directory of `path` (absolute) exist in the writable layer. */
 int vfs_copy_up_dirs(const char *path);
 /* The writable-layer path of an absolute path ("/a/b" -> "a/b", "/" -> ""). */

@@ -227,8 +227,14 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
          * need the host descriptor changed too; refuse that honestly. */
         int changeable = O_NONBLOCK | O_APPEND | 040000 /* O_DIRECT */ | 01000000 /* O_NOATIME */ |
                          020000 /* O_ASYNC */;
-        if (((int)arg ^ f->flags) & O_APPEND && f->has_upper)
-            return -EINVAL;
+        if ((((int)arg ^ f->flags) & O_APPEND) && f->has_upper && !S_ISDIR(f->mode)) {
+            /* The host descriptor does the appending: change it there. */
+            struct ring_op op = {.op = UNO_OP_SETFL, .handle = f->handle,
+                                 .arg = {(arg & O_APPEND) ? UNO_O_APPEND : 0}};
+            i64 r = ring_call(&op);
+            if (r < 0)
+                return r;
+        }
         f->flags = (f->flags & ~changeable) | ((int)arg & changeable);
         return 0;
     }
@@ -314,6 +320,16 @@ i64 sys_fchmod(u64 fd, u64 mode)
     static struct node n;
     int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
     return r ? r : vfs_chmod(&n, (u32)mode);
+}
+
+i64 sys_fchown(u64 fd, u64 uid, u64 gid)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    static struct node n;
+    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    return r ? r : vfs_chown(&n, (u32)uid, (u32)gid);
 }
 
 i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)

@@ -259,6 +259,29 @@ i64 sys_fchmodat(u64 dirfd, u64 path, u64 mode)
 }
 i64 sys_chmod(u64 path, u64 mode) { return sys_fchmodat((u64)AT_FDCWD, path, mode); }
 
+i64 sys_fchownat(u64 dirfd, u64 path, u64 uid, u64 gid, u64 flags)
+{
+    if (flags & ~(u64)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    int r = get_path(path, p1);
+    if (r)
+        return r;
+    if (!p1[0] && (flags & AT_EMPTY_PATH)) {
+        struct file *f = fd_get((int)dirfd);
+        if ((int)dirfd != AT_FDCWD && !f)
+            return -EBADF;
+        r = vfs_resolve(AT_FDCWD, f ? f->path : cwd_path, 0, &nd);
+    } else {
+        r = vfs_resolve((int)dirfd, p1, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : RESOLVE_FOLLOW, &nd);
+    }
+    return r ? r : vfs_chown(&nd, (u32)uid, (u32)gid);
+}
+i64 sys_chown(u64 path, u64 uid, u64 gid) { return sys_fchownat((u64)AT_FDCWD, path, uid, gid, 0); }
+i64 sys_lchown(u64 path, u64 uid, u64 gid)
+{
+    return sys_fchownat((u64)AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
 static i64 ts_ns(const i64 *ts)
 {
     if (ts[1] == UTIME_OMIT)

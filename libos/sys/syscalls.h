@@ -42,6 +42,7 @@ i64 sys_fsync(u64 fd);
 i64 sys_fchdir(u64 fd);
 i64 sys_fchmod(u64 fd, u64 mode);
 i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count);
+i64 sys_fchown(u64 fd, u64 uid, u64 gid);
 
 /* sys/path.c: the namespace */
 i64 sys_open(u64 path, u64 flags, u64 mode);
@@ -70,6 +71,9 @@ i64 sys_symlink(u64 target, u64 path);
 i64 sys_symlinkat(u64 target, u64 dirfd, u64 path);
 i64 sys_chmod(u64 path, u64 mode);
 i64 sys_fchmodat(u64 dirfd, u64 path, u64 mode);
+i64 sys_chown(u64 path, u64 uid, u64 gid);
+i64 sys_lchown(u64 path, u64 uid, u64 gid);
+i64 sys_fchownat(u64 dirfd, u64 path, u64 uid, u64 gid, u64 flags);
 i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags);
 i64 sys_truncate(u64 path, u64 len);
 i64 sys_umask(u64 mask);

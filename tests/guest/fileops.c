@@ -772,8 +772,9 @@ int main(int argc, char **argv)
     }
     const char *base = argv[1];
     umask(022);
-    OKAY("mkdir base", mkdir(base, 0755));
-    OKAY("chdir base", chdir(base));
+    /* Never work anywhere else than in the new directory. */
+    if (OKAY("mkdir base", mkdir(base, 0755)) < 0) return 3;
+    if (OKAY("chdir base", chdir(base)) < 0) return 3;
     basics();
     errors_and_dirs();
     readdir_tests();

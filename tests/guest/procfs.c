@@ -1,0 +1,141 @@
+/* /proc: self/exe, self/fd, self/maps, self/cmdline, meminfo, cpuinfo, uptime.
+ * Run with any arguments: they are checked against /proc/self/cmdline. */
+#include "guest.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+static int cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads a whole (small, synthetic) file into a NUL-terminated malloc'd buffer. */
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        printf("open %s: %s\n", path, errname(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap + 1);
+    ssize_t r;
+    /* small reads on purpose: synthetic files must support partial reads */
+    while ((r = read(fd, b + n, 100)) > 0) {
+        n += (size_t)r;
+        if (n + 100 > cap) b = realloc(b, (cap *= 2) + 1);
+    }
+    close(fd);
+    b[n] = 0;
+    if (len) *len = n;
+    return b;
+}
+
+int main(int argc, char **argv)
+{
+    char buf[PATH_MAX], real[PATH_MAX];
+    printf("== /proc/self/exe\n");
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0) {
+        printf("readlink /proc/self/exe: %s\n", errname(errno));
+        guest_failures++;
+    } else {
+        buf[n] = 0;
+        CHECK("exe is absolute", buf[0] == '/');
+        CHECK("exe equals realpath(argv[0])", realpath(argv[0], real) && !strcmp(buf, real));
+    }
+    int fd = open("/proc/self/exe", O_RDONLY);
+    char magic[4] = {0};
+    CHECK("exe opens and is an ELF", fd >= 0 && read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4));
+    if (fd >= 0) close(fd);
+
+    printf("== /proc/self/fd\n");
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        printf("opendir: %s\n", errname(errno));
+        guest_failures++;
+    } else {
+        char *names[64];
+        int k = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) && k < 64) names[k++] = strdup(e->d_name);
+        qsort(names, (size_t)k, sizeof names[0], cmpstr);
+        printf("entries:");
+        for (int i = 0; i < k; i++) printf(" %s", names[i]);
+        printf("\n");
+        char self[16];
+        snprintf(self, sizeof self, "%d", dirfd(d));
+        int found = 0;
+        for (int i = 0; i < k; i++) found |= !strcmp(names[i], self);
+        CHECK("the directory's own fd is listed", found);
+        closedir(d);
+    }
+    fd = open("/proc/self/exe", O_RDONLY);
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+    n = readlink(buf, real, sizeof real - 1);
+    if (n >= 0) real[n] = 0;
+    char exe[PATH_MAX];
+    ssize_t en = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (en >= 0) exe[en] = 0;
+    CHECK("/proc/self/fd/N of an open file names it", n > 0 && en > 0 && !strcmp(real, exe));
+    close(fd);
+    errno = 0;
+    n = readlink("/proc/self/fd/77", real, sizeof real);
+    printf("readlink closed fd: %s\n", n < 0 ? errname(errno) : "ok");
+
+    printf("== /proc/self/maps\n");
+    char *maps = slurp("/proc/self/maps", NULL);
+    CHECK("maps has [stack]", maps && strstr(maps, "[stack]"));
+    CHECK("maps has an r-xp line", maps && strstr(maps, " r-xp "));
+    /* every line starts with lo-hi in hex, lo < hi */
+    int lines_ok = maps != NULL, lines = 0;
+    for (char *l = maps; l && *l; lines++) {
+        unsigned long lo, hi;
+        if (sscanf(l, "%lx-%lx ", &lo, &hi) != 2 || lo >= hi) lines_ok = 0;
+        char *nl = strchr(l, '\n');
+        if (!nl) break;
+        l = nl + 1;
+    }
+    CHECK("maps lines are well formed", lines_ok && lines > 2);
+    free(maps);
+
+    printf("== /proc/self/cmdline\n");
+    size_t clen;
+    char *cmd = slurp("/proc/self/cmdline", &clen);
+    size_t want = 0;
+    for (int i = 0; i < argc; i++) want += strlen(argv[i]) + 1;
+    int same = cmd && clen == want;
+    size_t off = 0;
+    for (int i = 0; same && i < argc; i++) {
+        if (strcmp(cmd + off, argv[i])) same = 0;
+        off += strlen(argv[i]) + 1;
+    }
+    CHECK("cmdline equals argv", same);
+    free(cmd);
+
+    printf("== /proc/meminfo, cpuinfo, uptime\n");
+    char *mi = slurp("/proc/meminfo", NULL);
+    unsigned long total = 0, avail = 0;
+    char *p = mi ? strstr(mi, "MemTotal:") : NULL;
+    if (p) sscanf(p, "MemTotal: %lu kB", &total);
+    p = mi ? strstr(mi, "MemAvailable:") : NULL;
+    if (p) sscanf(p, "MemAvailable: %lu kB", &avail);
+    CHECK("meminfo has MemTotal > 0 kB", total > 0);
+    CHECK("meminfo has MemFree", mi && strstr(mi, "MemFree:"));
+    CHECK("MemAvailable <= MemTotal", avail <= total);
+    free(mi);
+    char *ci = slurp("/proc/cpuinfo", NULL);
+    CHECK("cpuinfo has processor", ci && strstr(ci, "processor"));
+    CHECK("cpuinfo has flags", ci && strstr(ci, "flags"));
+    free(ci);
+    char *up = slurp("/proc/uptime", NULL);
+    double u1 = -1, u2 = -1;
+    CHECK("uptime has two numbers", up && sscanf(up, "%lf %lf", &u1, &u2) == 2 && u1 >= 0 && u2 >= 0);
+    free(up);
+    errno = 0;
+    fd = open("/proc/self/nonexistent", O_RDONLY);
+    printf("open /proc/self/nonexistent: %s\n", fd < 0 ? errname(errno) : "ok");
+    return guest_failures ? 1 : 0;
+}
