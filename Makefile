@@ -33,7 +33,7 @@ c: $(BUILD)/uno-vmm $(BUILD)/libos.elf
 
 $(BUILD)/uno-vmm: $(VMM_OBJ)
 	@echo "  LD   $@"
-	@$(CC) $(VMM_CFLAGS) -o $@ $^
+	@$(CC) $(VMM_CFLAGS) -static -o $@ $^
 
 $(BUILD)/vmm/%.o: vmm/%.c vmm/vmm.h abi/uno_abi.h
 	@mkdir -p $(dir $@)

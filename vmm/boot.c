@@ -32,6 +32,8 @@ static int load_error(const char *path, const char *why)
 }
 
 /* The libOS file is ours, but a broken build must give an error, not a wild write. */
+/* The libOS file is ours, but a broken build must give an error, not a wild write. Only
+ * the headers are read into a buffer; segments go straight into guest RAM. */
 int boot_load_libos(struct vmm *v, struct libos_image *li)
 {
     const char *path = v->cfg.libos_path;
@@ -39,35 +41,37 @@ int boot_load_libos(struct vmm *v, struct libos_image *li)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0)
         return load_error(path, strerror(errno));
-    static uint8_t buf[UNO_LIBOS_MAX];
-    ssize_t n = read(fd, buf, sizeof buf);
-    close(fd);
-    if (n < (ssize_t)sizeof(Elf64_Ehdr))
-        return load_error(path, "too short");
-    Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_machine != EM_X86_64 ||
-        eh->e_phentsize != sizeof(Elf64_Phdr) ||
-        eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > (uint64_t)n)
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[32];
+    int err = 0;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 32 ||
+        pread(fd, ph, eh.e_phnum * sizeof ph[0], (off_t)eh.e_phoff) !=
+            (ssize_t)(eh.e_phnum * sizeof ph[0])) {
+        close(fd);
         return load_error(path, "not an x86-64 ELF");
-
+    }
     uint64_t end = 0;
     li->phys = UNO_GPA_LIBOS;
-    for (int i = 0; i < eh->e_phnum; i++) {
-        Elf64_Phdr *ph = (Elf64_Phdr *)(buf + eh->e_phoff) + i;
-        if (ph->p_type != PT_LOAD)
+    for (int i = 0; i < eh.e_phnum && !err; i++) {
+        if (ph[i].p_type != PT_LOAD)
             continue;
-        uint64_t off = ph->p_vaddr - UNO_VA_LIBOS;
-        if (ph->p_vaddr < UNO_VA_LIBOS || off > UNO_LIBOS_MAX || ph->p_memsz > UNO_LIBOS_MAX - off ||
-            ph->p_filesz > ph->p_memsz || ph->p_offset > (uint64_t)n ||
-            ph->p_filesz > (uint64_t)n - ph->p_offset)
-            return load_error(path, "segment out of range");
-        uint8_t *dst = gpa_ptr(v, li->phys + off, ph->p_memsz);
-        if (!dst)
-            return load_error(path, "does not fit in guest memory");
-        memcpy(dst, buf + ph->p_offset, ph->p_filesz);
-        if (off + ph->p_memsz > end)
-            end = off + ph->p_memsz;
+        uint64_t off = ph[i].p_vaddr - UNO_VA_LIBOS;
+        uint8_t *dst = gpa_ptr(v, li->phys + off, ph[i].p_memsz);
+        if (ph[i].p_vaddr < UNO_VA_LIBOS || off > UNO_LIBOS_MAX ||
+            ph[i].p_memsz > UNO_LIBOS_MAX - off || ph[i].p_filesz > ph[i].p_memsz ||
+            ph[i].p_offset + ph[i].p_filesz > (uint64_t)st.st_size || !dst) {
+            err = load_error(path, "segment out of range or too large for guest memory");
+            break;
+        }
+        if (pread(fd, dst, ph[i].p_filesz, (off_t)ph[i].p_offset) != (ssize_t)ph[i].p_filesz)
+            err = load_error(path, "short read");
+        if (off + ph[i].p_memsz > end)
+            end = off + ph[i].p_memsz;
     }
+    close(fd);
+    if (err)
+        return err;
     li->size = (end + MB2 - 1) & ~(MB2 - 1);
     struct uno_libos_header *h = gpa_ptr(v, li->phys, sizeof *h);
     if (!h || h->magic != UNO_LIBOS_MAGIC)

@@ -112,6 +112,7 @@ int console_open(int which, int flags, struct file **out)
     if (!f)
         return -ENFILE;
     f->kind = which;
+    f->stream = true;
     *out = f;
     return 0;
 }

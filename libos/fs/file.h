@@ -93,6 +93,7 @@ struct file {
     void *priv;               /* synthetic files: generated contents */
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
+    bool stream;              /* no file position: pread/pwrite/lseek give ESPIPE */
 };
 
 struct file *file_alloc(const struct file_ops *ops, int flags, u32 mode, const char *path);
