@@ -377,6 +377,7 @@ int kvm_run_loop(struct vmm *v)
                 run->mmio.len == 4) {
                 uint32_t nr;
                 memcpy(&nr, run->mmio.data, 4);
+                v->hypercalls++;
                 if (hypercall(v, nr))
                     return v->exit_status;
                 continue;

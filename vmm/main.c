@@ -207,6 +207,7 @@ int main(int argc, char **argv)
     vmm_log(v, "vCPU ready, backend cpl3; entering guest");
     int status = kvm_run_loop(v);
     ring_stop_io_thread(v);
-    vmm_log(v, "guest finished with status %d", status);
+    vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,
+            (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells);
     exit_now(status);
 }

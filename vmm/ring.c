@@ -166,6 +166,7 @@ static void *io_thread(void *arg)
             uint64_t cnt;
             if (read(v->doorbell_fd, &cnt, sizeof cnt) < 0 && errno != EINTR)
                 break;
+            v->doorbells++;
         }
         __atomic_store_n(&ring->host_flags, 0, __ATOMIC_SEQ_CST);
     }

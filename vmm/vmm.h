@@ -59,6 +59,8 @@ struct vmm {
     volatile int stopping;
     uint64_t t_start_ns;
     int exit_status;
+    uint64_t hypercalls;         /* exits to this process the guest asked for */
+    uint64_t doorbells;          /* doorbell wake-ups of the I/O thread (no exit) */
 };
 
 /* memory.c — guest memory and the checked GPA accessors: the one place that turns a

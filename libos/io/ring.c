@@ -107,7 +107,10 @@ void ring_write_async(u32 handle, const void *buf, size_t len)
         len -= n;
     }
     mb();
-    if (ring->host_flags & UNO_RING_NEED_WAKEUP)
+    /* Take the flag as we ring: one doorbell per host sleep, however many writes follow
+     * before the I/O thread is scheduled again. */
+    if ((ring->host_flags & UNO_RING_NEED_WAKEUP) &&
+        (__atomic_exchange_n(&ring->host_flags, 0, __ATOMIC_SEQ_CST) & UNO_RING_NEED_WAKEUP))
         platform_doorbell();
     /* Completions of async writes are reaped by whoever waits next. */
     i64 ignored;

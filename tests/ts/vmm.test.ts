@@ -1,0 +1,133 @@
+// uno-vmm and the libOS as a whole: what a person sees from `uno run --trace` and
+// `--verbose`, the cost model (console output without an exit per write), and clear errors
+// for bad input to uno-vmm. Every test needs KVM and fails (never skips) without it.
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { ROOT, requireFile, requireKvm, runNative, runUno, tempDir } from "./guest-util.js";
+
+const VMM = path.join(ROOT, "build", "uno-vmm");
+const LIBOS = path.join(ROOT, "build", "libos.elf");
+const tmp = tempDir("uno-vmm-test-");
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function prog(name: string): string {
+  const p = path.join(ROOT, "build", "guest", "musl", name);
+  requireFile(p, "build the guest programs with `make guest-progs`");
+  return p;
+}
+
+describe("--trace", () => {
+  it("prints each system call and reports -ENOSYS, which the program sees", () => {
+    requireKvm();
+    const r = runUno(prog("enosys"), ["uno-only"], { unoFlags: ["--trace"] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^syscall 1000: -1 ENOSYS$/m);
+    assert.match(r.stdout, /^io_uring_setup: -1 ENOSYS$/m);
+    assert.match(r.stderr, /^\[uno\] io_uring_setup\(.*\) = -1 ENOSYS \(-38\)$/m);
+    assert.match(r.stderr, /^\[uno\] writev?\(1, 0x[0-9a-f]+, \d+\) = \d+$/m);
+    assert.match(r.stderr, /^\[uno\] exit_group\(0\) = \?$/m);
+    assert.match(r.stderr, /trace summary: 2 calls returned -ENOSYS/);
+    assert.match(r.stderr, /^\[uno\]\s+io_uring_setup\s+\(425\) x1$/m);
+    assert.match(r.stderr, /numbers beyond 511 x1/);
+  });
+
+  it("the same program natively gets ENOSYS for the nonexistent number too", () => {
+    const n = runNative(prog("enosys"), []);
+    const u = runUno(prog("enosys"), []);
+    assert.equal(n.stdout, "syscall 1000: -1 ENOSYS\n");
+    assert.equal(u.stdout, n.stdout);
+    assert.doesNotMatch(u.stderr, /\[uno\]/, "no trace output without --trace");
+  });
+});
+
+describe("cost model", () => {
+  it("console output costs no exit per write", () => {
+    requireKvm();
+    const lines = 2000;
+    const r = runUno(prog("manylines"), [String(lines)], { unoFlags: ["--verbose"] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length - 1, lines);
+    assert.match(r.stdout, /^line 1999$/m);
+    const m = /(\d+) hypercall exits, (\d+) doorbells/.exec(r.stderr);
+    assert.ok(m, `uno-vmm --verbose should report its exits:\n${r.stderr}`);
+    const exits = Number(m[1]);
+    assert.ok(exits <= lines / 20, `${exits} exits for ${lines} writes: too many`);
+  });
+
+  it("--verbose names the backend and the boot phases", () => {
+    requireKvm();
+    const r = runUno(prog("hello"), [], { unoFlags: ["--verbose"] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /backend cpl3/);
+    assert.match(r.stderr, /uno-libos: \[\s*\d+ us\] program loaded; entering it/);
+  });
+});
+
+describe("uno-vmm: bad input gets a clear error and status 125", () => {
+  function vmm(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    return spawnSync(VMM, args, { encoding: "utf8", env, timeout: 30_000 });
+  }
+  const upper = () => fs.mkdtempSync(path.join(tmp, "upper-"));
+
+  it("missing arguments print the usage", () => {
+    requireFile(VMM, "run `make`");
+    const r = vmm([]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /^usage: uno-vmm --image FILE --upper DIR/m);
+  });
+
+  it("a missing image file", () => {
+    const r = vmm(["--image", path.join(tmp, "none.erofs"), "--upper", upper(), "--", "/x"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /cannot open image .*none\.erofs: No such file or directory/);
+  });
+
+  it("an image that is not EROFS", () => {
+    requireKvm();
+    const img = path.join(tmp, "junk.erofs");
+    fs.writeFileSync(img, Buffer.alloc(8192, 0x41));
+    const r = vmm(["--image", img, "--upper", upper(), "--libos", LIBOS, "--", "/x"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /the root image is not a usable EROFS image/);
+  });
+
+  it("a program path that is not absolute, a bad --memory, a bad --env", () => {
+    const img = path.join(tmp, "junk.erofs");
+    fs.writeFileSync(img, Buffer.alloc(8192));
+    let r = vmm(["--image", img, "--upper", upper(), "--", "relative"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /must be an absolute path in the image/);
+    r = vmm(["--image", img, "--upper", upper(), "--memory", "1M", "--", "/x"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /--memory 1M: need 16M to 64G/);
+    r = vmm(["--image", img, "--upper", upper(), "--env", "NOEQUALS", "--", "/x"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /--env NOEQUALS: expected KEY=VALUE/);
+  });
+
+  it("a libOS file that is not a libOS", () => {
+    requireKvm();
+    const img = path.join(tmp, "junk.erofs");
+    fs.writeFileSync(img, Buffer.alloc(8192));
+    const r = vmm(["--image", img, "--upper", upper(), "--libos", "/bin/true", "--", "/x"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /libOS image \/bin\/true: /);
+  });
+
+  it("no /dev/kvm: says so and how to fix it", () => {
+    const img = path.join(tmp, "junk.erofs");
+    fs.writeFileSync(img, Buffer.alloc(8192));
+    // A private mount namespace with an empty /dev: uno-vmm finds no /dev/kvm.
+    const script = `mount -t tmpfs none /dev && exec "$0" --image "$1" --upper "$2" -- /x`;
+    const r = spawnSync(
+      "unshare",
+      ["--user", "--map-root-user", "--mount", "sh", "-c", script, VMM, img, upper()],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /\/dev\/kvm not found: this machine has no KVM/);
+  });
+});
