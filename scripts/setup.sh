@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang libclang-rt-14-dev
+PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang lld libclang-rt-14-dev
           valgrind ca-certificates)
 
 SUDO=""

@@ -16,6 +16,13 @@ void kheap_init(void *base, u64 size)
     free_list->next = NULL;
 }
 
+void kheap_add(void *base, u64 size)
+{
+    struct chunk *c = base;
+    c->size = size & ~15ull;
+    kfree((u8 *)c + 16);
+}
+
 void *kmalloc(u64 size)
 {
     u64 need = ALIGN_UP(size + 16, 16);

@@ -4,6 +4,7 @@
 #define CORE_KHEAP_H
 #include "libos/types.h"
 void kheap_init(void *base, u64 size);
+void kheap_add(void *base, u64 size); /* one more region, used when the others are full */
 void *kmalloc(u64 size);   /* NULL when out of memory; 16-byte aligned */
 void kfree(void *p);
 #endif

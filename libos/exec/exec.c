@@ -123,7 +123,14 @@ static u64 push_str(u64 *sp, const char *s)
 static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
                        char *const argv[], char *const envp[], struct regs *frame)
 {
-    i64 r = mm_mmap_anon(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE,
+    /* The top of the stack first: its frames then come right after the page tables and the
+     * other boot allocations, in guest RAM the host has already backed, instead of 8 MiB
+     * further on (a fresh 2 MiB host page costs ~0.1 ms to fault in). */
+    const u64 hot = 128 << 10;
+    i64 r = mm_mmap_anon(STACK_TOP - hot, hot, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_GROWSDOWN, VMA_STACK, "[stack]");
+    if (r >= 0)
+        r = mm_mmap_anon(STACK_TOP - STACK_SIZE, STACK_SIZE - hot, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_GROWSDOWN, VMA_STACK, "[stack]");
     if (r < 0)
         return (int)r;

@@ -5,6 +5,7 @@
 #include "arch/x86_64/platform.h"
 #include "libos/string.h"
 #include "core/kernel.h"
+#include "core/kheap.h"
 
 static u64 *bitmap; /* 1 = in use */
 static u64 base, nframes, hint, hwm, nfree;
@@ -14,13 +15,12 @@ void frame_init(u64 start, u64 end)
     base = ALIGN_UP(start, PAGE_SIZE);
     nframes = (end - base) / PAGE_SIZE;
     u64 words = (nframes + 63) / 64;
-    u64 bm_frames = ALIGN_UP(words * 8, PAGE_SIZE) / PAGE_SIZE;
-    bitmap = phys_to_virt(base);
-    /* The bitmap lives in its own first frames; those are marked used. */
-    for (u64 i = 0; i < bm_frames; i++)
-        bitmap[i / 64] |= 1ull << (i % 64);
-    hint = hwm = bm_frames;
-    nfree = nframes - bm_frames;
+    bitmap = kmalloc(words * 8);
+    if (!bitmap)
+        panic("no room for the frame bitmap (%lu frames)", nframes);
+    memset(bitmap, 0, words * 8);
+    hint = hwm = 0;
+    nfree = nframes;
 }
 
 u64 frame_alloc(void)

@@ -53,6 +53,12 @@ static void delete_at(int i)
     nvmas--;
 }
 
+static bool same_kind(const struct vma *a, const struct vma *b)
+{
+    return a->prot == b->prot && a->flags == b->flags && a->kind == b->kind &&
+           a->kind != VMA_FILE && a->kind != VMA_ELF && !strcmp(a->name, b->name);
+}
+
 int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name)
 {
     if (nvmas >= MAX_VMAS - 2)
@@ -68,10 +74,12 @@ int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const cha
     while (i < nvmas && vmas[i].start < start)
         i++;
     /* Merge with an identical anonymous neighbour (brk growth, adjacent mmaps). */
-    if (i > 0 && vmas[i - 1].end == start && vmas[i - 1].prot == prot &&
-        vmas[i - 1].flags == flags && vmas[i - 1].kind == kind && kind != VMA_FILE &&
-        !strcmp(vmas[i - 1].name, v.name)) {
+    if (i > 0 && vmas[i - 1].end == start && same_kind(&vmas[i - 1], &v)) {
         vmas[i - 1].end = end;
+        return 0;
+    }
+    if (i < nvmas && vmas[i].start == end && same_kind(&vmas[i], &v)) {
+        vmas[i].start = start;
         return 0;
     }
     insert_at(i, &v);
