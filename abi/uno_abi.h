@@ -177,6 +177,7 @@ enum uno_op {
     UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode */
     UNO_OP_OPAQUE = 20,   /* upper path of a directory: hide the lower one from now on */
     UNO_OP_CHOWN = 21,    /* upper path, arg0 = uid, arg1 = gid: the owner the guest sees */
+    UNO_OP_TTY = 22,      /* console handle, arg0 = UNO_TTY_*: terminal settings in data */
     UNO_OP_MAX
 };
 
@@ -187,6 +188,16 @@ enum uno_op {
 #define UNO_O_TRUNC 01000
 #define UNO_O_APPEND 02000
 #define UNO_O_DIRECTORY 0200000
+
+/* UNO_OP_TTY requests on a console handle that is a terminal. Data: struct termios as the
+ * kernel's TCGETS/TCSETS use it (36 bytes), or struct winsize (8 bytes). */
+#define UNO_TTY_GET 1         /* -> termios */
+#define UNO_TTY_SET 2         /* termios -> (TCSETS) */
+#define UNO_TTY_SET_DRAIN 3   /* termios -> (TCSETSW) */
+#define UNO_TTY_SET_FLUSH 4   /* termios -> (TCSETSF) */
+#define UNO_TTY_WINSIZE 5     /* -> winsize */
+#define UNO_TERMIOS_SIZE 36
+#define UNO_WINSIZE_SIZE 8
 
 /* Handles 0, 1, 2 are the console: stdin, stdout, stderr of uno-vmm. */
 #define UNO_HANDLE_STDIN 0

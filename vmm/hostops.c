@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -536,6 +537,28 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
             return -errno;
         fl = r->arg[0] ? (fl | O_APPEND) : (fl & ~O_APPEND);
         return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+    }
+    case UNO_OP_TTY: {
+        /* Only the console, only these requests, only these sizes: the guest's terminal
+         * settings reach the real terminal and nothing else. */
+        if (r->handle > 2)
+            return -ENOTTY;
+        fd = v->handles[r->handle].fd;
+        unsigned long req;
+        uint64_t size = UNO_TERMIOS_SIZE;
+        switch (r->arg[0]) {
+        case UNO_TTY_GET: req = TCGETS; break;
+        case UNO_TTY_SET: req = TCSETS; break;
+        case UNO_TTY_SET_DRAIN: req = TCSETSW; break;
+        case UNO_TTY_SET_FLUSH: req = TCSETSF; break;
+        case UNO_TTY_WINSIZE: req = TIOCGWINSZ; size = UNO_WINSIZE_SIZE; break;
+        default: return -EINVAL;
+        }
+        if (req != TCGETS && req != TIOCGWINSZ && r->len != size)
+            return -EINVAL;
+        if (ioctl(fd, req, r->data) < 0)
+            return -errno;
+        return req == TCGETS || req == TIOCGWINSZ ? (int64_t)size : 0;
     }
     case UNO_OP_OPAQUE: {
         if (!*r->path)

@@ -6,19 +6,16 @@
 #include "io/ring.h"
 #include "libos/string.h"
 #include "mm/mm.h"
+#include "proc/proc.h"
 
 #define TCGETS 0x5401
 #define TCSETS 0x5402
+#define TCSETSW 0x5403
+#define TCSETSF 0x5404
 #define TIOCGPGRP 0x540f
 #define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
 #define FIONREAD 0x541b
-
-struct linux_termios {
-    u32 c_iflag, c_oflag, c_cflag, c_lflag;
-    u8 c_line;
-    u8 c_cc[19];
-};
 
 static bool is_tty(int which) { return (bootinfo->flags & (UNO_BOOT_STDIN_TTY << which)) != 0; }
 
@@ -61,35 +58,46 @@ static i64 con_lseek(struct file *f, i64 off, int whence)
     return -ESPIPE;
 }
 
+/* Terminal requests go to the host's terminal: what the program sets (raw mode, echo) must
+ * really change it, and what it reads must be the real settings. */
+static i64 tty_request(struct file *f, u64 what, void *buf, u64 in_len, u64 out_len)
+{
+    struct ring_op op = {.op = UNO_OP_TTY, .handle = (u32)f->kind, .arg = {what},
+                         .in = in_len ? buf : NULL, .in_len = in_len,
+                         .out = out_len ? buf : NULL, .out_len = out_len};
+    i64 r = ring_call(&op);
+    return r < 0 ? r : 0;
+}
+
 static i64 con_ioctl(struct file *f, u64 cmd, u64 arg)
 {
     if (!is_tty(f->kind))
         return -ENOTTY;
+    void *p = (void *)arg;
     switch (cmd) {
-    case TCGETS: {
-        if (!user_ok((void *)arg, sizeof(struct linux_termios), PROT_WRITE))
+    case TCGETS:
+        if (!user_ok(p, UNO_TERMIOS_SIZE, PROT_WRITE))
             return -EFAULT;
-        /* The settings a fresh Linux terminal has (stty sane). */
-        struct linux_termios t = {.c_iflag = 0x2d02, .c_oflag = 0x5, .c_cflag = 0xbf,
-                                  .c_lflag = 0x8a3b};
-        static const u8 cc[19] = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0};
-        memcpy(t.c_cc, cc, sizeof cc);
-        memcpy((void *)arg, &t, sizeof t);
-        return 0;
-    }
-    case TIOCGWINSZ: {
-        if (!user_ok((void *)arg, 8, PROT_WRITE))
+        return tty_request(f, UNO_TTY_GET, p, 0, UNO_TERMIOS_SIZE);
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF:
+        if (!user_ok(p, UNO_TERMIOS_SIZE, PROT_READ))
             return -EFAULT;
-        u16 ws[4] = {(u16)bootinfo->tty_rows, (u16)bootinfo->tty_cols, 0, 0};
-        memcpy((void *)arg, ws, sizeof ws);
-        return 0;
-    }
-    case TIOCGPGRP: {
-        if (!user_ok((void *)arg, 4, PROT_WRITE))
+        ring_flush(); /* output written before the change goes out under the old settings */
+        return tty_request(f, cmd == TCSETS    ? UNO_TTY_SET
+                              : cmd == TCSETSW ? UNO_TTY_SET_DRAIN
+                                               : UNO_TTY_SET_FLUSH,
+                           p, UNO_TERMIOS_SIZE, 0);
+    case TIOCGWINSZ:
+        if (!user_ok(p, UNO_WINSIZE_SIZE, PROT_WRITE))
             return -EFAULT;
-        *(i32 *)arg = 1;
+        return tty_request(f, UNO_TTY_WINSIZE, p, 0, UNO_WINSIZE_SIZE);
+    case TIOCGPGRP:
+        if (!user_ok(p, 4, PROT_WRITE))
+            return -EFAULT;
+        *(i32 *)p = proc.pgid; /* the one process group of this instance */
         return 0;
-    }
     default:
         return -ENOTTY; /* what Linux answers for an ioctl a device does not know */
     }

@@ -66,6 +66,36 @@ describe("cost model", () => {
   });
 });
 
+describe("the console", () => {
+  // script(1) gives the program a real terminal of a known size.
+  function underScript(cmd: string): string {
+    const r = spawnSync("script", ["-qec", `stty rows 33 cols 101; ${cmd}`, "/dev/null"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      input: "",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.replace(/\r/g, "");
+  }
+
+  it("terminal settings and size are the real terminal's, on a terminal", () => {
+    requireKvm();
+    const native = underScript(prog("tty"));
+    const uno = underScript(`${path.join(ROOT, "bin", "uno")} run ${prog("tty")}`);
+    assert.match(native, /^echo now=0$/m);
+    assert.match(native, /^winsize 33x101$/m);
+    assert.equal(uno, native);
+  });
+
+  it("not a terminal: ENOTTY, as natively", () => {
+    requireKvm();
+    const n = runNative(prog("tty"), []);
+    const u = runUno(prog("tty"), []);
+    assert.equal(n.stdout, "isatty(0)=0 isatty(1)=0\n");
+    assert.equal(u.stdout, n.stdout);
+  });
+});
+
 describe("uno-vmm: bad input gets a clear error and status 125", () => {
   function vmm(args: string[], env: NodeJS.ProcessEnv = process.env) {
     return spawnSync(VMM, args, { encoding: "utf8", env, timeout: 30_000 });
