@@ -1,5 +1,5 @@
-# Guest test programs: every tests/guest/*.c built twice, static with musl and static with
-# glibc, into build/guest/musl/NAME and build/guest/glibc/NAME. tests/ts/guest.test.ts runs
+# Guest test programs: every tests/guest/*.c built three times, static with musl, static with
+# glibc and static-PIE with glibc, into build/guest/{musl,glibc,glibc-pie}/NAME. tests/ts/guest.test.ts runs
 # each one natively and inside uno and compares stdout and exit status.
 #   make -f tests/guest/guest.mk guest-progs      (or `include` this file and `make guest-progs`)
 GUEST_SRC_DIR := tests/guest
@@ -10,9 +10,10 @@ GUEST_GLIBC_CC ?= gcc
 GUEST_NAMES := $(basename $(notdir $(wildcard $(GUEST_SRC_DIR)/*.c)))
 GUEST_MUSL := $(GUEST_NAMES:%=$(GUEST_OUT_DIR)/musl/%)
 GUEST_GLIBC := $(GUEST_NAMES:%=$(GUEST_OUT_DIR)/glibc/%)
+GUEST_PIE := $(GUEST_NAMES:%=$(GUEST_OUT_DIR)/glibc-pie/%)
 
 .PHONY: guest-progs
-guest-progs: $(GUEST_MUSL) $(GUEST_GLIBC)
+guest-progs: $(GUEST_MUSL) $(GUEST_GLIBC) $(GUEST_PIE)
 
 $(GUEST_OUT_DIR)/musl/%: $(GUEST_SRC_DIR)/%.c $(GUEST_SRC_DIR)/guest.h
 	@mkdir -p $(dir $@)
@@ -23,3 +24,9 @@ $(GUEST_OUT_DIR)/glibc/%: $(GUEST_SRC_DIR)/%.c $(GUEST_SRC_DIR)/guest.h
 	@mkdir -p $(dir $@)
 	@echo "  CC   $@"
 	@$(GUEST_GLIBC_CC) -static $(GUEST_CFLAGS) -o $@ $<
+
+# static-PIE (glibc): loaded at a random base by the libOS, relocating itself.
+$(GUEST_OUT_DIR)/glibc-pie/%: $(GUEST_SRC_DIR)/%.c $(GUEST_SRC_DIR)/guest.h
+	@mkdir -p $(dir $@)
+	@echo "  CC   $@"
+	@$(GUEST_GLIBC_CC) -static-pie -fPIE $(GUEST_CFLAGS) -o $@ $<

@@ -23,7 +23,7 @@ import {
   type Result,
 } from "./guest-util.js";
 
-const VARIANTS = ["musl", "glibc"] as const;
+const VARIANTS = ["musl", "glibc", "glibc-pie"] as const;
 type Variant = (typeof VARIANTS)[number];
 
 // Known uno bugs (reported to the lead), as `todo` reasons: by program, then by section
