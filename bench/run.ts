@@ -105,8 +105,12 @@ async function image(file: string): Promise<{ erofs: string; exec: string }> {
   return { erofs: p.erofsPath, exec: p.execPath };
 }
 
+/** As `uno run` does: KVM's CPUID table cached per host boot (see src/lib/instance.ts). */
+const CPUID_CACHE = path.join(BENCH_BUILD, "kvm-cpuid.bin");
+
 function vmmArgs(img: { erofs: string; exec: string }, upper: string, extra: string[] = []) {
-  return [VMM, "--image", img.erofs, "--upper", upper, ...extra, "--", img.exec];
+  const cache = ["--cpuid-cache", CPUID_CACHE];
+  return [VMM, "--image", img.erofs, "--upper", upper, ...cache, ...extra, "--", img.exec];
 }
 
 /** Runs a program that prints one JSON line last; returns it parsed. */

@@ -165,18 +165,72 @@ static int set_msrs(struct vmm *v, uint64_t syscall_entry)
 }
 
 /* The vCPU's CPUID decides what KVM lets the guest use: NX, the physical address width
- * (the image and shared slots sit above 64 GiB), XSAVE. Give it what KVM supports. */
+ * (the image and shared slots sit above 64 GiB), XSAVE. Give it what KVM supports. Asking
+ * KVM costs ~0.4 ms here (each host cpuid traps to the machine's own hypervisor), a tenth of
+ * a boot, and the answer only changes with the host: with --cpuid-cache the table is kept
+ * in a file (the caller names it per host boot) and read back next time. */
+#define CPUID_MAX 256
+#define CPUID_CACHE_MAGIC 0x44495550434f4e55ull /* "UNOCPUID" */
+
+static struct kvm_cpuid2 *cpuid_alloc(void)
+{
+    struct kvm_cpuid2 *c =
+        calloc(1, sizeof *c + (size_t)CPUID_MAX * sizeof(struct kvm_cpuid_entry2));
+    if (c)
+        c->nent = CPUID_MAX;
+    return c;
+}
+
+static bool cpuid_cache_read(const char *path, struct kvm_cpuid2 *c)
+{
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return false;
+    uint64_t magic = 0;
+    uint32_t n = 0;
+    bool ok = read(fd, &magic, 8) == 8 && magic == CPUID_CACHE_MAGIC && read(fd, &n, 4) == 4 &&
+              n > 0 && n <= CPUID_MAX &&
+              read(fd, c->entries, n * sizeof c->entries[0]) == (ssize_t)(n * sizeof c->entries[0]);
+    close(fd);
+    if (ok)
+        c->nent = n;
+    return ok;
+}
+
+static void cpuid_cache_write(const char *path, const struct kvm_cpuid2 *c)
+{
+    char tmp[4096];
+    if (!path || snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp)
+        return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    uint64_t magic = CPUID_CACHE_MAGIC;
+    bool ok = write(fd, &magic, 8) == 8 && write(fd, &c->nent, 4) == 4 &&
+              write(fd, c->entries, c->nent * sizeof c->entries[0]) ==
+                  (ssize_t)(c->nent * sizeof c->entries[0]);
+    close(fd);
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}
+
 static int set_cpuid(struct vmm *v)
 {
-    int n = 128;
-    struct kvm_cpuid2 *c = calloc(1, sizeof *c + (size_t)n * sizeof(struct kvm_cpuid_entry2));
-    c->nent = (uint32_t)n;
+    struct kvm_cpuid2 *c = cpuid_alloc();
+    if (!c)
+        return -1;
+    if (cpuid_cache_read(v->cfg.cpuid_cache, c) && ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) == 0) {
+        free(c);
+        return 0;
+    }
+    c->nent = CPUID_MAX;
     if (ioctl(v->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0 ||
         ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) < 0) {
         fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
         free(c);
         return -1;
     }
+    cpuid_cache_write(v->cfg.cpuid_cache, c);
     free(c);
     return 0;
 }

@@ -42,7 +42,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
-               "               [--trace] [--verbose]\n"
+               "               [--cpuid-cache FILE] [--trace] [--verbose]\n"
                "               -- PROGRAM [ARGS...]\n");
 }
 
@@ -84,6 +84,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"env", required_argument, 0, 'e'},   {"cwd", required_argument, 0, 'w'},
         {"trace", no_argument, 0, 't'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {"hostname", required_argument, 0, 'n'},
+        {"cpuid-cache", required_argument, 0, 'c'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -126,6 +127,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
             }
             c->hostname = optarg;
             break;
+        case 'c': c->cpuid_cache = optarg; break;
         case 't': c->trace = true; break;
         case 'v': c->verbose = true; break;
         case 'h': usage(stdout); exit(0);

@@ -18,6 +18,7 @@ struct vmm_config {
     uint64_t mem_size;
     const char *cwd;
     const char *hostname;
+    const char *cpuid_cache; /* file caching KVM_GET_SUPPORTED_CPUID, or NULL */
     const char **env;
     int envc;
     char **argv; /* argv[0] = program path in the image */

@@ -122,6 +122,20 @@ export function removeTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * KVM's supported-CPUID table only changes with the host, and asking for it is a tenth of a
+ * boot here, so uno-vmm keeps it in a file named after the host's boot id.
+ */
+function cpuidCachePath(stateDir: string): string | undefined {
+  try {
+    const bootId = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    if (!/^[0-9a-f-]{36}$/.test(bootId)) return undefined;
+    return path.join(stateDir, `kvm-cpuid-${bootId}.bin`);
+  } catch {
+    return undefined;
+  }
+}
+
 export class Instance {
   readonly id: string;
   /** <state>/instances/<id> */
@@ -132,6 +146,8 @@ export class Instance {
   readonly libosPath: string;
   /** The final environment given to the program. */
   readonly env: EnvEntry[];
+  /** Where uno-vmm keeps KVM's CPUID table between runs (one file per host boot). */
+  readonly cpuidCache: string | undefined;
   private finished = false;
 
   private constructor(
@@ -139,6 +155,7 @@ export class Instance {
     init: { id: string; dir: string; vmmPath: string; libosPath: string },
   ) {
     this.id = init.id;
+    this.cpuidCache = cpuidCachePath(path.dirname(path.dirname(init.dir)));
     this.dir = init.dir;
     this.upperDir = path.join(init.dir, "upper");
     this.vmmPath = init.vmmPath;
@@ -220,6 +237,7 @@ export class Instance {
     const o = this.options;
     const args = ["--image", o.image, "--upper", this.upperDir, "--libos", this.libosPath];
     args.push("--hostname", this.id.slice(0, 12));
+    if (this.cpuidCache) args.push("--cpuid-cache", this.cpuidCache);
     if (o.memoryBytes !== undefined) args.push("--memory", String(o.memoryBytes));
     for (const [k, v] of this.env) args.push("--env", `${k}=${v}`);
     if (o.cwd !== undefined) args.push("--cwd", o.cwd);

@@ -614,6 +614,7 @@ describe("Instance", () => {
   }
 
   it("builds the uno-vmm command line of the contract", async () => {
+    const bootId = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
     const inst = await Instance.create({
       ...base(),
       args: ["-x", "--", "a b"],
@@ -636,6 +637,8 @@ describe("Instance", () => {
       libos,
       "--hostname",
       "test-argv",
+      "--cpuid-cache",
+      path.join(tmp, "state", `kvm-cpuid-${bootId}.bin`),
       "--memory",
       "67108864",
       "--env",
