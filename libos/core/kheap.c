@@ -16,14 +16,38 @@ void kheap_init(void *base, u64 size)
     free_list->next = NULL;
 }
 
+static void *reserve;
+static u64 reserve_size;
+
+/* The extra region is only written (so only backed by the host) once it is needed. */
 void kheap_add(void *base, u64 size)
 {
-    struct chunk *c = base;
-    c->size = size & ~15ull;
-    kfree((u8 *)c + 16);
+    reserve = base;
+    reserve_size = size & ~15ull;
 }
 
+static bool take_reserve(void)
+{
+    if (!reserve)
+        return false;
+    struct chunk *c = reserve;
+    c->size = reserve_size;
+    reserve = NULL;
+    kfree((u8 *)c + 16);
+    return true;
+}
+
+static void *alloc(u64 size);
+
 void *kmalloc(u64 size)
+{
+    void *p = alloc(size);
+    if (!p && take_reserve())
+        p = alloc(size);
+    return p;
+}
+
+static void *alloc(u64 size)
 {
     u64 need = ALIGN_UP(size + 16, 16);
     struct chunk **pp = &free_list;

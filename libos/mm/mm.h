@@ -38,6 +38,7 @@
 /* frame.c */
 void frame_init(u64 start, u64 end);
 u64 frame_alloc(void);            /* zeroed 4 KiB frame (GPA), 0 when out of memory */
+u64 frame_alloc_table(void);      /* the same, for a page-table page */
 void frame_free(u64 pa);
 u64 frame_free_count(void);
 u64 frame_total(void);

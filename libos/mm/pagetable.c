@@ -28,7 +28,7 @@ static u64 *pde_for(u64 va)
     for (int shift = 39; shift > 21; shift -= 9) {
         u64 *e = &t[(va >> shift) & 511];
         if (!(*e & PTE_P)) {
-            u64 pa = frame_alloc();
+            u64 pa = frame_alloc_table();
             if (!pa)
                 return NULL;
             *e = pa | PTE_P | PTE_W | PTE_U;
@@ -66,7 +66,7 @@ int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
             goto oom;
         u64 chunk = MIN(n - i, 512 - ((v >> 12) & 511));
         bool fresh = !(*pde & PTE_P);
-        u64 pt_pa = fresh ? frame_alloc() : (*pde & PTE_ADDR);
+        u64 pt_pa = fresh ? frame_alloc_table() : (*pde & PTE_ADDR);
         if (!pt_pa)
             goto oom;
         u64 *pt = phys_to_virt(pt_pa);
