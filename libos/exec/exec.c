@@ -65,10 +65,9 @@ static u64 seg_page(void *ctx, u64 i)
     u64 file_lo = m->ph->vaddr + m->bias, file_hi = file_lo + m->ph->filesz;
     u64 off = m->ph->offset + (va - file_lo); /* file offset of this page (may underflow) */
     if (m->in_place && va >= file_lo && va + PAGE_SIZE <= file_hi) {
-        u64 avail;
-        const u8 *p = erofs_data(&rootfs, &m->f->ino, off, &avail);
-        if (p && avail >= PAGE_SIZE && ((u64)p & (PAGE_SIZE - 1)) == 0)
-            return virt_to_phys_dmap(p);
+        u64 gpa = lower_page_gpa(m->f, off);
+        if (gpa)
+            return gpa;
     }
     u64 pa = frame_alloc();
     if (!pa)

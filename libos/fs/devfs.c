@@ -86,21 +86,14 @@ static const struct dent *child(int dir, const char *name, size_t len)
 int devfs_lookup(const char *rel, struct node *n)
 {
     const struct dent *d = &dents[0];
-    const char *p = rel;
-    for (;;) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != '/')
-            e++;
+    const char *p = rel, *name;
+    size_t len;
+    while ((name = path_next(&p, &len))) {
         if (!S_ISDIR(d->mode))
             return -ENOENT;
-        d = child(d->kind, p, (size_t)(e - p));
+        d = child(d->kind, name, len);
         if (!d)
             return -ENOENT;
-        p = e;
     }
     n->mode = d->mode;
     n->special_kind = d->kind;
@@ -322,48 +315,13 @@ static int dir_getdents(struct file *f, struct dirent_sink *sink)
     }
 }
 
-static i64 dir_read(struct file *f, void *buf, u64 len, i64 off)
-{
-    (void)f, (void)buf, (void)len, (void)off;
-    return -EISDIR;
-}
-
-static i64 dir_write(struct file *f, const void *buf, u64 len, i64 off)
-{
-    (void)f, (void)buf, (void)len, (void)off;
-    return -EISDIR;
-}
-
-/* Positions are entry indexes: enough for rewinddir and for seekdir to a telldir value. */
-static i64 dir_lseek(struct file *f, i64 off, int whence)
-{
-    if (whence == SEEK_CUR && off == 0)
-        return (i64)f->dir_pos;
-    if (whence != SEEK_SET || off < 0)
-        return -EINVAL;
-    f->dir_pos = (u64)off;
-    f->off = off;
-    return off;
-}
-
 static const struct file_ops dir_ops = {
-    .read = dir_read,
-    .write = dir_write,
+    .read = file_read_isdir,
+    .write = file_write_isdir,
     .stat = dev_stat,
-    .lseek = dir_lseek,
+    .lseek = file_dir_index_lseek,
     .getdents = dir_getdents,
 };
-
-static int new_file(const struct file_ops *ops, const struct node *n, int flags,
-                    struct file **out)
-{
-    struct file *f = file_alloc(ops, flags, n->mode, n->path);
-    if (!f)
-        return -ENFILE;
-    f->kind = n->special_kind;
-    *out = f;
-    return 0;
-}
 
 /* The console stream for a terminal device: stdin when opened read-only, else stdout; but
  * a stream that is the terminal beats one that is not (as with `prog </dev/null`). */
@@ -387,13 +345,13 @@ int devfs_open(const struct node *n, int flags, struct file **out)
     case DK_ROOT:
     case DK_SHM:
     case DK_PTS:
-        return new_file(&dir_ops, n, flags, out);
+        return special_open(&dir_ops, n, flags, out);
     case DK_NULL:
     case DK_ZERO:
     case DK_FULL:
     case DK_RANDOM:
     case DK_URANDOM:
-        return new_file(&mem_ops, n, flags, out);
+        return special_open(&mem_ops, n, flags, out);
     case DK_TTY:
     case DK_PTS0:
         if (!have_tty())

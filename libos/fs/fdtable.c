@@ -129,3 +129,26 @@ void stat_from_erofs(const struct erofs_inode *ino, struct linux_stat *st)
     st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = ino->mtime;
     st->st_atime_nsec = st->st_mtime_nsec = st->st_ctime_nsec = ino->mtime_nsec;
 }
+
+i64 file_read_isdir(struct file *f, void *buf, u64 len, i64 off)
+{
+    (void)f, (void)buf, (void)len, (void)off;
+    return -EISDIR;
+}
+
+i64 file_write_isdir(struct file *f, const void *buf, u64 len, i64 off)
+{
+    (void)f, (void)buf, (void)len, (void)off;
+    return -EISDIR;
+}
+
+i64 file_dir_index_lseek(struct file *f, i64 off, int whence)
+{
+    if (whence == SEEK_CUR && off == 0)
+        return (i64)f->dir_pos;
+    if (whence != SEEK_SET || off < 0)
+        return -EINVAL;
+    f->dir_pos = (u64)off;
+    f->off = off;
+    return off;
+}

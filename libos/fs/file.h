@@ -110,6 +110,12 @@ bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);
 int fd_max(void);
 
+/* Operations several kinds of file share. */
+i64 file_read_isdir(struct file *f, void *buf, u64 len, i64 off);         /* -EISDIR */
+i64 file_write_isdir(struct file *f, const void *buf, u64 len, i64 off);  /* -EISDIR */
+/* Directories whose positions are entry indexes (enough for rewinddir, seekdir/telldir). */
+i64 file_dir_index_lseek(struct file *f, i64 off, int whence);
+
 /* Generic helpers. */
 i64 file_truncate(struct file *f, u64 len);
 i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size);

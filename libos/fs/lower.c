@@ -5,6 +5,7 @@
 #include "core/kheap.h"
 #include "io/ring.h"
 #include "libos/string.h"
+#include "arch/x86_64/platform.h"
 
 static i64 lower_read(struct file *f, void *buf, u64 len, i64 off)
 {
@@ -30,6 +31,17 @@ static int lower_stat(struct file *f, struct linux_stat *st)
 static i64 lower_lseek(struct file *f, i64 off, int whence)
 {
     return file_generic_lseek(f, off, whence, f->ino.size);
+}
+
+u64 lower_page_gpa(const struct file *f, u64 off)
+{
+    if (!f->has_lower || f->has_upper || (off & 4095) || off + 4096 > f->ino.size)
+        return 0;
+    u64 avail;
+    const u8 *p = erofs_data(&rootfs, &f->ino, off, &avail);
+    if (!p || avail < 4096 || ((u64)p & 4095))
+        return 0;
+    return virt_to_phys_dmap(p);
 }
 
 static const struct file_ops lower_ops = {
@@ -271,12 +283,6 @@ static int dir_getdents(struct file *f, struct dirent_sink *sink)
     return 0;
 }
 
-static i64 dir_read(struct file *f, void *buf, u64 len, i64 off)
-{
-    (void)f, (void)buf, (void)len, (void)off;
-    return -EISDIR;
-}
-
 static int dir_stat(struct file *f, struct linux_stat *st)
 {
     if (f->has_lower) {
@@ -317,8 +323,8 @@ static void dir_release(struct file *f)
 }
 
 static const struct file_ops dir_ops = {
-    .read = dir_read,
-    .write = lower_write,
+    .read = file_read_isdir,
+    .write = file_write_isdir,
     .stat = dir_stat,
     .lseek = dir_lseek,
     .getdents = dir_getdents,

@@ -717,18 +717,11 @@ int procfs_lookup(const char *rel, struct node *n)
 {
     int kind = PK_ROOT;
     u32 mode = DIR;
-    const char *p = rel;
-    for (;;) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != '/')
-            e++;
-        if (!S_ISDIR(mode) || !child(kind, p, (size_t)(e - p), &kind, &mode))
+    const char *p = rel, *name;
+    size_t len;
+    while ((name = path_next(&p, &len))) {
+        if (!S_ISDIR(mode) || !child(kind, name, len, &kind, &mode))
             return -ENOENT;
-        p = e;
     }
     n->mode = mode;
     n->special_kind = kind;
@@ -894,47 +887,18 @@ static int dir_getdents(struct file *f, struct dirent_sink *sink)
     }
 }
 
-static i64 dir_read(struct file *f, void *buf, u64 len, i64 off)
-{
-    (void)f, (void)buf, (void)len, (void)off;
-    return -EISDIR;
-}
-
-/* Positions are entry indexes: enough for rewinddir and for seekdir to a telldir value. */
-static i64 dir_lseek(struct file *f, i64 off, int whence)
-{
-    if (whence == SEEK_CUR && off == 0)
-        return (i64)f->dir_pos;
-    if (whence != SEEK_SET || off < 0)
-        return -EINVAL;
-    f->dir_pos = (u64)off;
-    f->off = off;
-    return off;
-}
-
 static const struct file_ops dir_ops = {
-    .read = dir_read,
+    .read = file_read_isdir,
     .write = text_write,
     .stat = proc_stat,
-    .lseek = dir_lseek,
+    .lseek = file_dir_index_lseek,
     .getdents = dir_getdents,
 };
-
-static int new_file(const struct file_ops *ops, const struct node *n, int flags,
-                    struct file **out)
-{
-    struct file *f = file_alloc(ops, flags, n->mode, n->path);
-    if (!f)
-        return -ENFILE;
-    f->kind = n->special_kind;
-    *out = f;
-    return 0;
-}
 
 int procfs_open(const struct node *n, int flags, struct file **out)
 {
     if (S_ISDIR(n->mode))
-        return new_file(&dir_ops, n, flags, out);
+        return special_open(&dir_ops, n, flags, out);
     if (S_ISLNK(n->mode))
         return -ELOOP;
     const struct pent *p = by_kind(n->special_kind);
@@ -950,7 +914,7 @@ int procfs_open(const struct node *n, int flags, struct file **out)
         kfree(b.p);
         return -ENOMEM;
     }
-    int r = new_file(&text_ops, n, flags, out);
+    int r = special_open(&text_ops, n, flags, out);
     if (r) {
         kfree(b.p);
         return r;

@@ -44,6 +44,31 @@ static i64 upper_stat(const char *abs, struct uno_stat *st)
     return ring_call(&op);
 }
 
+const char *path_next(const char **p, size_t *len)
+{
+    const char *s = *p;
+    while (*s == '/')
+        s++;
+    if (!*s)
+        return NULL;
+    const char *e = s;
+    while (*e && *e != '/')
+        e++;
+    *len = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+int special_open(const struct file_ops *ops, const struct node *n, int flags, struct file **out)
+{
+    struct file *f = file_alloc(ops, flags, n->mode, n->path);
+    if (!f)
+        return -ENFILE;
+    f->kind = n->special_kind;
+    *out = f;
+    return 0;
+}
+
 static void root_node(struct node *n)
 {
     /* path is the first member: clear everything after it */
@@ -185,22 +210,15 @@ static void dirname_of(const char *path, char *out)
 static int walk_plain(const char *path, struct node *out)
 {
     root_node(out);
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != '/')
-            e++;
-        int r = lookup(out, p, (size_t)(e - p), &tmp_child);
+    const char *p = path, *name;
+    size_t len;
+    while ((name = path_next(&p, &len))) {
+        int r = lookup(out, name, len, &tmp_child);
         if (r)
             return r;
         if (!tmp_child.exists)
             return -ENOENT;
         memcpy(out, &tmp_child, sizeof *out);
-        p = e;
     }
     return 0;
 }
@@ -586,19 +604,26 @@ int vfs_stat(const struct node *n, struct linux_stat *st)
     return 0;
 }
 
+/* Resolve a name about to be created: it must not exist, and its directory must exist in
+ * the writable layer afterwards. */
+static int prepare_create(int dirfd, const char *path, struct node *n)
+{
+    int r = vfs_resolve(dirfd, path, RESOLVE_PARENT_OK, n);
+    if (r)
+        return r;
+    if (n->exists)
+        return -EEXIST;
+    if (n->special != SP_NONE)
+        return -EACCES;
+    char dir[PATH_MAX];
+    dirname_of(n->path, dir);
+    return vfs_copy_up_dirs(dir);
+}
+
 int vfs_mkdir(int dirfd, const char *path, u32 mode)
 {
     static struct node n;
-    int r = vfs_resolve(dirfd, path, RESOLVE_PARENT_OK, &n);
-    if (r)
-        return r;
-    if (n.exists)
-        return -EEXIST;
-    if (n.special != SP_NONE)
-        return -EACCES;
-    char dir[PATH_MAX];
-    dirname_of(n.path, dir);
-    r = vfs_copy_up_dirs(dir);
+    int r = prepare_create(dirfd, path, &n);
     if (r)
         return r;
     return (int)upper_path_op(UNO_OP_MKDIR, n.path, 0, mode & ~proc.umask & 07777);
@@ -746,16 +771,7 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
 int vfs_symlink(const char *target, int dirfd, const char *linkpath)
 {
     static struct node n;
-    int r = vfs_resolve(dirfd, linkpath, RESOLVE_PARENT_OK, &n);
-    if (r)
-        return r;
-    if (n.exists)
-        return -EEXIST;
-    if (n.special != SP_NONE)
-        return -EACCES;
-    char dir[PATH_MAX];
-    dirname_of(n.path, dir);
-    r = vfs_copy_up_dirs(dir);
+    int r = prepare_create(dirfd, linkpath, &n);
     if (r)
         return r;
     struct ring_op op = {.op = UNO_OP_SYMLINK, .in = target, .in_len = strlen(target) + 1};

@@ -68,6 +68,15 @@ struct dirent_sink {
 /* Append one entry; returns false when it does not fit (caller stops, keeps position). */
 bool dirent_emit(struct dirent_sink *s, u64 ino, u8 type, const char *name, size_t len);
 
+/* A synthetic file (/dev, /proc) for node n. */
+int special_open(const struct file_ops *ops, const struct node *n, int flags, struct file **out);
+/* The next component of a path: skips slashes, returns its start (NULL at the end) and
+ * length, and advances *p past it. */
+const char *path_next(const char **p, size_t *len);
+/* The guest-physical address of the image page holding file offset `off` (page-aligned),
+ * when the whole page lies in the file and can be mapped in place; 0 otherwise. */
+u64 lower_page_gpa(const struct file *f, u64 off);
+
 /* Per-kind file operations and openers. */
 int lower_open(const struct node *n, int flags, struct file **out);
 int upper_open(const struct node *n, int flags, u32 mode, struct file **out);

@@ -73,11 +73,10 @@ static u64 file_page(void *ctx, u64 i)
 {
     struct file_map *m = ctx;
     u64 off = m->off + i * PAGE_SIZE;
-    if (m->in_place && off + PAGE_SIZE <= m->f->ino.size) {
-        u64 avail;
-        const u8 *p = erofs_data(&rootfs, &m->f->ino, off, &avail);
-        if (p && avail >= PAGE_SIZE && ((u64)p & (PAGE_SIZE - 1)) == 0)
-            return virt_to_phys_dmap(p);
+    if (m->in_place) {
+        u64 gpa = lower_page_gpa(m->f, off);
+        if (gpa)
+            return gpa;
     }
     u64 pa = frame_alloc();
     if (!pa)
