@@ -37,21 +37,7 @@
 #undef ET_DYN
 #include "exec/elf.h"
 
-static long g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            g_pass++;                                                                           \
-        } else {                                                                                \
-            g_fail++;                                                                           \
-            if (g_fail <= 100) {                                                                \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                            \
-                fprintf(stderr, __VA_ARGS__);                                                   \
-                fputc('\n', stderr);                                                            \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 static struct elf_info info;
 

@@ -45,21 +45,7 @@ struct erofs_walk_stats {
 };
 int erofs_fuzz_walk(const uint8_t *data, size_t size, struct erofs_walk_stats *st);
 
-static long g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            g_pass++;                                                                           \
-        } else {                                                                                \
-            g_fail++;                                                                           \
-            if (g_fail <= 60) {                                                                 \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                            \
-                fprintf(stderr, __VA_ARGS__);                                                   \
-                fputc('\n', stderr);                                                            \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 static void die(const char *what)
 {

@@ -26,19 +26,7 @@
 
 #include "vmm.h"
 
-static long g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            g_pass++;                                                                           \
-        } else {                                                                                \
-            g_fail++;                                                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fputc('\n', stderr);                                                                \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 /* Exact result check: prints both sides on failure. */
 #define EQ(expr, want)                                                                          \
