@@ -91,6 +91,7 @@ int boot_load_libos(struct vmm *v, struct libos_image *li)
 struct pt_alloc {
     struct vmm *v;
     uint64_t next;
+    uint64_t user; /* PTE_U or 0 for the tables the VMM builds (all in the upper half) */
 };
 
 static uint64_t *pt_new(struct pt_alloc *a, uint64_t *gpa_out)
@@ -112,7 +113,7 @@ static uint64_t *pt_next(struct pt_alloc *a, uint64_t *e)
     uint64_t gpa;
     uint64_t *t = pt_new(a, &gpa);
     if (t)
-        *e = gpa | PTE_P | PTE_W | PTE_U;
+        *e = gpa | PTE_P | PTE_W | a->user; /* a supervisor PML4 entry hides all below */
     return t;
 }
 
@@ -154,8 +155,20 @@ static void gdt_tss_idt(struct vmm *v, const struct libos_image *li)
     uint16_t iomap = 0x68;
     memcpy(tss + 0x66, &iomap, 2);
 
-    /* Exceptions 0..31 go to libOS stubs; the gates and their code segment are DPL 3 so a
-     * CPL 3 guest can take them here (see PVM.md). */
+    if (v->backend == UNO_BACKEND_NATIVE) {
+        /* Ring 0 takes every exception in the kernel code segment on IST1; only int3 (and
+         * into) may be raised by user code on purpose, so only their gates are DPL 3. */
+        for (uint64_t vec = 0; vec < 32; vec++) {
+            uint64_t h = li->exc_table + vec * li->exc_stride;
+            uint64_t dpl = (vec == 3 || vec == 4) ? 3 : 0;
+            idt[vec * 2] = (h & 0xffff) | ((uint64_t)UNO_SEL_KCODE << 16) | (1ull << 32) |
+                           ((0x8eull | dpl << 5) << 40) | (((h >> 16) & 0xffff) << 48);
+            idt[vec * 2 + 1] = h >> 32;
+        }
+        return;
+    }
+    /* cpl3: exceptions 0..31 go to libOS stubs; the gates and their code segment are DPL 3
+     * so a CPL 3 guest can take them here (see PVM.md). */
     for (uint64_t vec = 0; vec < 32; vec++) {
         uint64_t h = li->exc_table + vec * li->exc_stride;
         idt[vec * 2] = (h & 0xffff) | ((uint64_t)UNO_SEL_UCODE << 16) | (1ull << 32) /* IST1 */ |
@@ -163,8 +176,8 @@ static void gdt_tss_idt(struct vmm *v, const struct libos_image *li)
                        (((h >> 16) & 0xffff) << 48);
         idt[vec * 2 + 1] = h >> 32;
     }
-    /* #BP runs at CPL 0 (kernel code segment; emulated here, a few instructions) on the RSP0
-     * stack: it is how the libOS flushes its TLB (abi/uno_abi.h). */
+    /* #BP runs at CPL 0 (kernel code segment; emulated on PVM, a few instructions) on the
+     * RSP0 stack: it is how the libOS flushes its TLB (abi/uno_abi.h). */
     uint64_t f = li->bp_gate;
     idt[3 * 2] = (f & 0xffff) | ((uint64_t)UNO_SEL_KCODE << 16) | (0xeeull << 40) |
                  (((f >> 16) & 0xffff) << 48);
@@ -173,19 +186,24 @@ static void gdt_tss_idt(struct vmm *v, const struct libos_image *li)
 
 int boot_build_tables(struct vmm *v, const struct libos_image *li)
 {
-    struct pt_alloc a = {.v = v, .next = UNO_GPA_PGTABLE};
+    struct pt_alloc a = {.v = v, .next = UNO_GPA_PGTABLE,
+                         .user = v->backend == UNO_BACKEND_NATIVE ? 0 : PTE_U};
     uint64_t pml4_gpa;
     uint64_t *pml4 = pt_new(&a, &pml4_gpa);
-    const uint64_t rw = PTE_W | PTE_U | PTE_NX;
+    /* On the native backend the libOS is a kernel: its pages (the direct map, its image)
+     * are supervisor-only, so the app can neither read nor write them. On cpl3 the libOS runs
+     * at CPL 3 and must reach them. */
+    const uint64_t user = v->backend == UNO_BACKEND_NATIVE ? 0 : PTE_U;
+    const uint64_t rw = PTE_W | user | PTE_NX;
     struct guest_mem *m = &v->mem;
     /* The direct map: every guest-physical region at UNO_VA_DMAP + GPA. The MMIO page is
      * mapped too, but has no memory slot: touching it exits. */
     if (!pml4 || map_2m(&a, pml4, UNO_VA_DMAP, 0, up2m(m->ram_size), rw) ||
         map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_SHARED, UNO_GPA_SHARED, up2m(m->shared_size), rw) ||
         map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_IMAGE, UNO_GPA_IMAGE, up2m(m->image_map_size),
-               PTE_U | PTE_NX) ||
+               user | PTE_NX) ||
         map_2m(&a, pml4, UNO_VA_DMAP + UNO_GPA_MMIO, UNO_GPA_MMIO, MB2, rw) ||
-        map_2m(&a, pml4, UNO_VA_LIBOS, li->phys, li->size, PTE_W | PTE_U)) {
+        map_2m(&a, pml4, UNO_VA_LIBOS, li->phys, li->size, PTE_W | user)) {
         fprintf(stderr, "uno-vmm: guest page tables do not fit: memory or image too large\n");
         return -1;
     }
@@ -210,7 +228,7 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
     memset(bi, 0, sizeof *bi);
     bi->magic = UNO_BOOT_MAGIC;
     bi->abi_version = UNO_ABI_VERSION;
-    bi->backend = UNO_BACKEND_CPL3;
+    bi->backend = (uint32_t)v->backend;
     bi->ncpus = 1;
     bi->ram_size = v->mem.ram_size;
     bi->libos_phys = li->phys;

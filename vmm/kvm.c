@@ -45,6 +45,9 @@
 #define CR4_OSXMMEXCPT (1u << 10)
 #define CR4_FSGSBASE (1u << 16)
 #define CR4_OSXSAVE (1u << 18)
+#define CR4_UMIP (1u << 11)
+#define CR4_SMEP (1u << 20)
+#define CR4_SMAP (1u << 21)
 
 int kvm_open(struct vmm *v)
 {
@@ -81,6 +84,48 @@ int kvm_open(struct vmm *v)
     if (v->vm_fd < 0) {
         fprintf(stderr, "uno-vmm: KVM_CREATE_VM failed: %s\n", strerror(errno));
         return -1;
+    }
+    return 0;
+}
+
+const char *backend_name(int backend)
+{
+    return backend == UNO_BACKEND_NATIVE ? "native" : "cpl3";
+}
+
+static bool have_module(const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/sys/module/%s", name);
+    return access(path, F_OK) == 0;
+}
+
+/* Which kind of KVM is this? Hardware KVM (kvm_intel / kvm_amd) runs guest ring 0 natively:
+ * the native backend. The PVM-style KVM of the development machines (kvm_pvm) runs only
+ * CPL 3 natively: the cpl3 backend (PVM.md). */
+int kvm_choose_backend(struct vmm *v)
+{
+    bool hw = have_module("kvm_intel") || have_module("kvm_amd");
+    bool pvm = have_module("kvm_pvm");
+    if (v->cfg.backend) {
+        v->backend = v->cfg.backend;
+        v->backend_why = "chosen with --backend";
+        if (v->backend == UNO_BACKEND_NATIVE && pvm && !hw && !getenv("UNO_EMULATED_RING0")) {
+            fprintf(stderr, "uno-vmm: --backend native needs hardware KVM (VT-x/AMD-V); this "
+                            "host's KVM is kvm_pvm, which emulates guest ring 0: use the "
+                            "cpl3 backend\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (hw) {
+        v->backend = UNO_BACKEND_NATIVE;
+        v->backend_why = have_module("kvm_intel") ? "kvm_intel: hardware KVM"
+                                                  : "kvm_amd: hardware KVM";
+    } else {
+        v->backend = UNO_BACKEND_CPL3;
+        v->backend_why = pvm ? "kvm_pvm: guest CPL 3 native, CPL 0 emulated"
+                             : "unknown KVM module: the backend that needs least";
     }
     return 0;
 }
@@ -214,23 +259,50 @@ static void cpuid_cache_write(const char *path, const struct kvm_cpuid2 *c)
         unlink(tmp);
 }
 
+/* What the libOS does not support is not offered to the program (on the native backend the
+ * program's cpuid sees this table; on cpl3 it sees the host's): no 5-level paging, no
+ * protection keys, no user-mode wait or AMX state the libOS does not manage; XSAVE state
+ * limited to x87/SSE/AVX/AVX-512, which XCR0 enables. Also note what the VMM needs. */
+static void cpuid_adjust(struct vmm *v, struct kvm_cpuid2 *c)
+{
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 7 && e->index == 0) {
+            e->ecx &= ~((1u << 16) /* LA57 */ | (1u << 3) /* PKU */ | (1u << 4) /* OSPKE */ |
+                        (1u << 5) /* WAITPKG */);
+            e->edx &= ~((1u << 22) /* AMX-BF16 */ | (1u << 24) /* AMX-TILE */ |
+                        (1u << 25) /* AMX-INT8 */);
+            v->cpu_feat7_ebx = e->ebx;
+            v->cpu_feat7_ecx = e->ecx;
+        }
+        if (e->function == 0xd && e->index == 0) {
+            e->eax &= 0xe7; /* x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM */
+            v->xcr0 = e->eax;
+        }
+    }
+}
+
 static int set_cpuid(struct vmm *v)
 {
     struct kvm_cpuid2 *c = cpuid_alloc();
     if (!c)
         return -1;
-    if (cpuid_cache_read(v->cfg.cpuid_cache, c) && ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) == 0) {
-        free(c);
-        return 0;
+    bool cached = cpuid_cache_read(v->cfg.cpuid_cache, c);
+    if (!cached) {
+        c->nent = CPUID_MAX;
+        if (ioctl(v->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+            fprintf(stderr, "uno-vmm: KVM_GET_SUPPORTED_CPUID: %s\n", strerror(errno));
+            free(c);
+            return -1;
+        }
+        cpuid_cache_write(v->cfg.cpuid_cache, c);
     }
-    c->nent = CPUID_MAX;
-    if (ioctl(v->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0 ||
-        ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) < 0) {
+    cpuid_adjust(v, c);
+    if (ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) < 0) {
         fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
         free(c);
         return -1;
     }
-    cpuid_cache_write(v->cfg.cpuid_cache, c);
     free(c);
     return 0;
 }
@@ -255,13 +327,23 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
     struct kvm_sregs sr;
     if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
         return -1;
-    /* 64-bit user segments: the vCPU starts at CPL 3 in the libOS. */
-    seg(&sr.cs, UNO_SEL_UCODE, 0xb, 3, true);
-    seg(&sr.ss, UNO_SEL_UDATA, 0x3, 3, false);
-    seg(&sr.ds, UNO_SEL_UDATA, 0x3, 3, false);
-    seg(&sr.es, UNO_SEL_UDATA, 0x3, 3, false);
-    seg(&sr.fs, UNO_SEL_UDATA, 0x3, 3, false);
-    seg(&sr.gs, UNO_SEL_UDATA, 0x3, 3, false);
+    if (v->backend == UNO_BACKEND_NATIVE) {
+        /* Hardware KVM: the libOS is a ring-0 kernel; the vCPU starts at CPL 0. */
+        seg(&sr.cs, UNO_SEL_KCODE, 0xb, 0, true);
+        seg(&sr.ss, UNO_SEL_KDATA, 0x3, 0, false);
+        seg(&sr.ds, UNO_SEL_KDATA, 0x3, 0, false);
+        seg(&sr.es, UNO_SEL_KDATA, 0x3, 0, false);
+        seg(&sr.fs, UNO_SEL_KDATA, 0x3, 0, false);
+        seg(&sr.gs, UNO_SEL_KDATA, 0x3, 0, false);
+    } else {
+        /* 64-bit user segments: the vCPU starts at CPL 3 in the libOS. */
+        seg(&sr.cs, UNO_SEL_UCODE, 0xb, 3, true);
+        seg(&sr.ss, UNO_SEL_UDATA, 0x3, 3, false);
+        seg(&sr.ds, UNO_SEL_UDATA, 0x3, 3, false);
+        seg(&sr.es, UNO_SEL_UDATA, 0x3, 3, false);
+        seg(&sr.fs, UNO_SEL_UDATA, 0x3, 3, false);
+        seg(&sr.gs, UNO_SEL_UDATA, 0x3, 3, false);
+    }
     memset(&sr.tr, 0, sizeof sr.tr);
     sr.tr.selector = UNO_SEL_TSS;
     sr.tr.base = UNO_VA_DMAP + UNO_GPA_CPU + 0x1000;
@@ -275,6 +357,17 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
     sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
     sr.cr3 = UNO_GPA_PGTABLE;
     sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE;
+    if (v->backend == UNO_BACKEND_NATIVE) {
+        /* Ring 0 protections where the CPU has them: the libOS never executes (SMEP) or,
+         * outside its accessors, touches (SMAP) user pages; user code cannot read the
+         * descriptor tables (UMIP). */
+        if (v->cpu_feat7_ebx & (1u << 7))
+            sr.cr4 |= CR4_SMEP;
+        if (v->cpu_feat7_ebx & (1u << 20))
+            sr.cr4 |= CR4_SMAP;
+        if (v->cpu_feat7_ecx & (1u << 2))
+            sr.cr4 |= CR4_UMIP;
+    }
     sr.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
     if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
         fprintf(stderr, "uno-vmm: KVM_SET_SREGS: %s\n", strerror(errno));
@@ -282,7 +375,8 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
     }
 
     /* x87 + SSE + AVX state enabled, as Linux enables them for user space. */
-    struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = 0x7}}};
+    struct kvm_xcrs xcrs = {.nr_xcrs = 1,
+                            .xcrs = {{.xcr = 0, .value = v->xcr0 ? v->xcr0 : 0x7}}};
     if (ioctl(v->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
         vmm_log(v, "KVM_SET_XCRS failed (%s); continuing", strerror(errno));
 

@@ -42,7 +42,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
-               "               [--cpuid-cache FILE] [--trace] [--verbose]\n"
+               "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
+               "               [--trace] [--verbose]\n"
+               "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
 
@@ -85,6 +87,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"trace", no_argument, 0, 't'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {"hostname", required_argument, 0, 'n'},
         {"cpuid-cache", required_argument, 0, 'c'},
+        {"backend", required_argument, 0, 'b'}, {"probe", no_argument, 0, 'p'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -128,12 +131,25 @@ static int parse_args(struct vmm *v, int argc, char **argv)
             c->hostname = optarg;
             break;
         case 'c': c->cpuid_cache = optarg; break;
+        case 'b':
+            if (!strcmp(optarg, "cpl3"))
+                c->backend = UNO_BACKEND_CPL3;
+            else if (!strcmp(optarg, "native"))
+                c->backend = UNO_BACKEND_NATIVE;
+            else if (strcmp(optarg, "auto")) {
+                fprintf(stderr, "uno-vmm: --backend %s: expected cpl3, native or auto\n", optarg);
+                return -1;
+            }
+            break;
+        case 'p': c->probe = true; break;
         case 't': c->trace = true; break;
         case 'v': c->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
     }
+    if (c->probe)
+        return 0;
     if (!c->image_path || !c->upper_dir || optind >= argc) {
         usage(stderr);
         return -1;
@@ -199,9 +215,16 @@ int main(int argc, char **argv)
     v->t_start_ns = now_ns(CLOCK_MONOTONIC);
     if (parse_args(v, argc, argv))
         return VMM_EXIT_ERROR;
+    if (v->cfg.probe) {
+        if (kvm_open(v) || kvm_choose_backend(v))
+            return VMM_EXIT_ERROR;
+        printf("kvm: ok\nbackend: %s\nwhy: %s\n", backend_name(v->backend), v->backend_why);
+        return 0;
+    }
     bool upper_empty = dir_empty(v->cfg.upper_dir);
-    if (kvm_open(v) || mem_setup(v) || hostops_init(v))
+    if (kvm_open(v) || kvm_choose_backend(v) || mem_setup(v) || hostops_init(v))
         return VMM_EXIT_ERROR;
+    vmm_log(v, "backend %s (%s)", backend_name(v->backend), v->backend_why);
     vmm_log(v, "kvm and memory ready");
     if (boot_load_libos(v, &li) || boot_build_tables(v, &li) || kvm_setup_memory(v))
         return VMM_EXIT_ERROR;
@@ -216,7 +239,7 @@ int main(int argc, char **argv)
     }
     if (ring_start_io_thread(v))
         return VMM_EXIT_ERROR;
-    vmm_log(v, "vCPU ready, backend cpl3; entering guest");
+    vmm_log(v, "vCPU ready, backend %s; entering guest", backend_name(v->backend));
     int status = kvm_run_loop(v);
     ring_stop_io_thread(v);
     vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,

@@ -19,6 +19,8 @@ struct vmm_config {
     const char *cwd;
     const char *hostname;
     const char *cpuid_cache; /* file caching KVM_GET_SUPPORTED_CPUID, or NULL */
+    int backend;             /* enum uno_backend, 0 = detect */
+    bool probe;              /* --probe: report the host's KVM and exit */
     const char **env;
     int envc;
     char **argv; /* argv[0] = program path in the image */
@@ -60,6 +62,10 @@ struct vmm {
     volatile int stopping;
     uint64_t t_start_ns;
     int exit_status;
+    int backend;                 /* enum uno_backend chosen for this VM */
+    const char *backend_why;     /* how it was chosen, for --verbose */
+    uint32_t cpu_feat7_ebx, cpu_feat7_ecx; /* CPUID leaf 7 as given to the vCPU */
+    uint64_t xcr0;               /* the XCR0 the vCPU starts with */
     uint64_t hypercalls;         /* exits to this process the guest asked for */
     uint64_t doorbells;          /* doorbell wake-ups of the I/O thread (no exit) */
 };
@@ -71,6 +77,8 @@ void *gpa_ptr(struct vmm *v, uint64_t gpa, uint64_t len); /* NULL if not all RAM
 
 /* kvm.c — KVM plumbing */
 int kvm_open(struct vmm *v);
+int kvm_choose_backend(struct vmm *v); /* sets v->backend; -1 with a message if impossible */
+const char *backend_name(int backend);
 int kvm_setup_memory(struct vmm *v);
 int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
                    uint64_t syscall_entry);

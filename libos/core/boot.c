@@ -105,13 +105,13 @@ static void phase(const char *what)
 void libos_main(const struct uno_bootinfo *bi)
 {
     bootinfo = bi;
-    platform_init(bi);
+    const char *mismatch = platform_init(bi);
     ring_init();
     if (bi->magic != UNO_BOOT_MAGIC || bi->abi_version != UNO_ABI_VERSION)
         panic("boot info from an incompatible uno-vmm (ABI %u, libOS %u)", bi->abi_version,
               UNO_ABI_VERSION);
-    if (bi->backend != UNO_BACKEND_CPL3)
-        panic("this libOS was started for backend %u but runs the cpl3 backend", bi->backend);
+    if (mismatch)
+        panic("backend mismatch: %s", mismatch);
     time_init();
     t_boot = time_mono_ns();
 
@@ -134,9 +134,12 @@ void libos_main(const struct uno_bootinfo *bi)
 
     const char *path = boot_argv[0];
     phase("namespace ready");
+    platform_user_access_begin(); /* exec writes the app's initial stack */
     int r = exec_load(path, boot_argv, boot_envp, &entry_frame);
+    platform_user_access_end();
     if (r)
         exec_failed(path, r);
-    phase("program loaded; entering it");
+    phase(platform_name()[0] == 'n' ? "program loaded; entering it (native backend)"
+                                    : "program loaded; entering it (cpl3 backend)");
     arch_enter_user(&entry_frame);
 }

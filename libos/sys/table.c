@@ -7,6 +7,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "io/ring.h"
+#include "arch/x86_64/platform.h"
 
 typedef i64 (*sys_fn)(u64, u64, u64, u64, u64, u64);
 
@@ -215,6 +216,9 @@ void syscall_dispatch(struct regs *r)
     u64 nr = r->rax;
     u64 a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
     i64 ret;
+    /* Handlers (and the trace's string arguments) check every user pointer against the
+     * address space (mm/vma.c) before touching it. */
+    platform_user_access_begin();
     if (nr < NR_SYSCALLS && table[nr].fn) {
         if (tracing && (nr == 60 || nr == 231)) /* exit never returns: print it now */
             trace(nr, a, TRACE_NO_RETURN);
@@ -230,6 +234,7 @@ void syscall_dispatch(struct regs *r)
     }
     if (tracing)
         trace(nr, a, ret);
+    platform_user_access_end();
     r->rax = (u64)ret;
 }
 

@@ -15,6 +15,7 @@ import { Command, CommanderError } from "commander";
 import { BadElfError, TargetNotFoundError, UnoError, UsageError } from "../lib/errors.js";
 import { explainElf, inspectElfFile, requireStaticElf } from "../lib/elf.js";
 import { Instance } from "../lib/instance.js";
+import { hostInfo } from "../lib/host.js";
 import { checkKvm } from "../lib/kvm.js";
 import { formatMemory, parseRunOptions, type RunOptions } from "../lib/options.js";
 import * as paths from "../lib/paths.js";
@@ -262,6 +263,31 @@ Examples:
           `state:   ${paths.unoHome()}\n` +
           `node:    ${process.version}\n`,
       );
+    });
+
+  program
+    .command("info")
+    .description("show this host's KVM, the backend uno uses on it, and uno's paths")
+    .option("--format <format>", "text or json", "text")
+    .action((flags: { format: string }) => {
+      const i = hostInfo();
+      if (flags.format === "json") {
+        process.stdout.write(JSON.stringify(i, null, 2) + "\n");
+      } else if (flags.format === "text") {
+        const built = (p: { path: string; built: boolean }): string =>
+          p.built ? p.path : `${p.path} (not built: run make)`;
+        process.stdout.write(
+          `uno:      ${i.version}\n` +
+            `kvm:      ${i.kvm.usable ? "usable" : `NOT usable: ${i.kvm.problem}`}\n` +
+            (i.backend ? `backend:  ${i.backend.name} (${i.backend.why})\n` : "") +
+            `uno-vmm:  ${built(i.vmm)}\n` +
+            `libOS:    ${built(i.libos)}\n` +
+            `state:    ${i.state}\n`,
+        );
+      } else {
+        throw new UsageError(`--format ${flags.format}: expected text or json`);
+      }
+      setExit(i.kvm.usable && i.vmm.built && i.libos.built ? 0 : EXIT_UNO_ERROR);
     });
 
   return program;

@@ -61,7 +61,7 @@ describe("cost model", () => {
     requireKvm();
     const r = runUno(prog("hello"), [], { unoFlags: ["--verbose"] });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /backend cpl3/);
+    assert.match(r.stderr, /backend (cpl3|native)/);
     assert.match(r.stderr, /uno-libos: \[\s*\d+ us\] program loaded; entering it/);
   });
 });
@@ -93,6 +93,57 @@ describe("the console", () => {
     const u = runUno(prog("tty"), []);
     assert.equal(n.stdout, "isatty(0)=0 isatty(1)=0\n");
     assert.equal(u.stdout, n.stdout);
+  });
+});
+
+describe("backends", () => {
+  const hardware = ["kvm_intel", "kvm_amd"].some((m) => fs.existsSync(`/sys/module/${m}`));
+  const pvm = fs.existsSync("/sys/module/kvm_pvm");
+
+  it("uno-vmm --probe and uno info name the backend this host's KVM needs", () => {
+    requireKvm();
+    const r = spawnSync(VMM, ["--probe"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const want = hardware ? "native" : "cpl3";
+    assert.match(r.stdout, new RegExp(`^backend: ${want}$`, "m"));
+    assert.match(r.stdout, pvm && !hardware ? /^why: kvm_pvm/m : /^why: /m);
+    const info = spawnSync(path.join(ROOT, "bin", "uno"), ["info", "--format", "json"], {
+      encoding: "utf8",
+    });
+    assert.equal(info.status, 0, info.stderr);
+    const j = JSON.parse(info.stdout) as { kvm: { usable: boolean }; backend: { name: string } };
+    assert.equal(j.kvm.usable, true);
+    assert.equal(j.backend.name, want);
+  });
+
+  it("--backend native on a KVM that emulates ring 0 is refused, naming why", () => {
+    requireKvm();
+    const img = path.join(tmp, "probe.erofs");
+    fs.writeFileSync(img, Buffer.alloc(8192));
+    const up = fs.mkdtempSync(path.join(tmp, "upper-"));
+    const r = spawnSync(VMM, ["--backend", "native", "--image", img, "--upper", up, "--", "/x"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    });
+    if (pvm && !hardware) {
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /needs hardware KVM \(VT-x\/AMD-V\); this host's KVM is kvm_pvm/);
+    } else {
+      // Hardware KVM: the backend is allowed; the junk image is what fails.
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /not a usable EROFS image/);
+    }
+  });
+
+  it("--verbose reports the backend the libOS runs, matching the VMM's", () => {
+    requireKvm();
+    const r = runUno(prog("hello"), [], { unoFlags: ["--verbose"] });
+    assert.equal(r.status, 0, r.stderr);
+    const vmm = /backend (cpl3|native) \(/.exec(r.stderr)?.[1];
+    const libos = /entering it \((cpl3|native) backend\)/.exec(r.stderr)?.[1];
+    assert.ok(vmm && libos, r.stderr);
+    assert.equal(libos, vmm);
   });
 });
 

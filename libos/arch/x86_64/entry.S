@@ -77,10 +77,22 @@ syscall_return:
     add $16, %rsp                       /* vector, error */
     mov 0(%rsp), %rcx                   /* rip: Linux returns it in rcx too */
     mov 16(%rsp), %r11                  /* rflags: and these in r11 */
+    cmpb $0, platform_native_mode(%rip)
+    jne 1f
+    /* cpl3: no sysret (it faults here); flags from our stack, then the app's rsp. */
     pushq 16(%rsp)
     popfq
     mov 24(%rsp), %rsp
     jmp *%rcx
+1:  /* native: sysretq, unless rip is not a canonical user address (sysret would fault in
+     * ring 0 on the user stack): then iretq with the user segments. */
+    bt $47, %rcx
+    jc 2f
+    mov 24(%rsp), %rsp
+    sysretq
+2:  movq $0x2b, 8(%rsp)                 /* cs: UNO_SEL_UCODE */
+    movq $0x23, 32(%rsp)                /* ss: UNO_SEL_UDATA */
+    iretq
 
 /* Enter the app for the first time: rdi = struct regs* (a frame built by exec). */
     .globl arch_enter_user

@@ -1,7 +1,6 @@
-/* The platform seam: everything that differs between KVM kinds sits behind these calls.
- * cpl3 backend (this file's implementation, platform_cpl3.c): the libOS runs at CPL 3 beside
- * the app; guest->host is a doorbell write (ioeventfd) or a hypercall write (an exit).
- * Nothing above libos/arch/ knows which backend runs. */
+/* The platform seam: everything that differs between KVM kinds sits behind these calls
+ * (platform.c: the cpl3 and native backends). Nothing above libos/arch/ knows which backend
+ * runs. */
 #ifndef ARCH_PLATFORM_H
 #define ARCH_PLATFORM_H
 #include "libos/types.h"
@@ -12,8 +11,14 @@
 static inline void *phys_to_virt(u64 gpa) { return (void *)(UNO_VA_DMAP + gpa); }
 static inline u64 virt_to_phys_dmap(const void *va) { return (u64)va - UNO_VA_DMAP; }
 
-void platform_init(const struct uno_bootinfo *bi);
+/* Returns NULL, or why the backend the VMM chose does not match what the libOS sees. */
+const char *platform_init(const struct uno_bootinfo *bi);
 const char *platform_name(void);
+
+/* Around code that reads or writes the app's memory through its own addresses (syscall
+ * handlers, building the initial stack): opens it under SMAP on the native backend. */
+void platform_user_access_begin(void);
+void platform_user_access_end(void);
 
 /* Stop the vCPU and ask the VMM: nr = enum uno_hcall_nr; args in/out through the block. */
 struct uno_hcall *platform_hcall_block(void);
