@@ -26,7 +26,7 @@ test: all test-unit test-ts
 test-unit: erofs-test ring-test elf-test
 
 test-ts: all guest-progs
-	node --test --test-concurrency=1 dist/tests/ts/
+	node --test --test-concurrency=1 --test-timeout=300000 dist/tests/ts/
 
 fuzz: erofs-fuzz ring-fuzz elf-fuzz
 c: $(BUILD)/uno-vmm $(BUILD)/libos.elf

@@ -253,12 +253,17 @@ export class Instance {
    * program's exit status once it exits.
    */
   run(): Promise<RunResult> {
-    const { child, done } = this.spawn("inherit");
+    // The handlers go in before the spawn: the child writes straight to our stdout, so whoever
+    // reads it may signal us before spawn() has even returned. A signal that arrives first is
+    // delivered to the child as soon as it exists.
+    let child: ChildProcess | undefined;
+    const pending: NodeJS.Signals[] = [];
     const handlers = new Map<string, () => void>();
     for (const sig of FORWARDED_SIGNALS) {
       const h = (): void => {
         if (TERMINAL_SIGNALS.has(sig) && inForegroundOfTerminal()) return;
-        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+        if (!child) pending.push(sig);
+        else if (child.exitCode === null && child.signalCode === null) child.kill(sig);
       };
       handlers.set(sig, h);
       process.on(sig, h);
@@ -266,6 +271,16 @@ export class Instance {
     const uninstall = (): void => {
       for (const [sig, h] of handlers) process.removeListener(sig, h);
     };
+    let spawned: SpawnedInstance;
+    try {
+      spawned = this.spawn("inherit");
+    } catch (e) {
+      uninstall();
+      throw e;
+    }
+    child = spawned.child;
+    for (const sig of pending) child.kill(sig);
+    const done = spawned.done;
     return done.then(
       (r) => {
         uninstall();

@@ -942,7 +942,7 @@ describe("uno CLI (subprocess)", () => {
     assert.deepEqual(args.slice(args.indexOf("--")), ["--", "/bin/busybox", "echo", "hi"]);
   });
 
-  it("forwards SIGTERM to uno-vmm and exits with its status", async () => {
+  it("forwards SIGTERM to uno-vmm and exits with its status", { timeout: 60_000 }, async () => {
     assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
     assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
     const vmm = fakeVmm(
