@@ -15,13 +15,18 @@ LIBOS_C := $(shell find libos -name '*.c')
 LIBOS_S := $(shell find libos -name '*.S')
 LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
 
-.PHONY: all c ts test test-unit test-ts fuzz examples clean
+.PHONY: all c ts test test-unit test-ts test-svm fuzz examples clean
 all: c ts
 
 # Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
 # guest programs and Debian's binaries natively and inside uno and compare.
-test: all test-unit test-ts
+test: all test-unit test-ts test-svm
 	node scripts/compat.mjs --check
+
+# The native backend on hardware-style KVM: Debian's cloud kernel under QEMU with emulated
+# AMD-V, a smoke suite of uno-vmm inside (tests/qemu-svm/run.sh).
+test-svm: all guest-progs
+	tests/qemu-svm/run.sh
 
 test-unit: erofs-test ring-test elf-test
 
