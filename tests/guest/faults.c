@@ -12,6 +12,8 @@
  *   int3       breakpoint                                 SIGTRAP 133
  *   stack      unbounded recursion                        SIGSEGV 139
  *   abort      abort()                                    SIGABRT 134
+ *   kernel     read the top 2 GiB (Linux's kernel; uno's libOS on the native backend,
+ *              supervisor-only there; readable on cpl3, where the libOS runs at CPL 3)
  *   none       no fault: exits 0 */
 #include "guest.h"
 #include <sys/mman.h>
@@ -40,6 +42,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!strcmp(k, "null")) {
         volatile int *p = NULL;
+        return *p;
+    } else if (!strcmp(k, "kernel")) {
+        volatile int *p = (volatile int *)0xffffffff80000000ull;
         return *p;
     } else if (!strcmp(k, "wild")) {
         volatile int *p = (volatile int *)0x8000000000000000ull;

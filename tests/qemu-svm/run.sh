@@ -67,7 +67,7 @@ set -euo pipefail
 
 # The smoke tests /init runs (names in order; keep in step with /init below): the run
 # passes only if each of them has its PASS line.
-TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null hello uname)
+TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname)
 EXPECTED=${#TESTS[@]}
 
 QEMU_TIMEOUT=${UNO_QEMU_TIMEOUT:-300}
@@ -356,6 +356,11 @@ fi
 if test_start fault-null; then
     run guest /bin/faults null
     if [ $ST = 139 ] && out | grep -qx "about to null"; then pass $NAME; else bad "expected status 139 and 'about to null'"; fi
+fi
+if test_start libos-hidden; then
+    # The native backend's libOS pages are supervisor-only: the app cannot read them.
+    run guest /bin/faults kernel
+    if [ $ST = 139 ] && out | grep -qx "about to kernel"; then pass $NAME; else bad "expected status 139 and 'about to kernel'"; fi
 fi
 if test_start hello; then
     run guest /bin/hello
