@@ -115,6 +115,5 @@ int hostops_init(struct vmm *v);
 
 uint64_t now_ns(int clock);
 void vmm_log(struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

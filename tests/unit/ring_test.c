@@ -36,32 +36,6 @@
               got_ < 0 ? strerror((int)-got_) : "", #want, want_);                              \
     } while (0)
 
-/* main.c's helpers, which ring.c/hostops.c may call (now_ns: the I/O thread's clock).
- * Weak, so a test that links main.c's objects one day still links. */
-__attribute__((weak)) uint64_t now_ns(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-__attribute__((weak)) void vmm_log(struct vmm *v, const char *fmt, ...)
-{
-    (void)v;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
-
-__attribute__((weak)) void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    abort();
-}
 
 static void fatal(const char *fmt, ...)
 {
