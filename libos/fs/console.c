@@ -60,13 +60,18 @@ static i64 con_lseek(struct file *f, i64 off, int whence)
 
 /* Terminal requests go to the host's terminal: what the program sets (raw mode, echo) must
  * really change it, and what it reads must be the real settings. */
-static i64 tty_request(struct file *f, u64 what, void *buf, u64 in_len, u64 out_len)
+static i64 tty_request(struct file *f, u64 what, void *ubuf, u64 in_len, u64 out_len)
 {
+    u8 buf[64];
+    if (in_len && copy_from_user(buf, ubuf, in_len))
+        return -EFAULT;
     struct ring_op op = {.op = UNO_OP_TTY, .handle = (u32)f->kind, .arg = {what},
                          .in = in_len ? buf : NULL, .in_len = in_len,
                          .out = out_len ? buf : NULL, .out_len = out_len};
     i64 r = ring_call(&op);
-    return r < 0 ? r : 0;
+    if (r < 0)
+        return r;
+    return out_len ? copy_to_user(ubuf, buf, out_len) : 0;
 }
 
 static i64 con_ioctl(struct file *f, u64 cmd, u64 arg)
@@ -93,11 +98,10 @@ static i64 con_ioctl(struct file *f, u64 cmd, u64 arg)
         if (!user_ok(p, UNO_WINSIZE_SIZE, PROT_WRITE))
             return -EFAULT;
         return tty_request(f, UNO_TTY_WINSIZE, p, 0, UNO_WINSIZE_SIZE);
-    case TIOCGPGRP:
-        if (!user_ok(p, 4, PROT_WRITE))
-            return -EFAULT;
-        *(i32 *)p = proc.pgid; /* the one process group of this instance */
-        return 0;
+    case TIOCGPGRP: {
+        i32 pgid = proc.pgid; /* the one process group of this instance */
+        return copy_to_user(p, &pgid, sizeof pgid);
+    }
     default:
         return -ENOTTY; /* what Linux answers for an ioctl a device does not know */
     }

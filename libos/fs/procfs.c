@@ -232,7 +232,9 @@ static void gen_user_range(struct tbuf *b, u64 start, u64 end)
 {
     if (end <= start || !user_ok((const void *)start, end - start, PROT_READ))
         return;
+    platform_user_access_begin();
     tb_put(b, (const void *)start, end - start);
+    platform_user_access_end();
 }
 
 static void gen_cmdline(struct tbuf *b) { gen_user_range(b, proc.arg_start, proc.arg_end); }

@@ -3,6 +3,7 @@
 #ifndef MM_MM_H
 #define MM_MM_H
 #include "libos/types.h"
+#include "arch/x86_64/platform.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -87,6 +88,22 @@ void vma_reset(void);
 /* uaccess: check that [p, p+len) is mapped with the access wanted. */
 bool user_ok(const void *p, u64 len, int prot);
 bool user_str_ok(const char *s, u64 max, u64 *len_out);
+/* The only ways the libOS touches the app's memory through the app's addresses: each checks
+ * the range against the address space, then opens user access just for the copy (SMAP on the
+ * native backend). 0 or -EFAULT. */
+int copy_to_user(void *dst, const void *src, u64 n);
+int copy_from_user(void *dst, const void *src, u64 n);
+/* A NUL-terminated string of at most max-1 bytes: its length, -EFAULT, or -ENAMETOOLONG. */
+i64 strncpy_from_user(char *dst, const char *src, u64 max);
+/* Run an operation that reads or writes app memory itself (a file read into the app's
+ * buffer, a directory listing): the caller has checked the range. */
+#define WITH_USER_ACCESS(expr)                                                                  \
+    ({                                                                                          \
+        platform_user_access_begin();                                                           \
+        __typeof__(expr) _r = (expr);                                                           \
+        platform_user_access_end();                                                             \
+        _r;                                                                                     \
+    })
 
 /* mmap.c */
 void mm_init(u64 brk_start);

@@ -189,6 +189,38 @@ bool user_ok(const void *p, u64 len, int prot)
     return true;
 }
 
+int copy_to_user(void *dst, const void *src, u64 n)
+{
+    if (!user_ok(dst, n, PROT_WRITE))
+        return -EFAULT;
+    platform_user_access_begin();
+    memcpy(dst, src, n);
+    platform_user_access_end();
+    return 0;
+}
+
+int copy_from_user(void *dst, const void *src, u64 n)
+{
+    if (!user_ok(src, n, PROT_READ))
+        return -EFAULT;
+    platform_user_access_begin();
+    memcpy(dst, src, n);
+    platform_user_access_end();
+    return 0;
+}
+
+i64 strncpy_from_user(char *dst, const char *src, u64 max)
+{
+    u64 len;
+    bool ok = WITH_USER_ACCESS(user_str_ok(src, max, &len));
+    if (!ok)
+        return user_ok(src, 1, PROT_READ) ? -ENAMETOOLONG : -EFAULT;
+    platform_user_access_begin();
+    memcpy(dst, src, len + 1);
+    platform_user_access_end();
+    return (i64)len;
+}
+
 bool user_str_ok(const char *s, u64 max, u64 *len_out)
 {
     u64 a = (u64)s;

@@ -32,10 +32,10 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
     if (old && !user_ok((void *)old, sizeof *ka, PROT_WRITE))
         return -EFAULT;
     struct k_sigaction n;
-    if (act)
-        memcpy(&n, (void *)act, sizeof n);
-    if (old)
-        memcpy((void *)old, ka, sizeof *ka);
+    if (act && copy_from_user(&n, (void *)act, sizeof n))
+        return -EFAULT;
+    if (old && copy_to_user((void *)old, ka, sizeof *ka))
+        return -EFAULT;
     if (act) {
         n.mask &= ~unblockable();
         *ka = n;
@@ -51,9 +51,9 @@ i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size)
         return -EFAULT;
     u64 prev = proc.sigmask;
     if (set) {
-        if (!user_ok((void *)set, 8, PROT_READ))
+        u64 s;
+        if (copy_from_user(&s, (void *)set, 8))
             return -EFAULT;
-        u64 s = *(u64 *)set;
         switch (how) {
         case SIG_BLOCK: proc.sigmask |= s; break;
         case SIG_UNBLOCK: proc.sigmask &= ~s; break;
@@ -62,8 +62,8 @@ i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size)
         }
         proc.sigmask &= ~unblockable();
     }
-    if (old)
-        *(u64 *)old = prev;
+    if (old && copy_to_user((void *)old, &prev, 8))
+        return -EFAULT;
     return 0;
 }
 
@@ -76,16 +76,12 @@ static struct {
 
 i64 sys_sigaltstack(u64 ss, u64 old)
 {
-    if (old) {
-        if (!user_ok((void *)old, 24, PROT_WRITE))
-            return -EFAULT;
-        memcpy((void *)old, &altstack, 24);
-    }
+    typeof(altstack) n;
+    if (ss && copy_from_user(&n, (void *)ss, 24))
+        return -EFAULT;
+    if (old && copy_to_user((void *)old, &altstack, 24))
+        return -EFAULT;
     if (ss) {
-        if (!user_ok((void *)ss, 24, PROT_READ))
-            return -EFAULT;
-        typeof(altstack) n;
-        memcpy(&n, (void *)ss, 24);
         if (n.flags & ~(SS_DISABLE | (1 << 31) /* SS_AUTODISARM */))
             return -EINVAL;
         if (!(n.flags & SS_DISABLE) && n.size < MINSIGSTKSZ)

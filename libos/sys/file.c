@@ -36,7 +36,7 @@ static i64 do_read(struct file *f, void *buf, u64 len, i64 off)
         return -EISDIR;
     if (!user_ok(buf, len, PROT_WRITE))
         return -EFAULT;
-    return f->ops->read(f, buf, len, off);
+    return WITH_USER_ACCESS(f->ops->read(f, buf, len, off)); /* the op copies into buf */
 }
 
 static i64 do_write(struct file *f, const void *buf, u64 len, i64 off)
@@ -45,7 +45,7 @@ static i64 do_write(struct file *f, const void *buf, u64 len, i64 off)
         return -EBADF;
     if (!user_ok(buf, len, PROT_READ))
         return -EFAULT;
-    return f->ops->write(f, buf, len, off);
+    return WITH_USER_ACCESS(f->ops->write(f, buf, len, off)); /* the op copies from buf */
 }
 
 i64 sys_read(u64 fd, u64 buf, u64 len)
@@ -94,9 +94,9 @@ static i64 do_iov(u64 fd, u64 iovp, u64 cnt, i64 off, bool write)
         return -EBADF;
     if (cnt > 1024)
         return -EINVAL;
-    if (!user_ok((void *)iovp, cnt * sizeof(struct iovec), PROT_READ))
+    static struct iovec iov[1024];
+    if (copy_from_user(iov, (const void *)iovp, cnt * sizeof(struct iovec)))
         return -EFAULT;
-    const struct iovec *iov = (const struct iovec *)iovp;
     i64 total = 0;
     for (u64 i = 0; i < cnt; i++) {
         if ((i64)iov[i].len < 0)
@@ -150,9 +150,9 @@ i64 sys_fstat(u64 fd, u64 st)
     struct file *f = fd_get((int)fd);
     if (!f)
         return -EBADF;
-    if (!user_ok((void *)st, sizeof(struct linux_stat), PROT_WRITE))
-        return -EFAULT;
-    return f->ops->stat(f, (struct linux_stat *)st);
+    struct linux_stat k;
+    int r = f->ops->stat(f, &k);
+    return r ? r : copy_to_user((void *)st, &k, sizeof k);
 }
 
 i64 sys_getdents64(u64 fd, u64 buf, u64 len)
@@ -165,7 +165,7 @@ i64 sys_getdents64(u64 fd, u64 buf, u64 len)
     if (!user_ok((void *)buf, len, PROT_WRITE))
         return -EFAULT;
     struct dirent_sink sink = {.buf = (u8 *)buf, .size = len, .used = 0};
-    int r = f->ops->getdents(f, &sink);
+    int r = WITH_USER_ACCESS(f->ops->getdents(f, &sink)); /* the op writes into buf */
     if (r < 0)
         return r;
     return (i64)sink.used;
@@ -183,14 +183,16 @@ i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
     case FIONCLEX:
         fd_set_cloexec((int)fd, false);
         return 0;
-    case FIONBIO:
-        if (!user_ok((void *)arg, 4, PROT_READ))
+    case FIONBIO: {
+        int on;
+        if (copy_from_user(&on, (const void *)arg, sizeof on))
             return -EFAULT;
-        if (*(int *)arg)
+        if (on)
             f->flags |= O_NONBLOCK;
         else
             f->flags &= ~O_NONBLOCK;
         return 0;
+    }
     }
     if (!f->ops->ioctl)
         return -ENOTTY;
@@ -337,9 +339,8 @@ i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
         return -EBADF;
     i64 off = -1;
     if (offp) {
-        if (!user_ok((void *)offp, 8, PROT_READ | PROT_WRITE))
+        if (!user_ok((void *)offp, 8, PROT_WRITE) || copy_from_user(&off, (void *)offp, 8))
             return -EFAULT;
-        off = *(i64 *)offp;
         if (off < 0)
             return -EINVAL;
     }
@@ -362,7 +363,7 @@ i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
         if (w < n)
             break;
     }
-    if (offp)
-        *(i64 *)offp = off;
+    if (offp && copy_to_user((void *)offp, &off, 8))
+        return -EFAULT;
     return total;
 }

@@ -18,16 +18,8 @@
 /* Copy a path argument; -EFAULT if unreadable, -ENAMETOOLONG if >= PATH_MAX. */
 static int get_path(u64 uptr, char *out)
 {
-    u64 len;
-    if (!user_str_ok((const char *)uptr, PATH_MAX, &len)) {
-        u64 l2;
-        if (user_str_ok((const char *)uptr, PATH_MAX + 1, &l2))
-            return -ENAMETOOLONG;
-        /* unterminated within PATH_MAX bytes of readable memory is too long */
-        return user_ok((const void *)uptr, 1, PROT_READ) ? -ENAMETOOLONG : -EFAULT;
-    }
-    memcpy(out, (const char *)uptr, len + 1);
-    return 0;
+    i64 r = strncpy_from_user(out, (const char *)uptr, PATH_MAX);
+    return r < 0 ? (int)r : 0;
 }
 
 static char p1[PATH_MAX], p2[PATH_MAX];
@@ -81,7 +73,9 @@ i64 sys_newfstatat(u64 dirfd, u64 path, u64 st, u64 flags)
 {
     if (!user_ok((void *)st, sizeof(struct linux_stat), PROT_WRITE))
         return -EFAULT;
-    return stat_at(dirfd, path, (struct linux_stat *)st, flags);
+    struct linux_stat k;
+    i64 r = stat_at(dirfd, path, &k, flags);
+    return r ? r : copy_to_user((void *)st, &k, sizeof k);
 }
 
 i64 sys_stat(u64 path, u64 st) { return sys_newfstatat((u64)AT_FDCWD, path, st, 0); }
@@ -115,7 +109,7 @@ i64 sys_statx(u64 dirfd, u64 path, u64 flags, u64 mask, u64 buf)
     i64 r = stat_at(dirfd, path, &st, flags & ~0x6000ull /* AT_STATX_SYNC_TYPE */);
     if (r)
         return r;
-    struct statx *x = (struct statx *)buf;
+    struct statx kx, *x = &kx;
     memset(x, 0, sizeof *x);
     x->mask = 0x7ff; /* STATX_BASIC_STATS */
     x->blksize = (u32)st.st_blksize;
@@ -133,7 +127,7 @@ i64 sys_statx(u64 dirfd, u64 path, u64 flags, u64 mask, u64 buf)
     x->rdev_minor = (u32)((st.st_rdev & 0xff) | ((st.st_rdev >> 12) & ~0xffull));
     x->dev_major = (u32)((st.st_dev >> 8) & 0xfff);
     x->dev_minor = (u32)(st.st_dev & 0xff);
-    return 0;
+    return copy_to_user((void *)buf, x, sizeof *x);
 }
 
 i64 sys_readlinkat(u64 dirfd, u64 path, u64 buf, u64 size)
@@ -150,7 +144,9 @@ i64 sys_readlinkat(u64 dirfd, u64 path, u64 buf, u64 size)
         return r;
     if (!S_ISLNK(nd.mode))
         return -EINVAL;
-    return vfs_readlink(&nd, (char *)buf, size);
+    static char target[PATH_MAX];
+    r = vfs_readlink(&nd, target, MIN(size, (u64)sizeof target));
+    return r < 0 ? r : (copy_to_user((void *)buf, target, (u64)r) ?: r);
 }
 
 i64 sys_readlink(u64 path, u64 buf, u64 size)
@@ -186,8 +182,7 @@ i64 sys_getcwd(u64 buf, u64 size)
         return -ERANGE;
     if (!user_ok((void *)buf, n, PROT_WRITE))
         return -EFAULT;
-    memcpy((void *)buf, cwd_path, n);
-    return (i64)n;
+    return copy_to_user((void *)buf, cwd_path, n) ?: (i64)n;
 }
 
 i64 sys_chdir(u64 path)
@@ -295,9 +290,9 @@ i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags)
 {
     i64 at = (i64)time_wall_ns(), mt = at;
     if (times) {
-        if (!user_ok((void *)times, 32, PROT_READ))
+        i64 t[4];
+        if (copy_from_user(t, (const void *)times, sizeof t))
             return -EFAULT;
-        const i64 *t = (const i64 *)times;
         for (int i = 0; i < 2; i++)
             if (t[2 * i + 1] != UTIME_NOW && t[2 * i + 1] != UTIME_OMIT &&
                 (t[2 * i + 1] < 0 || t[2 * i + 1] >= 1000000000))
@@ -373,16 +368,16 @@ i64 sys_statfs(u64 path, u64 buf)
         r = vfs_resolve(AT_FDCWD, p1, RESOLVE_FOLLOW, &nd);
     if (r)
         return r;
-    fill_statfs((struct linux_statfs *)buf);
-    return 0;
+    struct linux_statfs k;
+    fill_statfs(&k);
+    return copy_to_user((void *)buf, &k, sizeof k);
 }
 
 i64 sys_fstatfs(u64 fd, u64 buf)
 {
     if (!fd_get((int)fd))
         return -EBADF;
-    if (!user_ok((void *)buf, sizeof(struct linux_statfs), PROT_WRITE))
-        return -EFAULT;
-    fill_statfs((struct linux_statfs *)buf);
-    return 0;
+    struct linux_statfs k;
+    fill_statfs(&k);
+    return copy_to_user((void *)buf, &k, sizeof k);
 }

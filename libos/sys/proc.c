@@ -57,10 +57,8 @@ i64 sys_getgroups(u64 size, u64 list)
         return -EINVAL;
     if (size == 0)
         return 1;
-    if (!user_ok((void *)list, 4, PROT_WRITE))
-        return -EFAULT;
-    *(u32 *)list = proc.gid;
-    return 1;
+    u32 gid = proc.gid;
+    return copy_to_user((void *)list, &gid, 4) ?: 1;
 }
 
 static i64 put3(u64 a, u64 b, u64 c, u32 x, u32 y, u32 z)
@@ -68,10 +66,8 @@ static i64 put3(u64 a, u64 b, u64 c, u32 x, u32 y, u32 z)
     if (!user_ok((void *)a, 4, PROT_WRITE) || !user_ok((void *)b, 4, PROT_WRITE) ||
         !user_ok((void *)c, 4, PROT_WRITE))
         return -EFAULT;
-    *(u32 *)a = x;
-    *(u32 *)b = y;
-    *(u32 *)c = z;
-    return 0;
+    return copy_to_user((void *)a, &x, 4) ?: copy_to_user((void *)b, &y, 4)
+                                             ?: copy_to_user((void *)c, &z, 4);
 }
 
 i64 sys_getresuid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.uid, proc.euid, proc.euid); }
@@ -105,14 +101,13 @@ i64 sys_prlimit64(u64 pid, u64 res, u64 new, u64 old)
     }
     struct rlimit64 n;
     if (new) {
-        if (!user_ok((void *)new, sizeof n, PROT_READ))
+        if (copy_from_user(&n, (void *)new, sizeof n))
             return -EFAULT;
-        memcpy(&n, (void *)new, sizeof n);
         if (n.cur > n.max)
             return -EINVAL;
     }
-    if (old)
-        memcpy((void *)old, rl, sizeof *rl);
+    if (old && copy_to_user((void *)old, rl, sizeof *rl))
+        return -EFAULT;
     if (new) {
         /* Limits are recorded and reported back; the ones uno enforces are RLIMIT_NOFILE
          * (descriptor table size) and RLIMIT_STACK (at exec). */
@@ -132,21 +127,19 @@ i64 sys_arch_prctl(u64 code, u64 addr)
             return -EPERM;
         platform_set_fs(addr);
         return 0;
-    case ARCH_GET_FS:
-        if (!user_ok((void *)addr, 8, PROT_WRITE))
-            return -EFAULT;
-        *(u64 *)addr = platform_get_fs();
-        return 0;
+    case ARCH_GET_FS: {
+        u64 base = platform_get_fs();
+        return copy_to_user((void *)addr, &base, 8);
+    }
     case ARCH_SET_GS:
         if (addr >= USER_TOP)
             return -EPERM;
         platform_set_gs(addr);
         return 0;
-    case ARCH_GET_GS:
-        if (!user_ok((void *)addr, 8, PROT_WRITE))
-            return -EFAULT;
-        *(u64 *)addr = platform_get_gs();
-        return 0;
+    case ARCH_GET_GS: {
+        u64 base = platform_get_gs();
+        return copy_to_user((void *)addr, &base, 8);
+    }
     default:
         return -EINVAL;
     }
@@ -167,7 +160,7 @@ i64 sys_uname(u64 buf)
 {
     if (!user_ok((void *)buf, sizeof(struct utsname), PROT_WRITE))
         return -EFAULT;
-    struct utsname *u = (struct utsname *)buf;
+    struct utsname ku, *u = &ku;
     memset(u, 0, sizeof *u);
     copy_field(u->sysname, "Linux");
     copy_field(u->nodename, bootinfo->hostname);
@@ -175,7 +168,7 @@ i64 sys_uname(u64 buf)
     copy_field(u->version, "#1 SMP uno");
     copy_field(u->machine, "x86_64");
     copy_field(u->domainname, "(none)");
-    return 0;
+    return copy_to_user((void *)buf, u, sizeof *u);
 }
 
 struct sysinfo {
@@ -192,14 +185,14 @@ i64 sys_sysinfo(u64 buf)
 {
     if (!user_ok((void *)buf, sizeof(struct sysinfo), PROT_WRITE))
         return -EFAULT;
-    struct sysinfo *s = (struct sysinfo *)buf;
+    struct sysinfo ks, *s = &ks;
     memset(s, 0, sizeof *s);
     s->uptime = (i64)((time_mono_ns() - proc.start_ns) / 1000000000ull);
     s->totalram = frame_total() * PAGE_SIZE;
     s->freeram = frame_free_count() * PAGE_SIZE;
     s->procs = 1;
     s->mem_unit = 1;
-    return 0;
+    return copy_to_user((void *)buf, s, sizeof *s);
 }
 
 i64 sys_sched_yield(void) { return 0; /* one thread: nothing else to run */ }
@@ -212,7 +205,10 @@ i64 sys_getrandom(u64 buf, u64 len, u64 flags)
         len = 33554431;
     if (!user_ok((void *)buf, len, PROT_WRITE))
         return -EFAULT;
-    devfs_random((void *)buf, len); /* the same ChaCha20 stream as /dev/urandom */
+    /* The same ChaCha20 stream as /dev/urandom, straight into the checked buffer. */
+    platform_user_access_begin();
+    devfs_random((void *)buf, len);
+    platform_user_access_end();
     return (i64)len;
 }
 
@@ -227,7 +223,7 @@ i64 sys_getrusage(u64 who, u64 usage)
         return -EINVAL;
     if (!user_ok((void *)usage, sizeof(struct rusage), PROT_WRITE))
         return -EFAULT;
-    struct rusage *r = (struct rusage *)usage;
+    struct rusage kr, *r = &kr;
     memset(r, 0, sizeof *r);
     if ((i64)who == 0 || who == 1) {
         /* All time counts as user time: the libOS runs in the app's own privilege. */
@@ -236,18 +232,16 @@ i64 sys_getrusage(u64 who, u64 usage)
         r->utime_usec = (i64)(us % 1000000);
         r->rest[0] = (i64)((frame_total() - frame_free_count()) * 4); /* maxrss in KiB */
     }
-    return 0;
+    return copy_to_user((void *)usage, r, sizeof *r);
 }
 
 i64 sys_times(u64 buf)
 {
     u64 ticks = (time_mono_ns() - proc.start_ns) / 10000000ull;
     if (buf) {
-        if (!user_ok((void *)buf, 32, PROT_WRITE))
+        u64 t[4] = {ticks, 0, 0, 0};
+        if (copy_to_user((void *)buf, t, sizeof t))
             return -EFAULT;
-        u64 *t = (u64 *)buf;
-        t[0] = ticks;
-        t[1] = t[2] = t[3] = 0;
     }
     return (i64)(time_mono_ns() / 10000000ull);
 }

@@ -162,10 +162,15 @@ static int fmt_arg(char *buf, size_t size, char kind, u64 v)
         return snprintf_l(buf, size, "0%lo", v);
     case 's': {
         u64 len;
+        int n;
+        platform_user_access_begin(); /* the app's string, read where it is */
         if (!user_str_ok((const char *)v, 4096, &len))
-            return snprintf_l(buf, size, "%p", (void *)v);
-        return snprintf_l(buf, size, "\"%.*s\"%s", (int)MIN(len, 64ul), (const char *)v,
-                          len > 64 ? "..." : "");
+            n = snprintf_l(buf, size, "%p", (void *)v);
+        else
+            n = snprintf_l(buf, size, "\"%.*s\"%s", (int)MIN(len, 64ul), (const char *)v,
+                           len > 64 ? "..." : "");
+        platform_user_access_end();
+        return n;
     }
     case 'p':
         return v ? snprintf_l(buf, size, "%p", (void *)v) : snprintf_l(buf, size, "NULL");
@@ -216,9 +221,6 @@ void syscall_dispatch(struct regs *r)
     u64 nr = r->rax;
     u64 a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
     i64 ret;
-    /* Handlers (and the trace's string arguments) check every user pointer against the
-     * address space (mm/vma.c) before touching it. */
-    platform_user_access_begin();
     if (nr < NR_SYSCALLS && table[nr].fn) {
         if (tracing && (nr == 60 || nr == 231)) /* exit never returns: print it now */
             trace(nr, a, TRACE_NO_RETURN);
@@ -234,7 +236,6 @@ void syscall_dispatch(struct regs *r)
     }
     if (tracing)
         trace(nr, a, ret);
-    platform_user_access_end();
     r->rax = (u64)ret;
 }
 

@@ -50,12 +50,8 @@ i64 sys_clock_gettime(u64 clock, u64 ts)
     int r = clock_ns(clock, &ns);
     if (r)
         return r;
-    if (!user_ok((void *)ts, sizeof(struct timespec), PROT_WRITE))
-        return -EFAULT;
-    struct timespec *t = (struct timespec *)ts;
-    t->sec = (i64)(ns / 1000000000ull);
-    t->nsec = (i64)(ns % 1000000000ull);
-    return 0;
+    struct timespec t = {(i64)(ns / 1000000000ull), (i64)(ns % 1000000000ull)};
+    return copy_to_user((void *)ts, &t, sizeof t);
 }
 
 i64 sys_clock_getres(u64 clock, u64 ts)
@@ -65,11 +61,9 @@ i64 sys_clock_getres(u64 clock, u64 ts)
     if (r)
         return r;
     if (ts) {
-        if (!user_ok((void *)ts, sizeof(struct timespec), PROT_WRITE))
-            return -EFAULT;
-        struct timespec *t = (struct timespec *)ts;
-        t->sec = 0;
-        t->nsec = (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) ? 4000000 : 1;
+        struct timespec t = {
+            0, (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) ? 4000000 : 1};
+        return copy_to_user((void *)ts, &t, sizeof t);
     }
     return 0;
 }
@@ -78,17 +72,14 @@ i64 sys_gettimeofday(u64 tv, u64 tz)
 {
     u64 ns = time_wall_ns();
     if (tv) {
-        if (!user_ok((void *)tv, 16, PROT_WRITE))
+        i64 t[2] = {(i64)(ns / 1000000000ull), (i64)((ns % 1000000000ull) / 1000)};
+        if (copy_to_user((void *)tv, t, sizeof t))
             return -EFAULT;
-        i64 *t = (i64 *)tv;
-        t[0] = (i64)(ns / 1000000000ull);
-        t[1] = (i64)((ns % 1000000000ull) / 1000);
     }
     if (tz) {
-        if (!user_ok((void *)tz, 8, PROT_WRITE))
+        i32 z[2] = {0, 0};
+        if (copy_to_user((void *)tz, z, sizeof z))
             return -EFAULT;
-        ((i32 *)tz)[0] = 0;
-        ((i32 *)tz)[1] = 0;
     }
     return 0;
 }
@@ -96,11 +87,8 @@ i64 sys_gettimeofday(u64 tv, u64 tz)
 i64 sys_time(u64 t)
 {
     i64 s = (i64)(time_wall_ns() / 1000000000ull);
-    if (t) {
-        if (!user_ok((void *)t, 8, PROT_WRITE))
-            return -EFAULT;
-        *(i64 *)t = s;
-    }
+    if (t && copy_to_user((void *)t, &s, sizeof s))
+        return -EFAULT;
     return s;
 }
 
@@ -115,12 +103,12 @@ static i64 sleep_until(u64 clock, u64 deadline)
 
 static int read_ts(u64 p, u64 *ns)
 {
-    if (!user_ok((void *)p, sizeof(struct timespec), PROT_READ))
+    struct timespec t;
+    if (copy_from_user(&t, (const void *)p, sizeof t))
         return -EFAULT;
-    const struct timespec *t = (const struct timespec *)p;
-    if (t->sec < 0 || t->nsec < 0 || t->nsec >= 1000000000)
+    if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000)
         return -EINVAL;
-    *ns = (u64)t->sec * 1000000000ull + (u64)t->nsec;
+    *ns = (u64)t.sec * 1000000000ull + (u64)t.nsec;
     return 0;
 }
 

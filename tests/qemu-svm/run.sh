@@ -24,7 +24,7 @@
 #     newest cached package.
 #  3. Builds two EROFS images with mkfs.erofs: `busybox` (/bin/busybox from busybox-static and
 #     /data/blob, random bytes whose sha256 the host computes) and `guest` (build/guest/musl/
-#     hello and faults in /bin), then an initramfs (cpio newc, gzip): busybox, /init (written
+#     hello, faults, fileops, memory, time and procfs in /bin), then an initramfs (cpio newc, gzip): busybox, /init (written
 #     below), build/uno-vmm, build/libos.elf, the images, and kvm-amd.ko with every module it
 #     needs (`modinfo -F depends`, or the .modinfo section read with objcopy when kmod is not
 #     installed; today irqbypass, kvm, kvm_amd), decompressed on the host, in load order.
@@ -67,7 +67,7 @@ set -euo pipefail
 
 # The smoke tests /init runs (names in order; keep in step with /init below): the run
 # passes only if each of them has its PASS line.
-TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname)
+TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname fileops memory time procfs)
 EXPECTED=${#TESTS[@]}
 
 QEMU_TIMEOUT=${UNO_QEMU_TIMEOUT:-300}
@@ -117,7 +117,7 @@ fi
 for f in build/uno-vmm build/libos.elf; do
     [[ -f $f ]] || { echo "qemu-svm: $f is missing: run make first" >&2; exit 2; }
 done
-for f in build/guest/musl/hello build/guest/musl/faults; do
+for f in build/guest/musl/hello build/guest/musl/faults build/guest/musl/fileops build/guest/musl/memory build/guest/musl/time build/guest/musl/procfs; do
     [[ -f $f ]] || { echo "qemu-svm: $f is missing: run make guest-progs first" >&2; exit 2; }
 done
 
@@ -221,7 +221,8 @@ mkdir -p "$img_src/busybox/bin" "$img_src/busybox/data" "$img_src/guest/bin"
 cp /bin/busybox "$img_src/busybox/bin/busybox"
 head -c 300007 /dev/urandom >"$img_src/busybox/data/blob"   # not a whole number of blocks
 blob_sha=$(sha256sum "$img_src/busybox/data/blob" | cut -d' ' -f1)
-cp build/guest/musl/hello build/guest/musl/faults "$img_src/guest/bin/"
+cp build/guest/musl/hello build/guest/musl/faults build/guest/musl/fileops \
+    build/guest/musl/memory build/guest/musl/time build/guest/musl/procfs "$img_src/guest/bin/"
 for img in busybox guest; do
     mkfs.erofs --quiet --all-root "$root/images/$img.erofs" "$img_src/$img" || die "mkfs.erofs $img failed"
 done
@@ -370,6 +371,18 @@ if test_start uname; then
     run busybox /bin/busybox uname -a
     if [ $ST = 0 ] && out | grep -q Linux; then pass $NAME; else bad "expected status 0 and Linux"; fi
 fi
+# Self-checking guest programs (status 1 when one of their checks failed): many system calls
+# through the native backend's user-memory accessors (SMAP), memory mapping, clocks, /proc.
+for prog in fileops memory time procfs; do
+    if test_start $prog; then
+        case $prog in
+            fileops) run guest /bin/fileops /work ;;
+            time) run guest /bin/time "$(date +%s)" ;;
+            *) run guest /bin/$prog ;;
+        esac
+        if [ $ST = 0 ]; then pass $NAME; else bad "expected status 0"; fi
+    fi
+done
 finish
 EOF
 chmod 755 "$root/init" "$root/bin/busybox" "$root/uno/uno-vmm"

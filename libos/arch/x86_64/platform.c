@@ -8,8 +8,9 @@
  *   hypercall addresses, and the #BP gate for TLB flushes.
  * native — hardware KVM (VT-x/AMD-V): the libOS is a ring-0 kernel. The app's syscall enters
  *   at CPL 0 and returns with sysretq; TLB flushes are a CR3 reload; libOS pages are
- *   supervisor-only; with SMAP on, the libOS opens user access (stac/clac) only around
- *   syscall handlers, which check every user pointer against the address space first.
+ *   supervisor-only; with SMAP on, user access is opened (stac/clac) only around each copy
+ *   to or from the app's memory (mm/vma.c copy_to_user and friends, and the file operations
+ *   that read into or write from the app's buffer), after the range was checked.
  */
 #include "platform.h"
 
