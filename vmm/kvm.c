@@ -110,6 +110,8 @@ int kvm_choose_backend(struct vmm *v)
     if (v->cfg.backend) {
         v->backend = v->cfg.backend;
         v->backend_why = "chosen with --backend";
+        /* UNO_EMULATED_RING0=1 lets a developer boot the native backend under kvm_pvm's
+         * emulated ring 0 anyway: it gets as far as the app's first syscall. */
         if (v->backend == UNO_BACKEND_NATIVE && pvm && !hw && !getenv("UNO_EMULATED_RING0")) {
             fprintf(stderr, "uno-vmm: --backend native needs hardware KVM (VT-x/AMD-V); this "
                             "host's KVM is kvm_pvm, which emulates guest ring 0: use the "
