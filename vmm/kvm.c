@@ -425,15 +425,25 @@ static void report_fault(struct vmm *v, struct uno_hcall *hc)
     v->exit_status = 128 + sig;
 }
 
-static void report_vm_failure(struct vmm *v, const char *what)
+/* Where the vCPU is: for failure reports and for SIGUSR1 (a debugging aid). */
+static void dump_vcpu(struct vmm *v)
 {
     struct kvm_regs r;
     struct kvm_sregs sr;
+    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) || ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr))
+        return;
+    fprintf(stderr,
+            "uno-vmm: vCPU at rip 0x%llx rsp 0x%llx rax 0x%llx rdi 0x%llx rsi 0x%llx "
+            "rflags 0x%llx cs 0x%x cr2 0x%llx\n",
+            (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rax,
+            (unsigned long long)r.rdi, (unsigned long long)r.rsi, (unsigned long long)r.rflags,
+            sr.cs.selector, (unsigned long long)sr.cr2);
+}
+
+static void report_vm_failure(struct vmm *v, const char *what)
+{
     fprintf(stderr, "uno-vmm: the VM stopped: %s\n", what);
-    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) == 0 && ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
-        fprintf(stderr, "  rip 0x%llx rsp 0x%llx rax 0x%llx cr2 0x%llx cs 0x%x\n",
-                (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rax,
-                (unsigned long long)sr.cr2, sr.cs.selector);
+    dump_vcpu(v);
     v->exit_status = VMM_EXIT_ERROR;
 }
 
@@ -486,23 +496,10 @@ static int hypercall(struct vmm *v, uint32_t nr)
     }
 }
 
-/* SIGUSR1 makes the VMM print where the vCPU is: a debugging aid for hung guests. */
+/* SIGUSR1 makes the VMM print where the vCPU is (dump_vcpu): a debugging aid for hung
+ * guests. */
 static volatile sig_atomic_t dump_requested;
 static void on_usr1(int sig) { (void)sig; dump_requested = 1; }
-
-static void dump_vcpu(struct vmm *v)
-{
-    struct kvm_regs r;
-    struct kvm_sregs sr;
-    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) || ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr))
-        return;
-    fprintf(stderr,
-            "uno-vmm: vCPU at rip 0x%llx rsp 0x%llx rax 0x%llx rdi 0x%llx rsi 0x%llx "
-            "rflags 0x%llx cs 0x%x cr2 0x%llx\n",
-            (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rax,
-            (unsigned long long)r.rdi, (unsigned long long)r.rsi, (unsigned long long)r.rflags,
-            sr.cs.selector, (unsigned long long)sr.cr2);
-}
 
 int kvm_run_loop(struct vmm *v)
 {

@@ -94,7 +94,7 @@ static int load_segments(struct file *f, const struct elf_info *e, u64 bias, u64
         u64 lo = ALIGN_DOWN(ph->vaddr + bias, PAGE_SIZE);
         u64 hi = ALIGN_UP(ph->vaddr + bias + ph->memsz, PAGE_SIZE);
         struct seg_map m = {.f = f, .ph = ph, .seg_va = lo, .bias = bias,
-                            .in_place = f->has_lower && !(ph->flags & PF_W)};
+                            .in_place = !(ph->flags & PF_W)}; /* lower_page_gpa decides */
         vma_remove(lo, hi); /* like MAP_FIXED: a later segment replaces a shared page */
         int r = pt_map(lo, (hi - lo) / PAGE_SIZE, prot_to_pte(prot ? prot : PROT_READ),
                        seg_page, &m);
@@ -253,7 +253,7 @@ static int open_exec(const char *path, struct file **out, struct node *n)
     if (r)
         return r;
     if (!S_ISREG(n->mode))
-        return S_ISDIR(n->mode) ? -EACCES : -EACCES;
+        return -EACCES; /* directories and devices alike, as execve(2) */
     if (!(n->mode & 0111))
         return -EACCES;
     return vfs_open(AT_FDCWD, path, O_RDONLY, 0, out);

@@ -152,3 +152,23 @@ i64 file_dir_index_lseek(struct file *f, i64 off, int whence)
     f->off = off;
     return off;
 }
+
+void stat_from_upper(const struct uno_stat *u, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0x5501; /* the writable layer */
+    st->st_ino = u->ino;
+    st->st_nlink = u->nlink;
+    st->st_mode = u->mode;
+    st->st_uid = u->uid;
+    st->st_gid = u->gid;
+    st->st_size = (i64)u->size;
+    st->st_blksize = 4096;
+    st->st_blocks = (i64)u->blocks;
+    st->st_atime_sec = u->atime_ns / 1000000000;
+    st->st_atime_nsec = u->atime_ns % 1000000000;
+    st->st_mtime_sec = u->mtime_ns / 1000000000;
+    st->st_mtime_nsec = u->mtime_ns % 1000000000;
+    st->st_ctime_sec = u->ctime_ns / 1000000000;
+    st->st_ctime_nsec = u->ctime_ns % 1000000000;
+}

@@ -120,5 +120,7 @@ i64 file_dir_index_lseek(struct file *f, i64 off, int whence);
 i64 file_truncate(struct file *f, u64 len);
 i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size);
 void stat_from_erofs(const struct erofs_inode *ino, struct linux_stat *st);
+struct uno_stat;
+void stat_from_upper(const struct uno_stat *u, struct linux_stat *st);
 
 #endif

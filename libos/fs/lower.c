@@ -290,20 +290,11 @@ static int dir_stat(struct file *f, struct linux_stat *st)
         return 0;
     }
     struct uno_stat u;
-    struct ring_op op = {.op = UNO_OP_STAT, .out = &u, .out_len = sizeof u};
-    const char *rel = upper_rel(f->path);
-    op.in = rel;
-    op.in_len = strlen(rel) + 1;
-    i64 r = ring_call(&op);
+    i64 r = upper_stat(f->path, &u);
     if (r < 0)
         return (int)r;
-    struct node n;
-    memset(&n, 0, sizeof n);
-    n.in_upper = true;
-    n.ust = u;
-    n.path[0] = '/';
-    n.path[1] = 'x';
-    return vfs_stat(&n, st);
+    stat_from_upper(&u, st);
+    return 0;
 }
 
 static i64 dir_lseek(struct file *f, i64 off, int whence)

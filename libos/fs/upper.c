@@ -44,20 +44,13 @@ static i64 upper_write(struct file *f, const void *buf, u64 len, i64 off)
 
 static int upper_fstat(struct file *f, struct linux_stat *st)
 {
-    struct node *n = NULL;
-    static struct node tmp;
-    struct ring_op op = {.op = UNO_OP_FSTAT, .handle = f->handle, .out = &tmp.ust,
-                         .out_len = sizeof tmp.ust};
+    struct uno_stat u;
+    struct ring_op op = {.op = UNO_OP_FSTAT, .handle = f->handle, .out = &u, .out_len = sizeof u};
     i64 r = ring_call(&op);
     if (r < 0)
         return (int)r;
-    n = &tmp;
-    n->special = SP_NONE;
-    n->in_upper = true;
-    n->path[0] = '/';
-    n->path[1] = 'f';
-    n->path[2] = 0;
-    return vfs_stat(n, st);
+    stat_from_upper(&u, st);
+    return 0;
 }
 
 static i64 upper_lseek(struct file *f, i64 off, int whence)

@@ -33,7 +33,7 @@ void upper_mark_active(void) { upper_live = true; }
 
 const char *upper_rel(const char *abs) { return abs[1] ? abs + 1 : ""; }
 
-static i64 upper_stat(const char *abs, struct uno_stat *st)
+i64 upper_stat(const char *abs, struct uno_stat *st)
 {
     struct ring_op op = {.op = UNO_OP_STAT};
     const char *rel = upper_rel(abs);
@@ -583,21 +583,7 @@ int vfs_stat(const struct node *n, struct linux_stat *st)
             stat_from_erofs(&n->lower, st);
             return 0;
         }
-        st->st_dev = 0x5501;
-        st->st_ino = u->ino;
-        st->st_nlink = u->nlink;
-        st->st_mode = u->mode;
-        st->st_uid = u->uid;
-        st->st_gid = u->gid;
-        st->st_size = (i64)u->size;
-        st->st_blksize = 4096;
-        st->st_blocks = (i64)u->blocks;
-        st->st_atime_sec = u->atime_ns / 1000000000;
-        st->st_atime_nsec = u->atime_ns % 1000000000;
-        st->st_mtime_sec = u->mtime_ns / 1000000000;
-        st->st_mtime_nsec = u->mtime_ns % 1000000000;
-        st->st_ctime_sec = u->ctime_ns / 1000000000;
-        st->st_ctime_nsec = u->ctime_ns % 1000000000;
+        stat_from_upper(u, st);
         return 0;
     }
     stat_from_erofs(&n->lower, st);

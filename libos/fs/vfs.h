@@ -56,6 +56,8 @@ int vfs_chown(const struct node *n, u32 uid, u32 gid); /* (u32)-1: leave unchang
 int vfs_copy_up_dirs(const char *path);
 /* The writable-layer path of an absolute path ("/a/b" -> "a/b", "/" -> ""). */
 const char *upper_rel(const char *abs);
+/* Attributes of an absolute path in the writable layer (UNO_OP_STAT). */
+i64 upper_stat(const char *abs, struct uno_stat *st);
 /* The writable layer may hold something (false while it is known empty). */
 bool upper_active(void);
 void upper_mark_active(void);

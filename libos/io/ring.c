@@ -32,8 +32,9 @@ static u32 slot_reserve(void)
     return ring->sq_tail & (UNO_RING_ENTRIES - 1);
 }
 
-/* Reap completions up to (and including) `id`; returns its result, or 1 if not seen yet
- * (results are never 1 for an id we track... so use a flag). */
+/* Reap completions up to (and including) `id`: true with its result in *res once seen.
+ * Completions are in submission order, so everything before it is done (console writes,
+ * whose results nobody waits for). */
 static bool reap(u64 id, i64 *res)
 {
     u32 tail = __atomic_load_n(&ring->cq_tail, __ATOMIC_ACQUIRE);

@@ -101,7 +101,7 @@ static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 
         return -ENODEV;
     }
     struct file_map m = {.f = f, .off = off,
-                         .in_place = f->has_lower && !f->has_upper && !(prot & PROT_WRITE)};
+                         .in_place = !(prot & PROT_WRITE)}; /* lower_page_gpa decides */
     u64 flags_pte = prot_to_pte(prot);
     if (!(flags_pte & PTE_P))
         flags_pte = prot_to_pte(PROT_READ) & ~(PTE_P | PTE_U); /* keep frames, not present */
