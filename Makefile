@@ -81,4 +81,4 @@ include bench/bench.mk
 include tests/unit/erofs.mk
 include tests/unit/vmm.mk
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/libos $(BUILD)/vmm $(BUILD)/unit -name '*.d' -type f 2>/dev/null)

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define UNO_ABI_VERSION 1u
+#define UNO_ABI_VERSION 2u
 #define UNO_BOOT_MAGIC 0x554e4f424f4f5431ull /* "UNOBOOT1" */
 
 /* ---------------------------------------------------------------- guest memory map ---- */
@@ -109,6 +109,9 @@ struct uno_libos_header {
     uint64_t boot_stack_top;
     uint64_t exc_stack_top;   /* TSS IST1 and RSP0 */
     uint64_t bp_gate;         /* CPL 0 handler of #BP (vector 3): the TLB flush, see below */
+    uint64_t upcall_entry;    /* where the VMM redirects a vCPU running app code to deliver
+                               * a signal (struct uno_sigpage holds the app's registers) */
+    uint64_t upcall_stack;    /* rsp for upcall_entry */
 };
 
 /* On the cpl3 backend a CPL 3 guest cannot flush its TLB, and the host's shadow MMU does not
@@ -127,8 +130,33 @@ enum uno_hcall_nr {
     UNO_HC_EXIT = 2,  /* arg[0] = exit status (0..255) or 128+signal; never returns */
     UNO_HC_FAULT = 3, /* arg[0..]= vector, error code, rip, rsp, rflags; VMM reports + exits */
     UNO_HC_PANIC = 4, /* arg[0] = GPA of message, arg[1] = length */
-    UNO_HC_SLEEP = 5, /* arg[0] = clock id, arg[1] = deadline ns (absolute); ret 0 */
+    UNO_HC_SLEEP = 5, /* arg[0] = clock id, arg[1] = deadline ns (absolute); ret 0, or
+                       * -EINTR when a signal of interest arrived first */
     UNO_HC_CLOCK = 6, /* ret = CLOCK_REALTIME ns, arg[0] out = CLOCK_MONOTONIC ns */
+    UNO_HC_FORK = 7,  /* arg[0] = UNO_FORK_*, arg[1] = child's rsp (0: same); the VMM forks
+                       * itself and builds a VM over the copy. ret = child pid in the parent,
+                       * 0 in the child (arg[2] out = the child's pid, arg[3] = parent's) */
+    UNO_HC_CR2 = 8,   /* ret = the vCPU's CR2 (a CPL 3 guest cannot read it) */
+    UNO_HC_STOP = 9,  /* arg[0] = signal: stop this process (job control) until SIGCONT */
+};
+
+#define UNO_FORK_VFORK 0x1u /* the parent sleeps until the child execs or exits */
+
+/* The signal page: how the VMM and the libOS of one VM exchange asynchronous signals.
+ * Another process's kill (or a timer) reaches the VMM, which ORs the signal into `pending`
+ * and, if the vCPU is running app code, redirects it to the libOS's upcall entry with the
+ * interrupted registers in `frame`. The libOS publishes `interest`: the signals that would
+ * run a handler or end the process now (not blocked, not ignored), i.e. those that must
+ * interrupt a blocking host operation with -EINTR. */
+#define UNO_GPA_SIGPAGE (UNO_GPA_HCALL + 0x800)
+struct uno_sigpage {
+    volatile uint64_t pending;   /* bit n-1 = signal n; the VMM ORs, the libOS takes */
+    volatile uint64_t interest;  /* written by the libOS */
+    volatile uint64_t upcall;    /* the VMM sets 1 when it redirected the vCPU; libOS clears */
+    uint64_t _pad;
+    /* The app's registers at the upcall (r15..rdi, rip, rflags, rsp: struct regs order). */
+    uint64_t frame[18];
+    int32_t sender[64];          /* pid that sent each signal (0: the system) */
 };
 
 struct uno_hcall {
@@ -178,7 +206,46 @@ enum uno_op {
     UNO_OP_OPAQUE = 20,   /* upper path of a directory: hide the lower one from now on */
     UNO_OP_CHOWN = 21,    /* upper path, arg0 = uid, arg1 = gid: the owner the guest sees */
     UNO_OP_TTY = 22,      /* console handle, arg0 = UNO_TTY_*: terminal settings in data */
+    UNO_OP_PIPE = 23,     /* arg0 = 0 -> data: two u32 handles (read end, write end) */
+    UNO_OP_POLL = 24,     /* data: struct uno_pollfd[len / 8], arg0 = timeout ns (-1: none)
+                           * -> count ready, revents filled in data */
+    UNO_OP_PROC = 25,     /* arg0 = UNO_PROC_*, arg1..3 = its arguments (see below) */
     UNO_OP_MAX
+};
+
+/* SQE flags. */
+#define UNO_SQE_BLOCKING 0x1u /* may wait: served only by the vCPU thread (UNO_HC_WAIT), and
+                               * a signal for the guest interrupts it with -EINTR */
+#define UNO_SQE_NONBLOCK 0x2u /* READ/WRITE of a pipe or the console: never wait (-EAGAIN) */
+
+struct uno_pollfd {
+    uint32_t handle;
+    uint16_t events, revents; /* POLL* bits as Linux numbers them */
+};
+
+/* UNO_OP_PROC: the process table of the instance, kept by the VMMs. */
+enum uno_proc_op {
+    UNO_PROC_GETPPID = 1,  /* -> parent's pid */
+    UNO_PROC_SETPGID = 2,  /* arg1 = pid (0: self), arg2 = pgid (0: pid) */
+    UNO_PROC_GETPGID = 3,  /* arg1 = pid (0: self) -> pgid */
+    UNO_PROC_SETSID = 4,   /* -> new session id */
+    UNO_PROC_GETSID = 5,   /* arg1 = pid (0: self) -> sid */
+    UNO_PROC_KILL = 6,     /* arg1 = pid as kill(2) takes it, arg2 = signal (0: check) */
+    UNO_PROC_WAIT = 7,     /* arg1 = idtype (P_ALL/P_PID/P_PGID), arg2 = id, arg3 = options
+                            * -> pid (0: WNOHANG, none ready); data out: struct uno_waitinfo */
+    UNO_PROC_EXECED = 8,   /* this process replaced its program (ends a vfork) */
+    UNO_PROC_PAUSE = 9,    /* sleep until a signal of interest arrives -> -EINTR */
+    UNO_PROC_ITIMER = 10,  /* arg1 = which (0 = ITIMER_REAL), data in/out: 4 x u64 ns
+                            * (new value, new interval) -> (old value, old interval) */
+    UNO_PROC_TCGETPGRP = 11, /* console's foreground process group */
+    UNO_PROC_TCSETPGRP = 12, /* arg1 = pgid */
+};
+
+struct uno_waitinfo {
+    int32_t pid, status;   /* status encoded as wait4 gives it */
+    int32_t code, sig;     /* siginfo for waitid: CLD_*, and si_status */
+    int32_t uid, _pad;
+    int64_t utime_us, stime_us, maxrss_kb; /* rusage of the child */
 };
 
 /* Linux O_ flags the ring carries (x86-64 values). */

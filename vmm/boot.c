@@ -85,6 +85,12 @@ int boot_load_libos(struct vmm *v, struct libos_image *li)
     li->boot_stack = h->boot_stack_top;
     li->exc_stack = h->exc_stack_top;
     li->bp_gate = h->bp_gate;
+    li->upcall_entry = h->upcall_entry;
+    li->upcall_stack = h->upcall_stack;
+    if (li->upcall_entry < UNO_VA_LIBOS || li->upcall_stack < UNO_VA_LIBOS)
+        return load_error(path, "bad upcall entry in its header");
+    v->upcall_entry = li->upcall_entry;
+    v->upcall_stack = li->upcall_stack;
     return 0;
 }
 

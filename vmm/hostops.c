@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -435,6 +436,112 @@ static int64_t op_two_paths(struct vmm *v, struct ring_req *r)
     return res;
 }
 
+/* Wait until fd is ready for `events`, as the guest allows: -EAGAIN if it may not wait,
+ * -EINTR if a signal for it came first. */
+static int wait_ready(struct vmm *v, struct ring_req *r, int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    if (poll(&p, 1, 0) > 0)
+        return 0;
+    if ((r->flags & UNO_SQE_NONBLOCK) || !r->may_block)
+        return -EAGAIN;
+    int b = block_wait(v, &p, 1, 0, false);
+    return b < 0 ? b : 0;
+}
+
+/* Pipes and the console: Linux's blocking rules. A read returns what is there (waiting for
+ * something); a write waits until all is written, or returns what got through when a
+ * signal interrupts it. Writes of at most PIPE_BUF bytes are atomic (the VMM's pipes are
+ * non-blocking on the host, so such a write goes whole or not at all). */
+static int64_t stream_rw(struct vmm *v, struct ring_req *r, int fd)
+{
+    if (r->op == UNO_OP_READ) {
+        for (;;) {
+            int w = wait_ready(v, r, fd, POLLIN);
+            if (w < 0)
+                return w;
+            ssize_t n = read(fd, r->data, r->len);
+            if (n >= 0)
+                return n;
+            if (errno != EAGAIN && errno != EINTR)
+                return -errno;
+        }
+    }
+    size_t done = 0;
+    while (done < r->len) {
+        ssize_t n = write(fd, r->data + done, r->len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return done ? (int64_t)done : -errno;
+        int w = wait_ready(v, r, fd, POLLOUT);
+        if (w < 0)
+            return done ? (int64_t)done : w;
+    }
+    return (int64_t)done;
+}
+
+static int64_t op_pipe(struct vmm *v, struct ring_req *r)
+{
+    int p[2];
+    if (r->len < 8)
+        return -EINVAL;
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    int a = alloc_handle(v, p[0], false);
+    if (a < 0) {
+        close(p[1]);
+        return a;
+    }
+    int b = alloc_handle(v, p[1], false);
+    if (b < 0) {
+        close(v->handles[a].fd);
+        v->handles[a].fd = -1;
+        return b;
+    }
+    v->handles[a].stream = v->handles[b].stream = true;
+    uint32_t hs[2] = {(uint32_t)a, (uint32_t)b};
+    memcpy(r->data, hs, sizeof hs);
+    return sizeof hs;
+}
+
+/* poll(2) over host handles; the guest merges in what it serves itself. */
+#define POLL_MAX (UNO_RING_SLOT / sizeof(struct uno_pollfd))
+static int64_t op_poll(struct vmm *v, struct ring_req *r)
+{
+    size_t n = r->len / sizeof(struct uno_pollfd);
+    if (n > POLL_MAX || r->len % sizeof(struct uno_pollfd))
+        return -EINVAL;
+    struct uno_pollfd *g = (struct uno_pollfd *)r->data;
+    static struct pollfd p[POLL_MAX];
+    for (size_t i = 0; i < n; i++) {
+        int fd = handle_fd(v, g[i].handle);
+        p[i].fd = fd; /* a closed handle: -1, poll ignores it; reported as POLLNVAL */
+        p[i].events = (short)g[i].events;
+        p[i].revents = 0;
+    }
+    int64_t timeout = (int64_t)r->arg[0];
+    int res;
+    if (timeout == 0 || !r->may_block) {
+        res = poll(p, n, 0);
+        if (res < 0)
+            res = -errno;
+    } else {
+        uint64_t deadline = timeout < 0 ? 0 : now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout;
+        res = block_wait(v, p, (int)n, deadline, false);
+    }
+    if (res < 0)
+        return res;
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i].revents = p[i].fd < 0 ? 0x20 /* POLLNVAL */ : (uint16_t)p[i].revents;
+        count += g[i].revents != 0;
+    }
+    return count;
+}
+
 static int64_t op_rw(struct vmm *v, struct ring_req *r)
 {
     int fd = handle_fd(v, r->handle);
@@ -442,6 +549,9 @@ static int64_t op_rw(struct vmm *v, struct ring_req *r)
         return -EBADF;
     if (v->handles[r->handle].is_dir)
         return -EISDIR;
+    if (v->handles[r->handle].stream && r->off < 0 &&
+        (r->op == UNO_OP_READ || r->handle > UNO_HANDLE_STDERR))
+        return stream_rw(v, r, fd);
     ssize_t n;
     if (r->op == UNO_OP_READ)
         n = r->off < 0 ? read(fd, r->data, r->len) : pread(fd, r->data, r->len, r->off);
@@ -476,11 +586,18 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_rw(v, r);
     case UNO_OP_OPEN:
         return op_open(v, r);
+    case UNO_OP_PIPE:
+        return op_pipe(v, r);
+    case UNO_OP_POLL:
+        return op_poll(v, r);
+    case UNO_OP_PROC:
+        return proc_op(v, r);
     case UNO_OP_CLOSE:
         if (r->handle < 3 || handle_fd(v, r->handle) < 0)
             return -EBADF;
         close(v->handles[r->handle].fd);
         v->handles[r->handle].fd = -1;
+        v->handles[r->handle].stream = false;
         return 0;
     case UNO_OP_FSTAT:
         if ((fd = handle_fd(v, r->handle)) < 0)
@@ -535,6 +652,8 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0)
             return -errno;
+        if (v->handles[r->handle].stream)
+            return 0; /* pipes stay non-blocking on the host; O_APPEND means nothing there */
         fl = r->arg[0] ? (fl | O_APPEND) : (fl & ~O_APPEND);
         return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
     }
@@ -583,8 +702,10 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
 
 int hostops_init(struct vmm *v)
 {
-    for (int h = 0; h < UNO_MAX_HANDLES; h++)
+    for (int h = 0; h < UNO_MAX_HANDLES; h++) {
         v->handles[h].fd = h < 3 ? h : -1;
+        v->handles[h].stream = h < 3;
+    }
     if (mkdir(v->cfg.upper_dir, 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "uno-vmm: cannot create writable layer %s: %s\n", v->cfg.upper_dir,
                 strerror(errno));

@@ -284,8 +284,18 @@ static void cpuid_adjust(struct vmm *v, struct kvm_cpuid2 *c)
     }
 }
 
+/* The adjusted table, kept for the VMs a fork builds. */
+static struct kvm_cpuid2 *cpuid_final;
+
 static int set_cpuid(struct vmm *v)
 {
+    if (cpuid_final) {
+        if (ioctl(v->vcpu_fd, KVM_SET_CPUID2, cpuid_final) < 0) {
+            fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
     struct kvm_cpuid2 *c = cpuid_alloc();
     if (!c)
         return -1;
@@ -305,12 +315,11 @@ static int set_cpuid(struct vmm *v)
         free(c);
         return -1;
     }
-    free(c);
+    cpuid_final = c;
     return 0;
 }
 
-int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
-                   uint64_t syscall_entry)
+static int create_vcpu(struct vmm *v)
 {
     v->vcpu_fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, 0);
     if (v->vcpu_fd < 0) {
@@ -323,7 +332,13 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
         fprintf(stderr, "uno-vmm: cannot map kvm_run: %s\n", strerror(errno));
         return -1;
     }
-    if (set_cpuid(v))
+    return set_cpuid(v);
+}
+
+int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
+                   uint64_t syscall_entry)
+{
+    if (create_vcpu(v))
         return -1;
 
     struct kvm_sregs sr;
@@ -447,12 +462,127 @@ static void report_vm_failure(struct vmm *v, const char *what)
     v->exit_status = VMM_EXIT_ERROR;
 }
 
-static void sleep_until(int clock, uint64_t deadline)
+/* ---------------------------------------------------------------- fork ---------- */
+
+/* What a vCPU is, beyond guest memory: enough to resume it in a new VM after a fork. */
+static const uint32_t saved_msrs[] = {MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+                                      MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
+#define NSAVED_MSRS (sizeof saved_msrs / sizeof saved_msrs[0])
+struct vcpu_state {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xcrs xcrs;
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[NSAVED_MSRS + 1];
+    } msrs;
+    size_t xsave_size;
+    struct kvm_xsave xsave; /* followed by the rest of a KVM_GET_XSAVE2 area */
+};
+
+static size_t xsave_size(struct vmm *v)
 {
-    struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
-                          .tv_nsec = (long)(deadline % 1000000000ull)};
-    while (clock_nanosleep(clock, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    int n = ioctl(v->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+    return n > (int)sizeof(struct kvm_xsave) ? (size_t)n : sizeof(struct kvm_xsave);
+}
+
+void *kvm_save_state(struct vmm *v)
+{
+    size_t xs = xsave_size(v);
+    struct vcpu_state *s = calloc(1, sizeof *s - sizeof s->xsave + xs);
+    if (!s)
+        return NULL;
+    s->xsave_size = xs;
+    s->xcrs.nr_xcrs = 1;
+    s->msrs.hdr.nmsrs = NSAVED_MSRS;
+    for (size_t i = 0; i < NSAVED_MSRS; i++)
+        s->msrs.e[i].index = saved_msrs[i];
+    unsigned long get_xsave = xs > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &s->regs) < 0 ||
+        ioctl(v->vcpu_fd, KVM_GET_SREGS, &s->sregs) < 0 ||
+        ioctl(v->vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0 ||
+        ioctl(v->vcpu_fd, KVM_GET_MSRS, &s->msrs) != (int)NSAVED_MSRS ||
+        ioctl(v->vcpu_fd, get_xsave, &s->xsave) < 0) {
+        fprintf(stderr, "uno-vmm: fork: cannot read the vCPU's state: %s\n", strerror(errno));
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* In the child of a host fork: the parent's VM belongs to the parent's address space.
+ * Build a new one over the same (now copy-on-write) memory and resume the saved vCPU. */
+int kvm_rebuild_after_fork(struct vmm *v, const void *state)
+{
+    const struct vcpu_state *s = state;
+    munmap(v->run, v->run_size);
+    close(v->vcpu_fd);
+    close(v->vm_fd);
+    close(v->doorbell_fd);
+    v->vm_fd = ioctl(v->kvm_fd, KVM_CREATE_VM, 0);
+    if (v->vm_fd < 0) {
+        fprintf(stderr, "uno-vmm: fork: KVM_CREATE_VM: %s\n", strerror(errno));
+        return -1;
+    }
+    if (kvm_setup_memory(v) || create_vcpu(v))
+        return -1;
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[NSAVED_MSRS + 1];
+    } msrs;
+    memcpy(&msrs, &s->msrs, sizeof msrs);
+    msrs.e[NSAVED_MSRS] = (struct kvm_msr_entry){.index = MSR_IA32_TSC, .data = __rdtsc()};
+    msrs.hdr.nmsrs = NSAVED_MSRS + 1;
+    struct kvm_xcrs xcrs = s->xcrs;
+    struct kvm_sregs sregs = s->sregs;
+    struct kvm_regs regs = s->regs;
+    if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+        ioctl(v->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0 ||
+        ioctl(v->vcpu_fd, KVM_SET_MSRS, &msrs) != (int)msrs.hdr.nmsrs ||
+        ioctl(v->vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0 ||
+        ioctl(v->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+        fprintf(stderr, "uno-vmm: fork: cannot set up the child's vCPU: %s\n", strerror(errno));
+        return -1;
+    }
+    return block_install(v);
+}
+
+/* ---------------------------------------------------------------- hypercalls ---- */
+
+/* Sleep until `deadline` on `clock`, or until a signal the guest must see: -EINTR. */
+static int64_t sleep_until(struct vmm *v, int clock, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = now_ns(clock);
+        if (now >= deadline)
+            return 0;
+        /* block_wait counts on CLOCK_MONOTONIC; a realtime deadline is re-checked. */
+        uint64_t mono = now_ns(CLOCK_MONOTONIC) + (deadline - now);
+        int r = block_wait(v, NULL, 0, mono, false);
+        if (r == -EINTR)
+            return -EINTR;
+    }
+}
+
+/* A signal for the guest arrived while its vCPU ran app code: enter the libOS's upcall with
+ * the app's registers in the signal page, as an interrupt would (cpl3 backend; on the
+ * native backend the signal waits for the next system call). */
+static void maybe_upcall(struct vmm *v)
+{
+    if (!proc_signal_wanted(v) || v->backend != UNO_BACKEND_CPL3)
+        return;
+    struct kvm_regs r;
+    struct uno_sigpage *sp = gpa_ptr(v, UNO_GPA_SIGPAGE, sizeof *sp);
+    if (!sp || ioctl(v->vcpu_fd, KVM_GET_REGS, &r) < 0 || r.rip >= 0x800000000000ull)
+        return; /* in the libOS: it looks at the signal page before returning to the app */
+    const uint64_t f[18] = {r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9,
+                            r.r8,  r.rax, r.rcx, r.rdx, r.rsi, r.rdi, r.rip, r.rflags, r.rsp};
+    memcpy(sp->frame, f, sizeof f);
+    sp->upcall = 1;
+    r.rip = v->upcall_entry;
+    r.rsp = v->upcall_stack;
+    r.rflags = 0x2;
+    ioctl(v->vcpu_fd, KVM_SET_REGS, &r);
 }
 
 /* A hypercall: the guest stopped on purpose. Returns 1 when the VM is finished. */
@@ -461,37 +591,54 @@ static int hypercall(struct vmm *v, uint32_t nr)
     struct uno_hcall *hc = gpa_ptr(v, UNO_GPA_HCALL, sizeof *hc);
     switch (nr) {
     case UNO_HC_WAIT:
-        ring_serve(v);
+        ring_serve(v, true);
         return 0;
-    case UNO_HC_EXIT:
-        ring_serve(v); /* output submitted before exit must reach the console */
-        v->exit_status = (int)(hc->arg[0] & 0xff);
+    case UNO_HC_EXIT: {
+        ring_serve(v, false); /* output submitted before exit must reach the console */
+        int32_t st = (int32_t)(hc->arg[0] & 0xffff);
+        proc_exit(v, st);
+        v->exit_status = (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
         return 1;
+    }
     case UNO_HC_FAULT:
-        ring_serve(v);
+        ring_serve(v, false);
         report_fault(v, hc);
+        proc_exit(v, (int32_t)(hc->arg[0] & 0x7f));
         return 1;
     case UNO_HC_PANIC: {
-        ring_serve(v);
+        ring_serve(v, false);
         uint64_t len = hc->arg[1] > 4096 ? 4096 : hc->arg[1];
         const char *msg = gpa_ptr(v, hc->arg[0], len);
         fprintf(stderr, "uno-vmm: libOS panic: %.*s\n", msg ? (int)len : 0, msg ? msg : "");
         v->exit_status = VMM_EXIT_ERROR;
+        proc_exit(v, VMM_EXIT_ERROR << 8);
         return 1;
     }
     case UNO_HC_SLEEP: {
         int clock = hc->arg[0] == CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
-        sleep_until(clock, hc->arg[1]);
-        hc->ret = 0;
+        hc->ret = sleep_until(v, clock, hc->arg[1]);
         return 0;
     }
     case UNO_HC_CLOCK:
         hc->ret = (int64_t)now_ns(CLOCK_REALTIME);
         hc->arg[0] = now_ns(CLOCK_MONOTONIC);
         return 0;
+    case UNO_HC_FORK:
+        hc->ret = proc_fork(v, hc);
+        return 0;
+    case UNO_HC_CR2: {
+        struct kvm_sregs sr;
+        hc->ret = ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0 ? (int64_t)sr.cr2 : 0;
+        return 0;
+    }
+    case UNO_HC_STOP:
+        ring_serve(v, false);
+        hc->ret = proc_stop(v, (int)(hc->arg[0] & 0x7f));
+        return 0;
     default:
         fprintf(stderr, "uno-vmm: guest made unknown hypercall %u\n", nr);
         v->exit_status = VMM_EXIT_ERROR;
+        proc_exit(v, VMM_EXIT_ERROR << 8);
         return 1;
     }
 }
@@ -503,16 +650,18 @@ static void on_usr1(int sig) { (void)sig; dump_requested = 1; }
 
 int kvm_run_loop(struct vmm *v)
 {
-    struct kvm_run *run = v->run;
     struct sigaction sa = {.sa_handler = on_usr1};
     sigaction(SIGUSR1, &sa, NULL);
     for (;;) {
+        struct kvm_run *run = v->run; /* a fork replaces it */
         if (ioctl(v->vcpu_fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (dump_requested) {
                     dump_requested = 0;
                     dump_vcpu(v);
                 }
+                block_eat_kicks(v);
+                maybe_upcall(v);
                 continue;
             }
             fprintf(stderr, "uno-vmm: KVM_RUN: %s\n", strerror(errno));

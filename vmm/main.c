@@ -24,7 +24,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
                "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
-               "               [--trace] [--verbose]\n"
+               "               [--pids-limit N] [--tty] [--trace] [--verbose]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
@@ -69,10 +69,12 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"help", no_argument, 0, 'h'},        {"hostname", required_argument, 0, 'n'},
         {"cpuid-cache", required_argument, 0, 'c'},
         {"backend", required_argument, 0, 'b'}, {"probe", no_argument, 0, 'p'},
+        {"pids-limit", required_argument, 0, 'P'}, {"tty", no_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
     c->mem_size = 128ull << 20;
+    c->pids_limit = 1024;
     c->cwd = "/";
     c->hostname = "uno";
     c->env = calloc((size_t)argc, sizeof *c->env);
@@ -123,6 +125,17 @@ static int parse_args(struct vmm *v, int argc, char **argv)
             }
             break;
         case 'p': c->probe = true; break;
+        case 'P': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 4096) {
+                fprintf(stderr, "uno-vmm: --pids-limit %s: need 1 to 4096\n", optarg);
+                return -1;
+            }
+            c->pids_limit = (int)n;
+            break;
+        }
+        case 'T': c->tty = true; break;
         case 't': c->trace = true; break;
         case 'v': c->verbose = true; break;
         case 'h': usage(stdout); exit(0);
@@ -181,6 +194,32 @@ static int reaper(void *arg)
     _exit(0);
 }
 
+/* Signals from outside the instance become the guest's: SIGTERM, SIGHUP, SIGUSR1/2 go to
+ * its PID 1 (as `docker kill` sends them); a terminal's ^C, ^\\ and ^Z (with --tty) go to
+ * the console's foreground process group. */
+static void on_host_signal(int sig)
+{
+    struct vmm *v = &the_vmm;
+    if (v->cfg.tty && (sig == SIGINT || sig == SIGQUIT || sig == SIGTSTP || sig == SIGWINCH))
+        proc_signal_group(proc_fg_pgrp(), sig);
+    else
+        proc_host_signal(v, sig);
+}
+
+static void host_signals(struct vmm *v)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL); /* a closed pipe is the guest's EPIPE, not our end */
+    sa.sa_handler = on_host_signal;
+    sa.sa_flags = SA_RESTART;
+    static const int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2, SIGTSTP, SIGWINCH};
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+        if (fwd[i] != SIGWINCH || v->cfg.tty)
+            sigaction(fwd[i], &sa, NULL);
+}
+
 static void exit_now(int status)
 {
     fflush(NULL);
@@ -218,6 +257,9 @@ int main(int argc, char **argv)
         struct uno_bootinfo *bi = gpa_ptr(v, UNO_GPA_BOOTINFO, sizeof *bi);
         bi->flags |= UNO_BOOT_UPPER_EMPTY;
     }
+    if (proc_init_instance(v, v->cfg.pids_limit) || block_install(v))
+        return VMM_EXIT_ERROR;
+    host_signals(v);
     if (ring_start_io_thread(v))
         return VMM_EXIT_ERROR;
     vmm_log(v, "vCPU ready, backend %s; entering guest", backend_name(v->backend));

@@ -71,6 +71,7 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
     r->len = sqe->len;
     memcpy(r->arg, sqe->arg, sizeof r->arg);
     r->data = slot;
+    r->flags = sqe->flags;
     if (r->op == UNO_OP_NOP || r->op >= UNO_OP_MAX)
         return r->op == UNO_OP_NOP ? 0 : -ENOSYS;
     if (r->len > UNO_RING_SLOT)
@@ -106,7 +107,7 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
 
 /* Drain the submission queue. Called by the I/O thread and by the vCPU thread when the
  * guest waits, under ring_lock. */
-void ring_serve(struct vmm *v)
+void ring_serve(struct vmm *v, bool vcpu)
 {
     struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
     uint8_t *data = gpa_ptr(v, UNO_RING_DATA_GPA, (uint64_t)UNO_RING_ENTRIES * UNO_RING_SLOT);
@@ -128,7 +129,11 @@ void ring_serve(struct vmm *v)
         uint32_t idx = v->sq_head & (UNO_RING_ENTRIES - 1);
         struct uno_sqe sqe;
         memcpy(&sqe, (const void *)&ring->sq[idx], sizeof sqe); /* one copy: no TOCTOU */
+        /* What may wait is the vCPU thread's to serve: there a signal can interrupt it. */
+        if ((sqe.flags & UNO_SQE_BLOCKING) && !vcpu)
+            break;
         int64_t res = ring_decode(&sqe, data + (uint64_t)idx * UNO_RING_SLOT, &req);
+        req.may_block = vcpu && (sqe.flags & UNO_SQE_BLOCKING);
         if (res == 0)
             res = hostop_exec(v, &req);
         struct uno_cqe *cqe = &ring->cq[v->cq_tail & (UNO_RING_CQ_ENTRIES - 1)];
@@ -142,10 +147,14 @@ void ring_serve(struct vmm *v)
     pthread_mutex_unlock(&v->ring_lock);
 }
 
+/* Work for the I/O thread: a submission that is not the vCPU thread's. */
 static bool ring_pending(struct vmm *v)
 {
     struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
-    return __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE) != v->sq_head;
+    if (__atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE) == v->sq_head)
+        return false;
+    uint16_t flags = ring->sq[v->sq_head & (UNO_RING_ENTRIES - 1)].flags;
+    return !(flags & UNO_SQE_BLOCKING);
 }
 
 /* The I/O thread: serves the ring while work flows, polls briefly after each batch so a
@@ -154,8 +163,9 @@ static void *io_thread(void *arg)
 {
     struct vmm *v = arg;
     struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
+    block_init_thread();
     while (!v->stopping) {
-        ring_serve(v);
+        ring_serve(v, false);
         uint64_t until = now_ns(CLOCK_MONOTONIC) + 50000;
         while (!ring_pending(v) && now_ns(CLOCK_MONOTONIC) < until && !v->stopping)
             __builtin_ia32_pause();

@@ -3,6 +3,8 @@
 #define VMM_H
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,8 @@ struct vmm_config {
     int argc;
     bool trace;
     bool verbose;
+    bool tty;      /* --tty: the console is the guest's terminal (uno run -t) */
+    int pids_limit;
 };
 
 /* Guest memory as the host sees it. */
@@ -44,6 +48,7 @@ struct guest_mem {
 struct host_handle {
     int fd;                /* -1: free */
     bool is_dir;
+    bool stream;           /* pipe or console: reads and writes may wait */
 };
 
 struct vmm {
@@ -66,6 +71,10 @@ struct vmm {
     const char *backend_why;     /* how it was chosen, for --verbose */
     uint32_t cpu_feat7_ebx, cpu_feat7_ecx; /* CPUID leaf 7 as given to the vCPU */
     uint64_t xcr0;               /* the XCR0 the vCPU starts with */
+    uint64_t upcall_entry, upcall_stack; /* where signals enter the libOS (cpl3) */
+    struct proc_entry *self;     /* this process in the instance's table (proc.c) */
+    int vfork_fd;                /* child of a vfork: closing it releases the parent */
+    pid_t vcpu_tid;
     uint64_t hypercalls;         /* exits to this process the guest asked for */
     uint64_t doorbells;          /* doorbell wake-ups of the I/O thread (no exit) */
 };
@@ -87,6 +96,7 @@ int kvm_run_loop(struct vmm *v);
 /* boot.c — guest layout: page tables, GDT/TSS/IDT, libOS image, boot info */
 struct libos_image {
     uint64_t entry, syscall_entry, exc_table, exc_stride, boot_stack, exc_stack, bp_gate;
+    uint64_t upcall_entry, upcall_stack;
     uint64_t phys, size;
 };
 int boot_load_libos(struct vmm *v, struct libos_image *li);
@@ -94,7 +104,7 @@ int boot_build_tables(struct vmm *v, const struct libos_image *li);
 int boot_fill_info(struct vmm *v, const struct libos_image *li);
 
 /* ring.c — host side of the hostio ring */
-void ring_serve(struct vmm *v);         /* drain the submission queue */
+void ring_serve(struct vmm *v, bool vcpu); /* drain the submission queue */
 int ring_start_io_thread(struct vmm *v);
 void ring_stop_io_thread(struct vmm *v);
 
@@ -106,12 +116,43 @@ struct ring_req {
     uint64_t len;
     uint64_t arg[4];
     uint8_t *data;          /* this slot's data buffer, UNO_RING_SLOT bytes */
+    uint16_t flags;         /* UNO_SQE_* */
+    bool may_block;         /* served by the vCPU thread and the guest allows waiting */
     char path[4096];        /* path ops: validated copy (relative to the upper layer) */
     char path2[4096];       /* rename: new path; symlink: link path (target is in path) */
 };
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
 int hostops_init(struct vmm *v);
+
+/* proc.c — the instance's processes: each guest process is a uno-vmm; the table of all
+ * of them (pids, parents, groups, sessions, statuses, pending signals) lives in a memfd
+ * every VMM of the instance maps. */
+struct proc_entry;
+int proc_init_instance(struct vmm *v, int pids_limit);
+int64_t proc_fork(struct vmm *v, struct uno_hcall *hc);
+int64_t proc_op(struct vmm *v, struct ring_req *r);
+void proc_exit(struct vmm *v, int status); /* status as wait4 encodes it */
+int64_t proc_stop(struct vmm *v, int sig);
+void proc_take_signals(struct vmm *v);     /* table -> the guest's signal page */
+bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must see now */
+void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */
+void proc_timer_fired(struct vmm *v);      /* the guest's ITIMER_REAL expired */
+int proc_fg_pgrp(void);
+void proc_signal_group(int pgrp, int sig);
+
+/* block.c — waiting for the host on behalf of the guest, interruptible by its signals. */
+#define SIGKICK (SIGRTMIN + 2)
+void block_init_thread(void);              /* SIGKICK blocked in the calling thread */
+int block_install(struct vmm *v);          /* the handler; KVM_SET_SIGNAL_MASK */
+void block_eat_kicks(struct vmm *v);       /* after KVM_RUN's EINTR */
+/* Wait for fds (may be NULL/0) until deadline (CLOCK_MONOTONIC ns, 0 = forever).
+ * Returns poll's count, 0 on timeout, -EINTR when a signal the guest must see arrived,
+ * or 1 with no fds when merely kicked and `kick_returns`. */
+struct pollfd;
+int block_wait(struct vmm *v, struct pollfd *fds, int nfds, uint64_t deadline, bool kick_returns);
+int kvm_rebuild_after_fork(struct vmm *v, const void *state);
+void *kvm_save_state(struct vmm *v);
 
 uint64_t now_ns(int clock);
 void vmm_log(struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "proc/proc.h"
+#include "proc/signal.h"
 
 const struct uno_bootinfo *bootinfo;
 extern char libos_end[]; /* libos.ld */
@@ -127,6 +128,7 @@ void libos_main(const struct uno_bootinfo *bi)
 
     phase("memory ready");
     proc_init();
+    signal_init();
     vfs_init();
     open_console();
     split_args(bi);

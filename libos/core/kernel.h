@@ -12,6 +12,8 @@ NORETURN void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit the whole VM: flush output, report status to the VMM. */
 NORETURN void libos_exit(int status);
+/* End the process as killed by signal `sig` (its default action). */
+NORETURN void libos_die(int sig);
 
 /* Time (core/time.c). */
 u64 time_mono_ns(void);

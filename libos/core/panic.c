@@ -33,5 +33,11 @@ void panic(const char *fmt, ...)
 void libos_exit(int status)
 {
     ring_flush();
-    platform_halt(status);
+    platform_halt((status & 0xff) << 8);
+}
+
+void libos_die(int sig)
+{
+    ring_flush();
+    platform_halt(sig & 0x7f);
 }

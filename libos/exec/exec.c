@@ -9,6 +9,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "proc/proc.h"
+#include "fs/devfs.h"
 
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -30,11 +31,10 @@
 #define AT_HWCAP2 26
 #define AT_EXECFN 31
 
-#define MAX_ARG_STRLEN (32 * 4096)
-#define MAX_ARGS_BYTES (2u << 20)
 #define MAX_SCRIPT_DEPTH 4
 
 static u8 hdr[4096];
+bool exec_committed; /* set once the old address space is gone */
 
 static u64 rand_u64(void)
 {
@@ -169,7 +169,7 @@ static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
     sp &= ~15ull;
     sp -= 16;
     u64 rnd = sp;
-    memcpy((void *)rnd, bootinfo->random, 16);
+    devfs_random((void *)rnd, 16);
 
     u32 a, b, c, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
@@ -319,6 +319,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
             return -ENOEXEC;
         }
         /* Point of no return: the old address space goes. */
+        exec_committed = true;
         vma_reset();
         u64 bias = 0;
         if (e.type == ET_DYN)

@@ -16,14 +16,18 @@
 #define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
 #define FIONREAD 0x541b
+#define TIOCSCTTY 0x540e
+#define TIOCNOTTY 0x5422
 
 static bool is_tty(int which) { return (bootinfo->flags & (UNO_BOOT_STDIN_TTY << which)) != 0; }
 
 static i64 con_read(struct file *f, void *buf, u64 len, i64 off)
 {
     (void)off;
+    bool nb = (f->flags & O_NONBLOCK) != 0;
     struct ring_op op = {.op = UNO_OP_READ, .handle = (u32)f->kind, .off = -1, .out = buf,
-                         .out_len = MIN(len, (u64)RING_MAX_IO)};
+                         .out_len = MIN(len, (u64)RING_MAX_IO), .blocking = !nb,
+                         .nonblock = nb};
     if (len == 0)
         return 0;
     ring_flush(); /* a prompt written before the read must be out first */
@@ -99,9 +103,22 @@ static i64 con_ioctl(struct file *f, u64 cmd, u64 arg)
             return -EFAULT;
         return tty_request(f, UNO_TTY_WINSIZE, p, 0, UNO_WINSIZE_SIZE);
     case TIOCGPGRP: {
-        i32 pgid = proc.pgid; /* the one process group of this instance */
-        return copy_to_user(p, &pgid, sizeof pgid);
+        struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_TCGETPGRP}};
+        i32 pgid = (i32)ring_call(&op);
+        return copy_to_user(p, &pgid, sizeof pgid) ? -EFAULT : 0;
     }
+    case TIOCSPGRP: {
+        i32 pgid;
+        if (copy_from_user(&pgid, p, sizeof pgid))
+            return -EFAULT;
+        if (pgid < 0)
+            return -EINVAL;
+        struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_TCSETPGRP, (u64)pgid}};
+        return ring_call(&op);
+    }
+    case TIOCSCTTY:
+    case TIOCNOTTY:
+        return 0; /* the console is every process's controlling terminal */
     default:
         return -ENOTTY; /* what Linux answers for an ioctl a device does not know */
     }
@@ -127,4 +144,12 @@ int console_open(int which, int flags, struct file **out)
     f->stream = true;
     *out = f;
     return 0;
+}
+
+bool file_is_console(const struct file *f, u32 *handle)
+{
+    if (f->ops != &con_ops)
+        return false;
+    *handle = (u32)f->kind;
+    return true;
 }

@@ -203,6 +203,18 @@ void devfs_random(void *buf, u64 len)
     rng_rekey();
 }
 
+static void rng_mix(const u8 *p, u64 len);
+
+/* A forked child must not repeat its parent's stream: mix in its pid and the time. */
+void devfs_random_fork(u32 pid)
+{
+    u64 t = platform_rdtsc();
+    u8 m[12];
+    memcpy(m, &t, 8);
+    memcpy(m + 8, &pid, 4);
+    rng_mix(m, sizeof m);
+}
+
 /* Writing to /dev/random adds to the key, as Linux mixes written data into its pool;
  * the rekey afterwards makes the mix non-linear. */
 static void rng_mix(const u8 *p, u64 len)

@@ -10,6 +10,7 @@ int devfs_readlink(const struct node *n, char *buf, u64 size);
 /* Bytes from the libOS's ChaCha20 generator (keyed by the host's seed), the source of
  * /dev/random and /dev/urandom; usable for getrandom(2) and AT_RANDOM as well. */
 void devfs_random(void *buf, u64 len);
+void devfs_random_fork(u32 pid);
 
 /* For a /proc/<pid>/fd/N node: the open file behind it (NULL otherwise), so that opening
  * the link can reuse the file as Linux's "magic" links do (pipes, sockets, deleted files). */

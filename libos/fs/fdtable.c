@@ -172,3 +172,11 @@ void stat_from_upper(const struct uno_stat *u, struct linux_stat *st)
     st->st_ctime_sec = u->ctime_ns / 1000000000;
     st->st_ctime_nsec = u->ctime_ns % 1000000000;
 }
+
+/* exec: descriptors marked close-on-exec go. */
+void fd_close_on_exec(void)
+{
+    for (int fd = 0; fd < NR_OPEN; fd++)
+        if (fds[fd] && fd_cloexec(fd))
+            fd_close(fd);
+}

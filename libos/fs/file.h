@@ -109,6 +109,7 @@ int fd_dup(int oldfd, int newfd, bool cloexec);             /* dup2/dup3 semanti
 bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);
 int fd_max(void);
+void fd_close_on_exec(void);
 
 /* Operations several kinds of file share. */
 i64 file_read_isdir(struct file *f, void *buf, u64 len, i64 off);         /* -EISDIR */

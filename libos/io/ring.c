@@ -65,6 +65,7 @@ i64 ring_call(struct ring_op *op)
     u32 idx = slot_reserve();
     u8 *data = slots + (u64)idx * UNO_RING_SLOT;
     struct uno_sqe s = {.op = op->op, .handle = op->handle, .off = op->off};
+    s.flags = (u16)((op->blocking ? UNO_SQE_BLOCKING : 0) | (op->nonblock ? UNO_SQE_NONBLOCK : 0));
     for (int i = 0; i < 4; i++)
         s.arg[i] = op->arg[i];
     if (op->in_len + op->in2_len > UNO_RING_SLOT || op->out_len > UNO_RING_SLOT)
@@ -79,7 +80,8 @@ i64 ring_call(struct ring_op *op)
     u64 id = submit(&s, idx);
     mb();
     i64 res;
-    if (!(ring->host_flags & UNO_RING_NEED_WAKEUP)) {
+    /* A blocking operation is the vCPU thread's: go straight to it. */
+    if (!op->blocking && !(ring->host_flags & UNO_RING_NEED_WAKEUP)) {
         u64 until = platform_rdtsc() + SPIN_TSC;
         while (platform_rdtsc() < until) {
             if (reap(id, &res))
@@ -90,7 +92,9 @@ i64 ring_call(struct ring_op *op)
     while (!reap(id, &res))
         wait_host();
 done:
-    if (op->out && res > 0)
+    if (op->out && op->out_fixed && res >= 0)
+        memcpy(op->out, data, op->out_len);
+    else if (op->out && res > 0)
         memcpy(op->out, data, MIN((u64)res, (u64)op->out_len));
     return res;
 }

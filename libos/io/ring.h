@@ -14,6 +14,9 @@ struct ring_op {
     size_t in2_len;
     void *out;        /* slot bytes copied here after completion */
     size_t out_len;   /* also the sqe.len asked for when there is no input */
+    bool blocking;    /* may wait in the host (UNO_SQE_BLOCKING): signals interrupt it */
+    bool nonblock;    /* pipe/console I/O that must not wait (O_NONBLOCK) */
+    bool out_fixed;   /* copy out_len bytes on success whatever res is (res is not a size) */
 };
 
 void ring_init(void);

@@ -7,12 +7,8 @@
 #include "core/kernel.h"
 #include "io/ring.h"
 #include "sys/syscalls.h"
+#include "signal.h"
 
-#define SIGILL 4
-#define SIGTRAP 5
-#define SIGBUS 7
-#define SIGFPE 8
-#define SIGSEGV 11
 
 static int vector_signal(u64 v)
 {
@@ -25,20 +21,33 @@ static int vector_signal(u64 v)
     }
 }
 
+/* si_code of a fault, as Linux reports it. */
+#define SEGV_MAPERR 1
+#define SEGV_ACCERR 2
+#define FPE_INTDIV 1
+#define ILL_ILLOPN 2
+#define BUS_ADRALN 1
+
 void exception_dispatch(struct regs *r)
 {
     if (r->rip >= UNO_VA_LIBOS)
         panic("exception %lu (error 0x%lx) in the libOS at rip 0x%lx, rsp 0x%lx", r->vector,
               r->error, r->rip, r->rsp);
     int sig = vector_signal(r->vector);
-    syscall_report_enosys();
-    ring_flush();
-    struct uno_hcall *hc = platform_hcall_block();
-    hc->arg[0] = (u64)sig;
-    hc->arg[1] = r->vector;
-    hc->arg[2] = r->error;
-    hc->arg[3] = r->rip;
-    hc->arg[4] = r->rsp;
-    for (;;)
-        platform_hypercall(UNO_HC_FAULT);
+    int code = SI_KERNEL;
+    u64 addr = 0;
+    switch (r->vector) {
+    case 14: { /* #PF: the address is in CR2, which only the VMM can read here */
+        struct uno_hcall *hc = platform_hcall_block();
+        platform_hypercall(UNO_HC_CR2);
+        addr = (u64)hc->ret;
+        code = (r->error & 1) ? SEGV_ACCERR : SEGV_MAPERR;
+        break;
+    }
+    case 0: code = FPE_INTDIV; addr = r->rip; break;
+    case 6: code = ILL_ILLOPN; addr = r->rip; break;
+    case 17: code = BUS_ADRALN; break;
+    default: break;
+    }
+    signal_fault(r, sig, code, addr);
 }

@@ -23,4 +23,5 @@ void proc_init(void)
     proc.rlimits[7].cur = proc.rlimits[7].max = 1024; /* RLIMIT_NOFILE = NR_OPEN */
     proc.rlimits[4].cur = 0;           /* RLIMIT_CORE */
     proc.start_ns = time_mono_ns();
+    proc.altstack.flags = 2; /* SS_DISABLE */
 }

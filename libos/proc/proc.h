@@ -18,6 +18,13 @@ struct rlimit64 {
     u64 cur, max;
 };
 
+struct altstack {
+    u64 sp;
+    i32 flags;
+    u32 _pad;
+    u64 size;
+};
+
 struct proc {
     int pid, ppid, pgid, sid;
     u32 uid, gid, euid, egid;
@@ -28,6 +35,9 @@ struct proc {
     struct k_sigaction sigactions[NSIG];
     u64 sigmask;
     u64 sigpending;
+    u64 saved_mask;              /* sigsuspend: the mask to restore */
+    bool has_saved_mask;
+    struct altstack altstack;
     struct rlimit64 rlimits[RLIMIT_NLIMITS];
     u64 start_ns;                /* CLOCK_MONOTONIC at start, for /proc and times() */
     int argc;

@@ -1,8 +1,17 @@
-/* Signal state. This issue keeps the state honestly (actions, mask, alternate stack) and
- * applies default actions to faults; delivery to handlers arrives with the processes
- * issue. */
+/* Signals: actions, masks, pending sets, and delivery at every return to the app.
+ *
+ * Signals come from three places: this process (raise, faults, SIGPIPE) through
+ * signal_raise(); other processes and timers through the VMM, which ORs them into the
+ * signal page (struct uno_sigpage) and, if the vCPU was running app code, enters the libOS
+ * at the upcall; and nowhere else. Whatever the source, delivery happens on the way back
+ * to the app: signal_deliver() picks the lowest unblocked pending signal, applies its
+ * action, and builds a Linux frame for a handler (sigframe.c). The VMM must know which
+ * signals should cut a blocking host operation short: signal_publish_interest(). */
+#include "signal.h"
 #include "proc.h"
+#include "arch/x86_64/platform.h"
 #include "core/kernel.h"
+#include "io/ring.h"
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "sys/syscalls.h"
@@ -10,13 +19,253 @@
 #define SIG_BLOCK 0
 #define SIG_UNBLOCK 1
 #define SIG_SETMASK 2
-#define SIGKILL 9
-#define SIGSTOP 19
 #define SS_ONSTACK 1
 #define SS_DISABLE 2
+#define SS_AUTODISARM (1u << 31)
 #define MINSIGSTKSZ 2048
 
-static u64 unblockable(void) { return (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)); }
+static struct uno_sigpage *sigpage;
+static struct k_siginfo pinfo[NSIG]; /* siginfo of each pending signal */
+
+static u64 unblockable(void) { return SIGBIT(SIGKILL) | SIGBIT(SIGSTOP); }
+
+enum dfl { DFL_TERM, DFL_CORE, DFL_IGN, DFL_STOP, DFL_CONT };
+
+static enum dfl default_action(int sig)
+{
+    switch (sig) {
+    case SIGCHLD: case SIGURG: case SIGWINCH: return DFL_IGN;
+    case SIGCONT: return DFL_CONT;
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU: return DFL_STOP;
+    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE:
+    case SIGSEGV: case 24: case 25: case 31: return DFL_CORE;
+    default: return DFL_TERM;
+    }
+}
+
+static bool ignored(int sig)
+{
+    u64 h = proc.sigactions[sig - 1].handler;
+    return h == SIG_IGN || (h == SIG_DFL && (default_action(sig) == DFL_IGN ||
+                                             default_action(sig) == DFL_CONT));
+}
+
+void signal_init(void)
+{
+    sigpage = phys_to_virt(UNO_GPA_SIGPAGE);
+    sigframe_init();
+    signal_publish_interest();
+}
+
+void signal_publish_interest(void)
+{
+    u64 want = 0;
+    for (int s = 1; s <= NSIG; s++)
+        if (!ignored(s))
+            want |= SIGBIT(s);
+    want &= ~proc.sigmask;
+    want |= unblockable();
+    __atomic_store_n(&sigpage->interest, want, __ATOMIC_SEQ_CST);
+}
+
+void signal_raise(int sig, const struct k_siginfo *info)
+{
+    if (sig < 1 || sig > NSIG)
+        return;
+    if (!(proc.sigpending & SIGBIT(sig))) {
+        if (info) {
+            pinfo[sig - 1] = *info;
+        } else {
+            memset(&pinfo[sig - 1], 0, sizeof pinfo[0]);
+            pinfo[sig - 1].si_code = SI_KERNEL;
+        }
+        pinfo[sig - 1].si_signo = sig;
+    }
+    proc.sigpending |= SIGBIT(sig);
+    /* SIGCONT discards pending stops, a stop discards a pending SIGCONT (as Linux does). */
+    if (sig == SIGCONT)
+        proc.sigpending &= ~(SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU));
+    else if (default_action(sig) == DFL_STOP)
+        proc.sigpending &= ~SIGBIT(SIGCONT);
+}
+
+void signal_set_mask(u64 m)
+{
+    proc.sigmask = m & ~unblockable();
+    signal_publish_interest();
+}
+
+/* Move what the VMM left in the signal page into our pending set. */
+static void take_from_vmm(void)
+{
+    if (!__atomic_load_n(&sigpage->pending, __ATOMIC_RELAXED))
+        return;
+    u64 bits = __atomic_exchange_n(&sigpage->pending, 0, __ATOMIC_SEQ_CST);
+    for (int s = 1; s <= NSIG; s++) {
+        if (!(bits & SIGBIT(s)))
+            continue;
+        struct k_siginfo si;
+        memset(&si, 0, sizeof si);
+        i32 from = (i32)sigpage->sender[s - 1];
+        si.si_code = from > 0 ? (s == SIGCHLD ? CLD_EXITED : SI_USER) : SI_KERNEL;
+        si.kill.pid = from > 0 ? from : 0;
+        signal_raise(s, &si);
+    }
+}
+
+bool signal_pending(void)
+{
+    take_from_vmm();
+    return (proc.sigpending & (~proc.sigmask | unblockable())) != 0;
+}
+
+void signal_fork_child(void)
+{
+    proc.sigpending = 0;
+    __atomic_store_n(&sigpage->pending, 0, __ATOMIC_SEQ_CST);
+}
+
+void signal_exec_reset(void)
+{
+    for (int s = 1; s <= NSIG; s++) {
+        struct k_sigaction *ka = &proc.sigactions[s - 1];
+        if (ka->handler != SIG_IGN)
+            memset(ka, 0, sizeof *ka);
+    }
+    proc.altstack.sp = 0;
+    proc.altstack.size = 0;
+    proc.altstack.flags = SS_DISABLE;
+    signal_publish_interest();
+}
+
+/* Stop the whole process until SIGCONT (the VMM tells the parent). */
+static void stop_now(int sig)
+{
+    ring_flush();
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = (u64)sig;
+    platform_hypercall(UNO_HC_STOP);
+}
+
+/* A syscall frame that returned -EINTR goes back to its `syscall` instruction. */
+static void restart_syscall(struct regs *r, u64 nr)
+{
+    r->rax = nr;
+    r->rip -= 2;
+}
+
+void signal_deliver(struct regs *r, u64 nr, enum restart how)
+{
+    bool interrupted = how != RESTART_NONE && (i64)r->rax == -EINTR;
+    for (;;) {
+        take_from_vmm();
+        u64 ready = proc.sigpending & (~proc.sigmask | unblockable());
+        if (!ready)
+            break;
+        int sig = __builtin_ctzll(ready) + 1;
+        proc.sigpending &= ~SIGBIT(sig);
+        struct k_sigaction *ka = &proc.sigactions[sig - 1];
+        if (sig == SIGKILL)
+            libos_die(SIGKILL);
+        if (ka->handler == SIG_IGN && sig != SIGSTOP)
+            continue;
+        if (ka->handler == SIG_DFL || sig == SIGSTOP) {
+            switch (default_action(sig)) {
+            case DFL_IGN:
+            case DFL_CONT:
+                continue;
+            case DFL_STOP:
+                stop_now(sig);
+                continue;
+            default:
+                syscall_report_enosys();
+                libos_die(sig);
+            }
+        }
+        /* A handler. */
+        if (interrupted) {
+            if (how == RESTART_SYS && (ka->flags & SA_RESTART))
+                restart_syscall(r, nr);
+            interrupted = false;
+        }
+        /* After sigsuspend the handler's frame holds the mask it replaced. */
+        u64 oldmask = proc.has_saved_mask ? proc.saved_mask : proc.sigmask;
+        proc.has_saved_mask = false;
+        struct k_siginfo info = pinfo[sig - 1];
+        u64 handler = ka->handler, flags = ka->flags, restorer = ka->restorer;
+        if (sigframe_setup(r, sig, &info, handler, flags, restorer, oldmask)) {
+            /* No room for the frame: Linux kills with SIGSEGV. */
+            syscall_report_enosys();
+            libos_die(SIGSEGV);
+        }
+        proc.sigmask |= ka->mask | ((flags & SA_NODEFER) ? 0 : SIGBIT(sig));
+        proc.sigmask &= ~unblockable();
+        if (flags & SA_RESETHAND)
+            memset(ka, 0, sizeof *ka);
+        signal_publish_interest();
+        return; /* the next pending signal is delivered when this handler returns */
+    }
+    /* Interrupted by a signal that ran no handler (a stop, or one now ignored): resume. */
+    if (interrupted)
+        restart_syscall(r, nr);
+    if (proc.has_saved_mask && !interrupted) {
+        proc.has_saved_mask = false;
+        signal_set_mask(proc.saved_mask);
+    }
+}
+
+/* The VMM redirected the vCPU from app code (maybe_upcall in vmm/kvm.c). */
+NORETURN void upcall_dispatch(struct regs *r)
+{
+    const u64 *f = (const u64 *)sigpage->frame;
+    u64 *g = (u64 *)r;
+    for (int i = 0; i < 15; i++)
+        g[i] = f[i]; /* r15 .. rdi: struct regs order */
+    r->vector = r->error = 0;
+    r->rip = f[15];
+    r->rflags = f[16];
+    r->rsp = f[17];
+    r->cs = r->ss = 0;
+    sigpage->upcall = 0;
+    platform_user_access_begin();
+    signal_deliver(r, 0, RESTART_NONE);
+    platform_user_access_end();
+    arch_return_full(r);
+}
+
+NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr)
+{
+    struct k_sigaction *ka = &proc.sigactions[sig - 1];
+    bool blocked = (proc.sigmask & SIGBIT(sig)) != 0;
+    if (ka->handler <= SIG_IGN || blocked) {
+        /* Linux forces the default action for a fault the program cannot take. */
+        memset(ka, 0, sizeof *ka);
+        proc.sigmask &= ~SIGBIT(sig);
+    }
+    if (ka->handler == SIG_DFL) {
+        syscall_report_enosys();
+        ring_flush();
+        struct uno_hcall *hc = platform_hcall_block();
+        hc->arg[0] = (u64)sig;
+        hc->arg[1] = r->vector;
+        hc->arg[2] = r->error;
+        hc->arg[3] = r->rip;
+        hc->arg[4] = r->rsp;
+        for (;;)
+            platform_hypercall(UNO_HC_FAULT);
+    }
+    struct k_siginfo si;
+    memset(&si, 0, sizeof si);
+    si.si_code = code;
+    si.fault.addr = addr;
+    signal_raise(sig, &si);
+    platform_user_access_begin();
+    signal_deliver(r, 0, RESTART_NONE);
+    platform_user_access_end();
+    arch_return_full(r);
+}
+
+/* ---------------------------------------------------------------- system calls ------- */
 
 i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
 {
@@ -27,10 +276,6 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
     if (act && (sig == SIGKILL || sig == SIGSTOP))
         return -EINVAL;
     struct k_sigaction *ka = &proc.sigactions[sig - 1];
-    if (act && !user_ok((void *)act, sizeof *ka, PROT_READ))
-        return -EFAULT;
-    if (old && !user_ok((void *)old, sizeof *ka, PROT_WRITE))
-        return -EFAULT;
     struct k_sigaction n;
     if (act && copy_from_user(&n, (void *)act, sizeof n))
         return -EFAULT;
@@ -39,6 +284,10 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
     if (act) {
         n.mask &= ~unblockable();
         *ka = n;
+        /* Setting SIG_IGN (or a default that ignores) discards it if pending. */
+        if (ignored((int)sig))
+            proc.sigpending &= ~SIGBIT(sig);
+        signal_publish_interest();
     }
     return 0;
 }
@@ -47,46 +296,183 @@ i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size)
 {
     if (size != 8)
         return -EINVAL;
-    if (old && !user_ok((void *)old, 8, PROT_WRITE))
-        return -EFAULT;
     u64 prev = proc.sigmask;
     if (set) {
         u64 s;
         if (copy_from_user(&s, (void *)set, 8))
             return -EFAULT;
         switch (how) {
-        case SIG_BLOCK: proc.sigmask |= s; break;
-        case SIG_UNBLOCK: proc.sigmask &= ~s; break;
-        case SIG_SETMASK: proc.sigmask = s; break;
+        case SIG_BLOCK: signal_set_mask(prev | s); break;
+        case SIG_UNBLOCK: signal_set_mask(prev & ~s); break;
+        case SIG_SETMASK: signal_set_mask(s); break;
         default: return -EINVAL;
         }
-        proc.sigmask &= ~unblockable();
     }
     if (old && copy_to_user((void *)old, &prev, 8))
         return -EFAULT;
     return 0;
 }
 
-static struct {
-    u64 sp;
-    i32 flags;
-    u32 pad;
-    u64 size;
-} altstack = {.flags = SS_DISABLE};
+i64 sys_rt_sigpending(u64 set, u64 size)
+{
+    if (size > 8)
+        return -EINVAL;
+    take_from_vmm();
+    u64 p = proc.sigpending & proc.sigmask;
+    return copy_to_user((void *)set, &p, size) ? -EFAULT : 0;
+}
+
+/* Sleep in the VMM until a signal of interest arrives. */
+static i64 pause_in_host(void)
+{
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_PAUSE}, .blocking = true};
+    while (!signal_pending())
+        ring_call(&op);
+    return -EINTR;
+}
+
+i64 sys_pause(void) { return pause_in_host(); }
+
+/* The mask sigsuspend replaced, put back by the handler's frame (see sigframe.c). */
+i64 sys_rt_sigsuspend(u64 set, u64 size)
+{
+    u64 m;
+    if (size != 8)
+        return -EINVAL;
+    if (copy_from_user(&m, (void *)set, 8))
+        return -EFAULT;
+    proc.saved_mask = proc.sigmask;
+    proc.has_saved_mask = true;
+    signal_set_mask(m);
+    return pause_in_host();
+}
+
+struct k_timespec {
+    i64 tv_sec, tv_nsec;
+};
+
+i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
+{
+    u64 want;
+    if (size != 8)
+        return -EINVAL;
+    if (copy_from_user(&want, (void *)set, 8))
+        return -EFAULT;
+    want &= ~unblockable();
+    u64 deadline = 0;
+    if (ts) {
+        struct k_timespec t;
+        if (copy_from_user(&t, (void *)ts, sizeof t))
+            return -EFAULT;
+        if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000)
+            return -EINVAL;
+        deadline = time_mono_ns() + (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
+    }
+    /* The waited-for signals must wake the VMM even though they are blocked. */
+    u64 saved = proc.sigmask;
+    for (;;) {
+        take_from_vmm();
+        u64 got = proc.sigpending & want;
+        if (got) {
+            int sig = __builtin_ctzll(got) + 1;
+            proc.sigpending &= ~SIGBIT(sig);
+            signal_set_mask(saved);
+            if (info && copy_to_user((void *)info, &pinfo[sig - 1], sizeof pinfo[0]))
+                return -EFAULT;
+            return sig;
+        }
+        if (signal_pending()) {
+            signal_set_mask(saved);
+            return -EINTR;
+        }
+        if (ts && time_mono_ns() >= deadline) {
+            signal_set_mask(saved);
+            return -EAGAIN;
+        }
+        signal_set_mask(saved & ~want);
+        if (ts) {
+            struct uno_hcall *hc = platform_hcall_block();
+            hc->arg[0] = 1; /* CLOCK_MONOTONIC */
+            hc->arg[1] = deadline;
+            platform_hypercall(UNO_HC_SLEEP);
+        } else {
+            struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_PAUSE}, .blocking = true};
+            ring_call(&op);
+        }
+    }
+}
 
 i64 sys_sigaltstack(u64 ss, u64 old)
 {
-    typeof(altstack) n;
+    struct altstack n, cur = proc.altstack;
     if (ss && copy_from_user(&n, (void *)ss, 24))
         return -EFAULT;
-    if (old && copy_to_user((void *)old, &altstack, 24))
+    extern struct regs *current_frame;
+    bool on = current_frame && on_altstack(current_frame->rsp);
+    if (on)
+        cur.flags = SS_ONSTACK;
+    else if (!(cur.flags & SS_DISABLE))
+        cur.flags &= (i32)SS_AUTODISARM;
+    if (old && copy_to_user((void *)old, &cur, 24))
         return -EFAULT;
     if (ss) {
-        if (n.flags & ~(SS_DISABLE | (1 << 31) /* SS_AUTODISARM */))
+        if (on)
+            return -EPERM;
+        if (n.flags & ~(SS_DISABLE | SS_ONSTACK | (i32)SS_AUTODISARM))
             return -EINVAL;
-        if (!(n.flags & SS_DISABLE) && n.size < MINSIGSTKSZ)
+        if (n.flags & SS_DISABLE) {
+            n.sp = 0;
+            n.size = 0;
+        } else if (n.size < MINSIGSTKSZ) {
             return -ENOMEM;
-        altstack = n;
+        }
+        n.flags &= ~SS_ONSTACK;
+        proc.altstack = n;
     }
     return 0;
+}
+
+/* kill(2): processes are the VMMs' business; ourselves included, the VMM puts the signal
+ * in our signal page before it answers. */
+i64 sys_kill(u64 pid, u64 sig)
+{
+    if (sig > NSIG)
+        return -EINVAL;
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_KILL, pid, sig}};
+    return ring_call(&op);
+}
+
+static i64 kill_self(int sig, int code)
+{
+    if (sig < 0 || sig > NSIG)
+        return -EINVAL;
+    if (sig == 0)
+        return 0;
+    struct k_siginfo si;
+    memset(&si, 0, sizeof si);
+    si.si_code = code;
+    si.kill.pid = proc.pid;
+    signal_raise(sig, &si);
+    return 0;
+}
+
+/* One thread per process: a thread id is the process id. */
+i64 sys_tgkill(u64 tgid, u64 tid, u64 sig)
+{
+    if ((int)tgid <= 0 || (int)tid <= 0)
+        return -EINVAL;
+    if ((int)tgid == proc.pid && (int)tid == proc.pid)
+        return kill_self((int)sig, SI_TKILL);
+    if ((int)tgid != (int)tid)
+        return -ESRCH;
+    return sys_kill(tid, sig);
+}
+
+i64 sys_tkill(u64 tid, u64 sig)
+{
+    if ((int)tid <= 0)
+        return -EINVAL;
+    if ((int)tid == proc.pid)
+        return kill_self((int)sig, SI_TKILL);
+    return sys_kill(tid, sig);
 }

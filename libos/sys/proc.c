@@ -24,6 +24,13 @@ NORETURN static void exit_all(int status)
     libos_exit(status & 0xff);
 }
 
+/* The process table is the VMMs' (vmm/proc.c). */
+static i64 proc_call(u64 what, u64 a1, u64 a2)
+{
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {what, a1, a2}};
+    return ring_call(&op);
+}
+
 i64 sys_exit(u64 status)
 {
     /* One thread per process for now: the last thread leaving ends the process. */
@@ -33,23 +40,20 @@ i64 sys_exit(u64 status)
 i64 sys_exit_group(u64 status) { exit_all((int)status); }
 
 i64 sys_getpid(void) { return proc.pid; }
-i64 sys_getppid(void) { return proc.ppid; }
+i64 sys_getppid(void) { return proc_call(UNO_PROC_GETPPID, 0, 0); }
 i64 sys_gettid(void) { return proc.pid; }
 i64 sys_getuid(void) { return proc.uid; }
 i64 sys_geteuid(void) { return proc.euid; }
 i64 sys_getgid(void) { return proc.gid; }
 i64 sys_getegid(void) { return proc.egid; }
-i64 sys_getpgrp(void) { return proc.pgid; }
-
-i64 sys_getpgid(u64 pid)
+i64 sys_getpgrp(void) { return proc_call(UNO_PROC_GETPGID, 0, 0); }
+i64 sys_getpgid(u64 pid) { return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_GETPGID, pid, 0); }
+i64 sys_getsid(u64 pid) { return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_GETSID, pid, 0); }
+i64 sys_setpgid(u64 pid, u64 pgid)
 {
-    return pid == 0 || (int)pid == proc.pid ? proc.pgid : -ESRCH;
+    return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_SETPGID, pid, pgid);
 }
-
-i64 sys_getsid(u64 pid)
-{
-    return pid == 0 || (int)pid == proc.pid ? proc.sid : -ESRCH;
-}
+i64 sys_setsid(void) { return proc_call(UNO_PROC_SETSID, 0, 0); }
 
 i64 sys_getgroups(u64 size, u64 list)
 {

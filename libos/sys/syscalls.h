@@ -117,7 +117,39 @@ i64 sys_time(u64 t);
 i64 sys_nanosleep(u64 req, u64 rem);
 i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem);
 
-/* proc/signal.c */
+i64 sys_setpgid(u64 pid, u64 pgid);
+i64 sys_setsid(void);
+
+/* proc/fork.c, proc/wait.c, proc/itimer.c, exec/execve.c */
+i64 sys_fork(void);
+i64 sys_vfork(void);
+i64 sys_clone(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls);
+i64 sys_clone3(u64 args, u64 size);
+i64 sys_wait4(u64 pid, u64 wstatus, u64 options, u64 rusage);
+i64 sys_waitid(u64 idtype, u64 id, u64 infop, u64 options, u64 rusage);
+i64 sys_alarm(u64 seconds);
+i64 sys_getitimer(u64 which, u64 val);
+i64 sys_setitimer(u64 which, u64 nval, u64 oval);
+i64 sys_execve(u64 path, u64 argv, u64 envp);
+i64 sys_execveat(u64 dirfd, u64 path, u64 argv, u64 envp, u64 flags);
+
+/* fs/pipe.c, sys/poll.c */
+i64 sys_pipe(u64 fds);
+i64 sys_pipe2(u64 fds, u64 flags);
+i64 sys_poll(u64 fds, u64 n, u64 timeout);
+i64 sys_ppoll(u64 fds, u64 n, u64 ts, u64 mask, u64 size);
+i64 sys_select(u64 n, u64 r, u64 w, u64 e, u64 tv);
+i64 sys_pselect6(u64 n, u64 r, u64 w, u64 e, u64 ts, u64 sig);
+
+/* proc/signal.c, proc/sigframe.c */
+i64 sys_rt_sigreturn(void);
+i64 sys_rt_sigpending(u64 set, u64 size);
+i64 sys_rt_sigsuspend(u64 set, u64 size);
+i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size);
+i64 sys_pause(void);
+i64 sys_kill(u64 pid, u64 sig);
+i64 sys_tgkill(u64 tgid, u64 tid, u64 sig);
+i64 sys_tkill(u64 tid, u64 sig);
 i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size);
 i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size);
 i64 sys_sigaltstack(u64 ss, u64 old);

@@ -8,6 +8,7 @@
 #include "mm/mm.h"
 #include "io/ring.h"
 #include "arch/x86_64/platform.h"
+#include "proc/signal.h"
 
 typedef i64 (*sys_fn)(u64, u64, u64, u64, u64, u64);
 
@@ -33,11 +34,15 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(12, brk, "p"),
     SYS(13, rt_sigaction, "dppu"),
     SYS(14, rt_sigprocmask, "dppu"),
+    SYS(15, rt_sigreturn, ""),
+    SYS(7, poll, "pud"),
     SYS(16, ioctl, "dxx"),
     SYS(17, pread64, "dpud"),
     SYS(18, pwrite64, "dpud"),
     SYS(19, readv, "dpd"),
     SYS(20, writev, "dpd"),
+    SYS(22, pipe, "p"),
+    SYS(23, select, "dpppp"),
     SYS(21, access, "so"),
     SYS(24, sched_yield, ""),
     SYS(25, mremap, "pxxxp"),
@@ -45,9 +50,19 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(32, dup, "d"),
     SYS(33, dup2, "dd"),
     SYS(35, nanosleep, "pp"),
+    SYS(34, pause, ""),
+    SYS(37, alarm, "u"),
+    SYS(36, getitimer, "dp"),
+    SYS(38, setitimer, "dpp"),
     SYS(39, getpid, ""),
     SYS(40, sendfile, "ddpu"),
+    SYS(56, clone, "xppp"),
+    SYS(57, fork, ""),
+    SYS(58, vfork, ""),
+    SYS(59, execve, "spp"),
     SYS(60, exit, "d"),
+    SYS(61, wait4, "dpxp"),
+    SYS(62, kill, "dd"),
     SYS(63, uname, "p"),
     SYS(72, fcntl, "ddx"),
     SYS(74, fsync, "d"),
@@ -79,25 +94,33 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(104, getgid, ""),
     SYS(107, geteuid, ""),
     SYS(108, getegid, ""),
+    SYS(109, setpgid, "dd"),
     SYS(110, getppid, ""),
     SYS(111, getpgrp, ""),
+    SYS(112, setsid, ""),
     SYS(115, getgroups, "dp"),
     SYS(118, getresuid, "ppp"),
     SYS(120, getresgid, "ppp"),
     SYS(121, getpgid, "d"),
     SYS(124, getsid, "d"),
+    SYS(127, rt_sigpending, "pu"),
+    SYS(128, rt_sigtimedwait, "pppu"),
+    SYS(130, rt_sigsuspend, "pu"),
     SYS(131, sigaltstack, "pp"),
     SYS(137, statfs, "sp"),
     SYS(138, fstatfs, "dp"),
     SYS(158, arch_prctl, "xp"),
     SYS(160, setrlimit, "dp"),
     SYS(186, gettid, ""),
+    SYS(200, tkill, "dd"),
     SYS(201, time, "p"),
     SYS(218, set_tid_address, "p"),
     SYS(228, clock_gettime, "dp"),
     SYS(229, clock_getres, "dp"),
     SYS(230, clock_nanosleep, "dxpp"),
     SYS(231, exit_group, "d"),
+    SYS(234, tgkill, "ddd"),
+    SYS(247, waitid, "ddpxp"),
     SYS(217, getdents64, "dpu"),
     SYS(257, openat, "dsxo"),
     SYS(258, mkdirat, "dso"),
@@ -109,15 +132,20 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(267, readlinkat, "dspu"),
     SYS(268, fchmodat, "dso"),
     SYS(269, faccessat, "dso"),
+    SYS(270, pselect6, "dppppp"),
+    SYS(271, ppoll, "pupp"),
     SYS(273, set_robust_list, "pu"),
     SYS(280, utimensat, "dspx"),
     SYS(292, dup3, "ddx"),
+    SYS(293, pipe2, "px"),
     SYS(295, preadv, "dpdd"),
     SYS(296, pwritev, "dpdd"),
     SYS(302, prlimit64, "ddpp"),
     SYS(316, renameat2, "dsdsx"),
     SYS(318, getrandom, "pux"),
     SYS(332, statx, "dsxxp"),
+    SYS(322, execveat, "dsppx"),
+    SYS(435, clone3, "pu"),
     SYS(439, faccessat2, "dsox"),
 };
 
@@ -211,6 +239,38 @@ static void trace(u64 nr, const u64 a[6], i64 ret)
     ring_write_async(2, line, (size_t)n);
 }
 
+struct regs *current_frame; /* the app's registers of the system call being served */
+
+/* How a call interrupted by a signal resumes (Linux's -ERESTARTSYS / -ERESTARTNOHAND). */
+static enum restart restart_kind(u64 nr)
+{
+    switch (nr) {
+    case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
+    case 72: case 247: case 295: case 296:
+        return RESTART_SYS;
+    case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
+        return RESTART_NOHAND;
+    default:
+        return RESTART_NONE;
+    }
+}
+
+/* rt_sigreturn: everything comes back from the handler's frame; no ordinary return. */
+static NORETURN void do_sigreturn(struct regs *r)
+{
+    u64 mask;
+    platform_user_access_begin();
+    if (sigframe_restore(r, &mask)) {
+        kprintf("uno: rt_sigreturn with a bad signal frame\n");
+        syscall_report_enosys();
+        libos_die(SIGSEGV);
+    }
+    signal_set_mask(mask);
+    signal_deliver(r, 0, RESTART_NONE);
+    platform_user_access_end();
+    arch_return_full(r);
+}
+
 void syscall_dispatch(struct regs *r)
 {
     static bool first = true;
@@ -220,6 +280,9 @@ void syscall_dispatch(struct regs *r)
     }
     u64 nr = r->rax;
     u64 a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
+    current_frame = r;
+    if (nr == 15)
+        do_sigreturn(r);
     i64 ret;
     if (nr < NR_SYSCALLS && table[nr].fn) {
         if (tracing && (nr == 60 || nr == 231)) /* exit never returns: print it now */
@@ -237,6 +300,11 @@ void syscall_dispatch(struct regs *r)
     if (tracing)
         trace(nr, a, ret);
     r->rax = (u64)ret;
+    if (signal_pending()) {
+        platform_user_access_begin();
+        signal_deliver(r, nr, restart_kind(nr));
+        platform_user_access_end();
+    }
 }
 
 void syscall_report_enosys(void)

@@ -94,6 +94,45 @@ syscall_return:
     movq $0x23, 32(%rsp)                /* ss: UNO_SEL_UDATA */
     iretq
 
+/*
+ * Return to the app restoring every register of a struct regs (rdi), rcx and r11 included:
+ * after a signal handler (rt_sigreturn) and after an upcall, where the app did not expect
+ * a syscall to clobber them. cpl3: rflags and rip go just below the app's red zone (the
+ * 128 bytes under rsp that the ABI lets leaf code use), then popfq and `ret $128` land on
+ * the app's own rsp. native: iretq.
+ */
+    .globl arch_return_full
+arch_return_full:
+    mov %rdi, %rsp
+    cmpb $0, platform_native_mode(%rip)
+    jne 1f
+    mov 160(%rsp), %rax                 /* the app's rsp */
+    sub $144, %rax
+    mov 152(%rsp), %rcx
+    mov %rcx, (%rax)                    /* rflags */
+    mov 136(%rsp), %rcx
+    mov %rcx, 8(%rax)                   /* rip */
+    mov %rax, return_full_sp(%rip)
+    RESTORE_GPRS
+    mov return_full_sp(%rip), %rsp
+    popfq
+    ret $128
+1:  RESTORE_GPRS
+    add $16, %rsp                       /* vector, error */
+    movq $0x2b, 8(%rsp)                 /* cs: UNO_SEL_UCODE */
+    movq $0x23, 32(%rsp)                /* ss: UNO_SEL_UDATA */
+    iretq
+
+/* The VMM stopped the vCPU in app code to deliver a signal and sent it here, on the libOS
+ * stack, with the app's registers in the signal page (struct uno_sigpage). */
+    .globl upcall_entry
+    .align 16
+upcall_entry:
+    sub $176, %rsp                      /* a struct regs */
+    mov %rsp, %rdi
+    call upcall_dispatch
+    ud2
+
 /* Enter the app for the first time: rdi = struct regs* (a frame built by exec). */
     .globl arch_enter_user
 arch_enter_user:
@@ -159,8 +198,10 @@ exc_common:
     .align 16
     .globl syscall_user_rsp
 syscall_user_rsp: .quad 0
+return_full_sp: .quad 0
     .align 4096
     .space KSTACK_SIZE
+    .globl kstack_top
 kstack_top:
     .space 16384
     .globl boot_stack_top

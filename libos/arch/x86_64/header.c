@@ -4,7 +4,7 @@
 #include "../../../abi/uno_abi.h"
 
 extern char libos_start[], syscall_entry[], exc_table[], boot_stack_top[], exc_stack_top[],
-    bp_gate[];
+    bp_gate[], upcall_entry[], kstack_top[];
 
 __attribute__((section(".libos_header"), used)) const struct uno_libos_header libos_header = {
     .magic = UNO_LIBOS_MAGIC,
@@ -16,4 +16,6 @@ __attribute__((section(".libos_header"), used)) const struct uno_libos_header li
     .boot_stack_top = (u64)boot_stack_top,
     .exc_stack_top = (u64)exc_stack_top,
     .bp_gate = (u64)bp_gate,
+    .upcall_entry = (u64)upcall_entry,
+    .upcall_stack = (u64)kstack_top,
 };

@@ -41,6 +41,8 @@ u64 platform_get_gs(void);
 
 /* First entry into the app, with a prepared frame. */
 NORETURN void arch_enter_user(struct regs *frame);
+/* Back to the app with every register of the frame (rcx and r11 too). */
+NORETURN void arch_return_full(struct regs *frame);
 
 /* After changing live page-table entries: make the change visible to this vCPU. */
 void platform_tlb_flush(u64 va, u64 len);

@@ -1,0 +1,157 @@
+/* Pipes: host pipes the VMM holds, so they connect processes (VMs) exactly as Linux pipes
+ * do — shared by fork, EOF when the last writer closes, EPIPE when no reader is left —
+ * with the host's buffer and PIPE_BUF atomicity. Reads and writes that may wait are
+ * served by the VMM's vCPU thread, where a signal for us interrupts them. */
+#include "vfs.h"
+#include "core/kernel.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "libos/fmt.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+#include "proc/signal.h"
+#include "sys/syscalls.h"
+
+#define FIONREAD 0x541b
+#define PIPE_CAPACITY 65536 /* the host's default pipe size */
+
+static i64 pipe_read(struct file *f, void *buf, u64 len, i64 off)
+{
+    (void)off;
+    if (len == 0)
+        return 0;
+    bool nb = (f->flags & O_NONBLOCK) != 0;
+    struct ring_op op = {.op = UNO_OP_READ, .handle = f->handle, .off = -1, .out = buf,
+                         .out_len = MIN(len, (u64)RING_MAX_IO), .blocking = !nb, .nonblock = nb};
+    return ring_call(&op);
+}
+
+static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
+{
+    (void)off;
+    bool nb = (f->flags & O_NONBLOCK) != 0;
+    u64 done = 0;
+    while (done < len) {
+        u64 n = MIN(len - done, (u64)RING_MAX_IO);
+        struct ring_op op = {.op = UNO_OP_WRITE, .handle = f->handle, .off = -1,
+                             .in = (const u8 *)buf + done, .in_len = n, .blocking = !nb,
+                             .nonblock = nb};
+        i64 put = ring_call(&op);
+        if (put == -EPIPE) {
+            struct k_siginfo si;
+            memset(&si, 0, sizeof si);
+            si.si_code = SI_USER;
+            si.kill.pid = proc.pid;
+            signal_raise(SIGPIPE, &si);
+        }
+        if (put < 0)
+            return done ? (i64)done : put;
+        done += (u64)put;
+        if ((u64)put < n)
+            break;
+    }
+    return (i64)done;
+}
+
+static int pipe_stat(struct file *f, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0xc;
+    st->st_ino = 0x10000 + f->handle;
+    st->st_mode = S_IFIFO | 0600;
+    st->st_nlink = 1;
+    st->st_uid = proc.uid;
+    st->st_gid = proc.gid;
+    st->st_blksize = 4096;
+    return 0;
+}
+
+static i64 pipe_lseek(struct file *f, i64 o, int w)
+{
+    (void)f, (void)o, (void)w;
+    return -ESPIPE;
+}
+
+static i64 pipe_ioctl(struct file *f, u64 cmd, u64 arg)
+{
+    if (cmd != FIONREAD)
+        return -ENOTTY;
+    /* What is buffered: poll says whether anything is; the exact count needs the host. */
+    struct uno_pollfd p = {.handle = f->handle, .events = 1 /* POLLIN */};
+    struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
+                         .out_len = sizeof p, .arg = {0}};
+    i64 r = ring_call(&op);
+    if (r < 0)
+        return r;
+    int n = (p.revents & 1) ? 1 : 0;
+    return copy_to_user((void *)arg, &n, sizeof n) ? -EFAULT : 0;
+}
+
+static void pipe_release(struct file *f)
+{
+    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
+    ring_call(&op);
+}
+
+const struct file_ops pipe_ops = {
+    .read = pipe_read,
+    .write = pipe_write,
+    .stat = pipe_stat,
+    .lseek = pipe_lseek,
+    .ioctl = pipe_ioctl,
+    .release = pipe_release,
+};
+
+bool file_is_pipe(const struct file *f) { return f->ops == &pipe_ops; }
+int pipe_capacity(void) { return PIPE_CAPACITY; }
+
+static struct file *pipe_end(u32 handle, int flags)
+{
+    char name[32];
+    snprintf_l(name, sizeof name, "pipe:[%u]", 0x10000 + handle);
+    struct file *f = file_alloc(&pipe_ops, flags, S_IFIFO | 0600, name);
+    if (f) {
+        f->handle = handle;
+        f->stream = true;
+    }
+    return f;
+}
+
+i64 sys_pipe2(u64 ufds, u64 flags)
+{
+    if (flags & ~(u64)(O_CLOEXEC | O_NONBLOCK | 040000 /* O_DIRECT */))
+        return -EINVAL;
+    if (!user_ok((void *)ufds, 8, PROT_WRITE))
+        return -EFAULT;
+    u32 h[2];
+    struct ring_op op = {.op = UNO_OP_PIPE, .out = h, .out_len = sizeof h};
+    i64 r = ring_call(&op);
+    if (r < 0)
+        return r;
+    int nb = (int)(flags & O_NONBLOCK);
+    struct file *rd = pipe_end(h[0], O_RDONLY | nb), *wr = pipe_end(h[1], O_WRONLY | nb);
+    if (!rd || !wr) {
+        if (rd)
+            file_put(rd);
+        if (wr)
+            file_put(wr);
+        return -ENFILE;
+    }
+    bool cloexec = (flags & O_CLOEXEC) != 0;
+    int fds[2];
+    fds[0] = fd_install(rd, 0, cloexec);
+    if (fds[0] < 0) {
+        file_put(rd);
+        file_put(wr);
+        return fds[0];
+    }
+    fds[1] = fd_install(wr, 0, cloexec);
+    if (fds[1] < 0) {
+        fd_close(fds[0]);
+        file_put(wr);
+        return fds[1];
+    }
+    return copy_to_user((void *)ufds, fds, sizeof fds) ? -EFAULT : 0;
+}
+
+i64 sys_pipe(u64 ufds) { return sys_pipe2(ufds, 0); }

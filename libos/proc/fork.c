@@ -1,0 +1,96 @@
+/* fork, vfork, clone and clone3 without CLONE_VM: a new process is a new micro-VM. The VMM
+ * forks itself (UNO_HC_FORK); the child VMM builds a VM over its copy-on-write copy of our
+ * memory and resumes this very call with 0 as the result. So everything the libOS keeps
+ * (descriptors, signal handlers, the address space) is copied as Linux copies it, and the
+ * host descriptors behind pipes and writable-layer files are shared with their offsets.
+ * Files of the read-only image keep their offsets in the libOS: after a fork, parent and
+ * child each have their own (a difference from Linux, see docs/architecture.md). */
+#include "proc.h"
+#include "signal.h"
+#include "arch/x86_64/platform.h"
+#include "core/kernel.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "mm/mm.h"
+#include "sys/syscalls.h"
+
+#define CLONE_VM 0x100
+#define CLONE_FS 0x200
+#define CLONE_FILES 0x400
+#define CLONE_SIGHAND 0x800
+#define CLONE_PIDFD 0x1000
+#define CLONE_VFORK 0x4000
+#define CLONE_PARENT 0x8000
+#define CLONE_THREAD 0x10000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_CHILD_SETTID 0x1000000
+#define CLONE_NAMESPACES 0x7e02e000ull /* NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME... */
+
+extern struct regs *current_frame;
+
+static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
+{
+    /* Threads (CLONE_VM without CLONE_VFORK, CLONE_THREAD) come with the threads issue. */
+    if ((flags & CLONE_VM) && !(flags & CLONE_VFORK))
+        return -ENOSYS;
+    if (flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS | CLONE_PIDFD |
+                 CLONE_PARENT | CLONE_NAMESPACES))
+        return -ENOSYS;
+    ring_flush(); /* nothing of ours may be in flight while the VMM forks */
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = (flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0;
+    hc->arg[1] = newsp;
+    platform_hypercall(UNO_HC_FORK);
+    i64 ret = hc->ret;
+    if (ret < 0)
+        return ret;
+    if (ret == 0) {
+        /* The child: a copy of us in a new VM. */
+        proc.ppid = (int)hc->arg[3];
+        proc.pid = (int)hc->arg[2];
+        signal_fork_child();
+        if (newsp)
+            current_frame->rsp = newsp;
+        if (flags & CLONE_SETTLS)
+            platform_set_fs(tls);
+        int pid = proc.pid;
+        if ((flags & CLONE_CHILD_SETTID) && ctid)
+            copy_to_user((void *)ctid, &pid, sizeof pid);
+        proc.clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
+        return 0;
+    }
+    if ((flags & CLONE_PARENT_SETTID) && ptid) {
+        int pid = (int)ret;
+        copy_to_user((void *)ptid, &pid, sizeof pid);
+    }
+    return ret;
+}
+
+i64 sys_fork(void) { return do_fork(17 /* SIGCHLD */, 0, 0, 0, 0); }
+i64 sys_vfork(void) { return do_fork(CLONE_VM | CLONE_VFORK | 17, 0, 0, 0, 0); }
+
+i64 sys_clone(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
+{
+    return do_fork(flags, newsp, ptid, ctid, tls);
+}
+
+struct clone_args {
+    u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    u64 set_tid, set_tid_size, cgroup;
+};
+
+i64 sys_clone3(u64 uargs, u64 size)
+{
+    struct clone_args a;
+    memset(&a, 0, sizeof a);
+    if (size < 64 || size > 4096)
+        return -EINVAL;
+    if (copy_from_user(&a, (void *)uargs, MIN(size, sizeof a)))
+        return -EFAULT;
+    if (a.set_tid || a.set_tid_size || (a.flags & 0xff))
+        return -EINVAL;
+    u64 sp = a.stack ? a.stack + a.stack_size : 0;
+    return do_fork(a.flags, sp, a.parent_tid, a.child_tid, a.tls);
+}

@@ -1,0 +1,273 @@
+/* poll, ppoll, select, pselect6. Files the libOS serves itself (the image, /dev, /proc)
+ * are always ready; pipes and the console are host descriptors, polled by the VMM —
+ * waiting there until one is ready, the timeout passes, or a signal arrives. */
+#include "syscalls.h"
+#include "core/kernel.h"
+#include "fs/file.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+#include "proc/signal.h"
+
+#define POLLIN 0x1
+#define POLLPRI 0x2
+#define POLLOUT 0x4
+#define POLLERR 0x8
+#define POLLHUP 0x10
+#define POLLNVAL 0x20
+#define POLLRDNORM 0x40
+#define POLLWRNORM 0x100
+#define MAX_POLL 4096
+
+struct k_pollfd {
+    i32 fd;
+    i16 events, revents;
+};
+
+struct k_timespec {
+    i64 sec, nsec;
+};
+
+bool file_is_pipe(const struct file *f);
+bool file_is_console(const struct file *f, u32 *handle);
+
+/* The host handle behind f, if the VMM must poll it. */
+static bool host_polled(struct file *f, u32 *h)
+{
+    if (file_is_pipe(f)) {
+        *h = f->handle;
+        return true;
+    }
+    return file_is_console(f, h);
+}
+
+static struct k_pollfd kfds[MAX_POLL];
+static struct uno_pollfd hfds[MAX_POLL];
+static int hidx[MAX_POLL];
+
+/* The core: kfds[0..n) in, revents out. timeout_ns < 0: forever. */
+static i64 do_poll(u64 n, i64 timeout_ns)
+{
+    int nh = 0, ready = 0;
+    for (u64 i = 0; i < n; i++) {
+        struct k_pollfd *p = &kfds[i];
+        p->revents = 0;
+        if (p->fd < 0)
+            continue;
+        struct file *f = fd_get(p->fd);
+        u32 h;
+        if (!f) {
+            p->revents = POLLNVAL;
+        } else if (host_polled(f, &h)) {
+            hfds[nh] = (struct uno_pollfd){.handle = h, .events = (u16)(p->events | POLLERR | POLLHUP)};
+            hidx[nh++] = (int)i;
+            continue;
+        } else {
+            p->revents = p->events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+        }
+        if (p->revents)
+            ready++;
+    }
+    if (nh) {
+        struct ring_op op = {.op = UNO_OP_POLL, .in = hfds, .in_len = (u64)nh * sizeof hfds[0],
+                             .out = hfds, .out_len = (u64)nh * sizeof hfds[0],
+                             .arg = {(u64)(ready ? 0 : timeout_ns)},
+                             .blocking = !ready && timeout_ns != 0};
+        if ((u64)nh * sizeof hfds[0] > RING_MAX_IO)
+            return -EINVAL;
+        i64 r = ring_call(&op);
+        if (r < 0)
+            return r;
+        for (int k = 0; k < nh; k++) {
+            struct k_pollfd *p = &kfds[hidx[k]];
+            p->revents = (i16)(hfds[k].revents & (p->events | POLLERR | POLLHUP | POLLNVAL));
+            if (p->revents)
+                ready++;
+        }
+    } else if (!ready && timeout_ns != 0) {
+        /* Nothing the host could wake us for: just sleep (a signal ends it). */
+        struct uno_hcall *hc = platform_hcall_block();
+        if (timeout_ns > 0) {
+            hc->arg[0] = 1; /* CLOCK_MONOTONIC */
+            hc->arg[1] = time_mono_ns() + (u64)timeout_ns;
+            platform_hypercall(UNO_HC_SLEEP);
+            if (hc->ret == -EINTR)
+                return -EINTR;
+        } else {
+            struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_PAUSE}, .blocking = true};
+            return ring_call(&op);
+        }
+    }
+    return ready;
+}
+
+static i64 poll_user(u64 ufds, u64 n, i64 timeout_ns)
+{
+    if (n > MAX_POLL)
+        return -EINVAL;
+    if (n && copy_from_user(kfds, (void *)ufds, n * sizeof kfds[0]))
+        return -EFAULT;
+    i64 r = do_poll(n, timeout_ns);
+    if (r >= 0 && n && copy_to_user((void *)ufds, kfds, n * sizeof kfds[0]))
+        return -EFAULT;
+    return r;
+}
+
+i64 sys_poll(u64 ufds, u64 n, u64 timeout_ms)
+{
+    i64 t = (int)timeout_ms;
+    return poll_user(ufds, n, t < 0 ? -1 : t * 1000000);
+}
+
+static int read_timeout(u64 uts, i64 *ns)
+{
+    if (!uts) {
+        *ns = -1;
+        return 0;
+    }
+    struct k_timespec ts;
+    if (copy_from_user(&ts, (void *)uts, sizeof ts))
+        return -EFAULT;
+    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
+        return -EINVAL;
+    *ns = ts.sec * 1000000000 + ts.nsec;
+    return 0;
+}
+
+/* ppoll/pselect: the mask given holds only during the wait (as sigsuspend's). */
+static int swap_mask(u64 umask, u64 size)
+{
+    if (!umask)
+        return 0;
+    u64 m;
+    if (size != 8)
+        return -EINVAL;
+    if (copy_from_user(&m, (void *)umask, 8))
+        return -EFAULT;
+    proc.saved_mask = proc.sigmask;
+    proc.has_saved_mask = true;
+    signal_set_mask(m);
+    return 0;
+}
+
+static void unswap_mask(u64 umask, i64 r)
+{
+    /* Interrupted: the handler's frame carries the old mask (signal_deliver). */
+    if (umask && r != -EINTR && proc.has_saved_mask) {
+        proc.has_saved_mask = false;
+        signal_set_mask(proc.saved_mask);
+    }
+}
+
+i64 sys_ppoll(u64 ufds, u64 n, u64 uts, u64 umask, u64 size)
+{
+    i64 t;
+    int e = read_timeout(uts, &t);
+    if (e)
+        return e;
+    if ((e = swap_mask(umask, size)))
+        return e;
+    i64 r = poll_user(ufds, n, t);
+    unswap_mask(umask, r);
+    return r;
+}
+
+/* select: fd_sets become a poll list and back. */
+#define FDSET_WORDS (NR_OPEN / 64)
+static i64 do_select(u64 nfds, u64 ur, u64 uw, u64 ue, i64 timeout_ns)
+{
+    u64 rs[FDSET_WORDS] = {0}, ws[FDSET_WORDS] = {0}, es[FDSET_WORDS] = {0};
+    if ((i64)nfds < 0)
+        return -EINVAL;
+    if (nfds > NR_OPEN)
+        nfds = NR_OPEN;
+    u64 bytes = (nfds + 7) / 8;
+    if ((ur && copy_from_user(rs, (void *)ur, bytes)) || (uw && copy_from_user(ws, (void *)uw, bytes)) ||
+        (ue && copy_from_user(es, (void *)ue, bytes)))
+        return -EFAULT;
+    u64 n = 0;
+    for (u64 fd = 0; fd < nfds; fd++) {
+        u64 w = fd / 64, b = 1ull << (fd % 64);
+        i16 ev = (i16)(((rs[w] & b) ? POLLIN : 0) | ((ws[w] & b) ? POLLOUT : 0) |
+                       ((es[w] & b) ? POLLPRI : 0));
+        if (!ev)
+            continue;
+        if (!fd_get((int)fd))
+            return -EBADF;
+        kfds[n++] = (struct k_pollfd){.fd = (i32)fd, .events = ev};
+    }
+    i64 r = do_poll(n, timeout_ns);
+    if (r < 0)
+        return r;
+    memset(rs, 0, sizeof rs);
+    memset(ws, 0, sizeof ws);
+    memset(es, 0, sizeof es);
+    i64 count = 0;
+    for (u64 i = 0; i < n; i++) {
+        u64 fd = (u64)kfds[i].fd, w = fd / 64, b = 1ull << (fd % 64);
+        i16 rv = kfds[i].revents, ev = kfds[i].events;
+        if ((ev & POLLIN) && (rv & (POLLIN | POLLHUP | POLLERR))) {
+            rs[w] |= b;
+            count++;
+        }
+        if ((ev & POLLOUT) && (rv & (POLLOUT | POLLERR))) {
+            ws[w] |= b;
+            count++;
+        }
+        if ((ev & POLLPRI) && (rv & POLLPRI)) {
+            es[w] |= b;
+            count++;
+        }
+    }
+    if ((ur && copy_to_user((void *)ur, rs, bytes)) || (uw && copy_to_user((void *)uw, ws, bytes)) ||
+        (ue && copy_to_user((void *)ue, es, bytes)))
+        return -EFAULT;
+    return count;
+}
+
+struct k_timeval {
+    i64 sec, usec;
+};
+
+i64 sys_select(u64 nfds, u64 ur, u64 uw, u64 ue, u64 utv)
+{
+    i64 t = -1;
+    if (utv) {
+        struct k_timeval tv;
+        if (copy_from_user(&tv, (void *)utv, sizeof tv))
+            return -EFAULT;
+        if (tv.sec < 0 || tv.usec < 0)
+            return -EINVAL;
+        t = tv.sec * 1000000000 + tv.usec * 1000;
+    }
+    u64 start = time_mono_ns();
+    i64 r = do_select(nfds, ur, uw, ue, t);
+    if (utv && r >= 0) {
+        /* Linux leaves the time not slept in the timeval. */
+        i64 left = t - (i64)(time_mono_ns() - start);
+        struct k_timeval tv = {0, 0};
+        if (left > 0 && r > 0) {
+            tv.sec = left / 1000000000;
+            tv.usec = (left % 1000000000) / 1000;
+        }
+        copy_to_user((void *)utv, &tv, sizeof tv);
+    }
+    return r;
+}
+
+i64 sys_pselect6(u64 nfds, u64 ur, u64 uw, u64 ue, u64 uts, u64 usig)
+{
+    i64 t;
+    int e = read_timeout(uts, &t);
+    if (e)
+        return e;
+    u64 sig[2] = {0, 0};
+    if (usig && copy_from_user(sig, (void *)usig, sizeof sig))
+        return -EFAULT;
+    if ((e = swap_mask(sig[0], sig[1])))
+        return e;
+    i64 r = do_select(nfds, ur, uw, ue, t);
+    unswap_mask(sig[0], r);
+    return r;
+}

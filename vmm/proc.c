@@ -1,0 +1,702 @@
+/* The processes of one instance. Each guest process is a uno-vmm host process; what Linux
+ * keeps in its task list lives in a table in a memfd that every VMM of the instance maps
+ * (PID 1's VMM creates it; fork inherits it): pids as the guest sees them, parents,
+ * process groups, sessions, statuses for wait, and the signals sent to each process.
+ * A process-shared robust mutex guards it (a VMM can die holding it: SIGKILL).
+ *
+ * Guest semantics never depend on the host's process tree: a child reports its own exit
+ * in the table before its VMM ends, a stop likewise, and the parent waits on the table.
+ * The host tree only matters for cleaning up: PID 1's VMM is a child subreaper, so every
+ * VMM of the instance stays below it, and host zombies are reaped whenever convenient. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+#define PROC_MAX 4096
+
+enum { P_FREE = 0, P_ALIVE, P_STOPPED, P_EXITED };
+#define REPORT_STOPPED 1
+#define REPORT_CONTINUED 2
+
+/* Linux signal numbers and wait options, as the guest uses them. */
+#define G_SIGKILL 9
+#define G_SIGALRM 14
+#define G_SIGCHLD 17
+#define G_SIGCONT 18
+#define G_SIGSTOP 19
+#define G_SIGTSTP 20
+#define G_SIGTTIN 21
+#define G_SIGTTOU 22
+#define BIT(sig) (1ull << ((sig)-1))
+#define STOP_BITS (BIT(G_SIGSTOP) | BIT(G_SIGTSTP) | BIT(G_SIGTTIN) | BIT(G_SIGTTOU))
+#define G_WNOHANG 1
+#define G_WSTOPPED 2
+#define G_WEXITED 4
+#define G_WCONTINUED 8
+#define G_WNOWAIT 0x1000000
+#define G_P_ALL 0
+#define G_P_PID 1
+#define G_P_PGID 2
+
+struct proc_entry {
+    int32_t state;
+    int32_t pid, ppid, pgid, sid;
+    int32_t host_pid, vcpu_tid;
+    int32_t status;   /* wait status: exit/signal when P_EXITED, stop when P_STOPPED */
+    int32_t report;   /* REPORT_* the parent has not collected */
+    int32_t execed;
+    uint64_t pending; /* signals sent to it, not yet taken into its guest (atomic) */
+    int32_t sender[64]; /* who sent each of them */
+    int64_t utime_us, stime_us, maxrss_kb;
+};
+
+struct instance {
+    pthread_mutex_t lock;
+    int32_t next_pid, nprocs, limit, fg_pgrp, dying;
+    struct proc_entry p[PROC_MAX];
+};
+
+static struct instance *inst;
+
+static void lock(void)
+{
+    if (pthread_mutex_lock(&inst->lock) == EOWNERDEAD)
+        pthread_mutex_consistent(&inst->lock); /* its holder was killed mid-update */
+}
+static void unlock(void) { pthread_mutex_unlock(&inst->lock); }
+
+static struct proc_entry *find(int pid)
+{
+    for (int i = 0; i < PROC_MAX; i++)
+        if (inst->p[i].state != P_FREE && inst->p[i].pid == pid)
+            return &inst->p[i];
+    return NULL;
+}
+
+static bool live(const struct proc_entry *e) { return e->state == P_ALIVE || e->state == P_STOPPED; }
+
+static void kick(struct proc_entry *e)
+{
+    if (e->host_pid > 0 && e->vcpu_tid > 0)
+        syscall(SYS_tgkill, e->host_pid, e->vcpu_tid, SIGKICK);
+}
+
+static void post_from(struct proc_entry *e, int sig, int32_t from)
+{
+    e->sender[sig - 1] = from;
+    __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
+    kick(e);
+}
+
+static void post(struct proc_entry *e, int sig)
+{
+    e->sender[sig - 1] = 0;
+    __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
+    kick(e);
+}
+
+static struct uno_sigpage *sigpage(struct vmm *v)
+{
+    return gpa_ptr(v, UNO_GPA_SIGPAGE, sizeof(struct uno_sigpage));
+}
+
+int proc_init_instance(struct vmm *v, int limit)
+{
+    int fd = memfd_create("uno-procs", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, sizeof *inst) < 0) {
+        fprintf(stderr, "uno-vmm: cannot create the process table: %s\n", strerror(errno));
+        return -1;
+    }
+    inst = mmap(NULL, sizeof *inst, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (inst == MAP_FAILED) {
+        fprintf(stderr, "uno-vmm: cannot map the process table: %s\n", strerror(errno));
+        return -1;
+    }
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&inst->lock, &a);
+    inst->next_pid = 2;
+    inst->limit = limit > 0 && limit <= PROC_MAX ? limit : PROC_MAX;
+    inst->nprocs = 1;
+    inst->fg_pgrp = 1;
+    struct proc_entry *e = &inst->p[0];
+    *e = (struct proc_entry){.state = P_ALIVE, .pid = 1, .ppid = 0, .pgid = 1, .sid = 1,
+                             .host_pid = getpid(), .vcpu_tid = gettid()};
+    v->self = e;
+    v->vcpu_tid = gettid();
+    v->vfork_fd = -1;
+    /* Orphaned VMMs stay below us, so they can be found and reaped. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- signals ------------ */
+
+void proc_timer_fired(struct vmm *v)
+{
+    __atomic_fetch_or(&v->self->pending, BIT(G_SIGALRM), __ATOMIC_SEQ_CST);
+}
+
+void proc_take_signals(struct vmm *v)
+{
+    uint64_t bits = __atomic_exchange_n(&v->self->pending, 0, __ATOMIC_SEQ_CST);
+    struct uno_sigpage *sp = sigpage(v);
+    if (!bits || !sp)
+        return;
+    for (int i = 0; i < 64; i++)
+        if (bits & (1ull << i))
+            sp->sender[i] = v->self->sender[i];
+    __atomic_fetch_or(&sp->pending, bits, __ATOMIC_SEQ_CST);
+}
+
+bool proc_signal_wanted(struct vmm *v)
+{
+    proc_take_signals(v);
+    struct uno_sigpage *sp = sigpage(v);
+    return sp && (sp->pending & (sp->interest | BIT(G_SIGKILL) | BIT(G_SIGSTOP)));
+}
+
+/* A signal from outside the instance (the uno CLI forwarding SIGTERM, a terminal's ^C):
+ * to the guest's PID 1, as `docker kill` does. Called from a signal handler. */
+void proc_host_signal(struct vmm *v, int guest_sig)
+{
+    (void)v;
+    if (inst)
+        post(&inst->p[0], guest_sig);
+}
+
+/* ---------------------------------------------------------------- exit and wait ------ */
+
+static int32_t alloc_pid(void)
+{
+    for (int tries = 0; tries < 1 << 22; tries++) {
+        int32_t pid = inst->next_pid++;
+        if (inst->next_pid >= 4194304)
+            inst->next_pid = 2;
+        bool used = false;
+        for (int i = 0; i < PROC_MAX && !used; i++) {
+            const struct proc_entry *e = &inst->p[i];
+            used = e->state != P_FREE && (e->pid == pid || e->pgid == pid || e->sid == pid);
+        }
+        if (!used)
+            return pid;
+    }
+    return -1;
+}
+
+/* e is gone with `status`: its children go to PID 1, its parent hears SIGCHLD. Under lock. */
+static void mark_exited(struct proc_entry *e, int32_t status)
+{
+    e->state = P_EXITED;
+    e->status = status;
+    e->report = 0;
+    bool zombies = false;
+    for (int i = 0; i < PROC_MAX; i++) {
+        struct proc_entry *c = &inst->p[i];
+        if (c->state != P_FREE && c->ppid == e->pid && c != e) {
+            c->ppid = 1;
+            zombies |= c->state == P_EXITED;
+        }
+    }
+    if (zombies)
+        post(&inst->p[0], G_SIGCHLD);
+    struct proc_entry *parent = find(e->ppid);
+    if (parent && live(parent))
+        post_from(parent, G_SIGCHLD, e->pid);
+    if (e->pid == 1) {
+        /* The instance ends with its PID 1, as a PID namespace does. */
+        inst->dying = 1;
+        for (int i = 0; i < PROC_MAX; i++) {
+            struct proc_entry *o = &inst->p[i];
+            if (o != e && live(o) && o->host_pid > 0) {
+                o->state = P_EXITED;
+                o->status = G_SIGKILL;
+                kill(o->host_pid, SIGKILL);
+            }
+        }
+    }
+}
+
+void proc_exit(struct vmm *v, int32_t status)
+{
+    if (!inst)
+        return;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    lock();
+    struct proc_entry *e = v->self;
+    e->utime_us = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+    e->stime_us = ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    e->maxrss_kb = ru.ru_maxrss;
+    if (live(e))
+        mark_exited(e, status);
+    unlock();
+}
+
+/* VMMs that ended without saying so (killed from outside, crashed): their status from the
+ * host. Also reaps the host zombies of VMMs that did report. Under lock. */
+static void host_reap(void)
+{
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+            return;
+        for (int i = 0; i < PROC_MAX; i++) {
+            struct proc_entry *e = &inst->p[i];
+            if (live(e) && e->host_pid == si.si_pid) {
+                int32_t st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+                                                      : (si.si_status & 0x7f);
+                mark_exited(e, st);
+            }
+        }
+    }
+}
+
+static bool wait_match(const struct proc_entry *c, const struct proc_entry *me, int idtype,
+                       int id)
+{
+    if (c->state == P_FREE || c->ppid != me->pid || c == me)
+        return false;
+    switch (idtype) {
+    case G_P_PID: return c->pid == id;
+    case G_P_PGID: return c->pgid == (id ? id : me->pgid);
+    default: return true;
+    }
+}
+
+/* One pass over the children: fills *wi and returns its pid, 0 if children exist but none
+ * has news, -ECHILD if there are none. Under lock. */
+static int wait_scan(struct vmm *v, int idtype, int id, int opts, struct uno_waitinfo *wi)
+{
+    struct proc_entry *me = v->self;
+    bool any = false;
+    for (int i = 0; i < PROC_MAX; i++) {
+        struct proc_entry *c = &inst->p[i];
+        if (!wait_match(c, me, idtype, id))
+            continue;
+        any = true;
+        memset(wi, 0, sizeof *wi);
+        wi->pid = c->pid;
+        if (c->state == P_EXITED && (opts & G_WEXITED)) {
+            wi->status = c->status;
+            bool sig = (c->status & 0x7f) != 0;
+            wi->code = sig ? CLD_KILLED : CLD_EXITED;
+            wi->sig = sig ? (c->status & 0x7f) : (c->status >> 8) & 0xff;
+            wi->utime_us = c->utime_us;
+            wi->stime_us = c->stime_us;
+            wi->maxrss_kb = c->maxrss_kb;
+            if (!(opts & G_WNOWAIT)) {
+                if (c->host_pid > 0)
+                    waitpid(c->host_pid, NULL, WNOHANG);
+                c->state = P_FREE;
+                inst->nprocs--;
+            }
+            return wi->pid;
+        }
+        if (c->state == P_STOPPED && (c->report & REPORT_STOPPED) && (opts & G_WSTOPPED)) {
+            wi->status = c->status;
+            wi->code = CLD_STOPPED;
+            wi->sig = (c->status >> 8) & 0xff;
+            if (!(opts & G_WNOWAIT))
+                c->report &= ~REPORT_STOPPED;
+            return wi->pid;
+        }
+        if ((c->report & REPORT_CONTINUED) && (opts & G_WCONTINUED)) {
+            wi->status = 0xffff;
+            wi->code = CLD_CONTINUED;
+            wi->sig = G_SIGCONT;
+            if (!(opts & G_WNOWAIT))
+                c->report &= ~REPORT_CONTINUED;
+            return wi->pid;
+        }
+    }
+    return any ? 0 : -ECHILD;
+}
+
+static int64_t proc_wait(struct vmm *v, struct ring_req *r, bool may_block)
+{
+    int idtype = (int)r->arg[1], id = (int)r->arg[2], opts = (int)r->arg[3];
+    if (idtype != G_P_ALL && idtype != G_P_PID && idtype != G_P_PGID)
+        return -EINVAL;
+    if (r->len < sizeof(struct uno_waitinfo))
+        return -EINVAL;
+    for (;;) {
+        lock();
+        host_reap();
+        int pid = wait_scan(v, idtype, id, opts, (struct uno_waitinfo *)r->data);
+        unlock();
+        if (pid != 0 || (opts & G_WNOHANG))
+            return pid;
+        if (!may_block)
+            return -EAGAIN;
+        int b = block_wait(v, NULL, 0, 0, true);
+        if (b == -EINTR)
+            return -EINTR;
+    }
+}
+
+/* ---------------------------------------------------------------- stop and continue -- */
+
+int64_t proc_stop(struct vmm *v, int sig)
+{
+    struct proc_entry *me = v->self;
+    lock();
+    me->state = P_STOPPED;
+    me->status = (sig & 0xff) << 8 | 0x7f;
+    me->report = (me->report & ~REPORT_CONTINUED) | REPORT_STOPPED;
+    struct proc_entry *parent = find(me->ppid);
+    if (parent && live(parent))
+        post(parent, G_SIGCHLD);
+    unlock();
+    /* Stopped until SIGCONT (SIGKILL ends the VMM from outside). */
+    struct uno_sigpage *sp = sigpage(v);
+    sigset_t m;
+    pthread_sigmask(SIG_BLOCK, NULL, &m);
+    sigdelset(&m, SIGKICK);
+    for (;;) {
+        proc_take_signals(v);
+        if (sp->pending & BIT(G_SIGCONT))
+            break;
+        ppoll(NULL, 0, NULL, &m);
+    }
+    __atomic_fetch_and(&sp->pending, ~STOP_BITS, __ATOMIC_SEQ_CST);
+    lock();
+    if (me->state == P_STOPPED) {
+        me->state = P_ALIVE;
+        me->report = (me->report & ~REPORT_STOPPED) | REPORT_CONTINUED;
+        parent = find(me->ppid);
+        if (parent && live(parent))
+            post(parent, G_SIGCHLD);
+    }
+    unlock();
+    return 0;
+}
+
+/* ---------------------------------------------------------------- kill --------------- */
+
+/* Deliver sig to e (under lock). SIGKILL ends its VMM at once; the rest wait in the table
+ * until its VMM hands them to its guest. Returns true if e is this process. */
+static bool send(struct vmm *v, struct proc_entry *e, int sig)
+{
+    if (!live(e) || sig == 0)
+        return false;
+    if (sig == G_SIGCONT)
+        __atomic_fetch_and(&e->pending, ~STOP_BITS, __ATOMIC_SEQ_CST);
+    else if (BIT(sig) & STOP_BITS)
+        __atomic_fetch_and(&e->pending, ~BIT(G_SIGCONT), __ATOMIC_SEQ_CST);
+    if (e == v->self) {
+        /* To ourselves: straight into our guest's signal page, before kill() returns. */
+        struct uno_sigpage *sp = sigpage(v);
+        if (sp) {
+            sp->sender[sig - 1] = e->pid;
+            __atomic_fetch_or(&sp->pending, BIT(sig), __ATOMIC_SEQ_CST);
+        }
+        return true;
+    }
+    if (sig == G_SIGKILL) {
+        pid_t h = e->host_pid;
+        mark_exited(e, G_SIGKILL);
+        if (h > 0)
+            kill(h, SIGKILL);
+        return false;
+    }
+    post_from(e, sig, v->self->pid);
+    return false;
+}
+
+static int64_t proc_kill(struct vmm *v, int pid, int sig)
+{
+    if (sig < 0 || sig > 64)
+        return -EINVAL;
+    struct proc_entry *me = v->self;
+    int found = 0;
+    lock();
+    for (int i = 0; i < PROC_MAX; i++) {
+        struct proc_entry *e = &inst->p[i];
+        if (e->state == P_FREE)
+            continue;
+        bool hit = pid > 0    ? e->pid == pid
+                   : pid == 0 ? e->pgid == me->pgid && live(e)
+                   : pid == -1 ? e->pid != 1 && e != me && live(e)
+                               : e->pgid == -pid && live(e);
+        if (!hit)
+            continue;
+        found++;
+        send(v, e, sig);
+    }
+    unlock();
+    return found ? 0 : -ESRCH;
+}
+
+/* ---------------------------------------------------------------- groups, sessions --- */
+
+static struct proc_entry *target(struct vmm *v, int pid)
+{
+    return pid == 0 ? v->self : find(pid);
+}
+
+static int64_t proc_setpgid(struct vmm *v, int pid, int pgid)
+{
+    struct proc_entry *me = v->self;
+    if (pgid < 0)
+        return -EINVAL;
+    lock();
+    struct proc_entry *t = target(v, pid);
+    int64_t res = 0;
+    if (!t || t->state == P_FREE || (t != me && t->ppid != me->pid))
+        res = -ESRCH;
+    else if (t != me && t->execed)
+        res = -EACCES;
+    else if (t->sid != me->sid || t->sid == t->pid)
+        res = -EPERM;
+    else {
+        if (pgid == 0)
+            pgid = t->pid;
+        if (pgid != t->pid) {
+            bool ok = false;
+            for (int i = 0; i < PROC_MAX && !ok; i++)
+                ok = live(&inst->p[i]) && inst->p[i].pgid == pgid && inst->p[i].sid == me->sid;
+            if (!ok)
+                res = -EPERM;
+        }
+        if (!res)
+            t->pgid = pgid;
+    }
+    unlock();
+    return res;
+}
+
+static int64_t proc_setsid(struct vmm *v)
+{
+    struct proc_entry *me = v->self;
+    int64_t res;
+    lock();
+    bool leader = false;
+    for (int i = 0; i < PROC_MAX && !leader; i++)
+        leader = inst->p[i].state != P_FREE && inst->p[i].pgid == me->pid;
+    if (leader) {
+        res = -EPERM;
+    } else {
+        me->sid = me->pgid = me->pid;
+        res = me->pid;
+    }
+    unlock();
+    return res;
+}
+
+/* ---------------------------------------------------------------- interval timer ----- */
+
+static timer_t itimer;
+static bool itimer_made;
+
+static int64_t proc_itimer(struct vmm *v, struct ring_req *r)
+{
+    if (r->arg[1] != 0)
+        return -ENOSYS; /* ITIMER_VIRTUAL and ITIMER_PROF are not implemented */
+    if (r->len != 4 * sizeof(uint64_t))
+        return -EINVAL;
+    uint64_t *d = (uint64_t *)r->data;
+    if (!itimer_made) {
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_signo = SIGKICK;
+        ev._sigev_un._tid = v->vcpu_tid;
+        if (timer_create(CLOCK_MONOTONIC, &ev, &itimer) < 0)
+            return -errno;
+        itimer_made = true;
+    }
+    struct itimerspec n = {
+        .it_value = {(time_t)(d[0] / 1000000000ull), (long)(d[0] % 1000000000ull)},
+        .it_interval = {(time_t)(d[1] / 1000000000ull), (long)(d[1] % 1000000000ull)},
+    }, o;
+    bool set = r->arg[2] != 0;
+    if (set ? timer_settime(itimer, 0, &n, &o) : timer_gettime(itimer, &o))
+        return -errno;
+    d[0] = (uint64_t)o.it_value.tv_sec * 1000000000ull + (uint64_t)o.it_value.tv_nsec;
+    d[1] = (uint64_t)o.it_interval.tv_sec * 1000000000ull + (uint64_t)o.it_interval.tv_nsec;
+    return 4 * sizeof(uint64_t);
+}
+
+/* ---------------------------------------------------------------- the ring op -------- */
+
+int64_t proc_op(struct vmm *v, struct ring_req *r)
+{
+    struct proc_entry *me = v->self;
+    int a1 = (int)r->arg[1], a2 = (int)r->arg[2];
+    struct proc_entry *t;
+    int64_t res;
+    switch (r->arg[0]) {
+    case UNO_PROC_GETPPID:
+        return __atomic_load_n(&me->ppid, __ATOMIC_SEQ_CST);
+    case UNO_PROC_SETPGID:
+        return proc_setpgid(v, a1, a2);
+    case UNO_PROC_GETPGID:
+    case UNO_PROC_GETSID:
+        lock();
+        t = target(v, a1);
+        res = !t || t->state == P_FREE ? -ESRCH
+              : r->arg[0] == UNO_PROC_GETPGID ? t->pgid
+                                              : t->sid;
+        unlock();
+        return res;
+    case UNO_PROC_SETSID:
+        return proc_setsid(v);
+    case UNO_PROC_KILL:
+        return proc_kill(v, a1, a2);
+    case UNO_PROC_WAIT:
+        return proc_wait(v, r, r->may_block);
+    case UNO_PROC_EXECED:
+        me->execed = 1;
+        if (v->vfork_fd >= 0) {
+            close(v->vfork_fd);
+            v->vfork_fd = -1;
+        }
+        return 0;
+    case UNO_PROC_PAUSE:
+        if (!r->may_block)
+            return -EAGAIN;
+        while (block_wait(v, NULL, 0, 0, false) != -EINTR)
+            ;
+        return -EINTR;
+    case UNO_PROC_ITIMER:
+        return proc_itimer(v, r);
+    case UNO_PROC_TCGETPGRP:
+        return inst->fg_pgrp;
+    case UNO_PROC_TCSETPGRP: {
+        lock();
+        bool ok = false;
+        for (int i = 0; i < PROC_MAX && !ok; i++)
+            ok = live(&inst->p[i]) && inst->p[i].pgid == a1 && inst->p[i].sid == me->sid;
+        if (ok)
+            inst->fg_pgrp = a1;
+        unlock();
+        return ok ? 0 : -EPERM;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+/* The console's foreground process group, for a terminal's ^C (see main.c). */
+int proc_fg_pgrp(void) { return inst ? inst->fg_pgrp : 1; }
+
+void proc_signal_group(int pgrp, int sig)
+{
+    if (!inst)
+        return;
+    for (int i = 0; i < PROC_MAX; i++)
+        if (live(&inst->p[i]) && inst->p[i].pgid == pgrp)
+            post(&inst->p[i], sig);
+}
+
+/* ---------------------------------------------------------------- fork --------------- */
+
+/* The guest asked to fork (UNO_HC_FORK, on the vCPU thread). The host fork gives the child
+ * VMM a copy-on-write copy of guest RAM and our descriptors; it builds a new VM over them
+ * and resumes the vCPU where ours stopped, with 0 as the result. */
+int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
+{
+    struct proc_entry *me = v->self;
+    lock();
+    host_reap();
+    if (inst->dying || inst->nprocs >= inst->limit) {
+        unlock();
+        return -EAGAIN;
+    }
+    struct proc_entry *c = NULL;
+    for (int i = 0; i < PROC_MAX && !c; i++)
+        if (inst->p[i].state == P_FREE)
+            c = &inst->p[i];
+    int32_t pid = c ? alloc_pid() : -1;
+    if (!c || pid < 0) {
+        unlock();
+        return -EAGAIN;
+    }
+    *c = (struct proc_entry){.state = P_ALIVE, .pid = pid, .ppid = me->pid, .pgid = me->pgid,
+                             .sid = me->sid};
+    inst->nprocs++;
+    unlock();
+
+    void *state = kvm_save_state(v);
+    int vpipe[2] = {-1, -1};
+    bool vfork = (hc->arg[0] & UNO_FORK_VFORK) != 0;
+    if (!state || (vfork && pipe2(vpipe, O_CLOEXEC) < 0)) {
+        free(state);
+        lock();
+        c->state = P_FREE;
+        inst->nprocs--;
+        unlock();
+        return -ENOMEM;
+    }
+    /* No ring work in flight: the libOS drained it, and the I/O thread is kept out. */
+    pthread_mutex_lock(&v->ring_lock);
+    fflush(NULL);
+    pid_t h = fork();
+    if (h == 0) {
+        c->host_pid = getpid();
+        c->vcpu_tid = gettid();
+        v->self = c;
+        v->vcpu_tid = c->vcpu_tid;
+        itimer_made = false; /* timers are not inherited */
+        if (vfork) {
+            close(vpipe[0]);
+            v->vfork_fd = vpipe[1];
+        } else if (v->vfork_fd >= 0) {
+            close(v->vfork_fd); /* our parent's vfork is not ours to end */
+            v->vfork_fd = -1;
+        }
+        pthread_mutex_init(&v->ring_lock, NULL);
+        if (kvm_rebuild_after_fork(v, state) || ring_start_io_thread(v)) {
+            proc_exit(v, VMM_EXIT_ERROR << 8);
+            _exit(VMM_EXIT_ERROR);
+        }
+        free(state);
+        proc_take_signals(v); /* anything sent before we could be kicked */
+        hc->arg[2] = (uint64_t)pid;
+        hc->arg[3] = (uint64_t)me->pid;
+        return 0;
+    }
+    pthread_mutex_unlock(&v->ring_lock);
+    free(state);
+    if (h < 0) {
+        int err = errno;
+        lock();
+        c->state = P_FREE;
+        inst->nprocs--;
+        unlock();
+        if (vfork) {
+            close(vpipe[0]);
+            close(vpipe[1]);
+        }
+        return err == ENOMEM ? -ENOMEM : -EAGAIN;
+    }
+    __atomic_store_n(&c->host_pid, h, __ATOMIC_SEQ_CST);
+    if (vfork) {
+        /* Asleep until the child execs or exits (its end of the pipe closes). */
+        close(vpipe[1]);
+        char b;
+        while (read(vpipe[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        close(vpipe[0]);
+    }
+    return pid;
+}
