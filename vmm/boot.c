@@ -269,8 +269,9 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
     if (v->cfg.verbose)
         bi->flags |= UNO_BOOT_VERBOSE;
     struct winsize ws;
+    /* Without --tty (uno run -t) the console is plain streams, as docker makes it. */
     for (int fd = 0; fd < 3; fd++)
-        if (isatty(fd))
+        if (v->cfg.tty && isatty(fd))
             bi->flags |= UNO_BOOT_STDIN_TTY << fd;
     if (ioctl(1, TIOCGWINSZ, &ws) == 0 || ioctl(0, TIOCGWINSZ, &ws) == 0) {
         bi->tty_rows = ws.ws_row;

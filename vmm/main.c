@@ -216,7 +216,7 @@ static void host_signals(struct vmm *v)
     sa.sa_flags = SA_RESTART;
     static const int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2, SIGTSTP, SIGWINCH};
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
-        if (fwd[i] != SIGWINCH || v->cfg.tty)
+        if ((fwd[i] != SIGWINCH && fwd[i] != SIGTSTP) || v->cfg.tty)
             sigaction(fwd[i], &sa, NULL);
 }
 

@@ -79,7 +79,7 @@ static i64 pipe_ioctl(struct file *f, u64 cmd, u64 arg)
     /* What is buffered: poll says whether anything is; the exact count needs the host. */
     struct uno_pollfd p = {.handle = f->handle, .events = 1 /* POLLIN */};
     struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
-                         .out_len = sizeof p, .arg = {0}};
+                         .out_len = sizeof p, .arg = {0}, .out_fixed = true};
     i64 r = ring_call(&op);
     if (r < 0)
         return r;

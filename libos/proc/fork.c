@@ -13,6 +13,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "sys/syscalls.h"
+#include "fs/devfs.h"
 
 #define CLONE_VM 0x100
 #define CLONE_FS 0x200
@@ -51,6 +52,7 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
         proc.ppid = (int)hc->arg[3];
         proc.pid = (int)hc->arg[2];
         signal_fork_child();
+        devfs_random_fork((u32)proc.pid);
         if (newsp)
             current_frame->rsp = newsp;
         if (flags & CLONE_SETTLS)

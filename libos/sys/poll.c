@@ -73,7 +73,7 @@ static i64 do_poll(u64 n, i64 timeout_ns)
         struct ring_op op = {.op = UNO_OP_POLL, .in = hfds, .in_len = (u64)nh * sizeof hfds[0],
                              .out = hfds, .out_len = (u64)nh * sizeof hfds[0],
                              .arg = {(u64)(ready ? 0 : timeout_ns)},
-                             .blocking = !ready && timeout_ns != 0};
+                             .blocking = !ready && timeout_ns != 0, .out_fixed = true};
         if ((u64)nh * sizeof hfds[0] > RING_MAX_IO)
             return -EINVAL;
         i64 r = ring_call(&op);

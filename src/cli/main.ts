@@ -32,6 +32,9 @@ interface RunFlags {
   trace?: boolean;
   verbose?: boolean;
   keep?: boolean;
+  tty?: boolean;
+  interactive?: boolean;
+  pidsLimit?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -163,7 +166,9 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     trace: flags.trace ?? false,
     verbose: flags.verbose ?? false,
     keep: flags.keep ?? false,
+    tty: flags.tty ?? false,
   };
+  if (flags.pidsLimit !== undefined) raw.pidsLimit = flags.pidsLimit;
   if (flags.memory !== undefined) raw.memory = flags.memory;
   if (flags.workdir !== undefined) raw.workdir = flags.workdir;
   if (flags.entrypoint !== undefined) raw.entrypoint = flags.entrypoint;
@@ -180,6 +185,8 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     trace: opts.trace,
     verbose: opts.verbose,
     keep: opts.keep,
+    tty: opts.tty,
+    ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
     vmmPath: paths.vmmPath(),
     libosPath: paths.libosPath(),
     kvmDevice: false, // checked by checkRuntime()
@@ -235,6 +242,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--trace", "print each system call the guest makes (strace-like) and an ENOSYS summary")
     .option("--verbose", "print what uno and uno-vmm do")
     .option("--keep", "keep the instance directory and its writable layer after the run")
+    .option("-t, --tty", "give the guest the terminal: the console is a tty (isatty true, termios, ^C/^Z to its foreground job)")
+    .option("-i, --interactive", "keep stdin attached (always the case; accepted as docker's -i)")
+    .option("--pids-limit <n>", "most processes the instance may have at once (fork gets EAGAIN beyond; default 1024)")
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")
     .addHelpText(
@@ -245,6 +255,7 @@ Examples:
   uno run ./hello -x                       ARGS after TARGET go to the program
   uno run rootfs/ -- /bin/busybox ls -la /  run a program inside a root directory
   uno run -e NAME=world --memory 64m ./hello
+  uno run -it rootfs/ -- /bin/sh           an interactive shell
 `,
     )
     .action(async (target: string, args: string[], flags: RunFlags) => {

@@ -38,6 +38,10 @@ export interface InstanceOptions {
   trace?: boolean;
   /** Ask uno-vmm to log what it does to stderr. */
   verbose?: boolean;
+  /** The console is the guest's terminal (uno run -t): uno-vmm --tty. */
+  tty?: boolean;
+  /** Most processes the instance may have at once (uno-vmm --pids-limit). */
+  pidsLimit?: number;
   /** Keep <state>/instances/<id> (and its writable layer) after the run. */
   keep?: boolean;
   /** Instance id (64 hex digits by default). */
@@ -66,7 +70,7 @@ export interface SpawnedInstance {
 /** Signals uno passes on to uno-vmm while it runs. */
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 /** Signals a terminal sends to its whole foreground process group (so the child has it too). */
-const TERMINAL_SIGNALS = new Set<string>(["SIGINT", "SIGQUIT", "SIGHUP"]);
+const TERMINAL_SIGNALS = new Set<string>(["SIGINT", "SIGQUIT", "SIGHUP", "SIGTSTP"]);
 
 /**
  * True when this process belongs to the foreground process group of its controlling
@@ -243,6 +247,8 @@ export class Instance {
     if (o.cwd !== undefined) args.push("--cwd", o.cwd);
     if (o.trace) args.push("--trace");
     if (o.verbose) args.push("--verbose");
+    if (o.tty) args.push("--tty");
+    if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
     args.push("--", o.command, ...(o.args ?? []));
     return args;
   }
@@ -259,8 +265,13 @@ export class Instance {
     let child: ChildProcess | undefined;
     const pending: NodeJS.Signals[] = [];
     const handlers = new Map<string, () => void>();
-    for (const sig of FORWARDED_SIGNALS) {
+    // With a terminal (-t) the guest's jobs take ^Z: uno-vmm, in our process group, turns the
+    // terminal's SIGTSTP into the guest's, and uno must not stop for it.
+    const forwarded: NodeJS.Signals[] = [...FORWARDED_SIGNALS];
+    if (this.options.tty) forwarded.push("SIGTSTP");
+    for (const sig of forwarded) {
       const h = (): void => {
+        if (sig === "SIGTSTP") return;
         if (TERMINAL_SIGNALS.has(sig) && inForegroundOfTerminal()) return;
         if (!child) pending.push(sig);
         else if (child.exitCode === null && child.signalCode === null) child.kill(sig);

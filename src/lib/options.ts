@@ -180,6 +180,8 @@ export const runOptionsSchema = z
     trace: z.boolean().default(false),
     verbose: z.boolean().default(false),
     keep: z.boolean().default(false),
+    tty: z.boolean().default(false),
+    pidsLimit: z.union([z.string(), z.number()]).optional(),
   })
   .strict();
 
@@ -196,6 +198,24 @@ export interface RunOptions {
   trace: boolean;
   verbose: boolean;
   keep: boolean;
+  /** The console is the guest's terminal (uno run -t). */
+  tty: boolean;
+  /** Most processes the instance may have at once. */
+  pidsLimit?: number;
+}
+
+/** The largest --pids-limit uno-vmm accepts (its process table's size). */
+export const MAX_PIDS_LIMIT = 4096;
+
+/** Parses --pids-limit: a whole number from 1 to MAX_PIDS_LIMIT. */
+export function parsePidsLimit(value: string | number): number {
+  const s = String(value).trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PIDS_LIMIT)
+    throw new UsageError(
+      `invalid --pids-limit value "${s}": use a whole number from 1 to ${MAX_PIDS_LIMIT}`,
+    );
+  return n;
 }
 
 /** Validates raw run options; reads env files. Throws UsageError on bad input. */
@@ -217,7 +237,8 @@ export function parseRunOptions(
     const entry = parseEnvArg(e, hostEnv);
     if (entry) env.push(entry);
   }
-  const out: RunOptions = { env, trace: o.trace, verbose: o.verbose, keep: o.keep };
+  const out: RunOptions = { env, trace: o.trace, verbose: o.verbose, keep: o.keep, tty: o.tty };
+  if (o.pidsLimit !== undefined) out.pidsLimit = parsePidsLimit(o.pidsLimit);
   if (o.memory !== undefined) out.memoryBytes = parseMemory(o.memory);
   if (o.workdir !== undefined) out.workdir = parseWorkdir(o.workdir);
   if (o.entrypoint !== undefined) {

@@ -81,10 +81,16 @@ describe("the console", () => {
   it("terminal settings and size are the real terminal's, on a terminal", () => {
     requireKvm();
     const native = underScript(prog("tty"));
-    const uno = underScript(`${path.join(ROOT, "bin", "uno")} run ${prog("tty")}`);
+    const uno = underScript(`${path.join(ROOT, "bin", "uno")} run -t ${prog("tty")}`);
     assert.match(native, /^echo now=0$/m);
     assert.match(native, /^winsize 33x101$/m);
     assert.equal(uno, native);
+  });
+
+  it("on a terminal but without -t: plain streams (isatty false), as docker", () => {
+    requireKvm();
+    const uno = underScript(`${path.join(ROOT, "bin", "uno")} run ${prog("tty")}`);
+    assert.match(uno, /^isatty\(0\)=0 isatty\(1\)=0$/m);
   });
 
   it("not a terminal: ENOTTY, as natively", () => {
