@@ -1,0 +1,86 @@
+/**
+ * An interactive session through a pseudo-terminal (script(1)): `uno run -it` with busybox
+ * sh as the guest's shell. Commands are typed, a `sleep 100` is interrupted with Ctrl-C, the
+ * prompt comes back, `exit` ends the session with its status. Needs KVM: fails without it.
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { requireKvm, tempDir, UNO } from "./guest-util.js";
+
+const tmp = tempDir("uno-terminal-test-");
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function rootfs(): string {
+  const root = path.join(tmp, "root");
+  fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+  fs.copyFileSync("/bin/busybox", path.join(root, "bin", "busybox"));
+  fs.chmodSync(path.join(root, "bin", "busybox"), 0o755);
+  for (const a of ["sh", "sleep", "echo", "cat", "tr"])
+    fs.symlinkSync("busybox", path.join(root, "bin", a));
+  return root;
+}
+
+/** A terminal session: what was printed so far, and a way to type and wait for output. */
+class Session {
+  out = "";
+  readonly done: Promise<number>;
+  private readonly child;
+  constructor(cmd: string) {
+    this.child = spawn("script", ["-qefc", cmd, "/dev/null"], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, UNO_HOME: path.join(tmp, "home") },
+    });
+    this.child.stdout.on("data", (b: Buffer) => (this.out += b.toString("utf8")));
+    this.done = new Promise((resolve) => this.child.once("exit", (c) => resolve(c ?? -1)));
+  }
+  type(s: string): void {
+    this.child.stdin.write(s);
+  }
+  /** Waits until the output (from `from` on) matches re; fails after ms. */
+  async waitFor(re: RegExp, from: number, ms = 20_000): Promise<number> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return from + m.index + m[0].length;
+      if (Date.now() > end)
+        assert.fail(`no ${re} in the terminal after ${ms} ms; it shows:\n${this.out.slice(from)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+}
+
+describe("uno run -it: an interactive shell on a terminal", () => {
+  it("runs typed commands, Ctrl-C interrupts a sleep, exit ends the session", async () => {
+    requireKvm();
+    const root = rootfs();
+    const s = new Session(`${UNO} run -it -e PS1='PROMPT$ ' ${root} -- /bin/sh -i`);
+    try {
+      let at = await s.waitFor(/PROMPT\$ /, 0);
+      s.type("echo hello $((6*7)) | tr a-z A-Z\r");
+      at = await s.waitFor(/HELLO 42\r?\n/, at);
+      at = await s.waitFor(/PROMPT\$ /, at);
+      s.type("[ -t 0 ] && echo stdin-is-a-tty\r");
+      at = await s.waitFor(/stdin-is-a-tty/, at);
+      at = await s.waitFor(/PROMPT\$ /, at);
+      const t0 = Date.now();
+      s.type("sleep 100\r");
+      await new Promise((r) => setTimeout(r, 1500));
+      s.type("\x03");
+      at = await s.waitFor(/PROMPT\$ /, at);
+      assert.ok(Date.now() - t0 < 30_000, "Ctrl-C did not end the sleep");
+      s.type("echo status=$?\r");
+      at = await s.waitFor(/status=130/, at);
+      s.type("exit 4\r");
+      const code = await s.done;
+      assert.equal(code, 4, `the session ended with ${code}:\n${s.out}`);
+    } finally {
+      s.kill();
+    }
+  });
+});
