@@ -239,7 +239,14 @@ enum uno_proc_op {
                             * (new value, new interval) -> (old value, old interval) */
     UNO_PROC_TCGETPGRP = 11, /* console's foreground process group */
     UNO_PROC_TCSETPGRP = 12, /* arg1 = pgid */
+    UNO_PROC_SIGCHLD = 13, /* arg1 = UNO_CHLD_*: how this process takes its children's news */
 };
+#define UNO_CHLD_NOCLDWAIT 0x1 /* SIGCHLD ignored or SA_NOCLDWAIT: no zombies, no SIGCHLD */
+#define UNO_CHLD_NOCLDSTOP 0x2 /* no SIGCHLD for stops and continues */
+/* UNO_HC_FORK arg[0]: bits 8..15 = the child's exit signal (SIGCHLD for fork; other values
+ * make a "clone" child for __WCLONE) */
+#define UNO_WAIT_WALL 0x40000000
+#define UNO_WAIT_WCLONE 0x80000000u
 
 struct uno_waitinfo {
     int32_t pid, status;   /* status encoded as wait4 gives it */

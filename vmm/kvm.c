@@ -431,6 +431,11 @@ static void report_fault(struct vmm *v, struct uno_hcall *hc)
     if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
         cr2 = sr.cr2;
     int sig = (int)(hc->arg[0] & 0x7f);
+    v->exit_status = 128 + sig;
+    /* Only the instance's own status gets a report; a child's death is its parent's news,
+     * as on Linux (set UNO_REPORT_ALL_FAULTS to see every one). */
+    if (!proc_is_init(v) && !getenv("UNO_REPORT_ALL_FAULTS"))
+        return;
     fprintf(stderr,
             "uno: %s killed by %s: exception %llu, error code 0x%llx at rip 0x%llx, "
             "rsp 0x%llx, fault address 0x%llx\n",

@@ -59,6 +59,8 @@ struct proc_entry {
     int32_t status;   /* wait status: exit/signal when P_EXITED, stop when P_STOPPED */
     int32_t report;   /* REPORT_* the parent has not collected */
     int32_t execed;
+    int32_t exit_signal; /* sent to the parent at exit (SIGCHLD, or a clone child's) */
+    int32_t chld_flags;  /* UNO_CHLD_* of this process as a parent */
     uint64_t pending; /* signals sent to it, not yet taken into its guest (atomic) */
     int32_t sender[64]; /* who sent each of them */
     int64_t utime_us, stime_us, maxrss_kb;
@@ -138,7 +140,8 @@ int proc_init_instance(struct vmm *v, int limit)
     inst->fg_pgrp = 1;
     struct proc_entry *e = &inst->p[0];
     *e = (struct proc_entry){.state = P_ALIVE, .pid = 1, .ppid = 0, .pgid = 1, .sid = 1,
-                             .host_pid = getpid(), .vcpu_tid = gettid()};
+                             .host_pid = getpid(), .vcpu_tid = gettid(),
+                             .exit_signal = G_SIGCHLD};
     v->self = e;
     v->vcpu_tid = gettid();
     v->vfork_fd = -1;
@@ -218,8 +221,18 @@ static void mark_exited(struct proc_entry *e, int32_t status)
     if (zombies)
         post(&inst->p[0], G_SIGCHLD);
     struct proc_entry *parent = find(e->ppid);
-    if (parent && live(parent))
-        post_from(parent, G_SIGCHLD, e->pid);
+    if (parent && live(parent)) {
+        if (parent->chld_flags & UNO_CHLD_NOCLDWAIT) {
+            /* Nobody will wait: no zombie (its VMM's host zombie is reaped as usual). */
+            e->state = P_FREE;
+            inst->nprocs--;
+            kick(parent); /* a wait in progress may now have no children at all */
+        } else if (e->exit_signal > 0 && e->exit_signal <= 64) {
+            post_from(parent, e->exit_signal, e->pid);
+        } else {
+            kick(parent); /* no signal, but a wait may be for this child */
+        }
+    }
     if (e->pid == 1) {
         /* The instance ends with its PID 1, as a PID namespace does. */
         inst->dying = 1;
@@ -271,9 +284,13 @@ static void host_reap(void)
 }
 
 static bool wait_match(const struct proc_entry *c, const struct proc_entry *me, int idtype,
-                       int id)
+                       int id, int opts)
 {
     if (c->state == P_FREE || c->ppid != me->pid || c == me)
+        return false;
+    /* A "clone" child (exit signal other than SIGCHLD) is waited for with __WCLONE. */
+    bool clone_child = c->exit_signal != G_SIGCHLD;
+    if (!(opts & UNO_WAIT_WALL) && clone_child != !!(opts & (int)UNO_WAIT_WCLONE))
         return false;
     switch (idtype) {
     case G_P_PID: return c->pid == id;
@@ -290,7 +307,7 @@ static int wait_scan(struct vmm *v, int idtype, int id, int opts, struct uno_wai
     bool any = false;
     for (int i = 0; i < PROC_MAX; i++) {
         struct proc_entry *c = &inst->p[i];
-        if (!wait_match(c, me, idtype, id))
+        if (!wait_match(c, me, idtype, id, opts))
             continue;
         any = true;
         memset(wi, 0, sizeof *wi);
@@ -355,6 +372,17 @@ static int64_t proc_wait(struct vmm *v, struct ring_req *r, bool may_block)
 
 /* ---------------------------------------------------------------- stop and continue -- */
 
+/* A stop or continue: the parent hears SIGCHLD unless it asked not to (SA_NOCLDSTOP). */
+static void notify_parent(struct proc_entry *parent, struct proc_entry *me)
+{
+    if (!parent || !live(parent))
+        return;
+    if (parent->chld_flags & UNO_CHLD_NOCLDSTOP)
+        kick(parent); /* a waitpid(WUNTRACED) still wants to know */
+    else
+        post_from(parent, G_SIGCHLD, me->pid);
+}
+
 int64_t proc_stop(struct vmm *v, int sig)
 {
     struct proc_entry *me = v->self;
@@ -363,8 +391,7 @@ int64_t proc_stop(struct vmm *v, int sig)
     me->status = (sig & 0xff) << 8 | 0x7f;
     me->report = (me->report & ~REPORT_CONTINUED) | REPORT_STOPPED;
     struct proc_entry *parent = find(me->ppid);
-    if (parent && live(parent))
-        post(parent, G_SIGCHLD);
+    notify_parent(parent, me);
     unlock();
     /* Stopped until SIGCONT (SIGKILL ends the VMM from outside). */
     struct uno_sigpage *sp = sigpage(v);
@@ -383,8 +410,7 @@ int64_t proc_stop(struct vmm *v, int sig)
         me->state = P_ALIVE;
         me->report = (me->report & ~REPORT_STOPPED) | REPORT_CONTINUED;
         parent = find(me->ppid);
-        if (parent && live(parent))
-            post(parent, G_SIGCHLD);
+        notify_parent(parent, me);
     }
     unlock();
     return 0;
@@ -579,6 +605,9 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
         return -EINTR;
     case UNO_PROC_ITIMER:
         return proc_itimer(v, r);
+    case UNO_PROC_SIGCHLD:
+        me->chld_flags = a1 & (UNO_CHLD_NOCLDWAIT | UNO_CHLD_NOCLDSTOP);
+        return 0;
     case UNO_PROC_TCGETPGRP:
         return inst->fg_pgrp;
     case UNO_PROC_TCSETPGRP: {
@@ -632,7 +661,8 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
         return -EAGAIN;
     }
     *c = (struct proc_entry){.state = P_ALIVE, .pid = pid, .ppid = me->pid, .pgid = me->pgid,
-                             .sid = me->sid};
+                             .sid = me->sid, .exit_signal = (int32_t)((hc->arg[0] >> 8) & 0xff),
+                             .chld_flags = me->chld_flags};
     inst->nprocs++;
     unlock();
 
@@ -670,7 +700,10 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
             _exit(VMM_EXIT_ERROR);
         }
         free(state);
-        proc_take_signals(v); /* anything sent before we could be kicked */
+        struct uno_sigpage *sp = sigpage(v);
+        if (sp)
+            sp->pending = 0;  /* the copy of our parent's: not ours */
+        proc_take_signals(v); /* anything sent to us before we could be kicked */
         hc->arg[2] = (uint64_t)pid;
         hc->arg[3] = (uint64_t)me->pid;
         return 0;
@@ -700,3 +733,5 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
     }
     return pid;
 }
+
+bool proc_is_init(struct vmm *v) { return !v->self || v->self->pid == 1; }

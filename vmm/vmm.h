@@ -139,6 +139,7 @@ bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must se
 void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */
 void proc_timer_fired(struct vmm *v);      /* the guest's ITIMER_REAL expired */
 int proc_fg_pgrp(void);
+bool proc_is_init(struct vmm *v);          /* the instance's PID 1 */
 void proc_signal_group(int pgrp, int sig);
 
 /* block.c — waiting for the host on behalf of the guest, interruptible by its signals. */

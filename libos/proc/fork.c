@@ -40,8 +40,9 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
                  CLONE_PARENT | CLONE_NAMESPACES))
         return -ENOSYS;
     ring_flush(); /* nothing of ours may be in flight while the VMM forks */
+    upper_mark_active(); /* from now on another process may change the writable layer */
     struct uno_hcall *hc = platform_hcall_block();
-    hc->arg[0] = (flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0;
+    hc->arg[0] = ((flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0) | ((flags & 0xff) << 8);
     hc->arg[1] = newsp;
     platform_hypercall(UNO_HC_FORK);
     i64 ret = hc->ret;

@@ -38,6 +38,7 @@ struct proc {
     u64 saved_mask;              /* sigsuspend: the mask to restore */
     bool has_saved_mask;
     struct altstack altstack;
+    u64 child_utime_us, child_stime_us, child_maxrss_kb; /* of children waited for */
     struct rlimit64 rlimits[RLIMIT_NLIMITS];
     u64 start_ns;                /* CLOCK_MONOTONIC at start, for /proc and times() */
     int argc;

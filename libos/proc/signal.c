@@ -119,11 +119,11 @@ bool signal_pending(void)
     return (proc.sigpending & (~proc.sigmask | unblockable())) != 0;
 }
 
-void signal_fork_child(void)
-{
-    proc.sigpending = 0;
-    __atomic_store_n(&sigpage->pending, 0, __ATOMIC_SEQ_CST);
-}
+/* The child starts with nothing pending; the VMM already cleared the copy of our signal
+ * page and put there only what was sent to the child itself. */
+void signal_fork_child(void) { proc.sigpending = 0; }
+
+static void tell_sigchld(void);
 
 void signal_exec_reset(void)
 {
@@ -136,6 +136,7 @@ void signal_exec_reset(void)
     proc.altstack.size = 0;
     proc.altstack.flags = SS_DISABLE;
     signal_publish_interest();
+    tell_sigchld();
 }
 
 /* Stop the whole process until SIGCONT (the VMM tells the parent). */
@@ -267,6 +268,17 @@ NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr)
 
 /* ---------------------------------------------------------------- system calls ------- */
 
+/* How the VMMs treat our children: SIGCHLD ignored or SA_NOCLDWAIT (no zombies), and
+ * SA_NOCLDSTOP. */
+static void tell_sigchld(void)
+{
+    const struct k_sigaction *ka = &proc.sigactions[SIGCHLD - 1];
+    u64 f = (ka->handler == SIG_IGN || (ka->flags & SA_NOCLDWAIT) ? UNO_CHLD_NOCLDWAIT : 0) |
+            (ka->flags & SA_NOCLDSTOP ? UNO_CHLD_NOCLDSTOP : 0);
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_SIGCHLD, f}};
+    ring_call(&op);
+}
+
 i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
 {
     if (size != 8)
@@ -288,6 +300,8 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
         if (ignored((int)sig))
             proc.sigpending &= ~SIGBIT(sig);
         signal_publish_interest();
+        if (sig == SIGCHLD)
+            tell_sigchld();
     }
     return 0;
 }

@@ -35,7 +35,15 @@ static i64 wait_host(int idtype, int id, int opts, struct uno_waitinfo *wi)
                          .in = wi, .in_len = sizeof *wi, .out = wi, .out_len = sizeof *wi,
                          .blocking = !(opts & WNOHANG), .out_fixed = true};
     memset(wi, 0, sizeof *wi);
-    return ring_call(&op);
+    i64 r = ring_call(&op);
+    if (r > 0 && wi->code != 5 && wi->code != 6 && !(opts & WNOWAIT)) {
+        /* Reaped: its usage now counts as our children's (RUSAGE_CHILDREN, times). */
+        proc.child_utime_us += (u64)wi->utime_us;
+        proc.child_stime_us += (u64)wi->stime_us;
+        if ((u64)wi->maxrss_kb > proc.child_maxrss_kb)
+            proc.child_maxrss_kb = (u64)wi->maxrss_kb;
+    }
+    return r;
 }
 
 static int put_rusage(u64 uaddr, const struct uno_waitinfo *wi)
@@ -52,16 +60,17 @@ static int put_rusage(u64 uaddr, const struct uno_waitinfo *wi)
     return copy_to_user((void *)uaddr, &ru, sizeof ru) ? -EFAULT : 0;
 }
 
-i64 sys_wait4(u64 upid, u64 wstatus, u64 options, u64 rusage)
+i64 sys_wait4(u64 upid, u64 wstatus, u64 uoptions, u64 rusage)
 {
     int pid = (int)upid;
+    u64 options = (u32)uoptions;
     if (options & ~(u64)(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE))
         return -EINVAL;
     int idtype = pid < -1 ? P_PGID : pid == -1 ? P_ALL : pid == 0 ? P_PGID : P_PID;
     int id = pid < -1 ? -pid : pid == 0 ? 0 : pid;
     if (pid == (int)0x80000000)
         return -ESRCH;
-    int opts = WEXITED | (int)(options & (WNOHANG | WUNTRACED | WCONTINUED));
+    int opts = WEXITED | (int)(options & (WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE));
     struct uno_waitinfo wi;
     i64 r = wait_host(idtype, id, opts, &wi);
     if (r <= 0)
@@ -73,8 +82,9 @@ i64 sys_wait4(u64 upid, u64 wstatus, u64 options, u64 rusage)
     return r;
 }
 
-i64 sys_waitid(u64 idtype, u64 id, u64 infop, u64 options, u64 rusage)
+i64 sys_waitid(u64 idtype, u64 id, u64 infop, u64 uoptions, u64 rusage)
 {
+    u64 options = (u32)uoptions;
     if (options & ~(u64)(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD |
                          __WALL | __WCLONE))
         return -EINVAL;
@@ -88,7 +98,8 @@ i64 sys_waitid(u64 idtype, u64 id, u64 infop, u64 options, u64 rusage)
         return -EINVAL;
     struct uno_waitinfo wi;
     i64 r = wait_host((int)idtype, (int)id,
-                      (int)(options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT)), &wi);
+                      (int)(options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT |
+                                       __WALL | __WCLONE)), &wi);
     if (r < 0)
         return r;
     if (infop) {

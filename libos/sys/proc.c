@@ -223,13 +223,21 @@ struct rusage {
 
 i64 sys_getrusage(u64 who, u64 usage)
 {
-    if ((i64)who != 0 && (i64)who != -1 && who != 1)
+    int w = (int)who;
+    if (w != 0 && w != -1 && w != 1)
         return -EINVAL;
     if (!user_ok((void *)usage, sizeof(struct rusage), PROT_WRITE))
         return -EFAULT;
     struct rusage kr, *r = &kr;
     memset(r, 0, sizeof *r);
-    if ((i64)who == 0 || who == 1) {
+    if (w == -1) {
+        /* RUSAGE_CHILDREN: what the children this process waited for used. */
+        r->utime_sec = (i64)(proc.child_utime_us / 1000000);
+        r->utime_usec = (i64)(proc.child_utime_us % 1000000);
+        r->stime_sec = (i64)(proc.child_stime_us / 1000000);
+        r->stime_usec = (i64)(proc.child_stime_us % 1000000);
+        r->rest[0] = (i64)proc.child_maxrss_kb;
+    } else {
         /* All time counts as user time: the libOS runs in the app's own privilege. */
         u64 us = (time_mono_ns() - proc.start_ns) / 1000;
         r->utime_sec = (i64)(us / 1000000);
@@ -243,7 +251,7 @@ i64 sys_times(u64 buf)
 {
     u64 ticks = (time_mono_ns() - proc.start_ns) / 10000000ull;
     if (buf) {
-        u64 t[4] = {ticks, 0, 0, 0};
+        u64 t[4] = {ticks, 0, proc.child_utime_us / 10000, proc.child_stime_us / 10000};
         if (copy_to_user((void *)buf, t, sizeof t))
             return -EFAULT;
     }
