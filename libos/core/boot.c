@@ -125,6 +125,7 @@ void libos_main(const struct uno_bootinfo *bi)
     kheap_init((void *)first, first_end - first);
     kheap_add(phys_to_virt(bi->ram_size - heap_size), heap_size);
     frame_init(bi->free_start, bi->ram_size - heap_size);
+    shared_init();
 
     phase("memory ready");
     proc_init();

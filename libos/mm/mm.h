@@ -54,7 +54,8 @@ u64 frame_total(void);
 u64 prot_to_pte(int prot);
 /* Map n pages at va; page i gets frame pa_of(ctx, i) (0: allocate a zeroed frame).
  * Returns 0 or -ENOMEM (then nothing new stays mapped). */
-typedef u64 (*pa_fn)(void *ctx, u64 i);
+typedef u64 (*pa_fn)(void *ctx, u64 i); /* 0: a fresh frame; PA_FAIL: out of memory */
+#define PA_FAIL (~0ull)
 int pt_map(u64 va, u64 n, u64 pte_flags, pa_fn pa_of, void *ctx);
 /* Unmap pages; frames in RAM are freed, image pages are not. */
 void pt_unmap(u64 va, u64 n);
@@ -66,7 +67,18 @@ int pt_move(u64 old, u64 new, u64 n);
 u64 pt_lookup(u64 va); /* the PTE, 0 if none */
 
 /* vma.c */
-enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF };
+enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF, VMA_SHARED };
+
+/* shared.c: MAP_SHARED|MAP_ANONYMOUS memory in the region that stays shared across fork. */
+void shared_init(void);
+bool shared_page(u64 pa);
+u64 shared_alloc(void);
+void shared_get(u64 pa);
+void shared_put(u64 pa);
+i64 mm_mmap_shared_anon(u64 addr, u64 len, int prot, int flags);
+void shared_fork(void);
+void shared_fork_failed(void);
+void shared_exit(void);
 struct vma {
     u64 start, end;
     int prot, flags;

@@ -154,8 +154,9 @@ i64 sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
         if (!addr)
             return -ENOMEM;
     }
-    /* MAP_SHARED anonymous memory is the same as private while a process has no children;
-     * the processes issue moves it to the shared region so it survives fork shared. */
+    /* MAP_SHARED anonymous memory comes from the region that stays shared across fork. */
+    if (!f && type != MAP_PRIVATE && (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+        return mm_mmap_shared_anon(addr, len, (int)prot, (int)flags);
     if (!f || (f->mode & S_IFMT) == S_IFCHR)
         return mm_mmap_anon(addr, len, (int)prot, (int)flags,
                             (flags & MAP_GROWSDOWN) ? VMA_STACK : VMA_ANON, NULL);

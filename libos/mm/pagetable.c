@@ -56,6 +56,18 @@ static bool owned(u64 pte) { return (pte & PTE_ADDR) && (pte & PTE_ADDR) < UNO_G
 /* Keep the frame of a PROT_NONE page: a non-present PTE with the address still in it. */
 static bool has_frame(u64 pte) { return (pte & PTE_ADDR) != 0; }
 
+/* The frame behind a PTE that goes away: ours back to the allocator, a shared page's
+ * reference dropped, image pages left alone. */
+static void release(u64 pte)
+{
+    if (!has_frame(pte))
+        return;
+    if (owned(pte))
+        frame_free(pte & PTE_ADDR);
+    else if (shared_page(pte & PTE_ADDR))
+        shared_put(pte & PTE_ADDR);
+}
+
 int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
 {
     u64 i = 0;
@@ -73,7 +85,7 @@ int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
         for (u64 k = 0; k < chunk; k++) {
             u64 idx = ((v >> 12) & 511) + k;
             u64 pa = pa_of ? pa_of(ctx, i + k) : 0;
-            if (!pa && !(pa = frame_alloc())) {
+            if (pa == PA_FAIL || (!pa && !(pa = frame_alloc()))) {
                 if (fresh) {
                     *pde = pt_pa | PTE_P | PTE_W | PTE_U;
                     pt_unmap(va, i + k);
@@ -82,8 +94,7 @@ int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
                 }
                 return -ENOMEM;
             }
-            if (has_frame(pt[idx]) && owned(pt[idx]))
-                frame_free(pt[idx] & PTE_ADDR);
+            release(pt[idx]);
             pt[idx] = pa | flags;
         }
         if (fresh)
@@ -107,8 +118,7 @@ void pt_unmap(u64 va, u64 n)
             i += skip - 1;
             continue;
         }
-        if (has_frame(*pte) && owned(*pte))
-            frame_free(*pte & PTE_ADDR);
+        release(*pte);
         *pte = 0;
     }
     platform_tlb_flush(va, n * PAGE_SIZE);

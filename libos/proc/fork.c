@@ -27,7 +27,7 @@
 #define CLONE_PARENT_SETTID 0x100000
 #define CLONE_CHILD_CLEARTID 0x200000
 #define CLONE_CHILD_SETTID 0x1000000
-#define CLONE_NAMESPACES 0x7e02e000ull /* NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME... */
+#define CLONE_NAMESPACES 0xfe020080ull /* NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME */
 
 extern struct regs *current_frame;
 
@@ -44,10 +44,13 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
     struct uno_hcall *hc = platform_hcall_block();
     hc->arg[0] = ((flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0) | ((flags & 0xff) << 8);
     hc->arg[1] = newsp;
+    shared_fork(); /* the child maps our shared pages too */
     platform_hypercall(UNO_HC_FORK);
     i64 ret = hc->ret;
-    if (ret < 0)
+    if (ret < 0) {
+        shared_fork_failed();
         return ret;
+    }
     if (ret == 0) {
         /* The child: a copy of us in a new VM. */
         proc.ppid = (int)hc->arg[3];
@@ -92,8 +95,8 @@ i64 sys_clone3(u64 uargs, u64 size)
         return -EINVAL;
     if (copy_from_user(&a, (void *)uargs, MIN(size, sizeof a)))
         return -EFAULT;
-    if (a.set_tid || a.set_tid_size || (a.flags & 0xff))
+    if (a.set_tid || a.set_tid_size || (a.flags & 0xff) || a.exit_signal > 64)
         return -EINVAL;
     u64 sp = a.stack ? a.stack + a.stack_size : 0;
-    return do_fork(a.flags, sp, a.parent_tid, a.child_tid, a.tls);
+    return do_fork(a.flags | a.exit_signal, sp, a.parent_tid, a.child_tid, a.tls);
 }

@@ -20,6 +20,7 @@
 
 NORETURN static void exit_all(int status)
 {
+    shared_exit();
     syscall_report_enosys();
     libos_exit(status & 0xff);
 }

@@ -1,0 +1,102 @@
+/* Memory that stays shared across fork. A fork copies guest RAM copy-on-write (the host
+ * forks the VMM), so MAP_SHARED|MAP_ANONYMOUS pages come instead from the VM's shared
+ * region: a host memfd that every VMM of the process tree maps shared (UNO_GPA_SHARED).
+ * Its first pages hold a reference count per page, in the region itself so that all the
+ * processes see them: a page is handed out again only when no process maps it any more. */
+#include "mm.h"
+#include "arch/x86_64/platform.h"
+#include "core/kernel.h"
+#include "libos/string.h"
+
+static u16 *refs;      /* one count per page of the region */
+static u64 npages, first, hint;
+
+void shared_init(void)
+{
+    npages = bootinfo->shared_size / PAGE_SIZE;
+    refs = phys_to_virt(UNO_GPA_SHARED);
+    first = ALIGN_UP(npages * sizeof(u16), PAGE_SIZE) / PAGE_SIZE;
+    hint = first;
+}
+
+bool shared_page(u64 pa)
+{
+    return pa >= UNO_GPA_SHARED && pa < UNO_GPA_SHARED + npages * PAGE_SIZE;
+}
+
+/* A zeroed page of the region with one reference, or 0 when it is full. */
+u64 shared_alloc(void)
+{
+    for (u64 n = 0; n < npages - first; n++) {
+        u64 i = first + (hint - first + n) % (npages - first);
+        u16 zero = 0;
+        if (__atomic_compare_exchange_n(&refs[i], &zero, 1, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            hint = i + 1 < npages ? i + 1 : first;
+            u64 pa = UNO_GPA_SHARED + i * PAGE_SIZE;
+            memset(phys_to_virt(pa), 0, PAGE_SIZE);
+            return pa;
+        }
+    }
+    return 0;
+}
+
+void shared_get(u64 pa)
+{
+    if (shared_page(pa))
+        __atomic_fetch_add(&refs[(pa - UNO_GPA_SHARED) / PAGE_SIZE], 1, __ATOMIC_SEQ_CST);
+}
+
+void shared_put(u64 pa)
+{
+    if (shared_page(pa))
+        __atomic_fetch_sub(&refs[(pa - UNO_GPA_SHARED) / PAGE_SIZE], 1, __ATOMIC_SEQ_CST);
+}
+
+static u64 shared_pa(void *ctx, u64 i)
+{
+    (void)ctx, (void)i;
+    u64 pa = shared_alloc();
+    return pa ? pa : PA_FAIL;
+}
+
+i64 mm_mmap_shared_anon(u64 addr, u64 len, int prot, int flags)
+{
+    int r = pt_map(addr, len / PAGE_SIZE, prot_to_pte(prot), shared_pa, NULL);
+    if (r)
+        return r;
+    r = vma_add(addr, addr + len, prot, flags, VMA_SHARED, 0, NULL);
+    if (r) {
+        pt_unmap(addr, len / PAGE_SIZE);
+        return r;
+    }
+    return (i64)addr;
+}
+
+/* Before a fork: the child will map every shared page we map. */
+static void for_each_shared(void (*fn)(u64 pa))
+{
+    for (int k = 0; k < vma_count(); k++) {
+        struct vma *v = vma_at(k);
+        if (v->kind != VMA_SHARED)
+            continue;
+        for (u64 a = v->start; a < v->end; a += PAGE_SIZE) {
+            u64 pte = pt_lookup(a);
+            if (shared_page(pte & PTE_ADDR))
+                fn(pte & PTE_ADDR);
+        }
+    }
+}
+
+void shared_fork(void) { for_each_shared(shared_get); }
+void shared_fork_failed(void) { for_each_shared(shared_put); }
+
+/* At exit: give back what we map (the rest of our memory goes with the VM). */
+void shared_exit(void)
+{
+    for (int k = vma_count() - 1; k >= 0; k--) {
+        struct vma *v = vma_at(k);
+        if (v->kind == VMA_SHARED)
+            vma_remove(v->start, v->end);
+    }
+}
