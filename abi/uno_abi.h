@@ -210,6 +210,7 @@ enum uno_op {
     UNO_OP_POLL = 24,     /* data: struct uno_pollfd[len / 8], arg0 = timeout ns (-1: none)
                            * -> count ready, revents filled in data */
     UNO_OP_PROC = 25,     /* arg0 = UNO_PROC_*, arg1..3 = its arguments (see below) */
+    UNO_OP_PIPECTL = 26,  /* pipe/console handle, arg0 = UNO_PIPECTL_*, arg1 = size */
     UNO_OP_MAX
 };
 
@@ -222,6 +223,10 @@ struct uno_pollfd {
     uint32_t handle;
     uint16_t events, revents; /* POLL* bits as Linux numbers them */
 };
+
+#define UNO_PIPECTL_NREAD 1   /* -> bytes waiting (FIONREAD) */
+#define UNO_PIPECTL_GETSZ 2   /* -> capacity (F_GETPIPE_SZ) */
+#define UNO_PIPECTL_SETSZ 3   /* arg1 = wanted capacity -> new capacity (F_SETPIPE_SZ) */
 
 /* UNO_OP_PROC: the process table of the instance, kept by the VMMs. */
 enum uno_proc_op {

@@ -592,6 +592,27 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_poll(v, r);
     case UNO_OP_PROC:
         return proc_op(v, r);
+    case UNO_OP_PIPECTL: {
+        if ((fd = handle_fd(v, r->handle)) < 0)
+            return -EBADF;
+        if (!v->handles[r->handle].stream)
+            return -ENOTTY;
+        int n = 0;
+        switch (r->arg[0]) {
+        case UNO_PIPECTL_NREAD:
+            return ioctl(fd, FIONREAD, &n) < 0 ? -errno : n;
+        case UNO_PIPECTL_GETSZ:
+            n = fcntl(fd, F_GETPIPE_SZ);
+            return n < 0 ? -errno : n;
+        case UNO_PIPECTL_SETSZ:
+            if (r->arg[1] > (1u << 30))
+                return -EINVAL;
+            n = fcntl(fd, F_SETPIPE_SZ, (int)r->arg[1]);
+            return n < 0 ? -errno : n;
+        default:
+            return -EINVAL;
+        }
+    }
     case UNO_OP_CLOSE:
         if (r->handle < 3 || handle_fd(v, r->handle) < 0)
             return -EBADF;
@@ -697,6 +718,19 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     }
     default:
         return -ENOSYS;
+    }
+}
+
+/* The process is ending: its descriptors close now, before its parent can see it gone
+ * (so a pipe's reader sees EOF once the writer is reaped, as on Linux). The console stays
+ * until the VMM itself exits. */
+void hostops_close_all(struct vmm *v)
+{
+    for (int h = 3; h < UNO_MAX_HANDLES; h++) {
+        if (v->handles[h].fd >= 0) {
+            close(v->handles[h].fd);
+            v->handles[h].fd = -1;
+        }
     }
 }
 

@@ -601,6 +601,7 @@ static int hypercall(struct vmm *v, uint32_t nr)
     case UNO_HC_EXIT: {
         ring_serve(v, false); /* output submitted before exit must reach the console */
         int32_t st = (int32_t)(hc->arg[0] & 0xffff);
+        hostops_close_all(v);
         proc_exit(v, st);
         v->exit_status = (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
         return 1;
@@ -608,6 +609,7 @@ static int hypercall(struct vmm *v, uint32_t nr)
     case UNO_HC_FAULT:
         ring_serve(v, false);
         report_fault(v, hc);
+        hostops_close_all(v);
         proc_exit(v, (int32_t)(hc->arg[0] & 0x7f));
         return 1;
     case UNO_HC_PANIC: {

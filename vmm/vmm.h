@@ -124,6 +124,7 @@ struct ring_req {
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
 int hostops_init(struct vmm *v);
+void hostops_close_all(struct vmm *v);
 
 /* proc.c — the instance's processes: each guest process is a uno-vmm; the table of all
  * of them (pids, parents, groups, sessions, statuses, pending signals) lives in a memfd

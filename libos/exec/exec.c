@@ -5,6 +5,7 @@
 #include "elf.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
+#include "core/kheap.h"
 #include "fs/vfs.h"
 #include "libos/string.h"
 #include "mm/mm.h"
@@ -146,9 +147,10 @@ static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
     u64 fn = push_str(&sp, execfn);
     u64 plat = push_str(&sp, "x86_64");
     /* Strings in the order Linux puts them: argv then envp, contiguous (for cmdline). */
-    static u64 argp[4096], envpp[4096];
-    if (argc >= 4096 || envc >= 4096)
-        return -E2BIG;
+    u64 *argp = kmalloc(((u64)argc + (u64)envc + 2) * sizeof(u64));
+    if (!argp)
+        return -ENOMEM;
+    u64 *envpp = argp + argc + 1;
     sp -= total;
     u64 s = sp;
     proc.arg_start = s;
@@ -207,6 +209,7 @@ static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
     *w++ = 0;
     memcpy(w, auxv, sizeof auxv);
 
+    kfree(argp);
     memset(frame, 0, sizeof *frame);
     frame->rip = e->entry + bias;
     frame->rsp = sp;
@@ -262,7 +265,7 @@ static int open_exec(const char *path, struct file **out, struct node *n)
 int exec_load(const char *path, char *const argv[], char *const envp[], struct regs *frame)
 {
     static struct node n;
-    static char *script_argv[4096];
+    static char **script_argv[MAX_SCRIPT_DEPTH]; /* one array a level: each reads the last */
     static char interp_buf[MAX_SCRIPT_DEPTH][256], arg_buf[MAX_SCRIPT_DEPTH][256];
     static char path_buf[MAX_SCRIPT_DEPTH][PATH_MAX];
     const char *execfn = path;
@@ -285,20 +288,24 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
                 return -ENAMETOOLONG;
             memcpy(interp_buf[depth], interp, strlen(interp) + 1);
             memcpy(path_buf[depth], path, strlen(path) + 1);
+            int argc = 0;
+            while (argv[argc])
+                argc++;
+            kfree(script_argv[depth]);
+            char **nargv = script_argv[depth] = kmalloc(((u64)argc + 3) * sizeof(char *));
+            if (!nargv)
+                return -ENOMEM;
             int k = 0;
-            script_argv[k++] = interp_buf[depth];
+            nargv[k++] = interp_buf[depth];
             if (arg) {
                 memcpy(arg_buf[depth], arg, strlen(arg) + 1);
-                script_argv[k++] = arg_buf[depth];
+                nargv[k++] = arg_buf[depth];
             }
-            script_argv[k++] = path_buf[depth];
-            for (int i = 1; argv[i]; i++) {
-                if (k >= 4095)
-                    return -E2BIG;
-                script_argv[k++] = argv[i];
-            }
-            script_argv[k] = NULL;
-            argv = script_argv;
+            nargv[k++] = path_buf[depth];
+            for (int i = 1; i < argc; i++)
+                nargv[k++] = argv[i];
+            nargv[k] = NULL;
+            argv = nargv;
             path = interp_buf[depth];
             continue;
         }

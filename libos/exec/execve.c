@@ -18,59 +18,48 @@
 #include "sys/syscalls.h"
 
 #define AT_SYMLINK_NOFOLLOW 0x100
-#define MAX_ARGC 65536
+#define MAX_ARGC (MAX_ARGS_BYTES / sizeof(char *))
 
 extern struct regs *current_frame;
 
-/* Copy a NULL-terminated array of user strings. *bytes grows by what they take (strings and
- * pointers, as Linux counts them against ARG_MAX). */
+/* Copy a NULL-terminated array of user strings into one block: out[0..n) point into it,
+ * out[n] = NULL; the block is *out itself, for kfree. *bytes grows by what they take
+ * (strings and pointers, as Linux counts them against ARG_MAX). */
 static i64 copy_strings(u64 uarr, char ***out, u64 *bytes)
 {
-    u64 n = 0;
-    if (uarr) {
-        for (;; n++) {
-            u64 p;
-            if (n >= MAX_ARGC)
-                return -E2BIG;
-            if (copy_from_user(&p, (void *)(uarr + n * 8), 8))
-                return -EFAULT;
-            if (!p)
-                break;
-        }
-    }
-    char **arr = kmalloc((n + 1) * sizeof(char *));
-    if (!arr)
-        return -ENOMEM;
-    for (u64 i = 0; i < n; i++)
-        arr[i] = NULL;
-    arr[n] = NULL;
-    *out = arr;
-    for (u64 i = 0; i < n; i++) {
+    u64 n = 0, total = 0;
+    for (; uarr; n++) {
         u64 p, len;
-        if (copy_from_user(&p, (void *)(uarr + i * 8), 8))
+        if (n >= MAX_ARGC)
+            return -E2BIG;
+        if (copy_from_user(&p, (void *)(uarr + n * 8), 8))
             return -EFAULT;
+        if (!p)
+            break;
         if (!user_str_ok((const char *)p, MAX_ARG_STRLEN, &len))
             return user_ok((void *)p, 1, PROT_READ) ? -E2BIG : -EFAULT;
+        total += len + 1;
         *bytes += len + 1 + sizeof(char *);
         if (*bytes > MAX_ARGS_BYTES)
             return -E2BIG;
-        arr[i] = kmalloc(len + 1);
-        if (!arr[i])
-            return -ENOMEM;
-        if (copy_from_user(arr[i], (void *)p, len + 1))
-            return -EFAULT;
-        arr[i][len] = 0;
     }
-    return 0;
-}
-
-static void free_strings(char **arr)
-{
+    char **arr = kmalloc((n + 1) * sizeof(char *) + total);
     if (!arr)
-        return;
-    for (char **p = arr; *p; p++)
-        kfree(*p);
-    kfree(arr);
+        return -ENOMEM;
+    *out = arr;
+    char *base = (char *)(arr + n + 1), *s = base;
+    for (u64 i = 0; i < n; i++) {
+        u64 p, len;
+        if (copy_from_user(&p, (void *)(uarr + i * 8), 8) ||
+            !user_str_ok((const char *)p, MAX_ARG_STRLEN, &len) ||
+            (u64)(s - base) + len + 1 > total || copy_from_user(s, (void *)p, len + 1))
+            return -EFAULT; /* changed under us */
+        s[len] = 0;
+        arr[i] = s;
+        s += len + 1;
+    }
+    arr[n] = NULL;
+    return 0;
 }
 
 /* The FPU/SSE/AVX state a new program starts with: xrstor of an all-init area. */
@@ -133,16 +122,18 @@ static i64 do_execve(int dirfd, u64 upath, u64 uargv, u64 uenvp, int flags)
             libos_die(SIGSEGV);
         }
     }
-    free_strings(argv);
-    free_strings(envp);
+    kfree(argv);
+    kfree(envp);
     if (r)
         return r;
+    /* The VMM first (setpgid's EACCES from now on, a vfork parent released), then the
+     * descriptors: whoever watches a close-on-exec pipe sees the exec complete. */
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_EXECED}};
+    ring_call(&op);
     fd_close_on_exec();
     signal_exec_reset();
     fpu_reset();
     platform_set_gs(0);
-    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_EXECED}};
-    ring_call(&op);
     return 0;
 }
 

@@ -13,7 +13,6 @@
 #include "sys/syscalls.h"
 
 #define FIONREAD 0x541b
-#define PIPE_CAPACITY 65536 /* the host's default pipe size */
 
 static i64 pipe_read(struct file *f, void *buf, u64 len, i64 off)
 {
@@ -72,19 +71,31 @@ static i64 pipe_lseek(struct file *f, i64 o, int w)
     return -ESPIPE;
 }
 
+extern const struct file_ops pipe_ops;
+
+static i64 pipe_ctl(struct file *f, u64 what, u64 arg)
+{
+    struct ring_op op = {.op = UNO_OP_PIPECTL, .handle = f->handle, .arg = {what, arg}};
+    return ring_call(&op);
+}
+
 static i64 pipe_ioctl(struct file *f, u64 cmd, u64 arg)
 {
     if (cmd != FIONREAD)
         return -ENOTTY;
-    /* What is buffered: poll says whether anything is; the exact count needs the host. */
-    struct uno_pollfd p = {.handle = f->handle, .events = 1 /* POLLIN */};
-    struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
-                         .out_len = sizeof p, .arg = {0}, .out_fixed = true};
-    i64 r = ring_call(&op);
-    if (r < 0)
-        return r;
-    int n = (p.revents & 1) ? 1 : 0;
-    return copy_to_user((void *)arg, &n, sizeof n) ? -EFAULT : 0;
+    i64 n = pipe_ctl(f, UNO_PIPECTL_NREAD, 0);
+    if (n < 0)
+        return n;
+    int v = (int)n;
+    return copy_to_user((void *)arg, &v, sizeof v) ? -EFAULT : 0;
+}
+
+/* F_GETPIPE_SZ / F_SETPIPE_SZ (fcntl). */
+i64 pipe_size(struct file *f, bool set, u64 size)
+{
+    if (f->ops != &pipe_ops)
+        return -EBADF;
+    return pipe_ctl(f, set ? UNO_PIPECTL_SETSZ : UNO_PIPECTL_GETSZ, size);
 }
 
 static void pipe_release(struct file *f)
@@ -103,7 +114,6 @@ const struct file_ops pipe_ops = {
 };
 
 bool file_is_pipe(const struct file *f) { return f->ops == &pipe_ops; }
-int pipe_capacity(void) { return PIPE_CAPACITY; }
 
 static struct file *pipe_end(u32 handle, int flags)
 {

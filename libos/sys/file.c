@@ -199,6 +199,8 @@ i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
     return f->ops->ioctl(f, cmd, arg);
 }
 
+i64 pipe_size(struct file *f, bool set, u64 size);
+
 i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
 {
     struct file *f = fd_get((int)fd);
@@ -238,6 +240,9 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
         f->flags = (f->flags & ~changeable) | ((int)arg & changeable);
         return 0;
     }
+    case 1032: /* F_GETPIPE_SZ */
+    case 1031: /* F_SETPIPE_SZ */
+        return pipe_size(f, cmd == 1031, arg);
     case F_GETLK:
     case F_SETLK:
     case F_SETLKW:

@@ -168,7 +168,8 @@ i64 sys_ppoll(u64 ufds, u64 n, u64 uts, u64 umask, u64 size)
         return e;
     if ((e = swap_mask(umask, size)))
         return e;
-    i64 r = poll_user(ufds, n, t);
+    /* A signal the new mask lets through, already pending, interrupts at once. */
+    i64 r = umask && signal_pending() ? -EINTR : poll_user(ufds, n, t);
     unswap_mask(umask, r);
     return r;
 }
@@ -178,8 +179,9 @@ i64 sys_ppoll(u64 ufds, u64 n, u64 uts, u64 umask, u64 size)
 static i64 do_select(u64 nfds, u64 ur, u64 uw, u64 ue, i64 timeout_ns)
 {
     u64 rs[FDSET_WORDS] = {0}, ws[FDSET_WORDS] = {0}, es[FDSET_WORDS] = {0};
-    if ((i64)nfds < 0)
+    if ((int)nfds < 0)
         return -EINVAL;
+    nfds = (u32)nfds;
     if (nfds > NR_OPEN)
         nfds = NR_OPEN;
     u64 bytes = (nfds + 7) / 8;
@@ -267,7 +269,18 @@ i64 sys_pselect6(u64 nfds, u64 ur, u64 uw, u64 ue, u64 uts, u64 usig)
         return -EFAULT;
     if ((e = swap_mask(sig[0], sig[1])))
         return e;
-    i64 r = do_select(nfds, ur, uw, ue, t);
+    u64 start = time_mono_ns();
+    i64 r = sig[0] && signal_pending() ? -EINTR : do_select(nfds, ur, uw, ue, t);
     unswap_mask(sig[0], r);
+    if (uts && (r >= 0 || r == -EINTR)) {
+        /* Like select, pselect6 leaves the time not slept in the timespec. */
+        i64 left = t - (i64)(time_mono_ns() - start);
+        struct k_timespec ts = {0, 0};
+        if (left > 0 && r != 0) {
+            ts.sec = left / 1000000000;
+            ts.nsec = left % 1000000000;
+        }
+        copy_to_user((void *)uts, &ts, sizeof ts);
+    }
     return r;
 }

@@ -50,9 +50,16 @@ i64 sys_getegid(void) { return proc.egid; }
 i64 sys_getpgrp(void) { return proc_call(UNO_PROC_GETPGID, 0, 0); }
 i64 sys_getpgid(u64 pid) { return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_GETPGID, pid, 0); }
 i64 sys_getsid(u64 pid) { return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_GETSID, pid, 0); }
-i64 sys_setpgid(u64 pid, u64 pgid)
+i64 sys_setpgid(u64 upid, u64 upgid)
 {
-    return (int)pid < 0 ? -ESRCH : proc_call(UNO_PROC_SETPGID, pid, pgid);
+    int pid = (int)upid, pgid = (int)upgid;
+    if (!pgid)
+        pgid = pid; /* 0 and 0: the caller's own pid, which the VMM fills in */
+    if (pgid < 0)
+        return -EINVAL;
+    if (pid < 0)
+        return -ESRCH;
+    return proc_call(UNO_PROC_SETPGID, (u64)pid, (u64)pgid);
 }
 i64 sys_setsid(void) { return proc_call(UNO_PROC_SETSID, 0, 0); }
 
