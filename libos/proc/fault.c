@@ -8,6 +8,7 @@
 #include "io/ring.h"
 #include "sys/syscalls.h"
 #include "signal.h"
+#include "mm/mm.h"
 
 
 static int vector_signal(u64 v)
@@ -41,7 +42,8 @@ void exception_dispatch(struct regs *r)
         struct uno_hcall *hc = platform_hcall_block();
         platform_hypercall(UNO_HC_CR2);
         addr = (u64)hc->ret;
-        code = (r->error & 1) ? SEGV_ACCERR : SEGV_MAPERR;
+        /* Present-but-forbidden, or not present inside an area (PROT_NONE): ACCERR. */
+        code = (r->error & 1) || vma_find(addr) ? SEGV_ACCERR : SEGV_MAPERR;
         break;
     }
     case 0: code = FPE_INTDIV; addr = r->rip; break;

@@ -204,7 +204,8 @@ void signal_deliver(struct regs *r, u64 nr, enum restart how)
         if (flags & SA_RESETHAND)
             memset(ka, 0, sizeof *ka);
         signal_publish_interest();
-        return; /* the next pending signal is delivered when this handler returns */
+        /* Other pending signals get frames on top of this one, as Linux stacks them: the
+         * last set up runs first. */
     }
     /* Interrupted by a signal that ran no handler (a stop, or one now ignored): resume. */
     if (interrupted)

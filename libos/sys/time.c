@@ -98,7 +98,7 @@ static i64 sleep_until(u64 clock, u64 deadline)
     hc->arg[0] = clock == CLOCK_REALTIME ? 0 : 1;
     hc->arg[1] = deadline;
     platform_hypercall(UNO_HC_SLEEP);
-    return 0;
+    return hc->ret == -EINTR ? -EINTR : 0;
 }
 
 static int read_ts(u64 p, u64 *ns)
@@ -114,7 +114,6 @@ static int read_ts(u64 p, u64 *ns)
 
 i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
 {
-    (void)rem; /* never interrupted yet: signals come with the processes issue */
     u64 ns, now;
     if (clock == CLOCK_THREAD_CPUTIME_ID)
         return -EINVAL;
@@ -133,7 +132,16 @@ i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
         return 0;
     /* Guest clocks are the host's clocks (same base, read through the TSC), so the
      * deadline means the same on the host side. */
-    return sleep_until(clock == CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, deadline);
+    r = (int)sleep_until(clock == CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, deadline);
+    if (r == -EINTR && rem && !(flags & TIMER_ABSTIME)) {
+        /* Interrupted by a signal: what was left of a relative sleep. */
+        clock_ns(clock, &now);
+        u64 left = deadline > now ? deadline - now : 0;
+        struct timespec t = {(i64)(left / 1000000000ull), (i64)(left % 1000000000ull)};
+        if (copy_to_user((void *)rem, &t, sizeof t))
+            return -EFAULT;
+    }
+    return r;
 }
 
 i64 sys_nanosleep(u64 req, u64 rem)
