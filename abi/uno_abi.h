@@ -157,6 +157,8 @@ struct uno_sigpage {
     /* The app's registers at the upcall (r15..rdi, rip, rflags, rsp: struct regs order). */
     uint64_t frame[18];
     int32_t sender[64];          /* pid that sent each signal (0: the system) */
+    int32_t code[64];            /* its si_code (SI_USER, SI_QUEUE, CLD_*) */
+    uint64_t value[64];          /* sigqueue's value, or a child's status for SIGCHLD */
 };
 
 struct uno_hcall {
@@ -235,7 +237,8 @@ enum uno_proc_op {
     UNO_PROC_GETPGID = 3,  /* arg1 = pid (0: self) -> pgid */
     UNO_PROC_SETSID = 4,   /* -> new session id */
     UNO_PROC_GETSID = 5,   /* arg1 = pid (0: self) -> sid */
-    UNO_PROC_KILL = 6,     /* arg1 = pid as kill(2) takes it, arg2 = signal (0: check) */
+    UNO_PROC_KILL = 6,     /* arg1 = pid as kill(2) takes it, arg2 = signal (0: check)
+                            * | si_code << 16 (SI_USER 0, SI_QUEUE -1...), arg3 = value */
     UNO_PROC_WAIT = 7,     /* arg1 = idtype (P_ALL/P_PID/P_PGID), arg2 = id, arg3 = options
                             * -> pid (0: WNOHANG, none ready); data out: struct uno_waitinfo */
     UNO_PROC_EXECED = 8,   /* this process replaced its program (ends a vfork) */

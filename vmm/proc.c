@@ -63,6 +63,8 @@ struct proc_entry {
     int32_t chld_flags;  /* UNO_CHLD_* of this process as a parent */
     uint64_t pending; /* signals sent to it, not yet taken into its guest (atomic) */
     int32_t sender[64]; /* who sent each of them */
+    int32_t code[64];   /* and how (si_code) */
+    uint64_t value[64]; /* sigqueue's value, a child's status */
     int64_t utime_us, stime_us, maxrss_kb;
 };
 
@@ -97,16 +99,20 @@ static void kick(struct proc_entry *e)
         syscall(SYS_tgkill, e->host_pid, e->vcpu_tid, SIGKICK);
 }
 
-static void post_from(struct proc_entry *e, int sig, int32_t from)
+static void post_info(struct proc_entry *e, int sig, int32_t from, int32_t code, uint64_t value)
 {
     e->sender[sig - 1] = from;
+    e->code[sig - 1] = code;
+    e->value[sig - 1] = value;
     __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
     kick(e);
 }
 
+
 static void post(struct proc_entry *e, int sig)
 {
     e->sender[sig - 1] = 0;
+    e->code[sig - 1] = 0x80; /* SI_KERNEL */
     __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
     kick(e);
 }
@@ -154,6 +160,8 @@ int proc_init_instance(struct vmm *v, int limit)
 
 void proc_timer_fired(struct vmm *v)
 {
+    v->self->sender[G_SIGALRM - 1] = 0;
+    v->self->code[G_SIGALRM - 1] = 0x80; /* SI_KERNEL, as Linux's itimer */
     __atomic_fetch_or(&v->self->pending, BIT(G_SIGALRM), __ATOMIC_SEQ_CST);
 }
 
@@ -163,9 +171,13 @@ void proc_take_signals(struct vmm *v)
     struct uno_sigpage *sp = sigpage(v);
     if (!bits || !sp)
         return;
-    for (int i = 0; i < 64; i++)
-        if (bits & (1ull << i))
+    for (int i = 0; i < 64; i++) {
+        if (bits & (1ull << i)) {
             sp->sender[i] = v->self->sender[i];
+            sp->code[i] = v->self->code[i];
+            sp->value[i] = v->self->value[i];
+        }
+    }
     __atomic_fetch_or(&sp->pending, bits, __ATOMIC_SEQ_CST);
 }
 
@@ -228,7 +240,9 @@ static void mark_exited(struct proc_entry *e, int32_t status)
             inst->nprocs--;
             kick(parent); /* a wait in progress may now have no children at all */
         } else if (e->exit_signal > 0 && e->exit_signal <= 64) {
-            post_from(parent, e->exit_signal, e->pid);
+            bool sig = (status & 0x7f) != 0;
+            post_info(parent, e->exit_signal, e->pid, sig ? CLD_KILLED : CLD_EXITED,
+                      sig ? (uint64_t)(status & 0x7f) : (uint64_t)((status >> 8) & 0xff));
         } else {
             kick(parent); /* no signal, but a wait may be for this child */
         }
@@ -379,8 +393,10 @@ static void notify_parent(struct proc_entry *parent, struct proc_entry *me)
         return;
     if (parent->chld_flags & UNO_CHLD_NOCLDSTOP)
         kick(parent); /* a waitpid(WUNTRACED) still wants to know */
+    else if (me->state == P_STOPPED)
+        post_info(parent, G_SIGCHLD, me->pid, CLD_STOPPED, (uint64_t)((me->status >> 8) & 0xff));
     else
-        post_from(parent, G_SIGCHLD, me->pid);
+        post_info(parent, G_SIGCHLD, me->pid, CLD_CONTINUED, G_SIGCONT);
 }
 
 int64_t proc_stop(struct vmm *v, int sig)
@@ -420,7 +436,7 @@ int64_t proc_stop(struct vmm *v, int sig)
 
 /* Deliver sig to e (under lock). SIGKILL ends its VMM at once; the rest wait in the table
  * until its VMM hands them to its guest. Returns true if e is this process. */
-static bool send(struct vmm *v, struct proc_entry *e, int sig)
+static bool send(struct vmm *v, struct proc_entry *e, int sig, int32_t code, uint64_t value)
 {
     if (!live(e) || sig == 0)
         return false;
@@ -433,6 +449,8 @@ static bool send(struct vmm *v, struct proc_entry *e, int sig)
         struct uno_sigpage *sp = sigpage(v);
         if (sp) {
             sp->sender[sig - 1] = e->pid;
+            sp->code[sig - 1] = code;
+            sp->value[sig - 1] = value;
             __atomic_fetch_or(&sp->pending, BIT(sig), __ATOMIC_SEQ_CST);
         }
         return true;
@@ -444,14 +462,18 @@ static bool send(struct vmm *v, struct proc_entry *e, int sig)
             kill(h, SIGKILL);
         return false;
     }
-    post_from(e, sig, v->self->pid);
+    post_info(e, sig, v->self->pid, code, value);
     return false;
 }
 
-static int64_t proc_kill(struct vmm *v, int pid, int sig)
+static int64_t proc_kill(struct vmm *v, int pid, int sigcode, uint64_t value)
 {
+    int sig = sigcode & 0xffff;
+    int32_t code = (int16_t)(sigcode >> 16);
     if (sig < 0 || sig > 64)
         return -EINVAL;
+    if (code > 0 && code != 0x80)
+        return -EPERM; /* only the kernel's codes are positive */
     struct proc_entry *me = v->self;
     int found = 0;
     lock();
@@ -466,7 +488,7 @@ static int64_t proc_kill(struct vmm *v, int pid, int sig)
         if (!hit)
             continue;
         found++;
-        send(v, e, sig);
+        send(v, e, sig, code, value);
     }
     unlock();
     return found ? 0 : -ESRCH;
@@ -587,7 +609,7 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
     case UNO_PROC_SETSID:
         return proc_setsid(v);
     case UNO_PROC_KILL:
-        return proc_kill(v, a1, a2);
+        return proc_kill(v, a1, a2, r->arg[3]);
     case UNO_PROC_WAIT:
         return proc_wait(v, r, r->may_block);
     case UNO_PROC_EXECED:

@@ -107,8 +107,12 @@ static void take_from_vmm(void)
         struct k_siginfo si;
         memset(&si, 0, sizeof si);
         i32 from = (i32)sigpage->sender[s - 1];
-        si.si_code = from > 0 ? (s == SIGCHLD ? CLD_EXITED : SI_USER) : SI_KERNEL;
+        si.si_code = sigpage->code[s - 1];
         si.kill.pid = from > 0 ? from : 0;
+        if (s == SIGCHLD && si.si_code > 0 && si.si_code != SI_KERNEL)
+            si.kill.status = (i32)sigpage->value[s - 1];
+        else if (si.si_code < 0)
+            si.rt.value = sigpage->value[s - 1];
         signal_raise(s, &si);
     }
 }
@@ -453,8 +457,36 @@ i64 sys_kill(u64 pid, u64 sig)
 {
     if (sig > NSIG)
         return -EINVAL;
-    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_KILL, pid, sig}};
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_KILL, (u64)(int)pid, sig}};
     return ring_call(&op);
+}
+
+/* sigqueue: a signal with a value; user code may only use negative si_codes on others. */
+i64 sys_rt_sigqueueinfo(u64 pid, u64 sig, u64 uinfo)
+{
+    struct k_siginfo si;
+    if (sig < 1 || sig > NSIG)
+        return -EINVAL;
+    if (copy_from_user(&si, (void *)uinfo, sizeof si))
+        return -EFAULT;
+    if ((si.si_code >= 0 || si.si_code == SI_TKILL) && (int)pid != proc.pid)
+        return -EPERM;
+    if ((int)pid == proc.pid) {
+        si.si_signo = (i32)sig;
+        signal_raise((int)sig, &si);
+        return 0;
+    }
+    u64 code = (u64)(u16)(i16)si.si_code;
+    struct ring_op op = {.op = UNO_OP_PROC,
+                         .arg = {UNO_PROC_KILL, (u64)(int)pid, sig | (code << 16), si.rt.value}};
+    return ring_call(&op);
+}
+
+i64 sys_rt_tgsigqueueinfo(u64 tgid, u64 tid, u64 sig, u64 uinfo)
+{
+    if ((int)tgid != (int)tid)
+        return -ESRCH;
+    return sys_rt_sigqueueinfo(tgid, sig, uinfo);
 }
 
 static i64 kill_self(int sig, int code)

@@ -43,6 +43,7 @@
 #define SI_USER 0
 #define SI_KERNEL 0x80
 #define SI_TKILL (-6)
+#define SI_QUEUE (-1)
 #define CLD_EXITED 1
 #define SIGBIT(s) (1ull << ((s)-1))
 
@@ -51,6 +52,7 @@ struct k_siginfo {
     i32 si_signo, si_errno, si_code, _pad;
     union {
         struct { i32 pid; u32 uid; i32 status; } kill;
+        struct { i32 pid; u32 uid; u64 value; } rt;
         struct { u64 addr; } fault;
         u8 _bytes[112];
     };

@@ -150,6 +150,8 @@ i64 sys_pause(void);
 i64 sys_kill(u64 pid, u64 sig);
 i64 sys_tgkill(u64 tgid, u64 tid, u64 sig);
 i64 sys_tkill(u64 tid, u64 sig);
+i64 sys_rt_sigqueueinfo(u64 pid, u64 sig, u64 info);
+i64 sys_rt_tgsigqueueinfo(u64 tgid, u64 tid, u64 sig, u64 info);
 i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size);
 i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size);
 i64 sys_sigaltstack(u64 ss, u64 old);
