@@ -4,6 +4,7 @@
 #include "libos/errno.h"
 #include "libos/string.h"
 #include "core/kernel.h"
+#include "proc/proc.h"
 
 #define NR_FILES (NR_OPEN + 64)
 
@@ -40,9 +41,16 @@ void file_put(struct file *f)
         f->ops->release(f);
 }
 
+/* RLIMIT_NOFILE: descriptors at or above it cannot be made. */
+static int fd_limit(void)
+{
+    u64 cur = proc.rlimits[7].cur;
+    return cur < NR_OPEN ? (int)cur : NR_OPEN;
+}
+
 int fd_install(struct file *f, int min_fd, bool cloexec)
 {
-    for (int fd = min_fd < 0 ? 0 : min_fd; fd < NR_OPEN; fd++) {
+    for (int fd = min_fd < 0 ? 0 : min_fd; fd < fd_limit(); fd++) {
         if (!fds[fd]) {
             fds[fd] = f;
             fd_set_cloexec(fd, cloexec);
@@ -75,7 +83,7 @@ int fd_dup(int oldfd, int newfd, bool cloexec)
     struct file *f = fd_get(oldfd);
     if (!f)
         return -EBADF;
-    if (newfd < 0 || newfd >= NR_OPEN)
+    if (newfd < 0 || newfd >= fd_limit())
         return -EBADF;
     if (newfd == oldfd)
         return newfd;
