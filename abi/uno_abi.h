@@ -138,9 +138,17 @@ enum uno_hcall_nr {
                        * 0 in the child (arg[2] out = the child's pid, arg[3] = parent's) */
     UNO_HC_CR2 = 8,   /* ret = the vCPU's CR2 (a CPL 3 guest cannot read it) */
     UNO_HC_STOP = 9,  /* arg[0] = signal: stop this process (job control) until SIGCONT */
+    UNO_HC_VFORK_END = 10, /* the in-place vfork child ended: arg[0] = its wait status; the
+                            * VM is the parent's again */
 };
 
-#define UNO_FORK_VFORK 0x1u /* the parent sleeps until the child execs or exits */
+#define UNO_FORK_VFORK 0x1u   /* the parent sleeps until the child execs or exits */
+/* vfork in place: no new VM yet. The child runs in this VM, in the parent's memory, as the
+ * new pid; it gets its own VM only when it execs (UNO_FORK_VFORK_EXEC: the VMM forks, the
+ * child's VM continues the exec, the parent's VM resumes the parent: ret > 0) or never, if
+ * it exits first (UNO_HC_VFORK_END). This is vfork's shared memory, as Linux has it. */
+#define UNO_FORK_INPLACE 0x2u
+#define UNO_FORK_VFORK_EXEC 0x4u
 
 /* The signal page: how the VMM and the libOS of one VM exchange asynchronous signals.
  * Another process's kill (or a timer) reaches the VMM, which ORs the signal into `pending`

@@ -1,8 +1,9 @@
-# Benchmarks of issue 2 §8 (boot, syscalls, file write), each in uno and natively.
+# Benchmarks of issue 2 §8 (boot, syscalls, file write) and issue 4 §9 (procs), each in uno
+# and natively.
 # Use from the repository root:
 #   make bench                              # when the top Makefile has `include bench/bench.mk`
 #   make -f Makefile -f bench/bench.mk bench   # otherwise
-#   node dist/bench/run.js [boot] [syscalls] [file] [--runs N] [--out FILE]   # after bench-build
+#   node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]   # after bench-build
 # Results and how to read them: docs/benchmarks.md. Everything is built into build/bench/.
 # Including this file does not change the including Makefile's default goal.
 
@@ -13,7 +14,7 @@ BENCH_CC ?= gcc
 BENCH_MUSL_CC ?= musl-gcc
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror
 BENCH_ARGS ?=
-BENCH_GUEST := hello syscalls filewrite
+BENCH_GUEST := hello syscalls filewrite procs
 BENCH_GUEST_BINS := $(foreach p,$(BENCH_GUEST),$(BENCH_BUILD)/$(p)-musl $(BENCH_BUILD)/$(p)-glibc)
 
 .PHONY: bench bench-build

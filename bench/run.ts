@@ -1,9 +1,10 @@
 /**
- * Benchmark driver for issue 2 §8: boot, syscalls, file write — each in uno and natively,
- * in the same run, reported as ratios. Prints a markdown table per benchmark, then one JSON
- * line for it (so `grep '^{'` gives the machine-readable results).
+ * Benchmark driver for issue 2 §8 (boot, syscalls, file write) and issue 4 §9 (procs: fork,
+ * exec, pipes, a forking shell script) — each in uno and natively, in the same run, reported
+ * as ratios. Prints a markdown table per benchmark, then one JSON line for it (so
+ * `grep '^{'` gives the machine-readable results).
  *
- *   node dist/bench/run.js [boot] [syscalls] [file] [--runs N] [--out FILE]
+ *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]
  *
  * The guest programs and the boot timer are built by `make bench` (bench/bench.mk) into
  * build/bench/. Images are packed with uno's own packer (src/image/rootfs.ts), as `uno run`
@@ -15,7 +16,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { packElf } from "../src/image/rootfs.js";
+import { packDirectory, packElf } from "../src/image/rootfs.js";
 
 const ROOT =
   process.env.UNO_BENCH_ROOT ??
@@ -492,6 +493,233 @@ async function benchFile(results: Record<string, unknown>[]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// 4. procs (issue 4 §9): fork+_exit+wait (small, and with 100 MiB touched), fork+execve of
+//    busybox true+wait, pipe ping-pong, a busybox sh script forking 1,000 times. getpid is
+//    the syscalls benchmark's.
+
+const BUSYBOX = process.env.UNO_BENCH_BUSYBOX ?? "/bin/busybox";
+
+/**
+ * A root directory with bin/procs-{musl,glibc}, bin/hello-musl, bin/busybox (the host's busybox-static), and
+ * bin/true and bin/sh as symlinks to it; packed by uno's own directory packer. Natively the
+ * same files are used in place (bin/true → busybox resolves on the host too).
+ */
+async function procsRoot(): Promise<{ dir: string; erofs: string }> {
+  need(BUSYBOX, "install busybox-static (apt-get install busybox-static)");
+  const head = fs.readFileSync(BUSYBOX).subarray(0, 4096).toString("latin1");
+  if (!head.startsWith("\x7fELF") || head.includes("/lib64/ld-linux"))
+    die(`${BUSYBOX} must be a static ELF (busybox-static)`);
+  const dir = path.join(BENCH_BUILD, "procs-root");
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of ["bin", "tmp", "dev", "proc", "etc"])
+    fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.chmodSync(path.join(dir, "tmp"), 0o1777);
+  for (const libc of LIBCS)
+    fs.copyFileSync(guestBin("procs", libc), path.join(dir, "bin", `procs-${libc}`));
+  fs.copyFileSync(guestBin("hello", "musl"), path.join(dir, "bin", "hello-musl"));
+  fs.copyFileSync(BUSYBOX, path.join(dir, "bin", "busybox"));
+  for (const f of ["procs-musl", "procs-glibc", "hello-musl", "busybox"])
+    fs.chmodSync(path.join(dir, "bin", f), 0o755);
+  fs.symlinkSync("busybox", path.join(dir, "bin", "true"));
+  fs.symlinkSync("busybox", path.join(dir, "bin", "sh"));
+  // The packer's cache key is metadata (sizes, mtimes): give the copies their sources'
+  // times and everything else the epoch, so an unchanged tree reuses its cached image.
+  for (const [f, src] of [
+    ["procs-musl", guestBin("procs", "musl")],
+    ["procs-glibc", guestBin("procs", "glibc")],
+    ["hello-musl", guestBin("hello", "musl")],
+    ["busybox", BUSYBOX],
+  ] as const) {
+    const st = fs.statSync(src);
+    fs.utimesSync(path.join(dir, "bin", f), st.atime, st.mtime);
+  }
+  for (const l of ["true", "sh"]) fs.lutimesSync(path.join(dir, "bin", l), 0, 0);
+  for (const d of ["bin", "tmp", "dev", "proc", "etc", "."]) fs.utimesSync(path.join(dir, d), 0, 0);
+  const p = await packDirectory(dir, path.join(BENCH_BUILD, "images"), { onWarning: () => {} });
+  return { dir, erofs: p.erofsPath };
+}
+
+/** The `sh` script of benchmark 5: $1 forks+execs `count` times, then one line of output. */
+const forkScript = (count: number) =>
+  `i=0; while [ $i -lt ${count} ]; do "$1"; i=$((i+1)); done; echo done`;
+
+async function benchProcs(results: Record<string, unknown>[]) {
+  const REPS = 7;
+  const SCRIPT_FORKS = 1000;
+  const SCRIPT_RUNS = 3;
+  const load0 = loadavg();
+  const root = await procsRoot();
+  const upper = freshDir(os.tmpdir(), "uno-bench-procs-");
+  const uno = (extra: string[], argv: string[]) => [
+    VMM,
+    "--image",
+    root.erofs,
+    "--upper",
+    upper,
+    "--cpuid-cache",
+    CPUID_CACHE,
+    ...extra,
+    "--",
+    ...argv,
+  ];
+  // [key, label, N, uno-vmm flags, guest args (exec's PATH is filled in per side)]
+  const cases: [string, string, number, string[], string[]][] = [
+    ["fork", "fork + _exit + waitpid, small process", 100, [], ["fork"]],
+    [
+      "fork_100m",
+      "fork + _exit + waitpid, 100 MiB touched (uno --memory 512M)",
+      30,
+      ["--memory", "512M"],
+      ["fork", "", "", "100"],
+    ],
+    ["fork_exec", "fork + execve(busybox true) + waitpid", 20, [], ["exec"]],
+    ["fork_exec_hello", "fork + execve(hello, static musl, 17 KiB) + waitpid", 20, [], ["exec"]],
+    ["pipe", "pipe ping-pong, 1 byte each way, per round trip", 1000, [], ["pipe"]],
+  ];
+  const rows: (string | number)[][] = [];
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const libc of LIBCS) {
+    const res: Record<string, unknown> = {};
+    for (const [key, label, n, flags, args] of cases) {
+      // exec's PATH: busybox true, or hello; natively the same files in procs-root.
+      const guestArgs = (bin: string) => {
+        const a = [args[0]!, String(n), String(REPS), ...args.slice(3)];
+        if (key === "fork_exec") return [...a, `${bin}/busybox`, "true"];
+        if (key === "fork_exec_hello") return [...a, `${bin}/hello-musl`];
+        return a;
+      };
+      const nat = runJson(
+        [path.join(root.dir, "bin", `procs-${libc}`), ...guestArgs(path.join(root.dir, "bin"))],
+        `native procs ${key}`,
+      );
+      const u = runJson(
+        uno(flags, [`/bin/procs-${libc}`, ...guestArgs("/bin")]),
+        `uno procs ${key}`,
+      );
+      const us = (x: unknown) => Number(x) / 1000;
+      const t = {
+        uno_us: r1(us(u.median_ns)),
+        uno_min_us: r1(us(u.min_ns)),
+        uno_max_us: r1(us(u.max_ns)),
+        native_us: r1(us(nat.median_ns)),
+        native_min_us: r1(us(nat.min_ns)),
+        native_max_us: r1(us(nat.max_ns)),
+        ratio: r1(Number(u.median_ns) / Number(nat.median_ns)),
+        n,
+      };
+      res[key] = t;
+      rows.push([
+        `${label} (${libc}; ${REPS} × ${n})`,
+        fmt(t.uno_us, 1),
+        fmt(t.uno_min_us, 1),
+        fmt(t.native_us, 1),
+        fmt(t.native_min_us, 1),
+        fmt(t.ratio, 1),
+      ]);
+      if (key === "fork_exec") {
+        // execve's own share: fork+exec+wait minus fork+_exit+wait, both medians.
+        const fe = res.fork_exec as { uno_us: number; native_us: number };
+        const f = res.fork as { uno_us: number; native_us: number };
+        res.exec_only = {
+          uno_us: r1(fe.uno_us - f.uno_us),
+          native_us: r1(fe.native_us - f.native_us),
+          ratio: r1((fe.uno_us - f.uno_us) / (fe.native_us - f.native_us)),
+        };
+        const eo = res.exec_only as { uno_us: number; native_us: number; ratio: number };
+        rows.push([
+          `execve alone: the row above minus fork + _exit + waitpid (${libc}; medians)`,
+          fmt(eo.uno_us, 1),
+          "—",
+          fmt(eo.native_us, 1),
+          "—",
+          fmt(eo.ratio, 1),
+        ]);
+      }
+    }
+    out[libc] = res;
+  }
+
+  // 5. busybox sh forking 1,000 times, timed whole (exec → exit reaped) by boot-timer, beside
+  //    the same shell with no loop (start-up alone).
+  const sh = (count: number, trueBin: string) => ["sh", "-c", forkScript(count), "sh", trueBin];
+  const nativeBb = path.join(root.dir, "bin", "busybox");
+  const nativeTrue = path.join(root.dir, "bin", "true");
+  const [natS, unoS] = bootTimer(SCRIPT_RUNS, 0, [
+    [nativeBb, ...sh(SCRIPT_FORKS, nativeTrue)],
+    uno([], ["/bin/busybox", ...sh(SCRIPT_FORKS, "/bin/true")]),
+  ]);
+  const [natE, unoE] = bootTimer(10, 1, [
+    [nativeBb, ...sh(0, nativeTrue)],
+    uno([], ["/bin/busybox", ...sh(0, "/bin/true")]),
+  ]);
+  const exitMs = (rs: TimerRun[]) => stats(rs.map((r) => r.exit_ns / 1e6));
+  const sN = exitMs(natS!);
+  const sU = exitMs(unoS!);
+  const eN = exitMs(natE!);
+  const eU = exitMs(unoE!);
+  const perFork = (s: Stats, e: Stats) => ((s.median - e.median) * 1000) / SCRIPT_FORKS;
+  const script = {
+    forks: SCRIPT_FORKS,
+    runs: SCRIPT_RUNS,
+    uno_ms: r1(sU.median),
+    uno_min_ms: r1(sU.min),
+    native_ms: r1(sN.median),
+    native_min_ms: r1(sN.min),
+    ratio: r1(sU.median / sN.median),
+    empty_uno_ms: r2(eU.median),
+    empty_native_ms: r2(eN.median),
+    per_fork_uno_us: r1(perFork(sU, eU)),
+    per_fork_native_us: r1(perFork(sN, eN)),
+  };
+  const scriptRows = [
+    [
+      `busybox sh: ${SCRIPT_FORKS} × \`/bin/true\` (→ busybox), whole run (${SCRIPT_RUNS} runs)`,
+      fmt(sU.median, 1),
+      fmt(sU.min, 1),
+      fmt(sN.median, 1),
+      fmt(sN.min, 1),
+      fmt(script.ratio, 1),
+    ],
+    [
+      "busybox sh, same script with 0 iterations (10 runs)",
+      fmt(eU.median, 2),
+      fmt(eU.min, 2),
+      fmt(eN.median, 2),
+      fmt(eN.min, 2),
+      fmt(eU.median / eN.median, 1),
+    ],
+    [
+      "per iteration: (whole − 0 iterations) / 1000, in µs",
+      fmt(script.per_fork_uno_us, 1),
+      "—",
+      fmt(script.per_fork_native_us, 1),
+      "—",
+      fmt(script.per_fork_uno_us / script.per_fork_native_us, 1),
+    ],
+  ];
+
+  const text =
+    `### Processes: µs per iteration, median and min of ${REPS} repetitions (load ${load0} → ${loadavg()})\n\n` +
+    table(["what", "uno µs", "uno min", "native µs", "native min", "uno / native"], rows) +
+    `\n\nShell script, exec → exit reaped, ms:\n\n` +
+    table(["what", "uno ms", "uno min", "native ms", "native min", "uno / native"], scriptRows) +
+    `\n\ngetpid: see the syscalls benchmark.`;
+  emit(
+    text,
+    {
+      bench: "procs",
+      libc: "musl",
+      reps: REPS,
+      ...out.musl,
+      glibc: out.glibc,
+      script,
+      loadavg: [load0, loadavg()],
+    },
+    results,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -502,18 +730,18 @@ async function main() {
     const a = argv[i]!;
     if (a === "--runs") runs = Number(argv[++i]);
     else if (a === "--out") outFile = argv[++i];
-    else if (a === "boot" || a === "syscalls" || a === "file") which.add(a);
+    else if (a === "boot" || a === "syscalls" || a === "file" || a === "procs") which.add(a);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: node dist/bench/run.js [boot] [syscalls] [file] [--runs N] [--out FILE]\n",
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]\n",
       );
       return;
     } else die(`unknown argument ${a}`);
   }
   if (!Number.isInteger(runs) || runs < 1) die("--runs needs a positive integer");
-  if (runs < 30)
+  if (runs < 30 && (which.size === 0 || which.has("boot")))
     process.stderr.write(`bench: warning: --runs ${runs} < 30: too few for the boot figures\n`);
-  if (which.size === 0) ["boot", "syscalls", "file"].forEach((w) => which.add(w));
+  if (which.size === 0) ["boot", "syscalls", "file", "procs"].forEach((w) => which.add(w));
   need(VMM, "run `make` first");
 
   const m = machine();
@@ -525,6 +753,7 @@ async function main() {
   if (which.has("boot")) await benchBoot(runs, results);
   if (which.has("syscalls")) await benchSyscalls(results);
   if (which.has("file")) await benchFile(results);
+  if (which.has("procs")) await benchProcs(results);
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
 }

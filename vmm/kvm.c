@@ -638,6 +638,10 @@ static int hypercall(struct vmm *v, uint32_t nr)
         hc->ret = ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0 ? (int64_t)sr.cr2 : 0;
         return 0;
     }
+    case UNO_HC_VFORK_END:
+        ring_serve(v, false);
+        hc->ret = proc_vfork_end(v, (int32_t)(hc->arg[0] & 0xffff));
+        return 0;
     case UNO_HC_STOP:
         ring_serve(v, false);
         hc->ret = proc_stop(v, (int)(hc->arg[0] & 0x7f));

@@ -661,12 +661,50 @@ void proc_signal_group(int pgrp, int sig)
 
 /* ---------------------------------------------------------------- fork --------------- */
 
+/* The VM changes hands between a vfork child and its parent: signals the guest has not
+ * taken yet go back to whom they were sent, and the new owner's come in. */
+static void switch_identity(struct vmm *v, struct proc_entry *to)
+{
+    struct uno_sigpage *sp = sigpage(v);
+    uint64_t left = sp ? __atomic_exchange_n(&sp->pending, 0, __ATOMIC_SEQ_CST) : 0;
+    if (left)
+        __atomic_fetch_or(&v->self->pending, left, __ATOMIC_SEQ_CST);
+    v->self = to;
+    proc_take_signals(v);
+}
+
+/* The in-place vfork child ended before exec: it is a zombie now, its parent runs again. */
+int64_t proc_vfork_end(struct vmm *v, int32_t status)
+{
+    struct proc_entry *parent = v->vfork_parent;
+    if (!parent)
+        return -EINVAL;
+    lock();
+    if (live(v->self))
+        mark_exited(v->self, status);
+    unlock();
+    v->vfork_parent = NULL;
+    struct uno_sigpage *sp = sigpage(v);
+    if (sp)
+        sp->pending = 0; /* the dead child's */
+    v->self = parent;
+    proc_take_signals(v);
+    return 0;
+}
+
 /* The guest asked to fork (UNO_HC_FORK, on the vCPU thread). The host fork gives the child
  * VMM a copy-on-write copy of guest RAM and our descriptors; it builds a new VM over them
  * and resumes the vCPU where ours stopped, with 0 as the result. */
+static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct uno_hcall *hc);
+
 int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
 {
     struct proc_entry *me = v->self;
+    if (hc->arg[0] & UNO_FORK_VFORK_EXEC) {
+        if (!v->vfork_parent)
+            return -EINVAL;
+        return host_fork(v, me, false, NULL);
+    }
     lock();
     host_reap();
     if (inst->dying || inst->nprocs >= inst->limit) {
@@ -686,17 +724,40 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
                              .sid = me->sid, .exit_signal = (int32_t)((hc->arg[0] >> 8) & 0xff),
                              .chld_flags = me->chld_flags};
     inst->nprocs++;
+    if ((hc->arg[0] & UNO_FORK_INPLACE) && !v->vfork_parent) {
+        /* vfork in place: the child runs here, in our VM, until it execs or exits. */
+        c->host_pid = getpid();
+        c->vcpu_tid = v->vcpu_tid;
+        unlock();
+        v->vfork_parent = me;
+        switch_identity(v, c);
+        hc->arg[2] = (uint64_t)pid;
+        hc->arg[3] = (uint64_t)me->pid;
+        return 0;
+    }
     unlock();
+    hc->arg[0] &= ~(uint64_t)UNO_FORK_INPLACE;
+    return host_fork(v, c, (hc->arg[0] & UNO_FORK_VFORK) != 0, hc);
+}
+
+/* Fork the VMM: `c` (already in the table) becomes the child. vfork_exec: the in-place vfork
+ * child `c` takes the new VM and this VM goes back to its parent. */
+static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct uno_hcall *hc)
+{
+    struct proc_entry *me = v->self;
+    bool vfork_exec = hc == NULL;
+    int32_t pid = c->pid;
 
     void *state = kvm_save_state(v);
     int vpipe[2] = {-1, -1};
-    bool vfork = (hc->arg[0] & UNO_FORK_VFORK) != 0;
     if (!state || (vfork && pipe2(vpipe, O_CLOEXEC) < 0)) {
         free(state);
-        lock();
-        c->state = P_FREE;
-        inst->nprocs--;
-        unlock();
+        if (!vfork_exec) {
+            lock();
+            c->state = P_FREE;
+            inst->nprocs--;
+            unlock();
+        }
         return -ENOMEM;
     }
     /* No ring work in flight: the libOS drained it, and the I/O thread is kept out. */
@@ -722,6 +783,10 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
             _exit(VMM_EXIT_ERROR);
         }
         free(state);
+        if (vfork_exec) {
+            v->vfork_parent = NULL; /* the VM is ours alone now */
+            return 0;
+        }
         struct uno_sigpage *sp = sigpage(v);
         if (sp)
             sp->pending = 0;  /* the copy of our parent's: not ours */
@@ -734,10 +799,12 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
     free(state);
     if (h < 0) {
         int err = errno;
-        lock();
-        c->state = P_FREE;
-        inst->nprocs--;
-        unlock();
+        if (!vfork_exec) {
+            lock();
+            c->state = P_FREE;
+            inst->nprocs--;
+            unlock();
+        }
         if (vfork) {
             close(vpipe[0]);
             close(vpipe[1]);
@@ -745,6 +812,16 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
         return err == ENOMEM ? -ENOMEM : -EAGAIN;
     }
     __atomic_store_n(&c->host_pid, h, __ATOMIC_SEQ_CST);
+    if (vfork_exec) {
+        /* This VM is the parent's again; the child's signals went with it. */
+        struct uno_sigpage *sp = sigpage(v);
+        if (sp)
+            sp->pending = 0;
+        struct proc_entry *parent = v->vfork_parent;
+        v->vfork_parent = NULL;
+        v->self = parent;
+        proc_take_signals(v);
+    }
     if (vfork) {
         /* Asleep until the child execs or exits (its end of the pipe closes). */
         close(vpipe[1]);

@@ -73,6 +73,7 @@ struct vmm {
     uint64_t xcr0;               /* the XCR0 the vCPU starts with */
     uint64_t upcall_entry, upcall_stack; /* where signals enter the libOS (cpl3) */
     struct proc_entry *self;     /* this process in the instance's table (proc.c) */
+    struct proc_entry *vfork_parent; /* while an in-place vfork child runs: its parent */
     int vfork_fd;                /* child of a vfork: closing it releases the parent */
     pid_t vcpu_tid;
     uint64_t hypercalls;         /* exits to this process the guest asked for */
@@ -135,6 +136,7 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc);
 int64_t proc_op(struct vmm *v, struct ring_req *r);
 void proc_exit(struct vmm *v, int status); /* status as wait4 encodes it */
 int64_t proc_stop(struct vmm *v, int sig);
+int64_t proc_vfork_end(struct vmm *v, int32_t status);
 void proc_take_signals(struct vmm *v);     /* table -> the guest's signal page */
 bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must see now */
 void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */

@@ -1,6 +1,7 @@
 /* Console printing and panic. */
 #include <stdarg.h>
 #include "kernel.h"
+#include "proc/proc.h"
 #include "libos/fmt.h"
 #include "io/ring.h"
 #include "arch/x86_64/platform.h"
@@ -32,12 +33,16 @@ void panic(const char *fmt, ...)
 
 void libos_exit(int status)
 {
+    if (vfork_child_running())
+        vfork_child_exit((status & 0xff) << 8);
     ring_flush();
     platform_halt((status & 0xff) << 8);
 }
 
 void libos_die(int sig)
 {
+    if (vfork_child_running())
+        vfork_child_exit(sig & 0x7f);
     ring_flush();
     platform_halt(sig & 0x7f);
 }

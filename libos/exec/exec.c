@@ -325,6 +325,15 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
             file_put(f);
             return -ENOEXEC;
         }
+        /* A vfork child borrows its parent's memory: it needs its own VM before that memory
+         * is replaced. The parent's VM goes back to the parent there. */
+        if (vfork_child_running()) {
+            r = vfork_child_exec();
+            if (r) {
+                file_put(f);
+                return r;
+            }
+        }
         /* Point of no return: the old address space goes. */
         exec_committed = true;
         vma_reset();

@@ -188,3 +188,41 @@ void fd_close_on_exec(void)
         if (fds[fd] && fd_cloexec(fd))
             fd_close(fd);
 }
+
+/* vfork: the child borrows our memory but has its own descriptor table. The parent's is
+ * kept here (each file referenced) while the child runs. */
+static struct file *saved_fds[NR_OPEN];
+static u64 saved_cloexec[NR_OPEN / 64];
+
+void fd_table_save(void)
+{
+    for (int fd = 0; fd < NR_OPEN; fd++) {
+        saved_fds[fd] = fds[fd];
+        if (fds[fd])
+            file_get(fds[fd]);
+    }
+    memcpy(saved_cloexec, cloexec_bits, sizeof saved_cloexec);
+}
+
+/* The parent again: the child's table goes (what only it had is closed), ours comes back. */
+void fd_table_restore(void)
+{
+    for (int fd = 0; fd < NR_OPEN; fd++) {
+        struct file *f = fds[fd];
+        fds[fd] = saved_fds[fd];
+        saved_fds[fd] = NULL;
+        if (f)
+            file_put(f);
+    }
+    memcpy(cloexec_bits, saved_cloexec, sizeof cloexec_bits);
+}
+
+/* The child, now in its own VM: the parent's references are not its business. */
+void fd_table_forget_saved(void)
+{
+    for (int fd = 0; fd < NR_OPEN; fd++) {
+        if (saved_fds[fd])
+            file_put(saved_fds[fd]);
+        saved_fds[fd] = NULL;
+    }
+}

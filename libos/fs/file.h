@@ -110,6 +110,9 @@ bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);
 int fd_max(void);
 void fd_close_on_exec(void);
+void fd_table_save(void);          /* vfork: keep the parent's table */
+void fd_table_restore(void);       /* vfork child gone: the parent's table back */
+void fd_table_forget_saved(void);  /* vfork child in its own VM: drop the kept table */
 
 /* Operations several kinds of file share. */
 i64 file_read_isdir(struct file *f, void *buf, u64 len, i64 off);         /* -EISDIR */

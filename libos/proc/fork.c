@@ -13,6 +13,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "sys/syscalls.h"
+#include "fs/vfs.h"
 #include "fs/devfs.h"
 
 #define CLONE_VM 0x100
@@ -31,6 +32,87 @@
 
 extern struct regs *current_frame;
 
+/* vfork in place: while the child runs in our VM, what the parent gets back afterwards. */
+static struct {
+    bool active;
+    struct regs frame; /* the parent's vfork system call, to return from */
+    int pid, ppid;
+    struct proc saved;  /* identity, signal state, limits */
+    char cwd[PATH_MAX];
+    u64 fs, gs;
+} vf;
+
+bool vfork_child_running(void) { return vf.active; }
+
+static i64 vfork_inplace(u64 flags, u64 newsp)
+{
+    ring_flush();
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = UNO_FORK_INPLACE | ((flags & 0xff) << 8);
+    platform_hypercall(UNO_HC_FORK);
+    if (hc->ret < 0)
+        return hc->ret;
+    vf.active = true;
+    vf.frame = *current_frame;
+    vf.frame.rax = hc->arg[2]; /* what vfork returns to the parent: the child's pid */
+    vf.saved = proc;
+    memcpy(vf.cwd, cwd_path, sizeof vf.cwd);
+    vf.fs = platform_get_fs();
+    vf.gs = platform_get_gs();
+    fd_table_save();
+    proc.pid = (int)hc->arg[2];
+    proc.ppid = (int)hc->arg[3];
+    signal_fork_child();
+    if (newsp)
+        current_frame->rsp = newsp;
+    return 0;
+}
+
+/* The child is gone from this VM (exited, or exec'd into its own): the parent resumes its
+ * vfork call with the child's pid. */
+static NORETURN void vfork_resume_parent(void)
+{
+    static struct regs frame;
+    vf.active = false;
+    fd_table_restore();
+    proc = vf.saved;
+    memcpy(cwd_path, vf.cwd, sizeof vf.cwd);
+    platform_set_fs(vf.fs);
+    platform_set_gs(vf.gs);
+    signal_set_mask(proc.sigmask); /* republishes what the VMM should wake us for */
+    frame = vf.frame;
+    arch_enter_user(&frame);
+}
+
+/* The in-place vfork child ends (exit or a fatal signal): status as wait encodes it. */
+NORETURN void vfork_child_exit(int status)
+{
+    syscall_report_enosys();
+    ring_flush();
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = (u64)status;
+    platform_hypercall(UNO_HC_VFORK_END);
+    vfork_resume_parent();
+}
+
+/* The in-place vfork child is about to replace its program: now it needs a VM of its own.
+ * Returns in the child (its own VM); the parent's VM resumes the parent instead. */
+int vfork_child_exec(void)
+{
+    ring_flush();
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = UNO_FORK_VFORK_EXEC;
+    platform_hypercall(UNO_HC_FORK);
+    if (hc->ret < 0)
+        return (int)hc->ret;
+    if (hc->ret > 0)
+        vfork_resume_parent();
+    vf.active = false;
+    fd_table_forget_saved();
+    devfs_random_fork((u32)proc.pid);
+    return 0;
+}
+
 static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
 {
     /* Threads (CLONE_VM without CLONE_VFORK, CLONE_THREAD) come with the threads issue. */
@@ -39,6 +121,10 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
     if (flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS | CLONE_PIDFD |
                  CLONE_PARENT | CLONE_NAMESPACES))
         return -ENOSYS;
+    /* vfork: the child borrows this VM (and so our memory) until it execs or exits. A vfork
+     * from a vfork child gets a VM at once. */
+    if ((flags & CLONE_VFORK) && (flags & CLONE_VM) && !vf.active)
+        return vfork_inplace(flags, newsp);
     ring_flush(); /* nothing of ours may be in flight while the VMM forks */
     upper_mark_active(); /* from now on another process may change the writable layer */
     struct uno_hcall *hc = platform_hcall_block();

@@ -49,4 +49,9 @@ extern struct proc proc;
 
 void proc_init(void);
 
+/* fork.c: the in-place vfork child (running in its parent's VM). */
+bool vfork_child_running(void);
+NORETURN void vfork_child_exit(int status);
+int vfork_child_exec(void);
+
 #endif

@@ -249,6 +249,8 @@ NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr)
         proc.sigmask &= ~SIGBIT(sig);
     }
     if (ka->handler == SIG_DFL) {
+        if (vfork_child_running())
+            vfork_child_exit(sig);
         syscall_report_enosys();
         ring_flush();
         struct uno_hcall *hc = platform_hcall_block();

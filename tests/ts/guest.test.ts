@@ -42,16 +42,11 @@ const FAULTS_TODO = NONE;
 // The process programs (issue 4: fork, exec, wait, pipes, signals, poll, process groups).
 const FORK_TODO: Todo = {
   all: {
-    "vfork shares memory until exec or exit": "vfork gives the child a copy-on-write copy of memory (a new VM), not the parent's memory: its writes are not seen by the parent (docs/architecture.md)",
-    "MAP_SHARED file mapping after fork": "MAP_SHARED writable file mappings are not implemented (ENODEV; the dynamic-programs issue)",
-    "status flags shared, descriptor flags not": "file status flags (O_APPEND, O_NONBLOCK) set after fork stay in the process that set them",
+    "MAP_SHARED file mapping after fork":
+      "MAP_SHARED writable file mappings are not implemented (ENODEV; the dynamic-programs issue)",
+    "status flags shared, descriptor flags not":
+      "file status flags (O_APPEND, O_NONBLOCK) set after fork stay in the process that set them",
     "exit status": "the program exits 1 because of the known gaps above",
-  },
-  glibc: {
-    posix_spawn: "glibc's posix_spawn reports exec errors through vfork-shared memory: an ENOENT is lost",
-  },
-  "glibc-pie": {
-    posix_spawn: "glibc's posix_spawn reports exec errors through vfork-shared memory: an ENOENT is lost",
   },
 };
 const WAIT_TODO: Todo = {};

@@ -36,10 +36,7 @@ const SCRIPTS = path.join(ROOT, "tests", "shell");
  * Known uno gaps: script file name → reason. Such a script still runs; a failure is
  * reported as a todo, not as a failure of the suite.
  */
-const todo: Record<string, string> = {
-  "xargs_find.sh":
-    "busybox learns that exec failed (127) through memory shared with its vfork child; uno's vfork child has a copy",
-};
+const todo: Record<string, string> = {};
 
 const tmp = tempDir("uno-shell-test-");
 const rootfs = path.join(tmp, "root");
