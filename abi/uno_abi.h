@@ -140,6 +140,8 @@ enum uno_hcall_nr {
     UNO_HC_STOP = 9,  /* arg[0] = signal: stop this process (job control) until SIGCONT */
     UNO_HC_VFORK_END = 10, /* the in-place vfork child ended: arg[0] = its wait status; the
                             * VM is the parent's again */
+    UNO_HC_DISCARD = 11, /* arg[0] = GPA, arg[1] = length (pages of RAM): the guest no longer
+                          * needs their contents; they read as zero from now on */
 };
 
 #define UNO_FORK_VFORK 0x1u   /* the parent sleeps until the child execs or exits */

@@ -638,6 +638,14 @@ static int hypercall(struct vmm *v, uint32_t nr)
         hc->ret = ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0 ? (int64_t)sr.cr2 : 0;
         return 0;
     }
+    case UNO_HC_DISCARD: {
+        /* Freed guest memory: after a fork it is still shared copy-on-write with the parent;
+         * dropping it means the next use gets a zero page instead of a copy. */
+        uint64_t gpa = hc->arg[0], len = hc->arg[1];
+        void *p = (gpa | len) & 4095 ? NULL : gpa_ptr(v, gpa, len);
+        hc->ret = p && len && madvise(p, len, MADV_DONTNEED) == 0 ? 0 : -EINVAL;
+        return 0;
+    }
     case UNO_HC_VFORK_END:
         ring_serve(v, false);
         hc->ret = proc_vfork_end(v, (int32_t)(hc->arg[0] & 0xffff));

@@ -337,6 +337,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
         /* Point of no return: the old address space goes. */
         exec_committed = true;
         vma_reset();
+        frame_discard_free_tail();
         u64 bias = 0;
         if (e.type == ET_DYN)
             bias = PIE_BASE - e.lo + (rand_u64() % 4096) * PAGE_SIZE;

@@ -87,3 +87,25 @@ void frame_free(u64 pa)
 
 u64 frame_free_count(void) { return nfree; }
 u64 frame_total(void) { return nframes; }
+
+/* exec: most of RAM was just freed. Frames above the highest one still in use go back to the
+ * host (UNO_HC_DISCARD): they read as zero again, so they need no clearing, and a page the new
+ * program never touches costs nothing — after a fork it would otherwise be copied the moment
+ * it is cleared. */
+void frame_discard_free_tail(void)
+{
+    u64 top = hwm;
+    while (top > table_hint && top > 0 && !used(top - 1))
+        top--;
+    if (top >= hwm)
+        return;
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = base + top * PAGE_SIZE;
+    hc->arg[1] = (hwm - top) * PAGE_SIZE;
+    platform_hypercall(UNO_HC_DISCARD);
+    if (hc->ret == 0) {
+        hwm = top;
+        if (hint > top)
+            hint = top;
+    }
+}

@@ -43,6 +43,7 @@ u64 frame_alloc_table(void);      /* the same, for a page-table page */
 void frame_free(u64 pa);
 u64 frame_free_count(void);
 u64 frame_total(void);
+void frame_discard_free_tail(void); /* exec: give the free top of RAM back to the host */
 
 /* pagetable.c */
 #define PTE_P 0x1ull
