@@ -14,15 +14,38 @@
 
 #define FIONREAD 0x541b
 
+/* One read or write of a pipe. A write is first tried without waiting, which the host's I/O
+ * thread serves while it is busy (no exit: a stream of writes into a pipe that keeps
+ * draining costs no VM exit); only if the pipe is full is it sent again as an operation
+ * that may wait, which the vCPU thread serves, interruptible by signals. A read goes to the
+ * vCPU thread at once: a reader usually waits for its writer. */
+static i64 pipe_op(struct file *f, u16 opcode, void *buf, u64 len)
+{
+    bool nb = (f->flags & O_NONBLOCK) != 0;
+    bool try_first = opcode == UNO_OP_WRITE;
+    struct ring_op op = {.op = opcode, .handle = f->handle, .off = -1, .nonblock = try_first || nb,
+                         .blocking = !try_first && !nb};
+    if (opcode == UNO_OP_READ) {
+        op.out = buf;
+        op.out_len = len;
+    } else {
+        op.in = buf;
+        op.in_len = len;
+    }
+    i64 r = ring_call(&op);
+    if (r != -EAGAIN || nb || !try_first)
+        return r;
+    op.nonblock = false;
+    op.blocking = true;
+    return ring_call(&op);
+}
+
 static i64 pipe_read(struct file *f, void *buf, u64 len, i64 off)
 {
     (void)off;
     if (len == 0)
         return 0;
-    bool nb = (f->flags & O_NONBLOCK) != 0;
-    struct ring_op op = {.op = UNO_OP_READ, .handle = f->handle, .off = -1, .out = buf,
-                         .out_len = MIN(len, (u64)RING_MAX_IO), .blocking = !nb, .nonblock = nb};
-    return ring_call(&op);
+    return pipe_op(f, UNO_OP_READ, buf, MIN(len, (u64)RING_MAX_IO));
 }
 
 static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
@@ -32,10 +55,7 @@ static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
     u64 done = 0;
     while (done < len) {
         u64 n = MIN(len - done, (u64)RING_MAX_IO);
-        struct ring_op op = {.op = UNO_OP_WRITE, .handle = f->handle, .off = -1,
-                             .in = (const u8 *)buf + done, .in_len = n, .blocking = !nb,
-                             .nonblock = nb};
-        i64 put = ring_call(&op);
+        i64 put = pipe_op(f, UNO_OP_WRITE, (u8 *)buf + done, n);
         if (put == -EPIPE) {
             struct k_siginfo si;
             memset(&si, 0, sizeof si);
@@ -46,8 +66,8 @@ static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
         if (put < 0)
             return done ? (i64)done : put;
         done += (u64)put;
-        if ((u64)put < n)
-            break;
+        if (nb && (u64)put < n)
+            break; /* O_NONBLOCK: what fitted */
     }
     return (i64)done;
 }
