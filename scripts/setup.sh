@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang lld libclang-rt-14-dev
-          valgrind ca-certificates qemu-system-x86 cpio)
+          valgrind ca-certificates qemu-system-x86 cpio dpkg-dev)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -27,6 +27,8 @@ fi
 
 npm ci --no-audit --no-fund --loglevel=error
 make -j2 all examples
+# The busybox testsuite's source (Debian's source package), fetched once for `make test`.
+scripts/busybox-testsuite.sh --fetch
 
 if [ ! -e /dev/kvm ]; then
   echo "setup: warning: /dev/kvm is missing: uno needs KVM to run anything" >&2
