@@ -223,6 +223,7 @@ enum uno_op {
                            * -> count ready, revents filled in data */
     UNO_OP_PROC = 25,     /* arg0 = UNO_PROC_*, arg1..3 = its arguments (see below) */
     UNO_OP_PIPECTL = 26,  /* pipe/console handle, arg0 = UNO_PIPECTL_*, arg1 = size */
+    UNO_OP_LINK = 27,     /* "old\0new\0" in data: a hard link in the writable layer */
     UNO_OP_MAX
 };
 

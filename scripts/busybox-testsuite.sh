@@ -198,6 +198,16 @@ build_root() {
   cp -a "$SRC/testsuite" "$root/bb/testsuite"
   # as debian/rules: mdev.tests needs root and a real /dev
   rm -f "$root/bb/testsuite/mdev.tests" "$root/bb/testsuite/.setup"
+  # Left out on both sides (so the counts stay comparable): the two bc stress cases push
+  # about 3.7 million lines through `bc | bc` — seconds natively, but many minutes in uno
+  # today (bc's allocations are slow there; see docs/benchmarks.md). Every other bc case runs.
+  local t
+  for t in "bc parsing of numbers" "bc printing of numbers"; do
+    awk -v name="testing \"$t\"" 'index($0, name) == 1 { skip = 1 } skip && /^$/ { skip = 0; next } !skip' \
+      "$root/bb/testsuite/bc.tests" >"$root/bb/testsuite/bc.tests.new" &&
+      cat "$root/bb/testsuite/bc.tests.new" >"$root/bb/testsuite/bc.tests" &&
+      rm "$root/bb/testsuite/bc.tests.new"
+  done
   if [ -f "$SRC/debian/testsuite-linux.diff" ]; then
     patch -s -p1 -d "$root/bb" <"$SRC/debian/testsuite-linux.diff"
   fi

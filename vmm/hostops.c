@@ -425,7 +425,8 @@ static int64_t op_two_paths(struct vmm *v, struct ring_req *r)
             close(d2);
             return d1;
         }
-        res = renameat(d1, n1, d2, n2) < 0 ? -errno : 0;
+        res = r->op == UNO_OP_LINK ? (linkat(d1, n1, d2, n2, 0) < 0 ? -errno : 0)
+                                   : (renameat(d1, n1, d2, n2) < 0 ? -errno : 0);
         close(d1);
     }
     /* Only after success: a failure keeps the lower one hidden. A directory moved over a
@@ -644,6 +645,7 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_CHOWN:
         return op_namei(v, r);
     case UNO_OP_RENAME:
+    case UNO_OP_LINK:
     case UNO_OP_SYMLINK:
         return op_two_paths(v, r);
     case UNO_OP_GETDENTS:

@@ -43,6 +43,7 @@ static bool op_has_path(uint16_t op)
     case UNO_OP_OPEN: case UNO_OP_STAT: case UNO_OP_MKDIR: case UNO_OP_UNLINK:
     case UNO_OP_RENAME: case UNO_OP_SYMLINK: case UNO_OP_READLINK: case UNO_OP_WHITEOUT:
     case UNO_OP_CHMOD: case UNO_OP_UTIMENS: case UNO_OP_OPAQUE: case UNO_OP_CHOWN:
+    case UNO_OP_LINK:
         return true;
     default:
         return false;
@@ -95,7 +96,7 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
         int err = check_path((const char *)slot, r->len, r->path, sizeof r->path, &used);
         if (err)
             return err;
-        if (r->op == UNO_OP_RENAME) {
+        if (r->op == UNO_OP_RENAME || r->op == UNO_OP_LINK) {
             err = check_path((const char *)slot + used, r->len - used, r->path2,
                              sizeof r->path2, NULL);
             if (err)

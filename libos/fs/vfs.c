@@ -754,6 +754,35 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
     return 0;
 }
 
+/* A hard link: the file moves to the writable layer first (copy-up), where the host links
+ * it; both names then share one host inode, as on Linux. */
+int vfs_link(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, bool follow)
+{
+    static struct node o, nn;
+    int r = vfs_resolve(olddirfd, oldpath, follow ? RESOLVE_FOLLOW : 0, &o);
+    if (r)
+        return r;
+    if (!o.exists)
+        return -ENOENT;
+    if (S_ISDIR(o.mode))
+        return -EPERM;
+    if (o.special != SP_NONE)
+        return -EXDEV;
+    r = prepare_create(newdirfd, newpath, &nn);
+    if (r)
+        return r;
+    r = copy_up(&o);
+    if (r)
+        return r;
+    struct ring_op op = {.op = UNO_OP_LINK};
+    const char *r1 = upper_rel(o.path), *r2 = upper_rel(nn.path);
+    op.in = r1;
+    op.in_len = strlen(r1) + 1;
+    op.in2 = r2;
+    op.in2_len = strlen(r2) + 1;
+    return (int)ring_call(&op);
+}
+
 int vfs_symlink(const char *target, int dirfd, const char *linkpath)
 {
     static struct node n;

@@ -48,6 +48,7 @@ int vfs_readlink(const struct node *n, char *buf, u64 size);
 int vfs_mkdir(int dirfd, const char *path, u32 mode);
 int vfs_unlink(int dirfd, const char *path, int flags);
 int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int vfs_link(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, bool follow);
 int vfs_symlink(const char *target, int dirfd, const char *linkpath);
 int vfs_chmod(const struct node *n, u32 mode);
 int vfs_utimens(const struct node *n, i64 atime_ns, i64 mtime_ns);

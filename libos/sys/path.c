@@ -234,6 +234,25 @@ i64 sys_rename(u64 old, u64 new)
     return sys_renameat2((u64)AT_FDCWD, old, (u64)AT_FDCWD, new, 0);
 }
 
+#define AT_SYMLINK_FOLLOW 0x400
+i64 sys_linkat(u64 olddir, u64 old, u64 newdir, u64 new, u64 flags)
+{
+    if (flags & ~(u64)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    int r = get_path(old, p1);
+    if (r == -ENOENT && (flags & AT_EMPTY_PATH)) {
+        struct file *f = fd_get((int)olddir);
+        if (!f)
+            return -EBADF;
+        memcpy(p1, f->path, strlen(f->path) + 1);
+        r = 0;
+    }
+    if (!r)
+        r = get_path(new, p2);
+    return r ? r : vfs_link((int)olddir, p1, (int)newdir, p2, (flags & AT_SYMLINK_FOLLOW) != 0);
+}
+i64 sys_link(u64 old, u64 new) { return sys_linkat((u64)AT_FDCWD, old, (u64)AT_FDCWD, new, 0); }
+
 i64 sys_symlinkat(u64 target, u64 dirfd, u64 path)
 {
     int r = get_path(target, p1);

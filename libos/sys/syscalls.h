@@ -68,6 +68,8 @@ i64 sys_rename(u64 old, u64 new);
 i64 sys_renameat(u64 olddir, u64 old, u64 newdir, u64 new);
 i64 sys_renameat2(u64 olddir, u64 old, u64 newdir, u64 new, u64 flags);
 i64 sys_symlink(u64 target, u64 path);
+i64 sys_link(u64 old, u64 new);
+i64 sys_linkat(u64 olddir, u64 old, u64 newdir, u64 new, u64 flags);
 i64 sys_symlinkat(u64 target, u64 dirfd, u64 path);
 i64 sys_chmod(u64 path, u64 mode);
 i64 sys_fchmodat(u64 dirfd, u64 path, u64 mode);
