@@ -5,7 +5,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { ROOT, requireFile, requireKvm, runNative, runUno, tempDir } from "./guest-util.js";
 
 const VMM = path.join(ROOT, "build", "uno-vmm");
@@ -99,6 +99,80 @@ describe("the console", () => {
     const u = runUno(prog("tty"), []);
     assert.equal(n.stdout, "isatty(0)=0 isatty(1)=0\n");
     assert.equal(u.stdout, n.stdout);
+  });
+});
+
+describe("processes of an instance", () => {
+  /** A root directory with busybox and its applets (sh, sleep…) as symlinks. */
+  function busyboxRoot(): string {
+    const root = path.join(tmp, "bbroot");
+    if (fs.existsSync(root)) return root;
+    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+    fs.mkdirSync(path.join(root, "tmp"));
+    fs.copyFileSync("/bin/busybox", path.join(root, "bin", "busybox"));
+    fs.chmodSync(path.join(root, "bin", "busybox"), 0o755);
+    for (const a of ["sh", "sleep", "echo"]) fs.symlinkSync("busybox", path.join(root, "bin", a));
+    return root;
+  }
+
+  it("a fork bomb stops at --pids-limit with EAGAIN", () => {
+    requireKvm();
+    const r = runUno(prog("forkbomb"), [], { unoFlags: ["--pids-limit", "8"] });
+    // PID 1 counts: 7 children fit under a limit of 8.
+    assert.equal(r.stdout, "forked 7, then Resource temporarily unavailable; reaped 7\n", r.stderr);
+    assert.equal(r.status, 0);
+  });
+
+  it("--pids-limit rejects nonsense", () => {
+    const r = runUno(prog("hello"), [], { unoFlags: ["--pids-limit", "0"] });
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /--pids-limit/);
+  });
+
+  it("when PID 1 exits, the instance ends with its status (a background job does not hold it)", () => {
+    requireKvm();
+    const t0 = Date.now();
+    const r = runUno(busyboxRoot(), ["--", "/bin/sh", "-c", "sleep 100 & echo started; exit 3"]);
+    assert.equal(r.stdout, "started\n");
+    assert.equal(r.status, 3, r.stderr);
+    assert.ok(Date.now() - t0 < 60_000, "uno run waited for the background sleep");
+  });
+
+  it("SIGTERM to uno reaches the guest's PID 1, whose trap runs (as docker stop)", async () => {
+    requireKvm();
+    const child = spawn(
+      path.join(ROOT, "bin", "uno"),
+      [
+        "run",
+        busyboxRoot(),
+        "--",
+        "/bin/sh",
+        "-c",
+        'trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 1; done',
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, UNO_HOME: path.join(tmp, "home") },
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      const poll = setInterval(() => {
+        if (out.includes("ready")) {
+          clearInterval(poll);
+          child.kill("SIGTERM");
+        }
+      }, 50);
+      child.once("exit", (c) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve(c);
+      });
+    });
+    assert.equal(out, "ready\ngot TERM\n");
+    assert.equal(code, 7);
   });
 });
 
