@@ -242,9 +242,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--trace", "print each system call the guest makes (strace-like) and an ENOSYS summary")
     .option("--verbose", "print what uno and uno-vmm do")
     .option("--keep", "keep the instance directory and its writable layer after the run")
-    .option("-t, --tty", "give the guest the terminal: the console is a tty (isatty true, termios, ^C/^Z to its foreground job)")
+    .option(
+      "-t, --tty",
+      "give the guest the terminal: the console is a tty (isatty true, termios, ^C/^Z to its foreground job)",
+    )
     .option("-i, --interactive", "keep stdin attached (always the case; accepted as docker's -i)")
-    .option("--pids-limit <n>", "most processes the instance may have at once (fork gets EAGAIN beyond; default 1024)")
+    .option(
+      "--pids-limit <n>",
+      "most processes the instance may have at once (fork gets EAGAIN beyond; default 1024)",
+    )
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")
     .addHelpText(
