@@ -26,7 +26,7 @@ static void on_kick(int sig, siginfo_t *si, void *uc)
     (void)sig;
     (void)uc;
     if (si->si_code == SI_TIMER && kick_vmm)
-        proc_timer_fired(kick_vmm);
+        proc_timer_fired(kick_vmm, si->si_value.sival_int);
 }
 
 void block_init_thread(void)
@@ -54,7 +54,7 @@ void block_eat_kicks(struct vmm *v)
     siginfo_t si;
     while (sigtimedwait(&s, &si, &zero) == SIGKICK)
         if (si.si_code == SI_TIMER)
-            proc_timer_fired(v);
+            proc_timer_fired(v, si.si_value.sival_int);
 }
 
 int block_install(struct vmm *v)

@@ -150,6 +150,7 @@ int proc_init_instance(struct vmm *v, int limit)
                              .exit_signal = G_SIGCHLD};
     v->self = e;
     v->vcpu_tid = gettid();
+    pthread_getcpuclockid(pthread_self(), &v->vcpu_clock);
     v->vfork_fd = -1;
     /* Orphaned VMMs stay below us, so they can be found and reaped. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -158,11 +159,16 @@ int proc_init_instance(struct vmm *v, int limit)
 
 /* ---------------------------------------------------------------- signals ------------ */
 
-void proc_timer_fired(struct vmm *v)
+/* Interval timer `which` expired (called from the kick's signal handler). */
+void proc_timer_fired(struct vmm *v, int which)
 {
-    v->self->sender[G_SIGALRM - 1] = 0;
-    v->self->code[G_SIGALRM - 1] = 0x80; /* SI_KERNEL, as Linux's itimer */
-    __atomic_fetch_or(&v->self->pending, BIT(G_SIGALRM), __ATOMIC_SEQ_CST);
+    static const int sigs[3] = {G_SIGALRM, 26 /* SIGVTALRM */, 27 /* SIGPROF */};
+    if (which < 0 || which > 2)
+        return;
+    int sig = sigs[which];
+    v->self->sender[sig - 1] = 0;
+    v->self->code[sig - 1] = 0x80; /* SI_KERNEL, as Linux's itimers */
+    __atomic_fetch_or(&v->self->pending, BIT(sig), __ATOMIC_SEQ_CST);
 }
 
 void proc_take_signals(struct vmm *v)
@@ -552,32 +558,37 @@ static int64_t proc_setsid(struct vmm *v)
 
 /* ---------------------------------------------------------------- interval timer ----- */
 
-static timer_t itimer;
-static bool itimer_made;
+/* ITIMER_REAL counts wall time; ITIMER_VIRTUAL and ITIMER_PROF count the CPU time of the
+ * vCPU thread (the app and its libOS: the guest has no separate system time). Each is a
+ * POSIX timer aimed at the vCPU thread, firing as a kick that carries which one it is. */
+static timer_t itimer[3];
+static bool itimer_made[3];
 
 static int64_t proc_itimer(struct vmm *v, struct ring_req *r)
 {
-    if (r->arg[1] != 0)
-        return -ENOSYS; /* ITIMER_VIRTUAL and ITIMER_PROF are not implemented */
+    uint64_t which = r->arg[1];
+    if (which > 2)
+        return -EINVAL;
     if (r->len != 4 * sizeof(uint64_t))
         return -EINVAL;
     uint64_t *d = (uint64_t *)r->data;
-    if (!itimer_made) {
+    if (!itimer_made[which]) {
         struct sigevent ev;
         memset(&ev, 0, sizeof ev);
         ev.sigev_notify = SIGEV_THREAD_ID;
         ev.sigev_signo = SIGKICK;
+        ev.sigev_value.sival_int = (int)which;
         ev._sigev_un._tid = v->vcpu_tid;
-        if (timer_create(CLOCK_MONOTONIC, &ev, &itimer) < 0)
+        if (timer_create(which == 0 ? CLOCK_MONOTONIC : v->vcpu_clock, &ev, &itimer[which]) < 0)
             return -errno;
-        itimer_made = true;
+        itimer_made[which] = true;
     }
     struct itimerspec n = {
         .it_value = {(time_t)(d[0] / 1000000000ull), (long)(d[0] % 1000000000ull)},
         .it_interval = {(time_t)(d[1] / 1000000000ull), (long)(d[1] % 1000000000ull)},
     }, o;
     bool set = r->arg[2] != 0;
-    if (set ? timer_settime(itimer, 0, &n, &o) : timer_gettime(itimer, &o))
+    if (set ? timer_settime(itimer[which], 0, &n, &o) : timer_gettime(itimer[which], &o))
         return -errno;
     d[0] = (uint64_t)o.it_value.tv_sec * 1000000000ull + (uint64_t)o.it_value.tv_nsec;
     d[1] = (uint64_t)o.it_interval.tv_sec * 1000000000ull + (uint64_t)o.it_interval.tv_nsec;
@@ -769,7 +780,8 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
         c->vcpu_tid = gettid();
         v->self = c;
         v->vcpu_tid = c->vcpu_tid;
-        itimer_made = false; /* timers are not inherited */
+        itimer_made[0] = itimer_made[1] = itimer_made[2] = false; /* not inherited */
+        pthread_getcpuclockid(pthread_self(), &v->vcpu_clock);
         if (vfork) {
             close(vpipe[0]);
             v->vfork_fd = vpipe[1];

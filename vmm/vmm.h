@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,7 @@ struct vmm {
     struct proc_entry *vfork_parent; /* while an in-place vfork child runs: its parent */
     int vfork_fd;                /* child of a vfork: closing it releases the parent */
     pid_t vcpu_tid;
+    clockid_t vcpu_clock;        /* CPU time of the vCPU thread (ITIMER_VIRTUAL/PROF) */
     uint64_t hypercalls;         /* exits to this process the guest asked for */
     uint64_t doorbells;          /* doorbell wake-ups of the I/O thread (no exit) */
 };
@@ -140,7 +142,7 @@ int64_t proc_vfork_end(struct vmm *v, int32_t status);
 void proc_take_signals(struct vmm *v);     /* table -> the guest's signal page */
 bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must see now */
 void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */
-void proc_timer_fired(struct vmm *v);      /* the guest's ITIMER_REAL expired */
+void proc_timer_fired(struct vmm *v, int which); /* the guest's interval timer expired */
 int proc_fg_pgrp(void);
 bool proc_is_init(struct vmm *v);          /* the instance's PID 1 */
 void proc_signal_group(int pgrp, int sig);

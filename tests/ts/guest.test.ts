@@ -65,12 +65,7 @@ const SIGNALS_TODO: Todo = {
       "file mappings are copied at mmap time: a page past the end of the file is zero-filled, no SIGBUS",
   },
 };
-const SIGASYNC_TODO: Todo = {
-  all: {
-    "ITIMER_VIRTUAL: fires after CPU time": "ITIMER_VIRTUAL is not implemented (ENOSYS)",
-    "ITIMER_PROF: fires after CPU time": "ITIMER_PROF is not implemented (ENOSYS)",
-  },
-};
+const SIGASYNC_TODO: Todo = {};
 const POLL_TODO: Todo = {};
 const PGRP_TODO: Todo = {};
 
