@@ -159,6 +159,7 @@ enum uno_hcall_nr {
  * run a handler or end the process now (not blocked, not ignored), i.e. those that must
  * interrupt a blocking host operation with -EINTR. */
 #define UNO_GPA_SIGPAGE (UNO_GPA_HCALL + 0x800)
+#define UNO_SIGQ_LEN 32
 struct uno_sigpage {
     volatile uint64_t pending;   /* bit n-1 = signal n; the VMM ORs, the libOS takes */
     volatile uint64_t interest;  /* written by the libOS */
@@ -169,6 +170,13 @@ struct uno_sigpage {
     int32_t sender[64];          /* pid that sent each signal (0: the system) */
     int32_t code[64];            /* its si_code (SI_USER, SI_QUEUE, CLD_*) */
     uint64_t value[64];          /* sigqueue's value, or a child's status for SIGCHLD */
+    /* Further instances of real-time signals already pending (they queue, in order): the VMM
+     * appends at q_tail, the libOS takes from q_head. */
+    volatile uint32_t q_head, q_tail;
+    struct uno_sigq {
+        int32_t sig, sender, code, _pad;
+        uint64_t value;
+    } q[UNO_SIGQ_LEN];
 };
 
 struct uno_hcall {
@@ -354,6 +362,9 @@ struct uno_ring {
 
 _Static_assert(sizeof(struct uno_ring) <= UNO_RING_HDR_BYTES, "ring header too large");
 _Static_assert(sizeof(struct uno_bootinfo) <= 4096, "bootinfo larger than a page");
+_Static_assert(sizeof(struct uno_hcall) * UNO_MAX_VCPUS <= 0x800 &&
+                   0x800 + sizeof(struct uno_sigpage) <= 4096,
+               "hypercall blocks and signal page must share one page");
 _Static_assert(UNO_GPA_RING + UNO_RING_BYTES <= UNO_GPA_LIBOS, "ring overlaps libOS");
 _Static_assert(UNO_GPA_PGTABLE + UNO_PGTABLE_MAX <= UNO_GPA_RING, "page tables overlap");
 

@@ -65,6 +65,8 @@ struct proc_entry {
     int32_t sender[64]; /* who sent each of them */
     int32_t code[64];   /* and how (si_code) */
     uint64_t value[64]; /* sigqueue's value, a child's status */
+    uint32_t qn;        /* real-time signals queue, in order (under the lock) */
+    struct uno_sigq q[UNO_SIGQ_LEN];
     int64_t utime_us, stime_us, maxrss_kb;
 };
 
@@ -177,6 +179,21 @@ void proc_take_signals(struct vmm *v)
     struct uno_sigpage *sp = sigpage(v);
     if (!bits || !sp)
         return;
+    if (bits >> 31) {
+        /* Real-time signals travel in order through the queues. */
+        struct proc_entry *me = v->self;
+        lock();
+        uint32_t k = 0;
+        while (k < me->qn && sp->q_tail - sp->q_head < UNO_SIGQ_LEN) {
+            sp->q[sp->q_tail % UNO_SIGQ_LEN] = me->q[k++];
+            __atomic_store_n(&sp->q_tail, sp->q_tail + 1, __ATOMIC_RELEASE);
+        }
+        memmove(me->q, me->q + k, (me->qn - k) * sizeof me->q[0]);
+        me->qn -= k;
+        if (me->qn) /* the rest once the guest made room */
+            __atomic_fetch_or(&me->pending, bits & ~0x7fffffffull, __ATOMIC_SEQ_CST);
+        unlock();
+    }
     for (int i = 0; i < 64; i++) {
         if (bits & (1ull << i)) {
             sp->sender[i] = v->self->sender[i];
@@ -442,10 +459,33 @@ int64_t proc_stop(struct vmm *v, int sig)
 
 /* Deliver sig to e (under lock). SIGKILL ends its VMM at once; the rest wait in the table
  * until its VMM hands them to its guest. Returns true if e is this process. */
-static bool send(struct vmm *v, struct proc_entry *e, int sig, int32_t code, uint64_t value)
+/* A real-time signal: queued behind the others of the process (under lock). */
+static int send_rt(struct vmm *v, struct proc_entry *e, int sig, int32_t code, uint64_t value)
+{
+    struct uno_sigq item = {.sig = sig, .sender = v->self->pid, .code = code, .value = value};
+    if (e == v->self) {
+        struct uno_sigpage *sp = sigpage(v);
+        if (!sp || sp->q_tail - sp->q_head >= UNO_SIGQ_LEN)
+            return -EAGAIN;
+        sp->q[sp->q_tail % UNO_SIGQ_LEN] = item;
+        __atomic_store_n(&sp->q_tail, sp->q_tail + 1, __ATOMIC_RELEASE);
+        __atomic_fetch_or(&sp->pending, BIT(sig), __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    if (e->qn >= UNO_SIGQ_LEN)
+        return -EAGAIN; /* RLIMIT_SIGPENDING, as it were */
+    e->q[e->qn++] = item;
+    __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
+    kick(e);
+    return 0;
+}
+
+static int send(struct vmm *v, struct proc_entry *e, int sig, int32_t code, uint64_t value)
 {
     if (!live(e) || sig == 0)
-        return false;
+        return 0;
+    if (sig >= 32)
+        return send_rt(v, e, sig, code, value);
     if (sig == G_SIGCONT)
         __atomic_fetch_and(&e->pending, ~STOP_BITS, __ATOMIC_SEQ_CST);
     else if (BIT(sig) & STOP_BITS)
@@ -459,17 +499,17 @@ static bool send(struct vmm *v, struct proc_entry *e, int sig, int32_t code, uin
             sp->value[sig - 1] = value;
             __atomic_fetch_or(&sp->pending, BIT(sig), __ATOMIC_SEQ_CST);
         }
-        return true;
+        return 0;
     }
     if (sig == G_SIGKILL) {
         pid_t h = e->host_pid;
         mark_exited(e, G_SIGKILL);
         if (h > 0)
             kill(h, SIGKILL);
-        return false;
+        return 0;
     }
     post_info(e, sig, v->self->pid, code, value);
-    return false;
+    return 0;
 }
 
 static int64_t proc_kill(struct vmm *v, int pid, int sigcode, uint64_t value)
@@ -481,7 +521,7 @@ static int64_t proc_kill(struct vmm *v, int pid, int sigcode, uint64_t value)
     if (code > 0 && code != 0x80)
         return -EPERM; /* only the kernel's codes are positive */
     struct proc_entry *me = v->self;
-    int found = 0;
+    int found = 0, err = 0;
     lock();
     for (int i = 0; i < PROC_MAX; i++) {
         struct proc_entry *e = &inst->p[i];
@@ -494,10 +534,12 @@ static int64_t proc_kill(struct vmm *v, int pid, int sigcode, uint64_t value)
         if (!hit)
             continue;
         found++;
-        send(v, e, sig, code, value);
+        int r = send(v, e, sig, code, value);
+        if (r)
+            err = r;
     }
     unlock();
-    return found ? 0 : -ESRCH;
+    return !found ? -ESRCH : pid > 0 ? err : 0;
 }
 
 /* ---------------------------------------------------------------- groups, sessions --- */
@@ -600,6 +642,8 @@ static int64_t proc_itimer(struct vmm *v, struct ring_req *r)
 int64_t proc_op(struct vmm *v, struct ring_req *r)
 {
     struct proc_entry *me = v->self;
+    if (!inst || !me)
+        return -ENOSYS; /* no process table (the host-side unit tests) */
     int a1 = (int)r->arg[1], a2 = (int)r->arg[2];
     struct proc_entry *t;
     int64_t res;
@@ -680,6 +724,13 @@ static void switch_identity(struct vmm *v, struct proc_entry *to)
     uint64_t left = sp ? __atomic_exchange_n(&sp->pending, 0, __ATOMIC_SEQ_CST) : 0;
     if (left)
         __atomic_fetch_or(&v->self->pending, left, __ATOMIC_SEQ_CST);
+    if (sp) {
+        lock();
+        while (sp->q_head != sp->q_tail && v->self->qn < UNO_SIGQ_LEN)
+            v->self->q[v->self->qn++] = sp->q[sp->q_head++ % UNO_SIGQ_LEN];
+        sp->q_head = sp->q_tail;
+        unlock();
+    }
     v->self = to;
     proc_take_signals(v);
 }
@@ -696,8 +747,10 @@ int64_t proc_vfork_end(struct vmm *v, int32_t status)
     unlock();
     v->vfork_parent = NULL;
     struct uno_sigpage *sp = sigpage(v);
-    if (sp)
+    if (sp) {
         sp->pending = 0; /* the dead child's */
+        sp->q_head = sp->q_tail;
+    }
     v->self = parent;
     proc_take_signals(v);
     return 0;
@@ -800,8 +853,10 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
             return 0;
         }
         struct uno_sigpage *sp = sigpage(v);
-        if (sp)
+        if (sp) {
             sp->pending = 0;  /* the copy of our parent's: not ours */
+            sp->q_head = sp->q_tail;
+        }
         proc_take_signals(v); /* anything sent to us before we could be kicked */
         hc->arg[2] = (uint64_t)pid;
         hc->arg[3] = (uint64_t)me->pid;
@@ -827,8 +882,10 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
     if (vfork_exec) {
         /* This VM is the parent's again; the child's signals went with it. */
         struct uno_sigpage *sp = sigpage(v);
-        if (sp)
+        if (sp) {
             sp->pending = 0;
+            sp->q_head = sp->q_tail;
+        }
         struct proc_entry *parent = v->vfork_parent;
         v->vfork_parent = NULL;
         v->self = parent;

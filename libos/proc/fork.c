@@ -60,6 +60,7 @@ static i64 vfork_inplace(u64 flags, u64 newsp)
     vf.fs = platform_get_fs();
     vf.gs = platform_get_gs();
     fd_table_save();
+    signal_vfork_save();
     proc.pid = (int)hc->arg[2];
     proc.ppid = (int)hc->arg[3];
     signal_fork_child();
@@ -76,6 +77,7 @@ static NORETURN void vfork_resume_parent(void)
     vf.active = false;
     fd_table_restore();
     proc = vf.saved;
+    signal_vfork_restore();
     memcpy(cwd_path, vf.cwd, sizeof vf.cwd);
     platform_set_fs(vf.fs);
     platform_set_gs(vf.gs);

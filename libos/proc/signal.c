@@ -26,6 +26,11 @@
 
 static struct uno_sigpage *sigpage;
 static struct k_siginfo pinfo[NSIG]; /* siginfo of each pending signal */
+/* Further instances of pending real-time signals, in arrival order. */
+#define RTQ_LEN 64
+static struct k_siginfo rtq[RTQ_LEN];
+static int rtq_n;
+#define SIGRTMIN_K 32
 
 static u64 unblockable(void) { return SIGBIT(SIGKILL) | SIGBIT(SIGSTOP); }
 
@@ -68,10 +73,24 @@ void signal_publish_interest(void)
     __atomic_store_n(&sigpage->interest, want, __ATOMIC_SEQ_CST);
 }
 
-void signal_raise(int sig, const struct k_siginfo *info)
+int signal_raise(int sig, const struct k_siginfo *info)
 {
     if (sig < 1 || sig > NSIG)
-        return;
+        return -EINVAL;
+    if (sig >= SIGRTMIN_K && (proc.sigpending & SIGBIT(sig))) {
+        /* Real-time signals queue. */
+        if (rtq_n >= RTQ_LEN)
+            return -EAGAIN;
+        struct k_siginfo *q = &rtq[rtq_n++];
+        if (info) {
+            *q = *info;
+        } else {
+            memset(q, 0, sizeof *q);
+            q->si_code = SI_KERNEL;
+        }
+        q->si_signo = sig;
+        return 0;
+    }
     if (!(proc.sigpending & SIGBIT(sig))) {
         if (info) {
             pinfo[sig - 1] = *info;
@@ -87,6 +106,23 @@ void signal_raise(int sig, const struct k_siginfo *info)
         proc.sigpending &= ~(SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU));
     else if (default_action(sig) == DFL_STOP)
         proc.sigpending &= ~SIGBIT(SIGCONT);
+    return 0;
+}
+
+/* Take one instance of pending `sig`: its siginfo; the signal stays pending while more
+ * instances of a real-time signal are queued. */
+static void take_pending(int sig, struct k_siginfo *out)
+{
+    *out = pinfo[sig - 1];
+    for (int i = 0; i < rtq_n; i++) {
+        if (rtq[i].si_signo == sig) {
+            pinfo[sig - 1] = rtq[i];
+            memmove(&rtq[i], &rtq[i + 1], (u64)(rtq_n - i - 1) * sizeof rtq[0]);
+            rtq_n--;
+            return;
+        }
+    }
+    proc.sigpending &= ~SIGBIT(sig);
 }
 
 void signal_set_mask(u64 m)
@@ -98,10 +134,24 @@ void signal_set_mask(u64 m)
 /* Move what the VMM left in the signal page into our pending set. */
 static void take_from_vmm(void)
 {
-    if (!__atomic_load_n(&sigpage->pending, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&sigpage->pending, __ATOMIC_RELAXED) &&
+        __atomic_load_n(&sigpage->q_tail, __ATOMIC_RELAXED) == sigpage->q_head)
         return;
     u64 bits = __atomic_exchange_n(&sigpage->pending, 0, __ATOMIC_SEQ_CST);
-    for (int s = 1; s <= NSIG; s++) {
+    /* Real-time signals come through the queue, in the order they were sent. */
+    u32 tail = __atomic_load_n(&sigpage->q_tail, __ATOMIC_ACQUIRE);
+    while (sigpage->q_head != tail) {
+        const struct uno_sigq *q = &sigpage->q[sigpage->q_head % UNO_SIGQ_LEN];
+        struct k_siginfo si;
+        memset(&si, 0, sizeof si);
+        si.si_code = q->code;
+        si.kill.pid = q->sender > 0 ? q->sender : 0;
+        si.rt.value = q->value;
+        if (q->sig >= SIGRTMIN_K && q->sig <= NSIG)
+            signal_raise(q->sig, &si);
+        __atomic_store_n(&sigpage->q_head, sigpage->q_head + 1, __ATOMIC_RELEASE);
+    }
+    for (int s = 1; s < SIGRTMIN_K; s++) {
         if (!(bits & SIGBIT(s)))
             continue;
         struct k_siginfo si;
@@ -125,7 +175,29 @@ bool signal_pending(void)
 
 /* The child starts with nothing pending; the VMM already cleared the copy of our signal
  * page and put there only what was sent to the child itself. */
-void signal_fork_child(void) { proc.sigpending = 0; }
+void signal_fork_child(void)
+{
+    proc.sigpending = 0;
+    rtq_n = 0;
+}
+
+/* vfork in place: the parent's pending signals' details wait aside while the child runs. */
+static struct k_siginfo saved_pinfo[NSIG], saved_rtq[RTQ_LEN];
+static int saved_rtq_n;
+
+void signal_vfork_save(void)
+{
+    memcpy(saved_pinfo, pinfo, sizeof pinfo);
+    memcpy(saved_rtq, rtq, sizeof rtq);
+    saved_rtq_n = rtq_n;
+}
+
+void signal_vfork_restore(void)
+{
+    memcpy(pinfo, saved_pinfo, sizeof pinfo);
+    memcpy(rtq, saved_rtq, sizeof rtq);
+    rtq_n = saved_rtq_n;
+}
 
 static void tell_sigchld(void);
 
@@ -168,7 +240,8 @@ void signal_deliver(struct regs *r, u64 nr, enum restart how)
         if (!ready)
             break;
         int sig = __builtin_ctzll(ready) + 1;
-        proc.sigpending &= ~SIGBIT(sig);
+        struct k_siginfo info;
+        take_pending(sig, &info);
         struct k_sigaction *ka = &proc.sigactions[sig - 1];
         if (sig == SIGKILL)
             libos_die(SIGKILL);
@@ -196,7 +269,6 @@ void signal_deliver(struct regs *r, u64 nr, enum restart how)
         /* After sigsuspend the handler's frame holds the mask it replaced. */
         u64 oldmask = proc.has_saved_mask ? proc.saved_mask : proc.sigmask;
         proc.has_saved_mask = false;
-        struct k_siginfo info = pinfo[sig - 1];
         u64 handler = ka->handler, flags = ka->flags, restorer = ka->restorer;
         if (sigframe_setup(r, sig, &info, handler, flags, restorer, oldmask)) {
             /* No room for the frame: Linux kills with SIGSEGV. */
@@ -304,8 +376,14 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
         n.mask &= ~unblockable();
         *ka = n;
         /* Setting SIG_IGN (or a default that ignores) discards it if pending. */
-        if (ignored((int)sig))
+        if (ignored((int)sig)) {
             proc.sigpending &= ~SIGBIT(sig);
+            for (int i = 0; i < rtq_n;)
+                if (rtq[i].si_signo == (int)sig)
+                    memmove(&rtq[i], &rtq[i + 1], (u64)(--rtq_n - i) * sizeof rtq[0]);
+                else
+                    i++;
+        }
         signal_publish_interest();
         if (sig == SIGCHLD)
             tell_sigchld();
@@ -396,9 +474,10 @@ i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
         u64 got = proc.sigpending & want;
         if (got) {
             int sig = __builtin_ctzll(got) + 1;
-            proc.sigpending &= ~SIGBIT(sig);
+            struct k_siginfo si;
+            take_pending(sig, &si);
             signal_set_mask(saved);
-            if (info && copy_to_user((void *)info, &pinfo[sig - 1], sizeof pinfo[0]))
+            if (info && copy_to_user((void *)info, &si, sizeof si))
                 return -EFAULT;
             return sig;
         }
@@ -475,8 +554,7 @@ i64 sys_rt_sigqueueinfo(u64 pid, u64 sig, u64 uinfo)
         return -EPERM;
     if ((int)pid == proc.pid) {
         si.si_signo = (i32)sig;
-        signal_raise((int)sig, &si);
-        return 0;
+        return signal_raise((int)sig, &si);
     }
     u64 code = (u64)(u16)(i16)si.si_code;
     struct ring_op op = {.op = UNO_OP_PROC,

@@ -63,7 +63,7 @@ enum restart { RESTART_NONE, RESTART_SYS /* SA_RESTART decides */, RESTART_NOHAN
 
 void signal_init(void);
 /* Queue sig for this process with its siginfo (NULL: SI_KERNEL). */
-void signal_raise(int sig, const struct k_siginfo *info);
+int signal_raise(int sig, const struct k_siginfo *info); /* -EAGAIN: queue full */
 /* A signal that must be looked at before returning to the app. */
 bool signal_pending(void);
 /* At every return to the app: run handlers, apply default actions, restart or not the
@@ -76,6 +76,8 @@ void signal_publish_interest(void);
 void signal_exec_reset(void);
 /* fork child: nothing pending. */
 void signal_fork_child(void);
+void signal_vfork_save(void);
+void signal_vfork_restore(void);
 /* A CPU exception in the app: deliver its signal, or end the process. */
 NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr);
 

@@ -59,8 +59,6 @@ const PIPES_TODO: Todo = {
 };
 const SIGNALS_TODO: Todo = {
   all: {
-    "real-time signals queue, in order":
-      "one pending instance per signal: real-time signals are not queued",
     "SIGBUS caught: mapping past the end of a file":
       "file mappings are copied at mmap time: a page past the end of the file is zero-filled, no SIGBUS",
   },

@@ -334,6 +334,9 @@ static int parse(const uint8_t *p, size_t n)
         struct rec *r = &recs[k++];
         memcpy(&r->sqe, p + pos, sizeof r->sqe);
         pos += sizeof r->sqe;
+        /* A submission that may wait is the vCPU thread's: the I/O thread (as here) stops at
+         * it, and with nothing to interrupt a wait there is no vCPU thread to serve it. */
+        r->sqe.flags &= (uint16_t)~UNO_SQE_BLOCKING;
         size_t dl = (size_t)(p[pos] | p[pos + 1] << 8) % (UNO_RING_SLOT + 1);
         pos += 2;
         if (dl > n - pos)
@@ -388,7 +391,7 @@ static void run_ring(int k, uint8_t mode, int8_t skew_sq, int8_t skew_cq)
         __atomic_store_n(&ring->cq_head, pub_cqh, __ATOMIC_RELEASE);
         __atomic_store_n(&ring->sq_tail, pub_tail, __ATOMIC_RELEASE);
         uint32_t head0 = V.sq_head, cq0 = V.cq_tail;
-        ring_serve(&V);
+        ring_serve(&V, false);
         uint32_t done = V.sq_head - head0;
         if (ring->sq_head != V.sq_head || ring->cq_tail != V.cq_tail || V.cq_tail - cq0 != done)
             FAIL("ring counters inconsistent after serve");

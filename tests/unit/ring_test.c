@@ -1095,14 +1095,14 @@ static void test_ring_serve(void)
     ring_reset(0);
 
     /* Nothing queued: nothing happens. */
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 0);
     EQ(ring->cq_tail, 0);
 
     /* One open, then a batch that uses the handle. */
     guest_queue(UNO_OP_OPEN, 0, 0, "ring.txt", 9, 9, UNO_O_CREAT | 2, 0644, 100);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 1);
     EQ(ring->cq_tail, 1);
     CHECK(guest_reap(&c) && c.user_data == 100 && c.res >= 3, "open cqe res %lld",
@@ -1123,7 +1123,7 @@ static void test_ring_serve(void)
     guest_queue(UNO_OP_CLOSE, h, 0, NULL, 0, 0, 0, 0, 111);
     guest_queue(UNO_OP_READ, 0xffffffffu, -1, NULL, 0, 1, 0, 0, 112);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 13);
     EQ(ring->cq_tail, 13);
     static const int64_t want[] = {9, 0, 4, sizeof(struct uno_stat), -ENOSYS, 0, -EINVAL,
@@ -1143,7 +1143,7 @@ static void test_ring_serve(void)
         for (int i = 0; i < 50; i++)
             guest_queue(UNO_OP_NOP, 0, 0, NULL, 0, 0, 0, 0, 1000u + (unsigned)(round * 50 + i));
         guest_publish();
-        ring_serve(&V);
+        ring_serve(&V, false);
         int ok = 0;
         for (int i = 0; i < 50; i++)
             ok += guest_reap(&c) && c.user_data == 1000u + (unsigned)(round * 50 + i) &&
@@ -1159,19 +1159,19 @@ static void test_ring_serve(void)
     for (unsigned i = 0; i < UNO_RING_ENTRIES; i++)
         guest_queue(UNO_OP_NOP, 0, 0, NULL, 0, 0, 0, 0, i);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 7 + UNO_RING_ENTRIES);
     for (unsigned i = 0; i < UNO_RING_ENTRIES; i++)
         guest_queue(UNO_OP_NOP, 0, 0, NULL, 0, 0, 0, 0, 64 + i);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->cq_tail - ring->cq_head, UNO_RING_CQ_ENTRIES); /* CQ now full */
     guest_queue(UNO_OP_NOP, 0, 0, NULL, 0, 0, 0, 0, 500);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 7 + UNO_RING_CQ_ENTRIES); /* not served: no room for its CQE */
     CHECK(guest_reap(&c) && c.user_data == 0, "oldest CQE intact");
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 7 + UNO_RING_CQ_ENTRIES + 1);
     unsigned okc = 0;
     while (guest_reap(&c))
@@ -1186,14 +1186,14 @@ static void test_ring_serve(void)
                                          1000 - 1, 0, 0x80000000u, 999 + 0x80000000u};
     for (size_t i = 0; i < sizeof bad_tails / sizeof bad_tails[0]; i++) {
         __atomic_store_n(&ring->sq_tail, bad_tails[i], __ATOMIC_RELEASE);
-        ring_serve(&V);
+        ring_serve(&V, false);
         CHECK(ring->sq_head == 1000 && ring->cq_tail == 1000 && V.sq_head == 1000,
               "corrupt tail %u: head %u", bad_tails[i], ring->sq_head);
     }
     CHECK(V.ring_bad >= 1, "corruption counted");
     /* Exactly ENTRIES ahead is legal (a full queue). */
     __atomic_store_n(&ring->sq_tail, 1000 + UNO_RING_ENTRIES, __ATOMIC_RELEASE);
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 1000 + UNO_RING_ENTRIES);
 
     /* Hostile: cq_head ahead of cq_tail (or far behind). The host must not treat the CQ as
@@ -1209,7 +1209,7 @@ static void test_ring_serve(void)
     guest_publish();
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++) {
         __atomic_store_n(&ring->cq_head, bad_heads[i], __ATOMIC_RELEASE);
-        ring_serve(&V);
+        ring_serve(&V, false);
         CHECK(ring->sq_head == 50 && ring->cq_tail == 50, "bogus cq_head %u: served",
               bad_heads[i]);
     }
@@ -1219,10 +1219,10 @@ static void test_ring_serve(void)
     CHECK(intact, "no CQE written while cq_head is bogus");
     /* cq_head exactly CQ_ENTRIES behind = full: also nothing. Then sane again: served. */
     __atomic_store_n(&ring->cq_head, 50 - UNO_RING_CQ_ENTRIES, __ATOMIC_RELEASE);
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 50);
     __atomic_store_n(&ring->cq_head, 50, __ATOMIC_RELEASE);
-    ring_serve(&V);
+    ring_serve(&V, false);
     EQ(ring->sq_head, 51);
     CHECK(guest_reap(&c) && c.user_data == 77, "served after cq_head repaired");
 
@@ -1240,7 +1240,7 @@ static void test_ring_serve(void)
     guest_queue(UNO_OP_GETDENTS, (uint32_t)hh, 0, NULL, 0, UNO_RING_SLOT, 0, 0, 2);
     guest_queue(UNO_OP_READLINK, 0, 0, "long_link", 10, 10, 0, 0, 3);
     guest_publish();
-    ring_serve(&V);
+    ring_serve(&V, false);
     CHECK(guest_reap(&c) && c.res == UNO_RING_SLOT, "full-slot read in the last slot");
     CHECK(ring_data[(uint64_t)UNO_RING_ENTRIES * UNO_RING_SLOT - 1] == 'z', "last byte");
     CHECK(guest_reap(&c) && c.res == -ENOTDIR, "getdents on a file");

@@ -17,13 +17,14 @@ RING_FUZZ_TIME ?= 20
 ELF_FUZZ_TIME ?= 20
 VMMT_WARN := -Wall -Wextra -Werror
 VMMT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
-VMMT_FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+VMMT_FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1 \
+	-Wno-gnu-variable-sized-type-not-at-end
 VMMT_RUN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # The VMM side: the same language mode as the VMM build, -Ivmm so tests say "vmm.h".
 RING_CFLAGS := -std=gnu11 $(VMMT_WARN) -Iabi -Ivmm -pthread
-RING_SRC := vmm/ring.c vmm/hostops.c vmm/memory.c vmm/util.c
+RING_SRC := vmm/ring.c vmm/hostops.c vmm/memory.c vmm/util.c vmm/proc.c vmm/block.c vmm/kvm.c
 RING_DEPS := $(RING_SRC) vmm/vmm.h abi/uno_abi.h tests/unit/vmm.mk
 # The libOS side is freestanding code; on the host it links against libc's mem*/str*.
 ELF_CFLAGS := -std=c11 $(VMMT_WARN) -Ilibos/include -Ilibos
