@@ -22,6 +22,15 @@
 
 extern struct regs *current_frame;
 
+/* user_str_ok reads the app's string where it is: with user memory open (SMAP). */
+static bool user_str_ok_open(const char *s, u64 max, u64 *len)
+{
+    platform_user_access_begin();
+    bool ok = user_str_ok(s, max, len);
+    platform_user_access_end();
+    return ok;
+}
+
 /* Copy a NULL-terminated array of user strings into one block: out[0..n) point into it,
  * out[n] = NULL; the block is *out itself, for kfree. *bytes grows by what they take
  * (strings and pointers, as Linux counts them against ARG_MAX). */
@@ -36,7 +45,7 @@ static i64 copy_strings(u64 uarr, char ***out, u64 *bytes)
             return -EFAULT;
         if (!p)
             break;
-        if (!user_str_ok((const char *)p, MAX_ARG_STRLEN, &len))
+        if (!user_str_ok_open((const char *)p, MAX_ARG_STRLEN, &len))
             return user_ok((void *)p, 1, PROT_READ) ? -E2BIG : -EFAULT;
         total += len + 1;
         *bytes += len + 1 + sizeof(char *);
@@ -51,7 +60,7 @@ static i64 copy_strings(u64 uarr, char ***out, u64 *bytes)
     for (u64 i = 0; i < n; i++) {
         u64 p, len;
         if (copy_from_user(&p, (void *)(uarr + i * 8), 8) ||
-            !user_str_ok((const char *)p, MAX_ARG_STRLEN, &len) ||
+            !user_str_ok_open((const char *)p, MAX_ARG_STRLEN, &len) ||
             (u64)(s - base) + len + 1 > total || copy_from_user(s, (void *)p, len + 1))
             return -EFAULT; /* changed under us */
         s[len] = 0;
@@ -115,7 +124,9 @@ static i64 do_execve(int dirfd, u64 upath, u64 uargv, u64 uenvp, int flags)
         r = copy_strings(uenvp, &envp, &bytes);
     if (!r) {
         exec_committed = false;
+        platform_user_access_begin(); /* exec builds the new program's stack in place */
         r = exec_load(path, argv, envp, current_frame);
+        platform_user_access_end();
         if (r && exec_committed) {
             kprintf("uno: exec %s failed after the old program was gone (error %ld)\n", path, r);
             syscall_report_enosys();

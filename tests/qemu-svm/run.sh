@@ -67,7 +67,7 @@ set -euo pipefail
 
 # The smoke tests /init runs (names in order; keep in step with /init below): the run
 # passes only if each of them has its PASS line.
-TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname fileops memory time procfs)
+TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname fork-pipe fileops memory time procfs)
 EXPECTED=${#TESTS[@]}
 
 QEMU_TIMEOUT=${UNO_QEMU_TIMEOUT:-300}
@@ -370,6 +370,11 @@ fi
 if test_start uname; then
     run busybox /bin/busybox uname -a
     if [ $ST = 0 ] && out | grep -q Linux; then pass $NAME; else bad "expected status 0 and Linux"; fi
+fi
+if test_start fork-pipe; then
+    # fork clones the VM (the child VMM builds a new one), a pipe between the two, wait.
+    run busybox /bin/busybox sh -c 'x=$(echo forked); echo "$x" | /bin/busybox tr a-z A-Z'
+    if [ $ST = 0 ] && [ "$(out)" = "FORKED" ]; then pass $NAME; else bad "expected status 0 and FORKED"; fi
 fi
 # Self-checking guest programs (status 1 when one of their checks failed): many system calls
 # through the native backend's user-memory accessors (SMAP), memory mapping, clocks, /proc.
