@@ -26,9 +26,6 @@ import {
 
 const BUSYBOX = "/bin/busybox";
 
-// KNOWN BUG (not in issue 2's scope): busybox sh's `read` waits with poll(), which uno
-// does not implement yet (-ENOSYS), so `read` returns at once with nothing.
-const TODO_READ = "uno lacks poll(): busybox sh's read builtin gets ENOSYS";
 const tmp = tempDir("uno-busybox-test-");
 const rootfs = path.join(tmp, "root");
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -329,7 +326,7 @@ describe("busybox applets in uno", () => {
     same(["sh", "-c", "f() { return 5; }; f; echo $?"], { status: 0 });
   });
 
-  it("sh: the read builtin", { todo: TODO_READ }, () => {
+  it("sh: the read builtin", () => {
     same(["sh", "-c", 'while read a; do echo "<$a>"; done'], { input: LINES, status: 0 });
     same(["sh", "-c", 'read a b < data/words.txt; echo "$b|$a"'], { status: 0 });
   });
