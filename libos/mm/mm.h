@@ -57,6 +57,7 @@ u64 prot_to_pte(int prot);
  * Returns 0 or -ENOMEM (then nothing new stays mapped). */
 typedef u64 (*pa_fn)(void *ctx, u64 i); /* 0: a fresh frame; PA_FAIL: out of memory */
 #define PA_FAIL (~0ull)
+#define PA_NONE (~1ull) /* leave the page unmapped */
 int pt_map(u64 va, u64 n, u64 pte_flags, pa_fn pa_of, void *ctx);
 /* Unmap pages; frames in RAM are freed, image pages are not. */
 void pt_unmap(u64 va, u64 n);

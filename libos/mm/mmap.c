@@ -65,6 +65,7 @@ i64 sys_brk(u64 addr)
 struct file_map {
     struct file *f;
     u64 off;        /* file offset of the first page */
+    u64 size;       /* the file's size: pages past it stay unmapped */
     bool in_place;  /* image pages may be mapped directly */
     int err;
 };
@@ -73,6 +74,8 @@ static u64 file_page(void *ctx, u64 i)
 {
     struct file_map *m = ctx;
     u64 off = m->off + i * PAGE_SIZE;
+    if (off >= m->size)
+        return PA_NONE; /* wholly past the end of the file: touching it is SIGBUS */
     if (m->in_place) {
         u64 gpa = lower_page_gpa(m->f, off);
         if (gpa)
@@ -100,7 +103,11 @@ static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 
         /* Writable shared file mappings need the shared region (processes issue). */
         return -ENODEV;
     }
-    struct file_map m = {.f = f, .off = off,
+    struct linux_stat st;
+    u64 size = ~0ull;
+    if (f->ops->stat && f->ops->stat(f, &st) == 0 && S_ISREG(st.st_mode))
+        size = (u64)st.st_size;
+    struct file_map m = {.f = f, .off = off, .size = size,
                          .in_place = !(prot & PROT_WRITE)}; /* lower_page_gpa decides */
     u64 flags_pte = prot_to_pte(prot);
     if (!(flags_pte & PTE_P))

@@ -85,6 +85,12 @@ int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
         for (u64 k = 0; k < chunk; k++) {
             u64 idx = ((v >> 12) & 511) + k;
             u64 pa = pa_of ? pa_of(ctx, i + k) : 0;
+            if (pa == PA_NONE) {
+                /* No page here (a file mapping past the end of its file): SIGBUS. */
+                release(pt[idx]);
+                pt[idx] = 0;
+                continue;
+            }
             if (pa == PA_FAIL || (!pa && !(pa = frame_alloc()))) {
                 if (fresh) {
                     *pde = pt_pa | PTE_P | PTE_W | PTE_U;
@@ -138,7 +144,7 @@ int pt_protect(u64 va, u64 n, u64 flags)
             continue;
         }
         u64 pa = *pte & PTE_ADDR;
-        if ((flags & PTE_W) && !owned(*pte)) {
+        if ((flags & PTE_W) && !owned(*pte) && !shared_page(pa)) {
             /* A page of the image becoming writable: give it a private copy. */
             u64 copy = frame_alloc();
             if (!copy)

@@ -28,6 +28,7 @@ static int vector_signal(u64 v)
 #define FPE_INTDIV 1
 #define ILL_ILLOPN 2
 #define BUS_ADRALN 1
+#define BUS_ADRERR 2
 
 void exception_dispatch(struct regs *r)
 {
@@ -42,8 +43,15 @@ void exception_dispatch(struct regs *r)
         struct uno_hcall *hc = platform_hcall_block();
         platform_hypercall(UNO_HC_CR2);
         addr = (u64)hc->ret;
-        /* Present-but-forbidden, or not present inside an area (PROT_NONE): ACCERR. */
-        code = (r->error & 1) || vma_find(addr) ? SEGV_ACCERR : SEGV_MAPERR;
+        /* Present-but-forbidden, or not present inside an area (PROT_NONE): ACCERR. A page of
+         * a file mapping past the end of the file: SIGBUS, as Linux. */
+        struct vma *v = vma_find(addr);
+        if (v && v->kind == VMA_FILE && !(r->error & 1) && !(pt_lookup(addr) & PTE_ADDR)) {
+            sig = SIGBUS;
+            code = BUS_ADRERR;
+            break;
+        }
+        code = (r->error & 1) || v ? SEGV_ACCERR : SEGV_MAPERR;
         break;
     }
     case 0: code = FPE_INTDIV; addr = r->rip; break;
