@@ -570,16 +570,20 @@ static int64_t sleep_until(struct vmm *v, int clock, uint64_t deadline)
 }
 
 /* A signal for the guest arrived while its vCPU ran app code: enter the libOS's upcall with
- * the app's registers in the signal page, as an interrupt would (cpl3 backend; on the
- * native backend the signal waits for the next system call). */
+ * the app's registers in the signal page, as an interrupt would. On the native backend the
+ * libOS runs in ring 0: the vCPU changes privilege too (the upcall returns with iretq). */
 static void maybe_upcall(struct vmm *v)
 {
-    if (!proc_signal_wanted(v) || v->backend != UNO_BACKEND_CPL3)
+    if (!proc_signal_wanted(v))
         return;
     struct kvm_regs r;
+    struct kvm_sregs sr;
     struct uno_sigpage *sp = gpa_ptr(v, UNO_GPA_SIGPAGE, sizeof *sp);
     if (!sp || ioctl(v->vcpu_fd, KVM_GET_REGS, &r) < 0 || r.rip >= 0x800000000000ull)
         return; /* in the libOS: it looks at the signal page before returning to the app */
+    bool native = v->backend == UNO_BACKEND_NATIVE;
+    if (native && (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) < 0 || sr.cs.dpl != 3))
+        return;
     const uint64_t f[18] = {r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9,
                             r.r8,  r.rax, r.rcx, r.rdx, r.rsi, r.rdi, r.rip, r.rflags, r.rsp};
     memcpy(sp->frame, f, sizeof f);
@@ -587,6 +591,12 @@ static void maybe_upcall(struct vmm *v)
     r.rip = v->upcall_entry;
     r.rsp = v->upcall_stack;
     r.rflags = 0x2;
+    if (native) {
+        seg(&sr.cs, UNO_SEL_KCODE, 0xb, 0, true);
+        seg(&sr.ss, UNO_SEL_KDATA, 0x3, 0, false);
+        if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sr) < 0)
+            return;
+    }
     ioctl(v->vcpu_fd, KVM_SET_REGS, &r);
 }
 

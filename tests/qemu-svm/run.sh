@@ -24,7 +24,7 @@
 #     newest cached package.
 #  3. Builds two EROFS images with mkfs.erofs: `busybox` (/bin/busybox from busybox-static and
 #     /data/blob, random bytes whose sha256 the host computes) and `guest` (build/guest/musl/
-#     hello, faults, fileops, memory, time and procfs in /bin), then an initramfs (cpio newc, gzip): busybox, /init (written
+#     hello, faults, fileops, memory, time, procfs and spin in /bin), then an initramfs (cpio newc, gzip): busybox, /init (written
 #     below), build/uno-vmm, build/libos.elf, the images, and kvm-amd.ko with every module it
 #     needs (`modinfo -F depends`, or the .modinfo section read with objcopy when kmod is not
 #     installed; today irqbypass, kvm, kvm_amd), decompressed on the host, in load order.
@@ -67,7 +67,7 @@ set -euo pipefail
 
 # The smoke tests /init runs (names in order; keep in step with /init below): the run
 # passes only if each of them has its PASS line.
-TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname fork-pipe fileops memory time procfs)
+TESTS=(modules dev-kvm echo exit-3 true false sha256 ls fault-null libos-hidden hello uname fork-pipe signal-spin fileops memory time procfs)
 EXPECTED=${#TESTS[@]}
 
 QEMU_TIMEOUT=${UNO_QEMU_TIMEOUT:-300}
@@ -222,7 +222,8 @@ cp /bin/busybox "$img_src/busybox/bin/busybox"
 head -c 300007 /dev/urandom >"$img_src/busybox/data/blob"   # not a whole number of blocks
 blob_sha=$(sha256sum "$img_src/busybox/data/blob" | cut -d' ' -f1)
 cp build/guest/musl/hello build/guest/musl/faults build/guest/musl/fileops \
-    build/guest/musl/memory build/guest/musl/time build/guest/musl/procfs "$img_src/guest/bin/"
+    build/guest/musl/memory build/guest/musl/time build/guest/musl/procfs build/guest/musl/spin \
+    "$img_src/guest/bin/"
 for img in busybox guest; do
     mkfs.erofs --quiet --all-root "$root/images/$img.erofs" "$img_src/$img" || die "mkfs.erofs $img failed"
 done
@@ -375,6 +376,11 @@ if test_start fork-pipe; then
     # fork clones the VM (the child VMM builds a new one), a pipe between the two, wait.
     run busybox /bin/busybox sh -c 'x=$(echo forked); echo "$x" | /bin/busybox tr a-z A-Z'
     if [ $ST = 0 ] && [ "$(out)" = "FORKED" ]; then pass $NAME; else bad "expected status 0 and FORKED"; fi
+fi
+if test_start signal-spin; then
+    # A signal to a child computing in app code: the VMM enters the libOS at ring 0 (upcall).
+    run guest /bin/spin
+    if [ $ST = 0 ] && [ "$(out)" = "spinning child: exited 5" ]; then pass $NAME; else bad "expected status 0 and 'spinning child: exited 5'"; fi
 fi
 # Self-checking guest programs (status 1 when one of their checks failed): many system calls
 # through the native backend's user-memory accessors (SMAP), memory mapping, clocks, /proc.
