@@ -24,7 +24,7 @@ static bool is_tty(int which) { return (bootinfo->flags & (UNO_BOOT_STDIN_TTY <<
 static i64 con_read(struct file *f, void *buf, u64 len, i64 off)
 {
     (void)off;
-    bool nb = (f->flags & O_NONBLOCK) != 0;
+    bool nb = (file_status(f) & O_NONBLOCK) != 0;
     struct ring_op op = {.op = UNO_OP_READ, .handle = (u32)f->kind, .off = -1, .out = buf,
                          .out_len = MIN(len, (u64)RING_MAX_IO), .blocking = !nb,
                          .nonblock = nb};

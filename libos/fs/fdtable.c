@@ -5,6 +5,7 @@
 #include "libos/string.h"
 #include "core/kernel.h"
 #include "proc/proc.h"
+#include "mm/mm.h"
 
 #define NR_FILES (NR_OPEN + 64)
 
@@ -37,8 +38,56 @@ void file_get(struct file *f) { f->refs++; }
 
 void file_put(struct file *f)
 {
-    if (--f->refs == 0 && f->ops->release)
+    if (--f->refs != 0)
+        return;
+    if (f->shared_status)
+        shared_word_put(f->shared_status);
+    if (f->ops->release)
         f->ops->release(f);
+}
+
+#define STATUS_BITS (O_NONBLOCK | O_APPEND | 040000 /* O_DIRECT */ | 01000000 /* O_NOATIME */ | \
+                     020000 /* O_ASYNC */)
+
+int file_status(const struct file *f)
+{
+    if (!f->shared_status)
+        return f->flags;
+    return (f->flags & ~STATUS_BITS) |
+           (int)(__atomic_load_n(f->shared_status, __ATOMIC_RELAXED) & STATUS_BITS);
+}
+
+void file_set_status(struct file *f, int flags)
+{
+    f->flags = (f->flags & ~STATUS_BITS) | (flags & STATUS_BITS);
+    if (f->shared_status)
+        __atomic_store_n(f->shared_status, (u32)(flags & STATUS_BITS), __ATOMIC_RELAXED);
+}
+
+/* The child of a fork holds every file we hold: each open file's status moves to a shared
+ * word (once), which the child references too. -ENOMEM if the shared region is full. */
+int fd_share_for_fork(void)
+{
+    for (int fd = 0; fd < NR_OPEN; fd++) {
+        struct file *f = fds[fd];
+        if (!f || f->shared_status)
+            continue;
+        f->shared_status = shared_word_alloc((u32)(f->flags & STATUS_BITS));
+        if (!f->shared_status)
+            return -ENOMEM;
+    }
+    /* One more reference per file, not per descriptor: mark, then count. */
+    for (int fd = 0; fd < NR_OPEN; fd++) {
+        struct file *f = fds[fd];
+        if (f && f->shared_status && !f->fork_marked) {
+            f->fork_marked = true;
+            shared_word_get(f->shared_status);
+        }
+    }
+    for (int fd = 0; fd < NR_OPEN; fd++)
+        if (fds[fd])
+            fds[fd]->fork_marked = false;
+    return 0;
 }
 
 /* RLIMIT_NOFILE: descriptors at or above it cannot be made. */

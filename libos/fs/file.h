@@ -94,6 +94,9 @@ struct file {
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
     bool stream;              /* no file position: pread/pwrite/lseek give ESPIPE */
+    u32 *shared_status;       /* after a fork: the status flags, shared with the other
+                               * processes holding this open file (mm/shared.c) */
+    bool fork_marked;         /* fd_share_for_fork's visit mark */
 };
 
 struct file *file_alloc(const struct file_ops *ops, int flags, u32 mode, const char *path);
@@ -110,6 +113,11 @@ bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);
 int fd_max(void);
 void fd_close_on_exec(void);
+/* Status flags (O_NONBLOCK, O_APPEND…: what F_GETFL/F_SETFL see), shared across fork as
+ * Linux shares an open file description's. */
+int file_status(const struct file *f);
+void file_set_status(struct file *f, int flags); /* only the F_SETFL-changeable bits */
+int fd_share_for_fork(void);      /* before a fork: every open file's status in shared memory */
 void fd_table_save(void);          /* vfork: keep the parent's table */
 void fd_table_restore(void);       /* vfork child gone: the parent's table back */
 void fd_table_forget_saved(void);  /* vfork child in its own VM: drop the kept table */

@@ -21,7 +21,7 @@
  * vCPU thread at once: a reader usually waits for its writer. */
 static i64 pipe_op(struct file *f, u16 opcode, void *buf, u64 len)
 {
-    bool nb = (f->flags & O_NONBLOCK) != 0;
+    bool nb = (file_status(f) & O_NONBLOCK) != 0;
     bool try_first = opcode == UNO_OP_WRITE;
     struct ring_op op = {.op = opcode, .handle = f->handle, .off = -1, .nonblock = try_first || nb,
                          .blocking = !try_first && !nb};
@@ -51,7 +51,7 @@ static i64 pipe_read(struct file *f, void *buf, u64 len, i64 off)
 static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
 {
     (void)off;
-    bool nb = (f->flags & O_NONBLOCK) != 0;
+    bool nb = (file_status(f) & O_NONBLOCK) != 0;
     u64 done = 0;
     while (done < len) {
         u64 n = MIN(len - done, (u64)RING_MAX_IO);

@@ -687,6 +687,15 @@ int vfs_unlink(int dirfd, const char *path, int flags)
     return 0;
 }
 
+/* A ring operation on two paths of the writable layer ("a\0b\0"): rename, link. */
+static i64 upper_two_paths(u16 opcode, const char *a, const char *b)
+{
+    const char *r1 = upper_rel(a), *r2 = upper_rel(b);
+    struct ring_op op = {.op = opcode, .in = r1, .in_len = strlen(r1) + 1, .in2 = r2,
+                         .in2_len = strlen(r2) + 1};
+    return ring_call(&op);
+}
+
 int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
     static struct node o, nn;
@@ -737,13 +746,7 @@ int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
         if (s < 0)
             return (int)s;
     }
-    struct ring_op op = {.op = UNO_OP_RENAME};
-    const char *r1 = upper_rel(o.path), *r2 = upper_rel(nn.path);
-    op.in = r1;
-    op.in_len = strlen(r1) + 1;
-    op.in2 = r2;
-    op.in2_len = strlen(r2) + 1;
-    i64 s = ring_call(&op);
+    i64 s = upper_two_paths(UNO_OP_RENAME, o.path, nn.path);
     if (s < 0)
         return (int)s;
     if (o.lower_exists) {
@@ -774,13 +777,7 @@ int vfs_link(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
     r = copy_up(&o);
     if (r)
         return r;
-    struct ring_op op = {.op = UNO_OP_LINK};
-    const char *r1 = upper_rel(o.path), *r2 = upper_rel(nn.path);
-    op.in = r1;
-    op.in_len = strlen(r1) + 1;
-    op.in2 = r2;
-    op.in2_len = strlen(r2) + 1;
-    return (int)ring_call(&op);
+    return (int)upper_two_paths(UNO_OP_LINK, o.path, nn.path);
 }
 
 int vfs_symlink(const char *target, int dirfd, const char *linkpath)

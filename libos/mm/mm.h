@@ -81,6 +81,9 @@ i64 mm_mmap_shared_anon(u64 addr, u64 len, int prot, int flags);
 void shared_fork(void);
 void shared_fork_failed(void);
 void shared_exit(void);
+u32 *shared_word_alloc(u32 init); /* NULL when the region is full */
+void shared_word_get(u32 *word);
+void shared_word_put(u32 *word);
 struct vma {
     u64 start, end;
     int prot, flags;

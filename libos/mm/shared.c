@@ -100,3 +100,42 @@ void shared_exit(void)
             vma_remove(v->start, v->end);
     }
 }
+
+/* Words that stay shared across fork, for state Linux keeps in an open file description
+ * (the status flags F_SETFL changes): slots in pages of the region, each with a reference
+ * count of the processes whose files use it. The pages a process knows are the ones it
+ * allocated or inherited, which is all that can be shared with it. */
+struct shslot {
+    u32 refs;
+    u32 word;
+};
+#define SLOTS_PER_PAGE (PAGE_SIZE / sizeof(struct shslot))
+#define SLOT_PAGES 16
+static struct shslot *slot_pages[SLOT_PAGES];
+
+u32 *shared_word_alloc(u32 init)
+{
+    for (int p = 0; p < SLOT_PAGES; p++) {
+        if (!slot_pages[p]) {
+            u64 pa = shared_alloc();
+            if (!pa)
+                return NULL;
+            slot_pages[p] = phys_to_virt(pa);
+        }
+        for (u64 i = 0; i < SLOTS_PER_PAGE; i++) {
+            struct shslot *s = &slot_pages[p][i];
+            u32 zero = 0;
+            if (__atomic_compare_exchange_n(&s->refs, &zero, 1, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST)) {
+                __atomic_store_n(&s->word, init, __ATOMIC_SEQ_CST);
+                return &s->word;
+            }
+        }
+    }
+    return NULL;
+}
+
+static struct shslot *slot_of(u32 *word) { return (struct shslot *)((u8 *)word - sizeof(u32)); }
+
+void shared_word_get(u32 *word) { __atomic_fetch_add(&slot_of(word)->refs, 1, __ATOMIC_SEQ_CST); }
+void shared_word_put(u32 *word) { __atomic_fetch_sub(&slot_of(word)->refs, 1, __ATOMIC_SEQ_CST); }

@@ -132,7 +132,12 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
     struct uno_hcall *hc = platform_hcall_block();
     hc->arg[0] = ((flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0) | ((flags & 0xff) << 8);
     hc->arg[1] = newsp;
-    shared_fork(); /* the child maps our shared pages too */
+    /* The child maps our shared pages and holds our open files: their status flags go to
+     * shared memory, as Linux shares an open file description. */
+    int e = fd_share_for_fork();
+    if (e)
+        return e;
+    shared_fork();
     platform_hypercall(UNO_HC_FORK);
     i64 ret = hc->ret;
     if (ret < 0) {

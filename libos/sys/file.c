@@ -187,10 +187,8 @@ i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
         int on;
         if (copy_from_user(&on, (const void *)arg, sizeof on))
             return -EFAULT;
-        if (on)
-            f->flags |= O_NONBLOCK;
-        else
-            f->flags &= ~O_NONBLOCK;
+        int st = file_status(f);
+        file_set_status(f, on ? st | O_NONBLOCK : st & ~O_NONBLOCK);
         return 0;
     }
     }
@@ -223,13 +221,13 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
         fd_set_cloexec((int)fd, (arg & FD_CLOEXEC) != 0);
         return 0;
     case F_GETFL:
-        return f->flags & ~O_CLOEXEC;
+        return file_status(f) & ~O_CLOEXEC;
     case F_SETFL: {
         /* Only the status flags Linux lets F_SETFL change. O_APPEND on host files would
          * need the host descriptor changed too; refuse that honestly. */
         int changeable = O_NONBLOCK | O_APPEND | 040000 /* O_DIRECT */ | 01000000 /* O_NOATIME */ |
                          020000 /* O_ASYNC */;
-        if ((((int)arg ^ f->flags) & O_APPEND) && f->has_upper && !S_ISDIR(f->mode)) {
+        if ((((int)arg ^ file_status(f)) & O_APPEND) && f->has_upper && !S_ISDIR(f->mode)) {
             /* The host descriptor does the appending: change it there. */
             struct ring_op op = {.op = UNO_OP_SETFL, .handle = f->handle,
                                  .arg = {(arg & O_APPEND) ? UNO_O_APPEND : 0}};
@@ -237,7 +235,7 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
             if (r < 0)
                 return r;
         }
-        f->flags = (f->flags & ~changeable) | ((int)arg & changeable);
+        file_set_status(f, (file_status(f) & ~changeable) | ((int)arg & changeable));
         return 0;
     }
     case 1032: /* F_GETPIPE_SZ */

@@ -18,13 +18,6 @@
 
 extern char **environ;
 
-#define EXPECT(label, cond)                                                                \
-    do {                                                                                   \
-        int expect_ok_ = !!(cond);                                                         \
-        CHECK(label, expect_ok_);                                                          \
-        if (!expect_ok_) fprintf(stderr, "exec.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
 #ifndef AT_EMPTY_PATH
 #define AT_EMPTY_PATH 0x1000
 #endif
@@ -32,73 +25,13 @@ extern char **environ;
 static const char *self;
 static int marker = 1; /* set to 2 before exec: the new image must see 1 */
 
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: after
- * 20 s the program ends with status 124, and the sections printed so far still compare. */
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    signal(SIGALRM, on_watchdog);
-    alarm(20);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
-
-static int reap(const char *label, pid_t pid)
-{
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-    if (r != pid) {
-        printf("%s: waitpid %s\n", label, errname(errno));
-        guest_failures++;
-        return -1;
-    }
-    printf("%s: %s\n", label, wstr(st));
-    return st;
-}
-
 /* Runs `fn` in a child and reports its status; the child's own output comes first. */
 static int in_child(const char *label, void (*fn)(void))
 {
     pid_t pid = xfork();
     if (pid == 0) {
         fn();
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
+        child_done();
     }
     int st = reap(label, pid);
     if (!WIFEXITED(st) || WEXITSTATUS(st) == 1) {

@@ -14,8 +14,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static void section(const char *name) { printf("== %s\n", name); }
-
 static const char *ftype(mode_t m)
 {
     if (S_ISREG(m)) return "reg";

@@ -18,102 +18,6 @@
 
 extern char **environ;
 
-#define EXPECT(label, cond)                                                                \
-    do {                                                                                   \
-        int expect_ok_ = !!(cond);                                                         \
-        CHECK(label, expect_ok_);                                                          \
-        if (!expect_ok_) fprintf(stderr, "fork.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: after
- * 20 s the program ends with status 124, and the sections printed so far still compare. */
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    signal(SIGALRM, on_watchdog);
-    alarm(20);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else if (WIFSTOPPED(st)) snprintf(b, sizeof b, "stopped %d", WSTOPSIG(st));
-    else if (WIFCONTINUED(st)) snprintf(b, sizeof b, "continued");
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
-
-/* Waits for `pid` (retrying on EINTR) and prints "label: STATUS". Returns the status. */
-static int reap(const char *label, pid_t pid)
-{
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-    if (r != pid) {
-        printf("%s: waitpid %s\n", label, errname(errno));
-        fprintf(stderr, "waitpid(%d): %s\n", (int)pid, strerror(errno));
-        guest_failures++;
-        return -1;
-    }
-    printf("%s: %s\n", label, wstr(st));
-    return st;
-}
-
-static void child_done(void)
-{
-    fflush(stdout);
-    _exit(guest_failures ? 1 : 0);
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static void put(int fd, char c)
-{
-    if (write(fd, &c, 1) != 1) fprintf(stderr, "write to pipe: %s\n", strerror(errno));
-}
-
-static char get(int fd)
-{
-    char c = 0;
-    if (read(fd, &c, 1) != 1) return 0;
-    return c;
-}
-
 static void fork_basics(void)
 {
     section("fork");
@@ -326,8 +230,8 @@ static void private_memory(void)
         same_page_var = 2;
         stack_var = 2;
         heap[10] = -2;
-        put(to_parent[1], 'c'); /* written */
-        get(to_child[0]);       /* the parent wrote too */
+        put_byte(to_parent[1], 'c'); /* written */
+        get_byte(to_child[0]);       /* the parent wrote too */
         printf("child: global=%d stack=%d heap[10]=%d heap[11]=%d\n", same_page_var, stack_var,
                heap[10], heap[11]);
         child_done();
@@ -335,8 +239,8 @@ static void private_memory(void)
     same_page_var = 3;
     stack_var = 3;
     heap[10] = -3;
-    get(to_parent[0]);
-    put(to_child[1], 'p');
+    get_byte(to_parent[0]);
+    put_byte(to_child[1], 'p');
     reap("child", pid);
     printf("parent: global=%d stack=%d heap[10]=%d heap[11]=%d\n", same_page_var, stack_var,
            heap[10], heap[11]);
@@ -424,17 +328,17 @@ static void shared_memory(void)
     pid_t pid = xfork();
     if (pid == 0) {
         EXPECT("child: sees the value written before fork", s[0] == 1);
-        get(to_child[0]); /* the parent wrote s[1] */
+        get_byte(to_child[0]); /* the parent wrote s[1] */
         EXPECT("child: sees the parent's write after fork", s[1] == 0x55);
         for (size_t i = 4096; i < len; i += 4096) s[i] = (unsigned char)(i >> 12);
         s[2] = 0x66;
         p[0] = 9;
-        put(to_parent[1], 'c');
+        put_byte(to_parent[1], 'c');
         child_done();
     }
     s[1] = 0x55;
-    put(to_child[1], 'p');
-    get(to_parent[0]);
+    put_byte(to_child[1], 'p');
+    get_byte(to_parent[0]);
     int seen_alive = s[2] == 0x66;
     reap("child", pid);
     printf("parent sees the child's write (child still alive): %s\n", yesno(seen_alive));

@@ -10,10 +10,16 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* The symbolic name of an errno value ("E123" for one not listed). */
 static inline const char *errname(int e)
@@ -119,5 +125,198 @@ static int guest_failures __attribute__((unused));
         printf("%s: %s\n", (label), check_ok_ ? "yes" : "no");                            \
         if (!check_ok_) guest_failures++;                                                  \
     } while (0)
+
+/* The file name of a path (for messages naming a source file: __FILE__ has the directory). */
+static inline const char *guest_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* CHECK, plus "NAME.c:LINE: check failed: label" on stderr when the check fails. */
+#define EXPECT(label, cond)                                                                  \
+    do {                                                                                     \
+        int expect_ok_ = !!(cond);                                                           \
+        CHECK(label, expect_ok_);                                                            \
+        if (!expect_ok_)                                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s\n", guest_basename(__FILE__), __LINE__, \
+                    (label));                                                                \
+    } while (0)
+
+/* Prints a section header "== name" (flushed: children forked later must not repeat it). */
+static inline void section(const char *name)
+{
+    printf("== %s\n", name);
+    fflush(stdout);
+}
+
+/* ---- processes (fork, wait, pipes) ---- */
+
+/* In uno, while processes are being implemented, a hang must not cost the whole run: after
+ * 20 s the program ends with status 124, and the sections printed so far still compare. */
+static inline void on_watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {}
+    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
+    _exit(124);
+}
+
+/* The watchdog as an alarm(20) (for programs that do not use SIGALRM themselves). */
+static inline void start_watchdog(void)
+{
+    signal(SIGALRM, on_watchdog);
+    alarm(20);
+}
+
+/* The watchdog for programs that use SIGALRM themselves: a watchdog child sends SIGXFSZ after
+ * 20 s. It ends by itself when its pipe reaches EOF (stop_watchdog_child, or this process
+ * dying). */
+static pid_t watchdog_pid __attribute__((unused)) = -1;
+static int watchdog_fd __attribute__((unused)) = -1;
+
+static inline void start_watchdog_child(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_watchdog;
+    sigaction(SIGXFSZ, &sa, NULL);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return;
+    pid_t main_pid = getpid();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        struct pollfd pf = {.fd = p[0], .events = POLLIN};
+        if (poll(&pf, 1, 20000) == 0) kill(main_pid, SIGXFSZ);
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return;
+    }
+    watchdog_pid = pid;
+    watchdog_fd = p[1];
+}
+
+static inline void stop_watchdog_child(void)
+{
+    if (watchdog_pid < 0) return;
+    close(watchdog_fd);
+    while (waitpid(watchdog_pid, NULL, 0) < 0 && errno == EINTR) {}
+}
+
+/* fork with stdio flushed first (so the child does not repeat buffered output); exits 2 if
+ * fork fails. The child starts with its own failure count. */
+static inline pid_t xfork(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t p = fork();
+    if (p < 0) {
+        fprintf(stderr, "fork: %s\n", strerror(errno));
+        exit(2);
+    }
+    if (p == 0) guest_failures = 0; /* the child counts its own */
+    return p;
+}
+
+/* Ends a child: flushes stdout, exit status 1 if one of its checks failed, else 0. */
+static inline void child_done(void)
+{
+    fflush(stdout);
+    _exit(guest_failures ? 1 : 0);
+}
+
+/* pipe, or exit 2. */
+static inline void xpipe(int p[2])
+{
+    if (pipe(p) < 0) {
+        fprintf(stderr, "pipe: %s\n", strerror(errno));
+        exit(2);
+    }
+}
+
+/* One byte through a pipe (synchronizing parent and child); get_byte returns 0 at EOF. */
+static inline void put_byte(int fd, char c)
+{
+    if (write(fd, &c, 1) != 1) fprintf(stderr, "write to pipe: %s\n", strerror(errno));
+}
+
+static inline char get_byte(int fd)
+{
+    char c = 0;
+    if (read(fd, &c, 1) != 1) return 0;
+    return c;
+}
+
+/* A wait status as text: "exited N", "signaled N", "stopped N", "continued" or "raw 0x…". */
+static inline const char *wstr(int st)
+{
+    static char b[64];
+    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
+    else if (WIFSTOPPED(st)) snprintf(b, sizeof b, "stopped %d", WSTOPSIG(st));
+    else if (WIFCONTINUED(st)) snprintf(b, sizeof b, "continued");
+    else snprintf(b, sizeof b, "raw %#x", st);
+    return b;
+}
+
+/* Blocking waitpid retried on EINTR. */
+static inline pid_t xwait(pid_t pid, int *st, int flags)
+{
+    pid_t r;
+    while ((r = waitpid(pid, st, flags)) < 0 && errno == EINTR) {}
+    return r;
+}
+
+/* Waits for `pid` (retrying on EINTR) and prints "label: STATUS". Returns the status, or -1
+ * (counted as a failure) if waitpid failed. */
+static inline int reap(const char *label, pid_t pid)
+{
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+    if (r != pid) {
+        printf("%s: waitpid %s\n", label, errname(errno));
+        fprintf(stderr, "waitpid(%d): %s\n", (int)pid, strerror(errno));
+        guest_failures++;
+        return -1;
+    }
+    printf("%s: %s\n", label, wstr(st));
+    return st;
+}
+
+/* ---- signals and time ---- */
+
+/* Adds `sig` to (SIG_BLOCK) or removes it from (SIG_UNBLOCK) the signal mask. */
+static inline void block(int sig, int how)
+{
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, sig);
+    sigprocmask(how, &m, NULL);
+}
+
+/* Default dispositions for the standard signals (1-31) and an empty signal mask, whatever the
+ * program inherited. */
+static inline void default_signals(void)
+{
+    for (int s = 1; s < 32; s++)
+        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Milliseconds of CLOCK_MONOTONIC since *t0. */
+static inline long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
 
 #endif

@@ -15,8 +15,6 @@
 #define RW (PROT_READ | PROT_WRITE)
 #define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
 
-static void section(const char *name) { printf("== %s\n", name); }
-
 static int all_bytes(const void *p, size_t n, unsigned char v)
 {
     const unsigned char *b = p;

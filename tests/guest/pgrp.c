@@ -13,68 +13,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define EXPECT(label, cond)                                                                \
-    do {                                                                                   \
-        int expect_ok_ = !!(cond);                                                         \
-        CHECK(label, expect_ok_);                                                          \
-        if (!expect_ok_) fprintf(stderr, "pgrp.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: after
- * 20 s the program ends with status 124, and the sections printed so far still compare. */
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    signal(SIGALRM, on_watchdog);
-    alarm(20);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
-
 /* Waits for a child that printed; its output is complete when this returns. */
-static void reap(const char *label, pid_t pid)
+static void reap_ok(const char *label, pid_t pid)
 {
     int st = 0;
     pid_t r;
@@ -84,12 +24,6 @@ static void reap(const char *label, pid_t pid)
         fprintf(stderr, "%s: %s\n", label, wstr(st));
         guest_failures++;
     }
-}
-
-static void child_done(void)
-{
-    fflush(stdout);
-    _exit(guest_failures ? 1 : 0);
 }
 
 /* errno name of a call returning -1, or "ok" */
@@ -130,7 +64,7 @@ static void inherit(void)
         EXPECT("child: not a group leader", getpgrp() != getpid());
         child_done();
     }
-    reap("child", pid);
+    reap_ok("child", pid);
 }
 
 static void setpgid_tests(void)
@@ -176,7 +110,7 @@ static void setpgid_tests(void)
     int r3 = setpgid(gone, 0), e3 = errno;
     if (write(go[1], "g", 1) != 1) guest_failures++;
     close(go[1]);
-    reap("child", pid);
+    reap_ok("child", pid);
     EXPECT("parent: getpgid(child)==child", got1 == pid);
     printf("parent: setpgid(child, own group): %s\n", r1 < 0 ? errname(e1) : "ok");
     EXPECT("parent: getpgid(child)==own group", got2 == pg);
@@ -247,7 +181,7 @@ static void setsid_tests(void)
             printf("grandchild: setsid(): %s\n", setsid() == getpid() ? "ok" : errname(errno));
             child_done();
         }
-        reap("child: grandchild", g);
+        reap_ok("child: grandchild", g);
         fflush(stdout);
         if (write(ready[1], "r", 1) != 1) _exit(1);
         char c;
@@ -263,7 +197,7 @@ static void setsid_tests(void)
     if (write(go[1], "g", 1) != 1) guest_failures++;
     close(go[1]);
     close(ready[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     printf("parent: getsid(child in another session)==child: %s\n", yesno(s == pid));
     printf("parent: setpgid(child in another session, own group): %s\n", r < 0 ? errname(e) : "ok");
 
@@ -274,7 +208,7 @@ static void setsid_tests(void)
         printf("child: setsid() after setpgid(0, 0): %s\n", ERR(setsid()));
         child_done();
     }
-    reap("child", pid);
+    reap_ok("child", pid);
 
     section("no controlling terminal in a new session");
     pid = xfork();
@@ -283,7 +217,7 @@ static void setsid_tests(void)
         printf("child: open(\"/dev/tty\"): %s\n", ERR(open("/dev/tty", O_RDWR)));
         child_done();
     }
-    reap("child", pid);
+    reap_ok("child", pid);
 }
 
 static void exec_tests(const char *self)
@@ -312,7 +246,7 @@ static void exec_tests(const char *self)
     int after = getpgid(pid) == getpgrp();
     close(hold[1]);
     close(p[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     printf("the exec happened (EOF on the close-on-exec pipe): %s\n", yesno(n == 0));
     printf("setpgid(child, child): %s\n", r < 0 ? errname(e) : "ok");
     printf("the child's group unchanged: %s\n", yesno(before && after));
@@ -340,7 +274,7 @@ static void exec_tests(const char *self)
     int kept = getpgid(pid) == pid;
     close(hold[1]);
     close(p[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     printf("setpgid(child, child) before its exec: %s\n", r < 0 ? errname(e) : "ok");
     printf("the exec happened: %s, group kept across exec: %s\n", yesno(n == 0), yesno(kept));
 }

@@ -18,78 +18,11 @@
 #define F_GETPIPE_SZ 1032
 #endif
 
-#define EXPECT(label, cond)                                                                 \
-    do {                                                                                    \
-        int expect_ok_ = !!(cond);                                                          \
-        CHECK(label, expect_ok_);                                                           \
-        if (!expect_ok_) fprintf(stderr, "pipes.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
+/* reap, and a failure (with a message on stderr) unless the child exited with status 0. */
+static int reap_ok(const char *label, pid_t pid)
 {
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: after
- * 20 s the program ends with status 124, and the sections printed so far still compare. */
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    signal(SIGALRM, on_watchdog);
-    alarm(20);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
-
-static int reap(const char *label, pid_t pid)
-{
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-    if (r != pid) {
-        printf("%s: waitpid %s\n", label, errname(errno));
-        guest_failures++;
-        return -1;
-    }
-    printf("%s: %s\n", label, wstr(st));
-    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+    int st = reap(label, pid);
+    if (st >= 0 && (!WIFEXITED(st) || WEXITSTATUS(st))) {
         fprintf(stderr, "%s: %s\n", label, wstr(st));
         guest_failures++;
     }
@@ -220,7 +153,7 @@ static void both_ways(void)
     char line[64] = {0};
     read_all(up[0], line, sizeof line - 1);
     close(up[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     char want[64];
     snprintf(want, sizeof want, "%d %016llx", N, (unsigned long long)fnv1a(data, N, FNV_INIT));
     printf("parent wrote: %zu\n", w);
@@ -246,7 +179,7 @@ static void both_ways(void)
     static unsigned char got[(1 << 20) + 10];
     size_t n = read_all(up[0], got, sizeof got);
     close(up[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     printf("parent read %zu bytes, checksum matches: %s\n", n,
            yesno(n == sizeof data && !memcmp(got, data, n)));
 
@@ -269,7 +202,7 @@ static void both_ways(void)
         total += (size_t)r;
     }
     close(up[0]);
-    reap("writer (exits 0 if write returned 1 MiB)", pid);
+    reap_ok("writer (exits 0 if write returned 1 MiB)", pid);
     printf("read %zu bytes, checksum matches: %s\n", total, yesno(h == fnv1a(data, sizeof data, FNV_INIT)));
 }
 
@@ -295,7 +228,7 @@ static void eof(void)
     size_t n = read_all(p[0], buf, sizeof buf - 1);
     printf("read until EOF: %zu [%s]\n", n, buf);
     SHOW("read again", read(p[0], buf, 1));
-    reap("child", pid);
+    reap_ok("child", pid);
     close(p[0]);
     close(go[1]);
 
@@ -315,7 +248,7 @@ static void eof(void)
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     SHOW("parent closed its write end, the child still has one", read(p[0], buf, 1));
     write_all(go[1], "g", 1);
-    reap("child", pid);
+    reap_ok("child", pid);
     SHOW("after the child exited", read(p[0], buf, 1));
     close(p[0]);
     close(go[1]);
@@ -457,7 +390,7 @@ static void nonblocking_shared(void)
         fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
         _exit(0);
     }
-    reap("child", pid);
+    reap_ok("child", pid);
     int shared = !!(fcntl(p[0], F_GETFL) & O_NONBLOCK);
     printf("parent sees O_NONBLOCK: %s\n", yesno(shared));
     char c;
@@ -496,7 +429,7 @@ static void redirect(void)
     char buf[512] = {0};
     read_all(out[0], buf, sizeof buf - 1);
     close(out[0]);
-    reap("child", pid);
+    reap_ok("child", pid);
     printf("%s", buf);
 }
 
@@ -530,8 +463,8 @@ static void exec_filter(const char *self)
     static char got[sizeof text + 10];
     size_t n = read_all(out[0], got, sizeof got);
     close(out[0]);
-    reap("writer", w);
-    reap("filter", pid);
+    reap_ok("writer", w);
+    reap_ok("filter", pid);
     int ok = n == sizeof text;
     for (size_t i = 0; ok && i < n; i++)
         if (got[i] != "ABC XYZ\n"[i % 8]) ok = 0;
@@ -604,7 +537,7 @@ static void pipeline(void)
     for (int s = 0; s < STAGES; s++) {
         char label[32];
         snprintf(label, sizeof label, "stage %d", s);
-        reap(label, pids[s]);
+        reap_ok(label, pids[s]);
     }
     for (int i = 0; i < LEN; i++) data[i] = (unsigned char)(data[i] + STAGES - 1);
     char want[64];

@@ -15,89 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXPECT(label, cond)                                                                \
-    do {                                                                                   \
-        int expect_ok_ = !!(cond);                                                         \
-        CHECK(label, expect_ok_);                                                          \
-        if (!expect_ok_) fprintf(stderr, "poll.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: a
- * watchdog child (this program uses SIGALRM itself) sends SIGXFSZ after 20 s, and the program
- * ends with status 124; the sections printed so far still compare. The watchdog ends by
- * itself when its pipe reaches EOF (stop_watchdog, or this process dying). */
-static pid_t watchdog_pid = -1;
-static int watchdog_fd = -1;
-
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_watchdog;
-    sigaction(SIGXFSZ, &sa, NULL);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return;
-    pid_t main_pid = getpid();
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[1]);
-        struct pollfd pf = {.fd = p[0], .events = POLLIN};
-        if (poll(&pf, 1, 20000) == 0) kill(main_pid, SIGXFSZ);
-        _exit(0);
-    }
-    close(p[0]);
-    if (pid < 0) {
-        close(p[1]);
-        return;
-    }
-    watchdog_pid = pid;
-    watchdog_fd = p[1];
-}
-
-static void stop_watchdog(void)
-{
-    if (watchdog_pid < 0) return;
-    close(watchdog_fd);
-    while (waitpid(watchdog_pid, NULL, 0) < 0 && errno == EINTR) {}
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static void reap(pid_t pid)
+/* Waits for a child that prints nothing itself; a failure unless it exited with status 0. */
+static void wait_ok(pid_t pid)
 {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
@@ -140,13 +59,6 @@ static int poll1(const char *label, int fd, short events, int timeout)
     if (r < 0) printf("%s: -1 %s\n", label, errname(errno));
     else printf("%s: %d revents=%s\n", label, r, ev(p.revents));
     return r;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 static void pipes(void)
@@ -361,7 +273,7 @@ static void wakeups(void)
     char c;
     if (read(p[0], &c, 1) != 1) guest_failures++;
     poll1("poll(5000) until the child exits", p[0], POLLIN, 5000);
-    reap(pid);
+    wait_ok(pid);
     close(p[0]);
     (void)r1;
 
@@ -385,7 +297,7 @@ static void wakeups(void)
     printf("select(5 s) on a full pipe until the child reads: %d writable %s\n", r,
            yesno(FD_ISSET(p[1], &ws)));
     close(p[1]);
-    reap(pid);
+    wait_ok(pid);
 }
 
 static volatile sig_atomic_t hits;
@@ -428,7 +340,7 @@ static void interrupts(void)
         kill(getppid(), SIGUSR1);
         _exit(0);
     }
-    reap(pid); /* SIGUSR1 is pending (blocked) now */
+    wait_ok(pid); /* SIGUSR1 is pending (blocked) now */
     struct pollfd pf = {p[0], POLLIN, 0};
     struct timespec ts = {5, 0};
     errno = 0;
@@ -473,7 +385,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
-    start_watchdog();
+    start_watchdog_child();
     pipes();
     files();
     timeouts();
@@ -481,7 +393,7 @@ int main(void)
     wakeups();
     interrupts();
     stdin_eof();
-    stop_watchdog();
+    stop_watchdog_child();
     if (guest_failures) fprintf(stderr, "poll: %d check(s) failed\n", guest_failures);
     return guest_failures ? 1 : 0;
 }

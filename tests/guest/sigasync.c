@@ -15,106 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXPECT(label, cond)                                                                    \
-    do {                                                                                       \
-        int expect_ok_ = !!(cond);                                                             \
-        CHECK(label, expect_ok_);                                                              \
-        if (!expect_ok_) fprintf(stderr, "sigasync.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: a
- * watchdog child (this program uses SIGALRM itself) sends SIGXFSZ after 20 s, and the program
- * ends with status 124; the sections printed so far still compare. The watchdog ends by
- * itself when its pipe reaches EOF (stop_watchdog, or this process dying). */
-static pid_t watchdog_pid = -1;
-static int watchdog_fd = -1;
-
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_watchdog;
-    sigaction(SIGXFSZ, &sa, NULL);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return;
-    pid_t main_pid = getpid();
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[1]);
-        struct pollfd pf = {.fd = p[0], .events = POLLIN};
-        if (poll(&pf, 1, 20000) == 0) kill(main_pid, SIGXFSZ);
-        _exit(0);
-    }
-    close(p[0]);
-    if (pid < 0) {
-        close(p[1]);
-        return;
-    }
-    watchdog_pid = pid;
-    watchdog_fd = p[1];
-}
-
-static void stop_watchdog(void)
-{
-    if (watchdog_pid < 0) return;
-    close(watchdog_fd);
-    while (waitpid(watchdog_pid, NULL, 0) < 0 && errno == EINTR) {}
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else if (WIFSTOPPED(st)) snprintf(b, sizeof b, "stopped %d", WSTOPSIG(st));
-    else if (WIFCONTINUED(st)) snprintf(b, sizeof b, "continued");
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
-
-static pid_t xwait(pid_t pid, int *st, int flags)
-{
-    pid_t r;
-    while ((r = waitpid(pid, st, flags)) < 0 && errno == EINTR) {}
-    return r;
-}
-
 static const char *codename(int code)
 {
     static char b[32];
@@ -132,13 +32,6 @@ static const char *codename(int code)
     }
     snprintf(b, sizeof b, "code %d", code);
     return b;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* A one-shot ITIMER_REAL. */
@@ -170,14 +63,6 @@ static void handle(int sig, int flags)
     sa.sa_flags = SA_SIGINFO | flags;
     sigemptyset(&sa.sa_mask);
     sigaction(sig, &sa, NULL);
-}
-
-static void block(int sig, int how)
-{
-    sigset_t m;
-    sigemptyset(&m);
-    sigaddset(&m, sig);
-    sigprocmask(how, &m, NULL);
 }
 
 static void from_child(void)
@@ -641,12 +526,8 @@ static void computing(void)
 
 int main(void)
 {
-    for (int s = 1; s < 32; s++)
-        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    start_watchdog();
+    default_signals();
+    start_watchdog_child();
     from_child();
     interrupted(0);
     interrupted(1);
@@ -658,7 +539,7 @@ int main(void)
     sigchld_handler();
     groups();
     computing();
-    stop_watchdog();
+    stop_watchdog_child();
     if (guest_failures) fprintf(stderr, "sigasync: %d check(s) failed\n", guest_failures);
     return guest_failures ? 1 : 0;
 }

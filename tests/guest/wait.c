@@ -13,82 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECT(label, cond)                                                                \
-    do {                                                                                   \
-        int expect_ok_ = !!(cond);                                                         \
-        CHECK(label, expect_ok_);                                                          \
-        if (!expect_ok_) fprintf(stderr, "wait.c:%d: check failed: %s\n", __LINE__, label); \
-    } while (0)
-
-static void section(const char *name)
-{
-    printf("== %s\n", name);
-    fflush(stdout);
-}
-
-/* In uno, while processes are being implemented, a hang must not cost the whole run: after
- * 20 s the program ends with status 124, and the sections printed so far still compare. */
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "watchdog: still running after 20 s, giving up\n";
-    if (write(2, msg, sizeof msg - 1) < 0) {}
-    fflush(stdout); /* not async-signal-safe, but the program is stuck in a system call */
-    _exit(124);
-}
-
-static void start_watchdog(void)
-{
-    signal(SIGALRM, on_watchdog);
-    alarm(20);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) guest_failures = 0; /* the child counts its own */
-    return p;
-}
-
-static void xpipe(int p[2])
-{
-    if (pipe(p) < 0) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        exit(2);
-    }
-}
-
-static void put(int fd, char c)
-{
-    if (write(fd, &c, 1) != 1) fprintf(stderr, "write to pipe: %s\n", strerror(errno));
-}
-
-static char get(int fd)
-{
-    char c = 0;
-    if (read(fd, &c, 1) != 1) return 0;
-    return c;
-}
-
 /* The status without the core-dump bit (whether a core is written depends on the host). */
 static int nocore(int st) { return st & ~0x80; }
-
-static const char *wstr(int st)
-{
-    static char b[64];
-    if (WIFEXITED(st)) snprintf(b, sizeof b, "exited %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(b, sizeof b, "signaled %d", WTERMSIG(st));
-    else if (WIFSTOPPED(st)) snprintf(b, sizeof b, "stopped %d", WSTOPSIG(st));
-    else if (WIFCONTINUED(st)) snprintf(b, sizeof b, "continued");
-    else snprintf(b, sizeof b, "raw %#x", st);
-    return b;
-}
 
 static const char *cldname(int code)
 {
@@ -101,14 +27,6 @@ static const char *cldname(int code)
     case CLD_CONTINUED: return "CLD_CONTINUED";
     default: return "?";
     }
-}
-
-/* Blocking waitpid retried on EINTR. */
-static pid_t xwait(pid_t pid, int *st, int flags)
-{
-    pid_t r;
-    while ((r = waitpid(pid, st, flags)) < 0 && errno == EINTR) {}
-    return r;
 }
 
 /* Like xwait, for a state change that needs a signal to be delivered: polls with WNOHANG for
@@ -177,7 +95,7 @@ static void statuses(void)
         pid = xfork();
         if (pid == 0) {
             close(p[0]);
-            put(p[1], 'r'); /* ready */
+            put_byte(p[1], 'r'); /* ready */
             if (cases[i].sig == SIGSEGV) {
                 volatile int *np = NULL;
                 zero = *np;
@@ -189,7 +107,7 @@ static void statuses(void)
             for (;;) pause();
         }
         close(p[1]);
-        get(p[0]);
+        get_byte(p[0]);
         close(p[0]);
         if (cases[i].sig != SIGSEGV && cases[i].sig != SIGFPE && cases[i].sig != SIGABRT)
             kill(pid, cases[i].sig);
@@ -289,7 +207,7 @@ static void wnohang(void)
     pid_t pid = xfork();
     if (pid == 0) {
         close(go[1]);
-        get(go[0]);
+        get_byte(go[0]);
         _exit(5);
     }
     close(go[0]);
@@ -304,7 +222,7 @@ static void wnohang(void)
     si.si_pid = 0;
     int ri = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
     printf("waitid(WNOHANG) while it runs: %d, si_pid==0: %s\n", ri, yesno(si.si_pid == 0));
-    put(go[1], 'x');
+    put_byte(go[1], 'x');
     close(go[1]);
     r = xwait(pid, &st, 0);
     printf("then blocking waitpid: %s, the pid: %s\n", wstr(st), yesno(r == pid));
@@ -326,7 +244,7 @@ static void stop_continue(void)
     if (pid == 0) {
         close(go[1]);
         raise(SIGSTOP);
-        get(go[0]); /* stay alive until the parent saw "continued" */
+        get_byte(go[0]); /* stay alive until the parent saw "continued" */
         _exit(4);
     }
     close(go[0]);
@@ -342,7 +260,7 @@ static void stop_continue(void)
     printf("waitpid(WCONTINUED): %s raw=%#06x pid ok: %s\n", wstr(st), st, yesno(r == pid));
     r = waitpid(pid, &st, WNOHANG | WCONTINUED);
     printf("the continue is reported once: %d\n", (int)r);
-    put(go[1], 'x');
+    put_byte(go[1], 'x');
     close(go[1]);
     r = xwait(pid, &st, WUNTRACED | WCONTINUED);
     printf("then: %s\n", wstr(st));
@@ -353,7 +271,7 @@ static void stop_continue(void)
     if (pid == 0) {
         close(go[1]);
         raise(SIGSTOP);
-        get(go[0]);
+        get_byte(go[0]);
         _exit(8);
     }
     close(go[0]);
@@ -367,7 +285,7 @@ static void stop_continue(void)
     ri = bwaitid(pid, &si, WCONTINUED);
     printf("waitid(WCONTINUED): %d si_signo=%d si_code=%s si_status=%d si_pid ok: %s\n", ri,
            si.si_signo, cldname(si.si_code), si.si_status, yesno(si.si_pid == pid));
-    put(go[1], 'x');
+    put_byte(go[1], 'x');
     close(go[1]);
     memset(&si, 0, sizeof si);
     ri = waitid(P_PID, (id_t)pid, &si, WEXITED);
@@ -511,14 +429,14 @@ static void orphans(void)
             close(go[1]);
             close(info[0]);
             pid_t before = getppid();
-            put(ack[1], 'a'); /* the child waits for this before it exits */
-            get(go[0]);       /* the child is dead and reaped by now */
+            put_byte(ack[1], 'a'); /* the child waits for this before it exits */
+            get_byte(go[0]);       /* the child is dead and reaped by now */
             char r[2] = {before == reaper ? 'n' : 'y', getppid() == reaper ? 'y' : 'n'};
             if (write(info[1], r, 2) != 2) _exit(1);
             _exit(42);
         }
         if (write(info[1], &g, sizeof g) != sizeof g) _exit(1);
-        get(ack[0]);
+        get_byte(ack[0]);
         _exit(3);
     }
     close(ack[0]);
@@ -530,7 +448,7 @@ static void orphans(void)
     int st;
     pid_t r = xwait(child, &st, 0);
     printf("child: %s\n", wstr(st));
-    put(go[1], 'x');
+    put_byte(go[1], 'x');
     char rep[2] = {0, 0};
     if (read(info[0], rep, 2) != 2) guest_failures++;
     printf("grandchild's parent was the child before: %s\n", yesno(rep[0] == 'y'));

@@ -1,9 +1,6 @@
 # Background jobs: & and wait, wait $! and its status, several jobs, kill -0, a job killed
 # by a signal, a background job that outlives the pipeline that started it.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 

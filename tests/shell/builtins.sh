@@ -1,9 +1,6 @@
 # Builtins and language: command -v, type, functions with local, arithmetic, case, getopts,
 # set --/shift, parameter expansion, printf, test, ulimit -n.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 
 echo "== command -v and type (paths shown without their directory)"
 command -v echo

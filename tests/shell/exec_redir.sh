@@ -1,9 +1,6 @@
 # exec redirections: open, write, duplicate and close descriptors in the shell itself; exec <file
 # and read loops; redirection order; >>, <>, noclobber; exec replacing the shell.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 

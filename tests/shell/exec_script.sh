@@ -1,9 +1,6 @@
 # Running programs: scripts with a #! line (direct, through PATH, "#!/bin/busybox sh"), exit
 # statuses 126 and 127, statuses of children killed by signals, $PPID in a child.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 # (#!/bin/busybox sh, not #!/bin/sh: natively /bin/sh is the host's shell)

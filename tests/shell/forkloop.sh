@@ -1,9 +1,6 @@
 # A loop that forks about 200 times: command substitutions, pipelines, subshells, background
 # jobs and external commands, with a running checksum of what they print.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 

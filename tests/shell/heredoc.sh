@@ -1,9 +1,6 @@
 # Here-documents: expansion, quoted delimiters, <<- with tabs, in pipelines, functions and
 # loops, larger than a pipe buffer, and here-documents feeding programs that fork.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 name=world
 echo "== expanded"
 cat <<EOF

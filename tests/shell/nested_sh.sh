@@ -1,8 +1,5 @@
 # Nested sh -c with quoting, $0 and "$@" passing, eval, and exit statuses through levels.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 echo "== arguments"
 sh -c 'echo "0=$0 1=$1 2=$2 #=$#"' zero one "two words"
 sh -c 'for a in "$@"; do echo "[$a]"; done' sh "a b" "" 'c"d' "e'f" '$HOME' '*'

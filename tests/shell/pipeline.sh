@@ -1,9 +1,6 @@
 # Pipelines: 5 stages, data larger than a pipe buffer, exit statuses, pipefail, `!`,
 # a writer ended by SIGPIPE, and while-read loops as pipeline stages.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 
 echo "== five stages"
 printf 'pear\napple\nbanana\napple\ncherry\nbanana\napple\n' | sort | uniq -c | sort -rn | head -n 2

@@ -1,9 +1,6 @@
 # The read builtin: from a pipe, a file and a here-string-like here-document; IFS splitting,
 # -r, a last line without newline, EOF status, while-read loops redirected vs piped.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 

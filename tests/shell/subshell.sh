@@ -1,8 +1,5 @@
 # Subshells ( … ) and groups { …; }: what a subshell changes stays in it.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 

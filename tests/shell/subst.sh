@@ -1,8 +1,5 @@
 # Command substitution: $(…), backticks, nesting, quoting, trailing newlines, statuses.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 
 echo "== basic"
 x=$(echo hello)

@@ -1,9 +1,6 @@
 # trap: EXIT, INT and TERM handlers run when the signal comes from a subshell, a background
 # job or the shell itself; `trap` lists handlers; ignored signals; reset with `trap -`.
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 
 echo "== the listing"
 trap 'echo got TERM' TERM

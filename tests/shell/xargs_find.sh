@@ -1,8 +1,5 @@
 # xargs and find -exec: each runs a program per file or batch (fork + exec).
-fails=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: expected [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "${0%/*}/lib.sh"
 T=$(mktemp -d) || exit 1
 cd "$T" || exit 1
 mkdir -p d/sub/deeper d/other

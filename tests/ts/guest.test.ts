@@ -44,19 +44,12 @@ const FORK_TODO: Todo = {
   all: {
     "MAP_SHARED file mapping after fork":
       "MAP_SHARED writable file mappings are not implemented (ENODEV; the dynamic-programs issue)",
-    "status flags shared, descriptor flags not":
-      "file status flags (O_APPEND, O_NONBLOCK) set after fork stay in the process that set them",
     "exit status": "the program exits 1 because of the known gaps above",
   },
 };
 const WAIT_TODO: Todo = {};
 const EXEC_TODO: Todo = {};
-const PIPES_TODO: Todo = {
-  all: {
-    "O_NONBLOCK set by a child is shared":
-      "file status flags (O_NONBLOCK) set after fork stay in the process that set them",
-  },
-};
+const PIPES_TODO: Todo = {};
 const SIGNALS_TODO: Todo = {
   all: {
     "SIGBUS caught: mapping past the end of a file":

@@ -5,7 +5,8 @@
  *
  * The suite builds a root directory in a temp dir: bin/busybox (Debian's busybox-static),
  * a symlink per applet in bin/ (busybox --install -s style: bin/sh, bin/cat, … → busybox),
- * etc/passwd, etc/group, tmp/ and the scripts as /NAME.sh. Each script runs
+ * etc/passwd, etc/group, tmp/, the scripts as /NAME.sh and tests/shell/lib.sh (the helpers the
+ * scripts source, as "${0%/*}/lib.sh") as /lib.sh. Each script runs
  *   natively: /bin/busybox sh ROOTDIR/NAME.sh, PATH = a directory of symlinks to the
  *             host's /bin/busybox first, TMPDIR = a private temp dir;
  *   in uno:   bin/uno run -w / ROOTDIR -- /bin/busybox sh /NAME.sh, TMPDIR=/tmp;
@@ -43,9 +44,12 @@ const rootfs = path.join(tmp, "root");
 const nativeBin = path.join(tmp, "native-bin");
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/** Sourced by the scripts (from the directory of $0), not a test itself. */
+const LIB = "lib.sh";
+
 const scripts = fs
   .readdirSync(SCRIPTS)
-  .filter((f) => f.endsWith(".sh"))
+  .filter((f) => f.endsWith(".sh") && f !== LIB)
   .sort();
 
 /** The status a script ends with natively: its "# expect-status: N" line, else 0. */
@@ -73,7 +77,7 @@ function buildRootfs(): void {
   }
   fs.writeFileSync(path.join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
   fs.writeFileSync(path.join(rootfs, "etc", "group"), "root:x:0:\n");
-  for (const f of scripts) fs.copyFileSync(path.join(SCRIPTS, f), path.join(rootfs, f));
+  for (const f of [...scripts, LIB]) fs.copyFileSync(path.join(SCRIPTS, f), path.join(rootfs, f));
 }
 
 before(() => {
