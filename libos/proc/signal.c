@@ -432,18 +432,26 @@ static i64 pause_in_host(void)
 
 i64 sys_pause(void) { return pause_in_host(); }
 
-/* The mask sigsuspend replaced, put back by the handler's frame (see sigframe.c). */
-i64 sys_rt_sigsuspend(u64 set, u64 size)
+/* sigsuspend, ppoll, pselect6: the app's mask at `uset` holds only while the call waits.
+ * The mask it replaced goes back when the call returns, or, if a handler runs, when the
+ * handler returns (it is the mask in the handler's frame: signal_deliver). */
+int signal_wait_mask(u64 uset, u64 size)
 {
     u64 m;
     if (size != 8)
         return -EINVAL;
-    if (copy_from_user(&m, (void *)set, 8))
+    if (copy_from_user(&m, (void *)uset, 8))
         return -EFAULT;
     proc.saved_mask = proc.sigmask;
     proc.has_saved_mask = true;
     signal_set_mask(m);
-    return pause_in_host();
+    return 0;
+}
+
+i64 sys_rt_sigsuspend(u64 set, u64 size)
+{
+    int e = signal_wait_mask(set, size);
+    return e ? e : pause_in_host();
 }
 
 struct k_timespec {

@@ -70,6 +70,7 @@ bool signal_pending(void);
  * system call the frame returns from (nr, how). */
 void signal_deliver(struct regs *r, u64 nr, enum restart how);
 void signal_set_mask(u64 m);
+int signal_wait_mask(u64 uset, u64 size); /* sigsuspend/ppoll/pselect's temporary mask */
 /* Recompute what the VMM must interrupt a wait for (after mask/action changes). */
 void signal_publish_interest(void);
 /* exec: handlers back to default (ignored stay ignored), alternate stack off. */

@@ -138,17 +138,7 @@ static int read_timeout(u64 uts, i64 *ns)
 /* ppoll/pselect: the mask given holds only during the wait (as sigsuspend's). */
 static int swap_mask(u64 umask, u64 size)
 {
-    if (!umask)
-        return 0;
-    u64 m;
-    if (size != 8)
-        return -EINVAL;
-    if (copy_from_user(&m, (void *)umask, 8))
-        return -EFAULT;
-    proc.saved_mask = proc.sigmask;
-    proc.has_saved_mask = true;
-    signal_set_mask(m);
-    return 0;
+    return umask ? signal_wait_mask(umask, size) : 0;
 }
 
 static void unswap_mask(u64 umask, i64 r)
