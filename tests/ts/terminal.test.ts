@@ -11,6 +11,8 @@ import * as path from "node:path";
 import { requireKvm, tempDir, UNO } from "./guest-util.js";
 
 const tmp = tempDir("uno-terminal-test-");
+/** Marks this run's uno-vmm processes (in their --env argument) for pkill. */
+const MARK = `${process.pid}-${Date.now()}`;
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function rootfs(): string {
@@ -56,10 +58,12 @@ class Session {
 }
 
 describe("uno run -it: an interactive shell on a terminal", () => {
-  it("runs typed commands, Ctrl-C interrupts a sleep, exit ends the session", async () => {
+  it("runs typed commands, Ctrl-C interrupts a sleep, SIGWINCH reaches the shell, exit ends the session", async () => {
     requireKvm();
     const root = rootfs();
-    const s = new Session(`${UNO} run -it -e PS1='PROMPT$ ' ${root} -- /bin/sh -i`);
+    const s = new Session(
+      `${UNO} run -it -e PS1='PROMPT$ ' -e UNO_TERMINAL_TEST=${MARK} ${root} -- /bin/sh -i`,
+    );
     try {
       let at = await s.waitFor(/PROMPT\$ /, 0);
       s.type("echo hello $((6*7)) | tr a-z A-Z\r");
@@ -76,6 +80,26 @@ describe("uno run -it: an interactive shell on a terminal", () => {
       assert.ok(Date.now() - t0 < 30_000, "Ctrl-C did not end the sleep");
       s.type("echo status=$?\r");
       at = await s.waitFor(/status=130/, at);
+      // A window-size change: the terminal signals its foreground process group (here, the
+      // uno-vmm processes); uno-vmm passes SIGWINCH to the guest's foreground group.
+      s.type("trap 'echo got-winch' WINCH; read line; echo after-read\r");
+      await new Promise((r) => setTimeout(r, 1500));
+      const vmms = fs
+        .readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
+            return cmd.includes("uno-vmm") && cmd.includes(`UNO_TERMINAL_TEST=${MARK}`);
+          } catch {
+            return false; /* gone meanwhile */
+          }
+        });
+      assert.ok(vmms.length > 0, "no uno-vmm process to signal");
+      for (const pid of vmms) process.kill(Number(pid), "SIGWINCH");
+      at = await s.waitFor(/got-winch/, at);
+      s.type("\r");
+      at = await s.waitFor(/after-read/, at);
       s.type("exit 4\r");
       const code = await s.done;
       assert.equal(code, 4, `the session ended with ${code}:\n${s.out}`);
