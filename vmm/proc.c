@@ -110,14 +110,8 @@ static void post_info(struct proc_entry *e, int sig, int32_t from, int32_t code,
     kick(e);
 }
 
-
-static void post(struct proc_entry *e, int sig)
-{
-    e->sender[sig - 1] = 0;
-    e->code[sig - 1] = 0x80; /* SI_KERNEL */
-    __atomic_fetch_or(&e->pending, BIT(sig), __ATOMIC_SEQ_CST);
-    kick(e);
-}
+/* A signal from the system (no sender): SI_KERNEL. */
+static void post(struct proc_entry *e, int sig) { post_info(e, sig, 0, 0x80, 0); }
 
 static struct uno_sigpage *sigpage(struct vmm *v)
 {
@@ -735,6 +729,19 @@ static void switch_identity(struct vmm *v, struct proc_entry *to)
     proc_take_signals(v);
 }
 
+/* The VM now runs `to`: what its guest has not taken yet belonged to the process that left
+ * (a dead vfork child, or one gone to its own VM) and is dropped; `to`'s signals come in. */
+static void hand_vm_to(struct vmm *v, struct proc_entry *to)
+{
+    struct uno_sigpage *sp = sigpage(v);
+    if (sp) {
+        sp->pending = 0;
+        sp->q_head = sp->q_tail;
+    }
+    v->self = to;
+    proc_take_signals(v);
+}
+
 /* The in-place vfork child ended before exec: it is a zombie now, its parent runs again. */
 int64_t proc_vfork_end(struct vmm *v, int32_t status)
 {
@@ -746,13 +753,7 @@ int64_t proc_vfork_end(struct vmm *v, int32_t status)
         mark_exited(v->self, status);
     unlock();
     v->vfork_parent = NULL;
-    struct uno_sigpage *sp = sigpage(v);
-    if (sp) {
-        sp->pending = 0; /* the dead child's */
-        sp->q_head = sp->q_tail;
-    }
-    v->self = parent;
-    proc_take_signals(v);
+    hand_vm_to(v, parent);
     return 0;
 }
 
@@ -842,7 +843,7 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
             close(v->vfork_fd); /* our parent's vfork is not ours to end */
             v->vfork_fd = -1;
         }
-        pthread_mutex_init(&v->ring_lock, NULL);
+        /* (ring_start_io_thread re-initializes ring_lock, which we inherited locked.) */
         if (kvm_rebuild_after_fork(v, state) || ring_start_io_thread(v)) {
             proc_exit(v, VMM_EXIT_ERROR << 8);
             _exit(VMM_EXIT_ERROR);
@@ -852,12 +853,7 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
             v->vfork_parent = NULL; /* the VM is ours alone now */
             return 0;
         }
-        struct uno_sigpage *sp = sigpage(v);
-        if (sp) {
-            sp->pending = 0;  /* the copy of our parent's: not ours */
-            sp->q_head = sp->q_tail;
-        }
-        proc_take_signals(v); /* anything sent to us before we could be kicked */
+        hand_vm_to(v, c); /* our copy of the parent's signal page is not ours */
         hc->arg[2] = (uint64_t)pid;
         hc->arg[3] = (uint64_t)me->pid;
         return 0;
@@ -881,15 +877,9 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
     __atomic_store_n(&c->host_pid, h, __ATOMIC_SEQ_CST);
     if (vfork_exec) {
         /* This VM is the parent's again; the child's signals went with it. */
-        struct uno_sigpage *sp = sigpage(v);
-        if (sp) {
-            sp->pending = 0;
-            sp->q_head = sp->q_tail;
-        }
         struct proc_entry *parent = v->vfork_parent;
         v->vfork_parent = NULL;
-        v->self = parent;
-        proc_take_signals(v);
+        hand_vm_to(v, parent);
     }
     if (vfork) {
         /* Asleep until the child execs or exits (its end of the pipe closes). */
