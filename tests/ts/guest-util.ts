@@ -58,11 +58,15 @@ function toResult(what: string, r: ReturnType<typeof spawnSync>, timeoutMs: numb
  * The native side runs the program the way a shell user would in `… | prog | …`: stdin and
  * stdout are pipes (node's own stdio pipes are sockets, which e.g. cannot be reopened
  * through /dev/stdout) and no descriptor but 0, 1 and 2 is inherited. The exit status is
- * the program's (pipefail); a death by signal N shows as 128+N.
+ * the program's (pipefail); a death by signal N shows as 128+N. The program leads a new
+ * session and process group, as uno's PID 1 does (and a container's): what it sees of its
+ * session then does not depend on the test runner's (in a PID namespace whose session leader
+ * is outside it, getsid() and getpgrp() return 0). /proc/self, not /proc/$$: the /proc
+ * mounted may belong to another PID namespace than the shell's.
  */
 const NATIVE_WRAPPER =
-  'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ' +
-  'set -o pipefail; cat | "$@" | cat';
+  'for f in /proc/self/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ' +
+  'set -o pipefail; cat | setsid -w "$@" | cat';
 
 /** Runs a host program (through NATIVE_WRAPPER). */
 export function runNative(cmd: string, args: string[], o: RunOptions = {}): Result {

@@ -25,6 +25,35 @@ function rootfs(): string {
   return root;
 }
 
+/** The `NSpid:` line of /proc/PID/status: the process's pid in each PID namespace, outermost first. */
+function nsPids(pid: string): number[] {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const line = /^NSpid:\s*(.*)$/m.exec(status)?.[1] ?? pid;
+  return line.trim().split(/\s+/).map(Number);
+}
+
+/**
+ * Pids, as this process can signal them, of the processes whose command line contains all of
+ * `words`. The /proc mounted may be another PID namespace's than ours (a CI sandbox): its
+ * directory names are then not our pids; NSpid gives each process's pid at our depth.
+ */
+function pidsWhoseCommandHas(...words: string[]): number[] {
+  const depth = nsPids("self").length;
+  const pids: number[] = [];
+  for (const d of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (!words.every((w) => cmd.includes(w))) continue;
+      // Both lists start at the /proc's namespace; entry depth-1 is the pid in ours.
+      const mine = nsPids(d)[depth - 1];
+      if (mine !== undefined) pids.push(mine);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
 /** A terminal session: what was printed so far, and a way to type and wait for output. */
 class Session {
   out = "";
@@ -84,19 +113,9 @@ describe("uno run -it: an interactive shell on a terminal", () => {
       // uno-vmm processes); uno-vmm passes SIGWINCH to the guest's foreground group.
       s.type("trap 'echo got-winch' WINCH; read line; echo after-read\r");
       await new Promise((r) => setTimeout(r, 1500));
-      const vmms = fs
-        .readdirSync("/proc")
-        .filter((d) => /^\d+$/.test(d))
-        .filter((d) => {
-          try {
-            const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
-            return cmd.includes("uno-vmm") && cmd.includes(`UNO_TERMINAL_TEST=${MARK}`);
-          } catch {
-            return false; /* gone meanwhile */
-          }
-        });
+      const vmms = pidsWhoseCommandHas("uno-vmm", `UNO_TERMINAL_TEST=${MARK}`);
       assert.ok(vmms.length > 0, "no uno-vmm process to signal");
-      for (const pid of vmms) process.kill(Number(pid), "SIGWINCH");
+      for (const pid of vmms) process.kill(pid, "SIGWINCH");
       at = await s.waitFor(/got-winch/, at);
       s.type("\r");
       at = await s.waitFor(/after-read/, at);
