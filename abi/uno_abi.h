@@ -24,6 +24,11 @@
 #define UNO_GPA_SHARED 0x1000000000ull  /* 64 GiB: memfd-backed region, MAP_SHARED memory */
 #define UNO_GPA_IMAGE 0x2000000000ull   /* 128 GiB: the EROFS root image, read-only slot */
 #define UNO_GPA_MMIO 0x3000000000ull    /* 192 GiB: doorbell + hypercall page, no memslot */
+/* 256 GiB up: host files mapped MAP_SHARED by the VMM (UNO_OP_FMAP), one window each. */
+#define UNO_GPA_FILEMAP 0x4000000000ull
+#define UNO_FMAP_WINDOW (16ull << 30)   /* the largest shared file mapping */
+#define UNO_FMAP_MAX 256                /* shared file mappings a process may hold at once */
+#define UNO_FMAP_SLOT0 8                /* their KVM memory slots: UNO_FMAP_SLOT0 + index */
 #define UNO_MMIO_DOORBELL (UNO_GPA_MMIO + 0x0)   /* write: ioeventfd, no user-space exit */
 #define UNO_MMIO_HYPERCALL (UNO_GPA_MMIO + 0x1000) /* write: exits to the VMM's vCPU thread */
 
@@ -232,6 +237,7 @@ enum uno_op {
     UNO_OP_PROC = 25,     /* arg0 = UNO_PROC_*, arg1..3 = its arguments (see below) */
     UNO_OP_PIPECTL = 26,  /* pipe/console handle, arg0 = UNO_PIPECTL_*, arg1 = size */
     UNO_OP_LINK = 27,     /* "old\0new\0" in data: a hard link in the writable layer */
+    UNO_OP_FMAP = 28,     /* arg0 = UNO_FMAP_*: shared file mappings (see below) */
     UNO_OP_MAX
 };
 
@@ -248,6 +254,15 @@ struct uno_pollfd {
 #define UNO_PIPECTL_NREAD 1   /* -> bytes waiting (FIONREAD) */
 #define UNO_PIPECTL_GETSZ 2   /* -> capacity (F_GETPIPE_SZ) */
 #define UNO_PIPECTL_SETSZ 3   /* arg1 = wanted capacity -> new capacity (F_SETPIPE_SZ) */
+
+/* UNO_OP_FMAP: a host file mapped MAP_SHARED into a window of guest-physical memory, so
+ * the guest's stores reach the file (and every process mapping it) with no copy. */
+#define UNO_FMAP_MAP 1    /* handle, off (page-aligned), arg1 = length, arg2 = 1 writable
+                           * -> the window's GPA; pages past the end of the file must not be
+                           * touched (the guest maps only what the file holds) */
+#define UNO_FMAP_UNMAP 2  /* arg1 = GPA of a window: released */
+#define UNO_FMAP_SYNC 3   /* arg1 = GPA of a window, off = byte offset in it, arg2 = length:
+                           * written back to the file (msync MS_SYNC) */
 
 /* UNO_OP_PROC: the process table of the instance, kept by the VMMs. */
 enum uno_proc_op {

@@ -132,8 +132,8 @@ int kvm_choose_backend(struct vmm *v)
     return 0;
 }
 
-static int set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, const void *host,
-                    uint32_t flags)
+int kvm_set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, const void *host,
+                 uint32_t flags)
 {
     struct kvm_userspace_memory_region r = {
         .slot = slot, .flags = flags, .guest_phys_addr = gpa, .memory_size = size,
@@ -150,9 +150,10 @@ static int set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, c
 int kvm_setup_memory(struct vmm *v)
 {
     struct guest_mem *m = &v->mem;
-    if (set_slot(v, 0, 0, m->ram_size, m->ram, 0) ||
-        set_slot(v, 1, UNO_GPA_SHARED, m->shared_size, m->shared, 0) ||
-        set_slot(v, 2, UNO_GPA_IMAGE, m->image_map_size, m->image, KVM_MEM_READONLY))
+    if (kvm_set_slot(v, 0, 0, m->ram_size, m->ram, 0) ||
+        kvm_set_slot(v, 1, UNO_GPA_SHARED, m->shared_size, m->shared, 0) ||
+        kvm_set_slot(v, 2, UNO_GPA_IMAGE, m->image_map_size, m->image, KVM_MEM_READONLY) ||
+        filemap_restore(v))
         return -1;
     /* The doorbell: a guest write here signals the eventfd inside the host kernel, with no
      * exit to this process. */

@@ -92,6 +92,9 @@ int kvm_open(struct vmm *v);
 int kvm_choose_backend(struct vmm *v); /* sets v->backend; -1 with a message if impossible */
 const char *backend_name(int backend);
 int kvm_setup_memory(struct vmm *v);
+/* A KVM memory slot (size 0 deletes it); -1 with a message on failure. */
+int kvm_set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, const void *host,
+                 uint32_t flags);
 int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
                    uint64_t syscall_entry);
 int kvm_run_loop(struct vmm *v);
@@ -126,6 +129,10 @@ struct ring_req {
 };
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
+
+/* filemap.c — shared file mappings (UNO_OP_FMAP); fd: the handle's host file for MAP */
+int64_t filemap_op(struct vmm *v, const struct ring_req *r, int fd);
+int filemap_restore(struct vmm *v); /* after fork: the inherited windows in the new VM */
 int hostops_init(struct vmm *v);
 void hostops_close_all(struct vmm *v);
 

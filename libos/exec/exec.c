@@ -1,6 +1,6 @@
-/* Loading a program: ELF (static and static-PIE; dynamic ones are refused until the
- * dynamic-programs issue) and "#!" scripts, the stack Linux builds (argc, argv, envp,
- * auxv), and the register frame that enters it. */
+/* Loading a program: ELF (static, static-PIE, and dynamic ones through the interpreter their
+ * PT_INTERP names, which is loaded beside them as Linux does) and "#!" scripts, the stack
+ * Linux builds (argc, argv, envp, auxv), and the register frame that enters it. */
 #include "exec.h"
 #include "elf.h"
 #include "arch/x86_64/platform.h"
@@ -31,6 +31,7 @@
 #define AT_RANDOM 25
 #define AT_HWCAP2 26
 #define AT_EXECFN 31
+#define AT_SYSINFO_EHDR 33
 
 #define MAX_SCRIPT_DEPTH 4
 
@@ -120,8 +121,15 @@ static u64 push_str(u64 *sp, const char *s)
     return *sp;
 }
 
-static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
-                       char *const argv[], char *const envp[], struct regs *frame)
+/* The loaded program: its headers and load bias, and the interpreter's (base 0: none). */
+struct loaded {
+    const struct elf_info *e;
+    u64 bias;
+    u64 interp_base, interp_entry;
+};
+
+static int build_stack(const struct loaded *l, const char *execfn, char *const argv[],
+                       char *const envp[], struct regs *frame)
 {
     /* The top of the stack first: its frames then come right after the page tables and the
      * other boot allocations, in guest RAM the host has already backed, instead of 8 MiB
@@ -175,12 +183,14 @@ static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
 
     u32 a, b, c, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    const struct elf_info *e = l->e;
+    u64 bias = l->bias;
     u64 auxv[][2] = {
         {AT_PHDR, e->phdr_vaddr ? e->phdr_vaddr + bias : 0},
         {AT_PHENT, 56},
         {AT_PHNUM, e->phnum},
         {AT_PAGESZ, PAGE_SIZE},
-        {AT_BASE, 0},
+        {AT_BASE, l->interp_base},
         {AT_FLAGS, 0},
         {AT_ENTRY, e->entry + bias},
         {AT_UID, proc.uid},
@@ -211,7 +221,7 @@ static int build_stack(const struct elf_info *e, u64 bias, const char *execfn,
 
     kfree(argp);
     memset(frame, 0, sizeof *frame);
-    frame->rip = e->entry + bias;
+    frame->rip = l->interp_base ? l->interp_entry : e->entry + bias;
     frame->rsp = sp;
     frame->rflags = 0x202;
     proc.argc = argc;
@@ -260,6 +270,53 @@ static int open_exec(const char *path, struct file **out, struct node *n)
     if (!(n->mode & 0111))
         return -EACCES;
     return vfs_open(AT_FDCWD, path, O_RDONLY, 0, out);
+}
+
+/* The interpreter a dynamic program names in PT_INTERP (ld.so): opened and its headers
+ * checked before the old program is dropped, so a missing or bad one fails the exec cleanly
+ * (ENOENT, as Linux, when it does not exist). */
+static int open_interp(const struct elf_info *e, struct file **out, struct elf_info *ie)
+{
+    static char path[PATH_MAX];
+    static u8 ihdr[4096];
+    static struct node in;
+    if (e->interp_len >= PATH_MAX || hdr[e->interp_off + e->interp_len - 1] != 0)
+        return -ENOEXEC;
+    memcpy(path, hdr + e->interp_off, e->interp_len);
+    int r = open_exec(path, out, &in);
+    if (r)
+        return r == -EACCES && S_ISREG(in.mode) ? -EACCES : r;
+    struct file *f = *out;
+    struct linux_stat st;
+    i64 len = f->ops->read(f, ihdr, sizeof ihdr, 0);
+    r = len < 0 ? (int)len : f->ops->stat(f, &st);
+    if (!r)
+        r = elf_parse(ihdr, (u64)len, (u64)st.st_size, ie);
+    if (!r && (ie->has_interp || ie->type != ET_DYN))
+        r = -ELIBBAD; /* an interpreter is itself position-independent and has none */
+    if (r) {
+        file_put(f);
+        *out = NULL;
+    }
+    return r;
+}
+
+/* The interpreter goes where mmap would put it (top-down below the stack gap), at a random
+ * page offset, as Linux places ld.so. */
+static int load_interp(struct file *f, const struct elf_info *ie, struct loaded *l)
+{
+    u64 span = ie->hi - ie->lo;
+    u64 slack = (rand_u64() % 256) * PAGE_SIZE;
+    u64 at = vma_find_free(span + slack, 0);
+    if (!at)
+        return -ENOMEM;
+    u64 bias = at + slack - ie->lo, ignored;
+    int r = load_segments(f, ie, bias, &ignored);
+    if (r)
+        return r;
+    l->interp_base = bias + ie->lo;
+    l->interp_entry = ie->entry + bias;
+    return 0;
 }
 
 int exec_load(const char *path, char *const argv[], char *const envp[], struct regs *frame)
@@ -318,12 +375,14 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
             file_put(f);
             return r;
         }
+        static struct elf_info ie;
+        struct file *interp = NULL;
         if (e.has_interp) {
-            kprintf("uno: %s is dynamically linked; this uno runs static programs only "
-                    "(dynamic loading comes with the dynamic-programs issue)\n",
-                    path);
-            file_put(f);
-            return -ENOEXEC;
+            r = open_interp(&e, &interp, &ie);
+            if (r) {
+                file_put(f);
+                return r;
+            }
         }
         /* A vfork child borrows its parent's memory: it needs its own VM before that memory
          * is replaced. The parent's VM goes back to the parent there. */
@@ -338,15 +397,19 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
         exec_committed = true;
         vma_reset();
         frame_discard_free_tail();
-        u64 bias = 0;
+        struct loaded l = {.e = &e};
         if (e.type == ET_DYN)
-            bias = PIE_BASE - e.lo + (rand_u64() % 4096) * PAGE_SIZE;
+            l.bias = PIE_BASE - e.lo + (rand_u64() % 4096) * PAGE_SIZE;
         u64 brk = 0;
-        r = load_segments(f, &e, bias, &brk);
+        r = load_segments(f, &e, l.bias, &brk);
+        if (!r && interp)
+            r = load_interp(interp, &ie, &l);
         if (!r) {
             mm_init(brk + (rand_u64() % 1024) * PAGE_SIZE);
-            r = build_stack(&e, bias, execfn, argv, envp, frame);
+            r = build_stack(&l, execfn, argv, envp, frame);
         }
+        if (interp)
+            file_put(interp);
         size_t pl = strlen(n.path);
         memcpy(proc.exe, n.path, pl + 1);
         file_put(f);

@@ -27,6 +27,9 @@
 #define MAP_STACK 0x20000
 #define MAP_HUGETLB 0x40000
 #define MAP_FIXED_NOREPLACE 0x100000
+/* In struct vma's flags only: a shared file mapping whose file is open for writing, so
+ * mprotect may add PROT_WRITE (Linux's VM_MAYWRITE). */
+#define VMA_F_MAYWRITE 0x40000000
 
 /* User address space bounds (47-bit, as Linux x86-64 without 5-level paging). */
 #define USER_MIN 0x10000ull
@@ -84,6 +87,14 @@ void shared_exit(void);
 u32 *shared_word_alloc(u32 init); /* NULL when the region is full */
 void shared_word_get(u32 *word);
 void shared_word_put(u32 *word);
+/* filemap.c: MAP_SHARED file mappings, host files mapped by the VMM (UNO_OP_FMAP). */
+struct file;
+bool filemap_page(u64 pa);
+void filemap_get(u64 pa);
+void filemap_put(u64 pa);
+i64 filemap_map(u64 addr, u64 len, int prot, struct file *f, u64 off, u64 file_size);
+int filemap_sync(u64 addr, u64 len);
+
 struct vma {
     u64 start, end;
     int prot, flags;

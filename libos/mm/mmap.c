@@ -90,6 +90,23 @@ static u64 file_page(void *ctx, u64 i)
     return pa;
 }
 
+/* MAP_SHARED of a host file (the writable layer): the VMM maps the file itself. */
+static i64 map_file_shared(u64 addr, u64 len, int prot, int flags, struct file *f, u64 off,
+                           u64 size)
+{
+    i64 r = filemap_map(addr, len, prot, f, off, size);
+    if (r)
+        return r;
+    if ((f->flags & O_ACCMODE) == O_RDWR)
+        flags |= VMA_F_MAYWRITE;
+    r = vma_add(addr, addr + len, prot, flags, VMA_FILE, off, f->path);
+    if (r) {
+        pt_unmap(addr, len / PAGE_SIZE);
+        return r;
+    }
+    return (i64)addr;
+}
+
 static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 off)
 {
     if (!f->ops->read || S_ISDIR(f->mode))
@@ -97,16 +114,19 @@ static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 
     int acc = f->flags & O_ACCMODE;
     if (acc == O_WRONLY)
         return -EACCES;
-    if ((flags & MAP_SHARED) && (prot & PROT_WRITE)) {
-        if (acc != O_RDWR)
-            return -EACCES;
-        /* Writable shared file mappings need the shared region (processes issue). */
-        return -ENODEV;
-    }
+    bool shared = !(flags & MAP_PRIVATE);
+    if (shared && (prot & PROT_WRITE) && acc != O_RDWR)
+        return -EACCES;
     struct linux_stat st;
     u64 size = ~0ull;
     if (f->ops->stat && f->ops->stat(f, &st) == 0 && S_ISREG(st.st_mode))
         size = (u64)st.st_size;
+    if (shared && f->has_upper && S_ISREG(f->mode))
+        return map_file_shared(addr, len, prot, flags, f, off, size);
+    /* The image never changes, so a shared read-only mapping of it is its pages in place;
+     * anything else shared (a /proc file, say) cannot be. */
+    if (shared && (prot & PROT_WRITE))
+        return -ENODEV;
     struct file_map m = {.f = f, .off = off, .size = size,
                          .in_place = !(prot & PROT_WRITE)}; /* lower_page_gpa decides */
     u64 flags_pte = prot_to_pte(prot);
@@ -119,8 +139,7 @@ static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 
         pt_unmap(addr, len / PAGE_SIZE);
         return m.err;
     }
-    const char *name = f->path;
-    r = vma_add(addr, addr + len, prot, flags, VMA_FILE, off, name);
+    r = vma_add(addr, addr + len, prot, flags, VMA_FILE, off, f->path);
     if (r) {
         pt_unmap(addr, len / PAGE_SIZE);
         return r;
@@ -135,6 +154,16 @@ i64 sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
         return -EINVAL;
     if (!len || (off & (PAGE_SIZE - 1)) || (prot & ~7ull))
         return -EINVAL;
+    if (type == MAP_SHARED_VALIDATE) {
+        /* Flags Linux knows; MAP_SYNC (0x80000) needs DAX memory, which this is not. */
+        if (flags & ~(u64)(0x3 | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE |
+                           MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE |
+                           MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE |
+                           (0x3full << 26)))
+            return -EOPNOTSUPP;
+        type = MAP_SHARED;
+        flags = (flags & ~(u64)MAP_SHARED_VALIDATE) | MAP_SHARED;
+    }
     len = ALIGN_UP(len, PAGE_SIZE);
     if (len == 0 || len > USER_TOP)
         return -ENOMEM;
@@ -163,6 +192,10 @@ i64 sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
     }
     /* MAP_SHARED anonymous memory comes from the region that stays shared across fork. */
     if (!f && type != MAP_PRIVATE && (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+        return mm_mmap_shared_anon(addr, len, (int)prot, (int)flags);
+    /* /dev/zero and other devices: anonymous memory (shared: the shared region), as Linux. */
+    if (f && (f->mode & S_IFMT) == S_IFCHR && type != MAP_PRIVATE &&
+        (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
         return mm_mmap_shared_anon(addr, len, (int)prot, (int)flags);
     if (!f || (f->mode & S_IFMT) == S_IFCHR)
         return mm_mmap_anon(addr, len, (int)prot, (int)flags,
@@ -263,9 +296,11 @@ i64 sys_madvise(u64 addr, u64 len, u64 advice)
             struct vma *v = vma_find(a);
             if (!v)
                 return -ENOMEM;
-            if (v->kind == VMA_FILE || v->kind == VMA_ELF)
-                return -EINVAL; /* refilling from the file is not supported yet */
             u64 pte = pt_lookup(a);
+            if (filemap_page(pte & PTE_ADDR) || shared_page(pte & PTE_ADDR))
+                continue; /* shared pages are the file's (or the region's): nothing to drop */
+            if (v->kind == VMA_FILE || v->kind == VMA_ELF)
+                return -EINVAL; /* refilling a private copy from its file: not yet */
             if (pte & PTE_ADDR)
                 memset(phys_to_virt(pte & PTE_ADDR), 0, PAGE_SIZE);
         }
@@ -273,4 +308,58 @@ i64 sys_madvise(u64 addr, u64 len, u64 advice)
     default:
         return -EINVAL;
     }
+}
+
+#define MS_ASYNC 1
+#define MS_INVALIDATE 2
+#define MS_SYNC 4
+
+/* Range checks msync and mincore share: aligned start, and every page mapped. */
+static int check_mapped(u64 addr, u64 len)
+{
+    if (addr & (PAGE_SIZE - 1))
+        return -EINVAL;
+    if (addr + len < addr || addr + len > USER_TOP)
+        return -ENOMEM;
+    for (u64 a = addr; a < addr + len;) {
+        struct vma *v = vma_find(a);
+        if (!v)
+            return -ENOMEM;
+        a = v->end;
+    }
+    return 0;
+}
+
+i64 sys_msync(u64 addr, u64 len, u64 flags)
+{
+    if ((flags & ~(u64)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) ||
+        ((flags & MS_ASYNC) && (flags & MS_SYNC)))
+        return -EINVAL;
+    len = ALIGN_UP(len, PAGE_SIZE);
+    int r = check_mapped(addr, len);
+    if (r)
+        return r;
+    /* Stores to a shared file mapping are in the host's page cache already; MS_SYNC also
+     * waits for the disk, as Linux does. */
+    return (flags & MS_SYNC) ? filemap_sync(addr, len) : 0;
+}
+
+i64 sys_mincore(u64 addr, u64 len, u64 vec)
+{
+    len = ALIGN_UP(len, PAGE_SIZE);
+    int r = check_mapped(addr, len);
+    if (r)
+        return r;
+    u64 n = len / PAGE_SIZE;
+    if (!user_ok((void *)vec, n, PROT_WRITE))
+        return -EFAULT;
+    /* Memory is mapped eagerly: a page is resident when it has a frame (pages of a file
+     * mapping past the end of the file have none). */
+    for (u64 i = 0; i < n; i++) {
+        u8 in = (pt_lookup(addr + i * PAGE_SIZE) & PTE_ADDR) != 0;
+        r = copy_to_user((u8 *)vec + i, &in, 1);
+        if (r)
+            return r;
+    }
+    return 0;
 }

@@ -56,8 +56,8 @@ static bool owned(u64 pte) { return (pte & PTE_ADDR) && (pte & PTE_ADDR) < UNO_G
 /* Keep the frame of a PROT_NONE page: a non-present PTE with the address still in it. */
 static bool has_frame(u64 pte) { return (pte & PTE_ADDR) != 0; }
 
-/* The frame behind a PTE that goes away: ours back to the allocator, a shared page's
- * reference dropped, image pages left alone. */
+/* The frame behind a PTE that goes away: ours back to the allocator, a shared page's or a
+ * file window's reference dropped, image pages left alone. */
 static void release(u64 pte)
 {
     if (!has_frame(pte))
@@ -66,6 +66,8 @@ static void release(u64 pte)
         frame_free(pte & PTE_ADDR);
     else if (shared_page(pte & PTE_ADDR))
         shared_put(pte & PTE_ADDR);
+    else
+        filemap_put(pte & PTE_ADDR);
 }
 
 int pt_map(u64 va, u64 n, u64 flags, pa_fn pa_of, void *ctx)
@@ -144,7 +146,7 @@ int pt_protect(u64 va, u64 n, u64 flags)
             continue;
         }
         u64 pa = *pte & PTE_ADDR;
-        if ((flags & PTE_W) && !owned(*pte) && !shared_page(pa)) {
+        if ((flags & PTE_W) && !owned(*pte) && !shared_page(pa) && !filemap_page(pa)) {
             /* A page of the image becoming writable: give it a private copy. */
             u64 copy = frame_alloc();
             if (!copy)

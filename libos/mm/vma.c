@@ -124,6 +124,9 @@ int vma_protect(u64 start, u64 end, int prot)
         struct vma *v = vma_find(a);
         if (!v)
             return -ENOMEM;
+        if ((prot & PROT_WRITE) && v->kind == VMA_FILE && !(v->flags & MAP_PRIVATE) &&
+            !(v->flags & VMA_F_MAYWRITE))
+            return -EACCES; /* a shared mapping of a file not open for writing */
         a = v->end;
     }
     for (int i = 0; i < nvmas; i++) {

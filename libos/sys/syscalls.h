@@ -18,6 +18,8 @@ i64 sys_munmap(u64 addr, u64 len);
 i64 sys_mprotect(u64 addr, u64 len, u64 prot);
 i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr);
 i64 sys_madvise(u64 addr, u64 len, u64 advice);
+i64 sys_msync(u64 addr, u64 len, u64 flags);
+i64 sys_mincore(u64 addr, u64 len, u64 vec);
 
 /* sys/file.c: descriptors and I/O */
 i64 sys_read(u64 fd, u64 buf, u64 len);

@@ -46,6 +46,8 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(21, access, "so"),
     SYS(24, sched_yield, ""),
     SYS(25, mremap, "pxxxp"),
+    SYS(26, msync, "pxx"),
+    SYS(27, mincore, "pxp"),
     SYS(28, madvise, "pxd"),
     SYS(32, dup, "d"),
     SYS(33, dup2, "dd"),

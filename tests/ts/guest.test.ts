@@ -40,22 +40,11 @@ const OVERLAY_TODO = NONE;
 const MEMORY_TODO = NONE;
 const FAULTS_TODO = NONE;
 // The process programs (issue 4: fork, exec, wait, pipes, signals, poll, process groups).
-const FORK_TODO: Todo = {
-  all: {
-    "MAP_SHARED file mapping after fork":
-      "MAP_SHARED writable file mappings are not implemented (ENODEV; the dynamic-programs issue)",
-    "exit status": "the program exits 1 because of the known gaps above",
-  },
-};
+const FORK_TODO: Todo = {};
 const WAIT_TODO: Todo = {};
 const EXEC_TODO: Todo = {};
 const PIPES_TODO: Todo = {};
-const SIGNALS_TODO: Todo = {
-  all: {
-    "SIGBUS caught: mapping past the end of a file":
-      "the test maps the file MAP_SHARED and writable, which is not implemented yet (ENODEV; the dynamic-programs issue); SIGBUS itself works for MAP_PRIVATE",
-  },
-};
+const SIGNALS_TODO: Todo = {};
 const SIGASYNC_TODO: Todo = {};
 const POLL_TODO: Todo = {};
 const PGRP_TODO: Todo = {};
