@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
 #include "vmm.h"
 
 #include "check.h"
@@ -658,6 +661,72 @@ static void test_files(void)
     EQ(h_op(UNO_OP_READ, UNO_HANDLE_STDIN, -1, 10, 0), 0); /* /dev/null here */
     host_read(console_path, buf, sizeof buf);
     CHECK(!strcmp(buf, "to the console\nstill open\n"), "console got \"%s\"", buf);
+}
+
+/* UNO_OP_FMAP: every guest value checked (handle, alignment, window), and with a real VM
+ * (KVM without vCPUs is enough for memory slots) the windows handed out and released. */
+static int64_t fmap_op(uint64_t what, uint32_t h, int64_t off, uint64_t a1, uint64_t a2)
+{
+    struct uno_sqe sqe = {.op = UNO_OP_FMAP, .handle = h, .off = off, .arg = {what, a1, a2}};
+    return submit(&sqe, NULL, 0);
+}
+
+static void test_filemap(void)
+{
+    int64_t h = open_op("fmap", UNO_O_CREAT | 2, 0644);
+    CHECK(h >= 3, "open fmap: %lld", (long long)h);
+    char page[8192];
+    memset(page, 'x', sizeof page);
+    struct uno_sqe w = {.op = UNO_OP_WRITE, .handle = (uint32_t)h, .off = 0, .len = 8192};
+    EQ(submit(&w, page, sizeof page), 8192);
+    EQ(path_op(UNO_OP_MKDIR, "fmapdir", 0, 0755), 0);
+    int64_t d = open_op("fmapdir", 0, 0);
+    CHECK(d >= 3, "open fmapdir: %lld", (long long)d);
+    /* Rejected before anything is mapped. */
+    EQ(fmap_op(UNO_FMAP_MAP, UNO_MAX_HANDLES + 5, 0, 4096, 1), -EBADF);
+    EQ(fmap_op(UNO_FMAP_MAP, 77, 0, 4096, 1), -EBADF);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)d, 0, 4096, 0), -ENODEV);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 100, 4096, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, -4096, 4096, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 4095, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 0, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, UNO_FMAP_WINDOW + 4096, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 4096, 7), -EINVAL);
+    EQ(fmap_op(99, (uint32_t)h, 0, 4096, 1), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, UNO_GPA_FILEMAP, 0), -EINVAL);   /* never mapped */
+    EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, UNO_GPA_FILEMAP + 4096, 0), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, 0, 0), -EINVAL);
+    EQ(fmap_op(UNO_FMAP_SYNC, 0, 0, UNO_GPA_FILEMAP, 4096), -EINVAL);
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    V.vm_fd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+    if (V.vm_fd < 0) {
+        /* No KVM here: the slot cannot be made, and the mapping is undone. */
+        EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 8192, 1), -ENOMEM);
+    } else {
+        int64_t a = fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 8192, 1);
+        int64_t b = fmap_op(UNO_FMAP_MAP, (uint32_t)h, 4096, 4096, 0);
+        EQ(a, (int64_t)UNO_GPA_FILEMAP);
+        EQ(b, (int64_t)(UNO_GPA_FILEMAP + UNO_FMAP_WINDOW));
+        EQ(fmap_op(UNO_FMAP_SYNC, 0, 4096, (uint64_t)a, 4096), 0);
+        EQ(fmap_op(UNO_FMAP_SYNC, 0, 4096, (uint64_t)a, 8192), -EINVAL); /* past the window */
+        EQ(fmap_op(UNO_FMAP_SYNC, 0, -1, (uint64_t)a, 1), -EINVAL);
+        EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, (uint64_t)a, 0), 0);
+        EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, (uint64_t)a, 0), -EINVAL);       /* twice */
+        EQ(fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 4096, 1), a);             /* reused */
+        int n = 2;
+        while (fmap_op(UNO_FMAP_MAP, (uint32_t)h, 0, 4096, 1) >= 0)
+            n++;
+        EQ(n, UNO_FMAP_MAX);                                              /* then -ENOMEM */
+        for (int i = 0; i < UNO_FMAP_MAX; i++)
+            EQ(fmap_op(UNO_FMAP_UNMAP, 0, 0, UNO_GPA_FILEMAP + (uint64_t)i * UNO_FMAP_WINDOW, 0),
+               0);
+        close(V.vm_fd);
+    }
+    if (kvm >= 0)
+        close(kvm);
+    V.vm_fd = -1;
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)h, 0, 0, 0), 0);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)d, 0, 0, 0), 0);
 }
 
 static void test_dirs(void)
@@ -1456,6 +1525,7 @@ int main(int argc, char **argv)
     setup();
     test_decode();
     test_files();
+    test_filemap();
     test_dirs();
     test_whiteouts();
     test_confinement();
