@@ -326,6 +326,12 @@ for (const v of VARIANTS) {
         ],
         ["poll", "poll/ppoll/select/pselect over pipes and files, timeouts, EINTR", POLL_TODO, []],
         ["pgrp", "setpgid/getpgid/setsid/getsid and their errors, waitpid by group", PGRP_TODO, []],
+        [
+          "mmapfile",
+          "MAP_SHARED files (coherent with read/write, across fork), msync, mincore, splits, SIGBUS",
+          NONE,
+          [],
+        ],
       ];
       for (const [name, what, table, unoFlags] of programs) {
         it(`${name}: ${what}`, async (t) => {
