@@ -11,7 +11,7 @@ LIBOS_CFLAGS := -std=gnu11 -O2 -g $(CWARN) -ffreestanding -fno-builtin -nostdlib
 
 VMM_SRC := $(wildcard vmm/*.c)
 VMM_OBJ := $(VMM_SRC:%.c=$(BUILD)/%.o)
-LIBOS_C := $(shell find libos -name '*.c')
+LIBOS_C := $(shell find libos -name '*.c' -not -path 'libos/vdso/*')
 LIBOS_S := $(shell find libos -name '*.S')
 LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
 
@@ -55,6 +55,17 @@ $(BUILD)/vmm/%.o: vmm/%.c vmm/vmm.h abi/uno_abi.h
 $(BUILD)/libos.elf: $(LIBOS_OBJ) libos/libos.ld
 	@echo "  LD   $@"
 	@$(LD) -nostdlib -static -z max-page-size=4096 -T libos/libos.ld -o $@ $(LIBOS_OBJ)
+
+# The vDSO: a small shared object of its own (position-independent, user code), carried
+# inside the libOS by libos/exec/vdso_blob.S.
+VDSO_CFLAGS := -std=gnu11 -O2 $(CWARN) -fPIC -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-nostdlib -shared -Wl,-T,libos/vdso/vdso.lds -Wl,--hash-style=both \
+	-Wl,-soname=linux-vdso.so.1 -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,--no-undefined
+$(BUILD)/vdso.so: libos/vdso/vdso.c libos/vdso/vdso_data.h libos/vdso/vdso.lds
+	@mkdir -p $(dir $@)
+	@echo "  LD   $@"
+	@$(CC) $(VDSO_CFLAGS) -o $@ libos/vdso/vdso.c
+$(BUILD)/libos/exec/vdso_blob.o: $(BUILD)/vdso.so
 
 $(BUILD)/libos/%.o: libos/%.c
 	@mkdir -p $(dir $@)

@@ -126,6 +126,7 @@ struct loaded {
     const struct elf_info *e;
     u64 bias;
     u64 interp_base, interp_entry;
+    u64 vdso;     /* AT_SYSINFO_EHDR; 0: none (glibc and musl read 0 as absent) */
 };
 
 static int build_stack(const struct loaded *l, const char *execfn, char *const argv[],
@@ -186,6 +187,7 @@ static int build_stack(const struct loaded *l, const char *execfn, char *const a
     const struct elf_info *e = l->e;
     u64 bias = l->bias;
     u64 auxv[][2] = {
+        {AT_SYSINFO_EHDR, l->vdso},
         {AT_PHDR, e->phdr_vaddr ? e->phdr_vaddr + bias : 0},
         {AT_PHENT, 56},
         {AT_PHNUM, e->phnum},
@@ -406,6 +408,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
             r = load_interp(interp, &ie, &l);
         if (!r) {
             mm_init(brk + (rand_u64() % 1024) * PAGE_SIZE);
+            l.vdso = vdso_map(0);
             r = build_stack(&l, execfn, argv, envp, frame);
         }
         if (interp)
