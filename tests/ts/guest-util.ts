@@ -66,7 +66,7 @@ function toResult(what: string, r: ReturnType<typeof spawnSync>, timeoutMs: numb
  */
 const NATIVE_WRAPPER =
   'for f in /proc/self/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ' +
-  'set -o pipefail; cat | setsid -w "$@" | cat';
+  'set -o pipefail; cat | /usr/bin/setsid -w "$@" | cat';
 
 /** Runs a host program (through NATIVE_WRAPPER). */
 export function runNative(cmd: string, args: string[], o: RunOptions = {}): Result {
