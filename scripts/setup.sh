@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang lld libclang-rt-14-dev
-          valgrind ca-certificates qemu-system-x86 cpio dpkg-dev)
+          valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
