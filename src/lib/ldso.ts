@@ -304,7 +304,12 @@ export function resolveDynamicProgram(
   dynamic: DynamicInfo,
   opts: ResolveOptions = {},
 ): Resolution {
-  const note = opts.onNote ?? (() => undefined);
+  const noted = new Set<string>();
+  const note = (n: string): void => {
+    if (noted.has(n)) return;
+    noted.add(n);
+    opts.onNote?.(n);
+  };
   const interpPath = info.interpreter;
   if (interpPath === undefined) {
     throw new BadElfError(programPath, `${display} is not dynamically linked`, "not-dynamic");
@@ -391,8 +396,11 @@ export function resolveDynamicProgram(
   const pathList = (o: LoadedObject, list: string, tag: string): SearchDir[] => {
     const out: SearchDir[] = [];
     for (const entry of list.split(":")) {
-      const host = trimSlashes(expandTokens(entry, o.origin.host, kind, lib));
-      const guest = trimSlashes(expandTokens(entry, o.origin.guest, kind, lib));
+      // Repeated slashes ("$ORIGIN/lib" with $ORIGIN "/") mean one to the kernel.
+      const host = trimSlashes(expandTokens(entry, o.origin.host, kind, lib).replace(/\/+/g, "/"));
+      const guest = trimSlashes(
+        expandTokens(entry, o.origin.guest, kind, lib).replace(/\/+/g, "/"),
+      );
       if (!host.startsWith("/") || !guest.startsWith("/")) {
         note(
           `${tag} entry ${JSON.stringify(entry)} of ${o.display} is relative to the working ` +
