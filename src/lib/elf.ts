@@ -1,8 +1,10 @@
 /**
- * Inspect an ELF file's header and program headers (no section headers, no symbols).
+ * Inspect an ELF file's header, program headers and dynamic section (no section headers,
+ * no symbols).
  *
- * Only the first few KB of the file are read: the 64-byte ELF header, the program header
- * table and the PT_INTERP string, each read at its offset. The classification follows what
+ * Only what is needed is read: the 64-byte ELF header, the program header table and the
+ * PT_INTERP string, each at its offset; for readDynamicFrom also PT_DYNAMIC and the strings
+ * it names. The classification follows what
  * the Linux kernel's ELF loader would accept or refuse, so a file classified "ok" here is
  * one the libOS can be asked to load.
  */

@@ -825,4 +825,17 @@ describe("dynamic programs in uno vs natively (needs the libOS's PT_INTERP loadi
   it("gcc, libraries under $ORIGIN through DT_RUNPATH", () => compare(greet, "runpath", ["x"]));
   it("gcc, libraries under $ORIGIN through DT_RPATH", () => compare(greetRpath, "rpath", []));
   it("musl-gcc, libraries under $ORIGIN", () => compare(muslGreet, "musl", ["y"]));
+  it("uno run DIR -- /prog, DIR being a packed image's files (interpreter through symlinks)", async () => {
+    requireKvm();
+    assert.ok(greet, "gcc unavailable: install it with scripts/setup.sh");
+    const packed = await packElf(greet.prog, path.join(tmp, "cache-e2e"));
+    const root = extract(packed.erofsPath);
+    const native = runNative(greet.prog, ["z"]);
+    const uno = runUno(root, ["--", "/prog", "z"]);
+    assertSame(
+      "root directory",
+      { ...native, stdout: native.stdout.replace(greet.prog, "/prog") },
+      uno,
+    );
+  });
 });
