@@ -13,7 +13,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { BadElfError, TargetNotFoundError, UnoError, UsageError } from "../lib/errors.js";
-import { explainElf, inspectElfFile, requireStaticElf } from "../lib/elf.js";
+import {
+  checkInterpreterInRoot,
+  explainElf,
+  inspectElfFile,
+  requireElfProgram,
+} from "../lib/elf.js";
 import { Instance } from "../lib/instance.js";
 import { hostInfo } from "../lib/host.js";
 import { checkKvm } from "../lib/kvm.js";
@@ -109,10 +114,13 @@ function programInDirectory(
     if (isFile) {
       const d = inspectElfFile(host);
       // Scripts (#!) are the guest's business: their interpreter lives in the image.
-      if (d.ok || d.problem !== "script") {
-        const why = explainElf(`${command} (in ${dir})`, d);
-        if (why !== undefined) throw new BadElfError(host, why, d.ok ? "dynamic" : d.problem);
+      const name = `${command} (in ${dir})`;
+      if (!d.ok && d.problem !== "script") {
+        throw new BadElfError(host, explainElf(name, d) ?? `${name} is not runnable`, d.problem);
       }
+      // A dynamic program needs its interpreter (PT_INTERP) inside the root; the libraries
+      // it needs are the interpreter's business inside the guest.
+      if (d.ok) checkInterpreterInRoot(dir, d, name);
     }
   }
   return { command, args: rest };
@@ -145,10 +153,22 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
       `--entrypoint needs a root directory as TARGET; ${target} is a file (its program is the file itself)`,
     );
   }
-  requireStaticElf(target);
+  requireElfProgram(target);
+  // For a dynamic program this finds its interpreter and libraries on the host (reporting
+  // any that are missing) before anything else is needed.
+  const { planElfImage, packPlannedElf } = await import("../image/rootfs.js");
+  const plan = await planElfImage(path.resolve(target), { display: target });
+  if (opts.verbose && plan.resolution) {
+    const r = plan.resolution;
+    process.stderr.write(
+      `uno: ${target} is dynamically linked (${r.kind}); packing ${r.interpreter.guestPath}` +
+        r.libraries.map((l) => `, ${l.guestPath}`).join("") +
+        r.configFiles.map((f) => `, ${f}`).join("") +
+        "\n",
+    );
+  }
   checkRuntime();
-  const { packElf } = await import("../image/rootfs.js");
-  const packed = await packElf(path.resolve(target), paths.imageCacheDir());
+  const packed = await packPlannedElf(plan, paths.imageCacheDir());
   return { image: packed.erofsPath, digest: packed.digest, command: packed.execPath, args };
 }
 
@@ -219,9 +239,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command("run")
-    .description("run a static x86-64 program, or a program inside a root directory, in a micro-VM")
+    .description(
+      "run an x86-64 program (static, or dynamic with its libraries from this host), or a program inside a root directory, in a micro-VM",
+    )
     .usage("[OPTIONS] TARGET [ARGS...]")
-    .argument("<target>", "a static x86-64 ELF file, or a directory to use as the root filesystem")
+    .argument(
+      "<target>",
+      "an x86-64 ELF file (a dynamic one is packed with its interpreter and libraries), or a directory to use as the root filesystem",
+    )
     .argument("[args...]", "arguments for the program (for a directory: /path/in/rootfs [ARGS])")
     .option("-m, --memory <size>", "guest memory, e.g. 64m, 512M, 1g (a bare number is bytes)")
     .option(
@@ -257,7 +282,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "after",
       `
 Examples:
-  uno run ./hello                          run a static binary
+  uno run ./hello                          run a program (static, or dynamic: its
+                                           interpreter and libraries are packed too)
   uno run ./hello -x                       ARGS after TARGET go to the program
   uno run rootfs/ -- /bin/busybox ls -la /  run a program inside a root directory
   uno run -e NAME=world --memory 64m ./hello

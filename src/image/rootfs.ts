@@ -1,5 +1,6 @@
 /**
- * Packers: a host directory or a single static ELF file -> EROFS root image, cached by key
+ * Packers: a host directory or a single ELF program (with, for a dynamic one, its
+ * interpreter and shared libraries from the host) -> EROFS root image, cached by key
  * under `<cacheDir>/images/<sha256 hex>.erofs`.
  *
  * Images are published atomically (written to a temporary file in the same directory,
@@ -8,15 +9,25 @@
  */
 import { createHash, randomBytes, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { inspectElfObjectFile } from "../lib/elf.js";
 import { BadElfError, TargetNotFoundError } from "../lib/errors.js";
+import {
+  hostPathSteps,
+  resolveDynamicProgram,
+  type ResolveOptions,
+  type Resolution,
+} from "../lib/ldso.js";
 import {
   ImageBuildError,
   dirNode,
   fsErrorReason,
   hostFileNode,
+  symlinkNode,
+  validateEntryName,
   writeErofs,
   type DirNode,
   type FileNode,
@@ -279,16 +290,227 @@ async function sha256File(path: string): Promise<string> {
 /** Directories of the minimal root around a packed ELF file. */
 const ELF_ROOT_DIRS: Record<string, number> = { tmp: 0o1777, dev: 0o755, proc: 0o755, etc: 0o755 };
 
+/** One entry of a planned ELF image (besides the root). */
+export interface ElfImageEntry {
+  /** Absolute path in the image. */
+  path: string;
+  kind: "dir" | "file" | "symlink";
+  mode: number;
+  /** For a file: the host file its bytes come from. */
+  host?: string;
+  /** For a symlink: its target. */
+  target?: string;
+}
+
+/** What packElf will put in the image for one program, before anything is written. */
+export interface ElfImagePlan {
+  /** The program as given. */
+  file: string;
+  /** Where the image holds the program ("/<basename>"). */
+  execPath: string;
+  linkage: "static" | "dynamic";
+  /** For a dynamic program: the loader's view of what it needs. */
+  resolution?: Resolution;
+  /** Every entry of the image, sorted by path. */
+  entries: ElfImageEntry[];
+  root: DirNode;
+  /** Host files read into the image, with what they were when planned. */
+  sources: Map<string, { ino: bigint; mtimeNs: bigint; size: bigint }>;
+}
+
+export interface PlanElfOptions extends ResolveOptions {}
+
+const NODE_META = { uid: 0, gid: 0, mtime: 0 };
+
 /**
- * Packs one static ELF executable as `/<basename>` (mode 0755, owner 0:0) in a minimal root
- * with empty /tmp (1777), /dev, /proc and /etc. All timestamps are 0 (the epoch), so the
- * image depends only on the file name and contents, which form the cache key.
- * Only the ELF magic is checked here; whether the program can run is checked elsewhere.
+ * The image being planned: a tree with a path index. Host paths are mirrored (the image
+ * holds them at the same path, symlinks as symlinks), so what the host loader opens, the
+ * guest loader finds at the same path; relocated files (under the program's $ORIGIN) follow
+ * the image's symlinks as the guest's kernel will.
  */
-export async function packElf(
-  file: string,
-  cacheDir: string,
-): Promise<PackedImage & { execPath: string }> {
+class PlannedTree {
+  readonly root = dirNode({ mode: 0o755, ...NODE_META });
+  readonly sources = new Map<string, { ino: bigint; mtimeNs: bigint; size: bigint }>();
+
+  constructor(private readonly file: string) {}
+
+  private conflict(p: string, why: string): ImageBuildError {
+    return new ImageBuildError(`cannot pack ${this.file}: ${p} in the image ${why}`);
+  }
+
+  /** The directory at real (symlink-free) path components `comps`, created as needed. */
+  dirAt(comps: string[]): DirNode {
+    let d = this.root;
+    let at = "";
+    for (const c of comps) {
+      at += `/${c}`;
+      const e = d.entries.get(c);
+      if (e === undefined) {
+        const n = dirNode({ mode: 0o755, ...NODE_META });
+        d.entries.set(c, n);
+        d = n;
+      } else if (e.kind === "dir") {
+        d = e;
+      } else {
+        throw this.conflict(at, `is a ${e.kind} but is needed as a directory`);
+      }
+    }
+    return d;
+  }
+
+  private parentOf(p: string): { dir: DirNode; name: string } {
+    const comps = p.split("/").filter((c) => c !== "");
+    const name = comps.pop();
+    if (name === undefined) throw this.conflict(p, "is the root");
+    return { dir: this.dirAt(comps), name };
+  }
+
+  private stat(host: string): BigIntStats {
+    try {
+      return statSync(host, { bigint: true });
+    } catch (err) {
+      throw new ImageBuildError(`cannot read ${host}: ${fsErrorReason(err)}`);
+    }
+  }
+
+  /** Adds a regular file at image path `p` from host file `host`. */
+  addFile(p: string, host: string, mode?: number): void {
+    const { dir, name } = this.parentOf(p);
+    const st = this.stat(host);
+    if (!st.isFile()) throw new ImageBuildError(`cannot pack ${host}: not a regular file`);
+    const e = dir.entries.get(name);
+    if (e !== undefined) {
+      if (e.kind === "file" && "path" in e.source && e.source.path === host) return;
+      throw this.conflict(p, `is already taken (by a ${e.kind}); it cannot also hold ${host}`);
+    }
+    const m = mode ?? Number(st.mode & 0o777n);
+    validateEntryName(name, p);
+    dir.entries.set(name, hostFileNode(host, { mode: m, ...NODE_META, size: Number(st.size) }));
+    this.sources.set(host, { ino: st.ino, mtimeNs: st.mtimeNs, size: st.size });
+  }
+
+  addSymlink(p: string, target: string): void {
+    const { dir, name } = this.parentOf(p);
+    const e = dir.entries.get(name);
+    if (e !== undefined) {
+      if (e.kind === "symlink" && String(e.target) === target) return;
+      throw this.conflict(
+        p,
+        `is already taken (by a ${e.kind}); it cannot also be a link to ${target}`,
+      );
+    }
+    validateEntryName(name, p);
+    dir.entries.set(name, symlinkNode(target, { mode: 0o777, ...NODE_META }));
+  }
+
+  /**
+   * Mirrors host path `p`: every directory and symlink met resolving it on the host, and
+   * the regular file it ends at, at the same paths in the image.
+   */
+  mirror(p: string): void {
+    let steps: ReturnType<typeof hostPathSteps>;
+    try {
+      steps = hostPathSteps(p);
+    } catch (err) {
+      throw new ImageBuildError(`cannot pack ${p}: ${fsErrorReason(err)}`);
+    }
+    for (const d of steps.dirs) this.dirAt(d.split("/").filter((c) => c !== ""));
+    for (const l of steps.links) this.addSymlink(l.at, l.target);
+    this.addFile(steps.real, steps.real);
+  }
+
+  /**
+   * Places host file `host` at image path `p`, which need not be `host` (a library under the
+   * program's $ORIGIN). The image's own symlinks are followed as the guest's kernel would. A
+   * host symlink to a name in the same directory (libfoo.so.1 -> libfoo.so.1.2) is kept.
+   */
+  relocate(p: string, host: string): void {
+    const pending = p.split("/");
+    const name = pending.pop()!;
+    const resolved: string[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const c = pending.shift()!;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        resolved.pop();
+        continue;
+      }
+      const e = this.dirAt(resolved).entries.get(c);
+      if (e?.kind === "symlink") {
+        if (++links > 40) throw this.conflict(p, "has too many symbolic links");
+        const t = String(e.target);
+        if (t.startsWith("/")) resolved.length = 0;
+        pending.unshift(...t.split("/"));
+        continue;
+      }
+      resolved.push(c);
+    }
+    const dir = this.dirAt(resolved);
+    const dirPath = "/" + resolved.join("/");
+    const hostDir = dirname(host);
+    let n = name;
+    let hostName = basename(host);
+    for (let hops = 0; ; hops++) {
+      const at = join(dirPath, n);
+      const e = dir.entries.get(n);
+      if (e?.kind === "symlink") {
+        // Already placed (or taken): follow what the image has.
+        const t = String(e.target);
+        if (t.includes("/") || hops > 40) {
+          throw this.conflict(at, `is a link to ${t}; it cannot also hold ${host}`);
+        }
+        n = t;
+        hostName = t;
+        continue;
+      }
+      let target: string | undefined;
+      try {
+        if (lstatSync(`${hostDir}/${hostName}`).isSymbolicLink())
+          target = readlinkSync(`${hostDir}/${hostName}`);
+      } catch (err) {
+        throw new ImageBuildError(`cannot read ${hostDir}/${hostName}: ${fsErrorReason(err)}`);
+      }
+      if (target !== undefined && !target.includes("/") && hops < 40) {
+        this.addSymlink(at, target);
+        n = target;
+        hostName = target;
+        continue;
+      }
+      let real: string;
+      try {
+        real = realpathSync(`${hostDir}/${hostName}`);
+      } catch (err) {
+        throw new ImageBuildError(`cannot read ${hostDir}/${hostName}: ${fsErrorReason(err)}`);
+      }
+      this.addFile(at, real);
+      return;
+    }
+  }
+
+  entries(): ElfImageEntry[] {
+    const out: ElfImageEntry[] = [];
+    const walk = (d: DirNode, at: string): void => {
+      for (const [name, e] of [...d.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const p = at === "/" ? `/${name}` : `${at}/${name}`;
+        if (e.kind === "dir") {
+          out.push({ path: p, kind: "dir", mode: e.mode ?? 0o755 });
+          walk(e, p);
+        } else if (e.kind === "file") {
+          const entry: ElfImageEntry = { path: p, kind: "file", mode: e.mode ?? 0o644 };
+          if ("path" in e.source) entry.host = e.source.path;
+          out.push(entry);
+        } else if (e.kind === "symlink") {
+          out.push({ path: p, kind: "symlink", mode: 0o777, target: String(e.target) });
+        }
+      }
+    };
+    walk(this.root, "/");
+    return out;
+  }
+}
+
+async function checkElfMagic(file: string): Promise<BigIntStats> {
   let st: BigIntStats;
   try {
     st = await stat(file, { bigint: true });
@@ -297,12 +519,6 @@ export async function packElf(
   }
   if (!st.isFile())
     throw new BadElfError(file, `${file} is not a regular file, so it cannot be run`, "not-file");
-  const name = basename(file);
-  if (name in ELF_ROOT_DIRS)
-    throw new ImageBuildError(
-      `cannot pack ${file}: its name "${name}" clashes with the /${name} directory of the image; rename or copy it`,
-    );
-
   const magic = Buffer.alloc(4);
   try {
     const fh = await open(file, "r");
@@ -316,35 +532,142 @@ export async function packElf(
   }
   if (!magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
     throw new BadElfError(file, `${file} is not an ELF executable`, "not-elf");
+  return st;
+}
 
-  let contentHex: string;
-  try {
-    contentHex = await sha256File(file);
-  } catch (err) {
-    throw new ImageBuildError(`cannot read file ${file}: ${fsErrorReason(err)}`);
-  }
-  const h = createHash("sha256");
-  hashFields(h, PACKER_FORMAT_VERSION, "elf", name, contentHex);
-  const hex = h.digest("hex");
+/**
+ * Plans the image for one ELF program: the program as `/<basename>` (mode 0755) in a minimal
+ * root with empty /tmp (1777), /dev, /proc and /etc; for a dynamic program also its
+ * interpreter at its PT_INTERP path and the shared libraries it needs, recursively, each at
+ * the path the guest's loader will open (src/lib/ldso.ts), host symlinks on those paths kept
+ * as symlinks, plus the loader's configuration file when the guest needs it. Owners are 0:0
+ * and timestamps 0. Reads only headers and dynamic sections; runs nothing.
+ * @param display how messages name the program (default: the path given).
+ * @throws BadElfError for a missing interpreter or library (every one listed, with what needs
+ *   it) or a malformed dynamic section; ImageBuildError when the files cannot share one tree.
+ */
+export async function planElfImage(
+  file: string,
+  opts: PlanElfOptions & { display?: string } = {},
+): Promise<ElfImagePlan> {
+  const st = await checkElfMagic(file);
+  const name = basename(file);
+  if (name in ELF_ROOT_DIRS)
+    throw new ImageBuildError(
+      `cannot pack ${file}: its name "${name}" clashes with the /${name} directory of the image; rename or copy it`,
+    );
   const execPath = `/${name}`;
-
-  const root = dirNode({ mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+  const tree = new PlannedTree(file);
   for (const [d, mode] of Object.entries(ELF_ROOT_DIRS))
-    root.entries.set(d, dirNode({ mode, uid: 0, gid: 0, mtime: 0 }));
-  root.entries.set(
-    name,
-    hostFileNode(file, { mode: 0o755, uid: 0, gid: 0, mtime: 0, size: Number(st.size) }),
-  );
-  const packed = await buildCached(cacheDir, hex, root, 0);
+    tree.root.entries.set(d, dirNode({ mode, ...NODE_META }));
 
-  // The image was written from the file after hashing it: make sure it did not change
-  // in between, or the cache would hold the wrong contents under this key.
-  if (!packed.cached) {
-    const after = await stat(file, { bigint: true }).catch(() => undefined);
-    if (!after || after.ino !== st.ino || after.mtimeNs !== st.mtimeNs || after.size !== st.size) {
-      await rm(packed.erofsPath, { force: true });
-      throw new ImageBuildError(`${file} changed while it was being packed; try again`);
+  const obj = inspectElfObjectFile(file);
+  let resolution: Resolution | undefined;
+  if (obj.elf.ok && obj.elf.linkage === "dynamic") {
+    const display = opts.display ?? file;
+    if (!obj.dynamic?.ok) {
+      const why = obj.dynamic && !obj.dynamic.ok ? obj.dynamic.detail : "is unusable";
+      throw new BadElfError(
+        file,
+        `${display} ${why}`,
+        obj.dynamic?.ok === false ? obj.dynamic.problem : "corrupt",
+      );
+    }
+    resolution = resolveDynamicProgram(file, execPath, display, obj.elf, obj.dynamic, opts);
+    // Host paths first (they form a consistent subset of the host's tree), the program,
+    // then what lives under the program's $ORIGIN in the image.
+    tree.mirror(resolution.interpreter.hostPath);
+    for (const f of resolution.configFiles) tree.mirror(f);
+    const relocated = [];
+    for (const lib of resolution.libraries) {
+      if (lib.hostPath === lib.guestPath) tree.mirror(lib.hostPath);
+      else relocated.push(lib);
+    }
+    if (tree.root.entries.has(name))
+      throw new ImageBuildError(
+        `cannot pack ${file}: its name "${name}" clashes with /${name} of the image, which ` +
+          `holds the libraries it needs; rename or copy it`,
+      );
+    tree.addFile(execPath, file, 0o755);
+    for (const lib of relocated) tree.relocate(lib.guestPath, lib.hostPath);
+  } else {
+    tree.addFile(execPath, file, 0o755);
+  }
+  // The program's own stat is the one checked before packing.
+  tree.sources.set(file, { ino: st.ino, mtimeNs: st.mtimeNs, size: st.size });
+
+  const plan: ElfImagePlan = {
+    file,
+    execPath,
+    linkage: resolution ? "dynamic" : "static",
+    entries: tree.entries(),
+    root: tree.root,
+    sources: tree.sources,
+  };
+  if (resolution) plan.resolution = resolution;
+  return plan;
+}
+
+/**
+ * Builds (or finds in the cache) the image of a plan from planElfImage.
+ *
+ * Cache key: for a static program, the program's name and contents (as before); for a
+ * dynamic one, every entry of the image in path order: path, type, mode, symlink target and
+ * the sha256 of each file's contents. All timestamps are 0, so the image depends only on
+ * that. If a host file changes between hashing and writing, the image is discarded.
+ */
+export async function packPlannedElf(
+  plan: ElfImagePlan,
+  cacheDir: string,
+): Promise<PackedImage & { execPath: string }> {
+  const h = createHash("sha256");
+  const contentOf = async (host: string): Promise<string> => {
+    try {
+      return await sha256File(host);
+    } catch (err) {
+      throw new ImageBuildError(`cannot read file ${host}: ${fsErrorReason(err)}`);
+    }
+  };
+  if (plan.linkage === "static") {
+    hashFields(h, PACKER_FORMAT_VERSION, "elf", basename(plan.file), await contentOf(plan.file));
+  } else {
+    hashFields(h, PACKER_FORMAT_VERSION, "elf-dynamic");
+    for (const e of plan.entries) {
+      const content = e.kind === "file" && e.host !== undefined ? await contentOf(e.host) : "";
+      hashFields(h, e.path, e.kind, e.mode, e.target ?? "", content);
     }
   }
-  return { ...packed, execPath };
+  const packed = await buildCached(cacheDir, h.digest("hex"), plan.root, 0);
+
+  // The image was written from the files after hashing them: make sure none changed in
+  // between, or the cache would hold the wrong contents under this key.
+  if (!packed.cached) {
+    for (const [host, before] of plan.sources) {
+      const after = await stat(host, { bigint: true }).catch(() => undefined);
+      if (
+        !after ||
+        after.ino !== before.ino ||
+        after.mtimeNs !== before.mtimeNs ||
+        after.size !== before.size
+      ) {
+        await rm(packed.erofsPath, { force: true });
+        throw new ImageBuildError(`${host} changed while it was being packed; try again`);
+      }
+    }
+  }
+  return { ...packed, execPath: plan.execPath };
+}
+
+/**
+ * Packs one ELF program into an image (see planElfImage for what the image holds and
+ * packPlannedElf for the cache key). A static program gives `/<basename>` in a minimal root;
+ * a dynamic one also gets its interpreter and libraries from the host. Only the ELF magic is
+ * required of a static program; whether it can run is checked elsewhere.
+ */
+export async function packElf(
+  file: string,
+  cacheDir: string,
+  opts: PlanElfOptions & { display?: string } = {},
+): Promise<PackedImage & { execPath: string }> {
+  return packPlannedElf(await planElfImage(file, opts), cacheDir);
 }

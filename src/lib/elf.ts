@@ -1,13 +1,16 @@
 /**
- * Inspect an ELF file's header and program headers (no section headers, no symbols).
+ * Inspect an ELF file's header, program headers and dynamic section (no section headers,
+ * no symbols).
  *
- * Only the first few KB of the file are read: the 64-byte ELF header, the program header
- * table and the PT_INTERP string, each read at its offset. The classification follows what
+ * Only what is needed is read: the 64-byte ELF header, the program header table and the
+ * PT_INTERP string, each at its offset; for readDynamicFrom also PT_DYNAMIC and the strings
+ * it names. The classification follows what
  * the Linux kernel's ELF loader would accept or refuse, so a file classified "ok" here is
  * one the libOS can be asked to load.
  */
 import * as fs from "node:fs";
 import { BadElfError } from "./errors.js";
+import { resolveInRoot } from "./paths.js";
 
 /** ELF e_type values uno cares about. */
 export const ET_REL = 1;
@@ -334,6 +337,10 @@ export function describeElf(buf: Buffer): ElfDescription {
  * Throws BadElfError if the file cannot be opened or is not a regular file.
  */
 export function inspectElfFile(file: string): ElfDescription {
+  return withElfFile(file, describeElfFrom);
+}
+
+function withElfFile<T>(file: string, fn: (readAt: ReadAt, size: number) => T): T {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY);
@@ -362,7 +369,7 @@ export function inspectElfFile(file: string): ElfDescription {
       }
       return buf.subarray(0, got);
     };
-    return describeElfFrom(readAt, st.size);
+    return fn(readAt, st.size);
   } finally {
     fs.closeSync(fd);
   }
@@ -373,7 +380,12 @@ export async function inspectElf(file: string): Promise<ElfDescription> {
   return inspectElfFile(file);
 }
 
-/** A sentence explaining why `name` can't be run, for a rejected or dynamic ELF. */
+/**
+ * A sentence explaining why `name` can't be run, or undefined when it is an x86-64 program
+ * uno can load: static, static-PIE or dynamic. A dynamic program also needs its interpreter
+ * and libraries; `uno run FILE` packs them from the host (src/lib/ldso.ts) and
+ * `uno run DIR -- PROG` finds them in DIR (see checkInterpreterInRoot).
+ */
 export function explainElf(name: string, d: ElfDescription): string | undefined {
   if (!d.ok) {
     if (d.problem === "script") {
@@ -384,26 +396,309 @@ export function explainElf(name: string, d: ElfDescription): string | undefined 
     }
     return `${name} ${d.detail}`;
   }
+  return undefined;
+}
+
+/**
+ * Require `file` to be an x86-64 executable uno can load (static, static-PIE or dynamic).
+ * @param name how to name the file in the error message (defaults to the path).
+ * @throws BadElfError with a message a person can act on.
+ */
+export function requireElfProgram(file: string, name = file): ElfInfo {
+  const d = inspectElfFile(file);
+  const why = explainElf(name, d);
+  if (why !== undefined || !d.ok) {
+    throw new BadElfError(file, why ?? `${name} is not runnable`, d.ok ? "unknown" : d.problem);
+  }
+  return d;
+}
+
+/**
+ * Require `file` to be a static (or static-PIE) x86-64 executable, for callers that have no
+ * way to provide an interpreter.
+ * @throws BadElfError (reason "dynamic" for a dynamically linked program).
+ */
+export function requireStaticElf(file: string, name = file): ElfInfo {
+  const d = requireElfProgram(file, name);
   if (d.linkage === "dynamic") {
-    return (
-      `${name} is dynamically linked (interpreter ${d.interpreter}); uno runs static programs ` +
-      `for now — link with -static or use a root directory containing the interpreter once ` +
-      `dynamic loading lands`
+    throw new BadElfError(
+      file,
+      `${name} is dynamically linked (interpreter ${d.interpreter}); a static program is ` +
+        `needed here — link with -static`,
+      "dynamic",
     );
+  }
+  return d;
+}
+
+/**
+ * For a dynamic program that will run from root directory `root`: checks that the
+ * interpreter named by its PT_INTERP exists in `root` (resolved as the guest would,
+ * following symlinks inside `root` only) and is an x86-64 ELF. Returns the interpreter's
+ * host path, or undefined for a static program.
+ * @param name how to name the program in messages, e.g. "/usr/bin/python3 (in rootfs/)".
+ * @throws BadElfError naming the interpreter and the root directory.
+ */
+export function checkInterpreterInRoot(
+  root: string,
+  info: ElfInfo,
+  name: string,
+): string | undefined {
+  const interp = info.interpreter;
+  if (info.linkage !== "dynamic" || interp === undefined) return undefined;
+  if (!interp.startsWith("/")) {
+    throw new BadElfError(
+      name,
+      `${name} names a relative interpreter (${interp}); uno needs an absolute PT_INTERP path`,
+      "interpreter-relative",
+    );
+  }
+  const host = resolveInRoot(root, interp);
+  let isFile = false;
+  if (host !== undefined) {
+    try {
+      isFile = fs.statSync(host).isFile();
+    } catch {
+      isFile = false;
+    }
+  }
+  if (host === undefined || !isFile) {
+    throw new BadElfError(
+      name,
+      `${name} is dynamically linked and needs its interpreter ${interp}, which is not in ` +
+        `${root}: put the interpreter and the libraries the program needs in ${root} ` +
+        `(e.g. copy them from a system with the same libc), or link the program with -static`,
+      "interpreter-missing",
+    );
+  }
+  const d = inspectElfFile(host);
+  if (!d.ok) {
+    throw new BadElfError(
+      host,
+      `${name} needs the interpreter ${interp}, but ${interp} in ${root} ${d.detail}`,
+      "interpreter-bad",
+    );
+  }
+  return host;
+}
+
+// ---------------------------------------------------------------------------------------
+// The dynamic section (PT_DYNAMIC): what a dynamic object needs from the loader.
+
+/** Dynamic section tags. */
+export const DT_NULL = 0n;
+export const DT_NEEDED = 1n;
+export const DT_STRTAB = 5n;
+export const DT_STRSZ = 10n;
+export const DT_SONAME = 14n;
+export const DT_RPATH = 15n;
+export const DT_RUNPATH = 29n;
+export const DT_FLAGS_1 = 0x6ffffffbn;
+/** DT_FLAGS_1 bit: do not search the default library directories. */
+export const DF_1_NODEFLIB = 0x800n;
+
+const ELF64_DYN_SIZE = 16;
+/** The largest dynamic section read (64 Ki entries); real ones have a few dozen entries. */
+const MAX_DYNAMIC_BYTES = 1 << 20;
+/** The most DT_NEEDED entries accepted in one object (real programs have tens). */
+export const MAX_NEEDED = 1024;
+/** The longest DT_NEEDED/DT_SONAME string (a path at most). */
+const MAX_NAME_BYTES = PATH_MAX;
+/** The longest DT_RPATH/DT_RUNPATH string (a list of paths). */
+const MAX_PATHLIST_BYTES = 65536;
+
+/** What an object's dynamic section asks of the loader. */
+export interface DynamicInfo {
+  ok: true;
+  /** False when the object has no PT_DYNAMIC (a static program). */
+  present: boolean;
+  /** DT_NEEDED names in order. */
+  needed: string[];
+  soname?: string;
+  /** DT_RPATH (a colon-separated list, unexpanded). */
+  rpath?: string;
+  /** DT_RUNPATH (a colon-separated list, unexpanded). */
+  runpath?: string;
+  /** DT_FLAGS_1 (0 when absent). */
+  flags1: bigint;
+}
+
+/**
+ * Finds the file offset of virtual address range [vaddr, vaddr+size) through the PT_LOAD
+ * segments (the range must lie in one segment's file-backed part).
+ */
+export function vaddrToOffset(
+  headers: ProgramHeader[],
+  vaddr: bigint,
+  size: bigint,
+): bigint | undefined {
+  for (const p of headers) {
+    if (p.type !== PT_LOAD) continue;
+    if (vaddr >= p.vaddr && vaddr + size <= p.vaddr + p.filesz) {
+      return p.offset + (vaddr - p.vaddr);
+    }
   }
   return undefined;
 }
 
 /**
- * Require `file` to be a static (or static-PIE) x86-64 executable.
- * @param name how to name the file in the error message (defaults to the path).
- * @throws BadElfError with a message a person can act on.
+ * Reads the dynamic section of an object already classified by describeElfFrom: DT_NEEDED,
+ * DT_SONAME, DT_RPATH, DT_RUNPATH (strings from DT_STRTAB, whose address is converted to a
+ * file offset through the PT_LOAD segments, bounded by DT_STRSZ) and DT_FLAGS_1. Everything
+ * read is bounds-checked: a malformed section gives a rejection ("corrupt"/"truncated"),
+ * never an exception, and the work done is bounded by the file size and fixed limits.
  */
-export function requireStaticElf(file: string, name = file): ElfInfo {
-  const d = inspectElfFile(file);
-  const why = explainElf(name, d);
-  if (why !== undefined || !d.ok) {
-    throw new BadElfError(file, why ?? `${name} is not runnable`, d.ok ? "dynamic" : d.problem);
+export function readDynamicFrom(
+  readAt: ReadAt,
+  fileSize: number,
+  info: ElfInfo,
+): DynamicInfo | ElfRejection {
+  const dyns = info.programHeaders.filter((p) => p.type === PT_DYNAMIC);
+  if (dyns.length === 0) return { ok: true, present: false, needed: [], flags1: 0n };
+  if (dyns.length > 1) {
+    return reject("corrupt", "has more than one dynamic section (PT_DYNAMIC) header");
   }
-  return d;
+  const ph = dyns[0]!;
+  const off = toOffset(ph.offset);
+  const sz = toOffset(ph.filesz);
+  if (off === undefined || sz === undefined || sz > MAX_DYNAMIC_BYTES) {
+    return reject("corrupt", "has a corrupt dynamic section header (PT_DYNAMIC size or offset)");
+  }
+  if (off + sz > fileSize) {
+    return reject("truncated", "is truncated (the dynamic section runs past the end of the file)");
+  }
+  const raw = readAt(off, sz);
+  if (raw.length < sz) {
+    return reject("truncated", "is truncated (the dynamic section runs past the end of the file)");
+  }
+
+  const neededOffsets: bigint[] = [];
+  let strtab: bigint | undefined;
+  let strsz: bigint | undefined;
+  let soname: bigint | undefined;
+  let rpath: bigint | undefined;
+  let runpath: bigint | undefined;
+  let flags1 = 0n;
+  let terminated = false;
+  for (let o = 0; o + ELF64_DYN_SIZE <= raw.length; o += ELF64_DYN_SIZE) {
+    const tag = raw.readBigInt64LE(o);
+    const val = raw.readBigUInt64LE(o + 8);
+    if (tag === DT_NULL) {
+      terminated = true;
+      break;
+    }
+    if (tag === DT_NEEDED) {
+      if (neededOffsets.length >= MAX_NEEDED) {
+        return reject(
+          "corrupt",
+          `has a corrupt dynamic section (more than ${MAX_NEEDED} DT_NEEDED entries)`,
+        );
+      }
+      neededOffsets.push(val);
+    } else if (tag === DT_STRTAB) strtab = val;
+    else if (tag === DT_STRSZ) strsz = val;
+    else if (tag === DT_SONAME) soname = val;
+    else if (tag === DT_RPATH) rpath = val;
+    else if (tag === DT_RUNPATH) runpath = val;
+    else if (tag === DT_FLAGS_1) flags1 = val;
+  }
+  if (!terminated) {
+    return reject("corrupt", "has a corrupt dynamic section (no DT_NULL terminator)");
+  }
+  const result: DynamicInfo = { ok: true, present: true, needed: [], flags1 };
+  const wantsStrings =
+    neededOffsets.length > 0 ||
+    soname !== undefined ||
+    rpath !== undefined ||
+    runpath !== undefined;
+  if (!wantsStrings) return result;
+  if (strtab === undefined || strsz === undefined) {
+    return reject(
+      "corrupt",
+      "has a corrupt dynamic section (names without a string table: DT_STRTAB/DT_STRSZ missing)",
+    );
+  }
+  const strOffBig = vaddrToOffset(info.programHeaders, strtab, strsz);
+  const strOff = strOffBig === undefined ? undefined : toOffset(strOffBig);
+  const strSize = toOffset(strsz);
+  if (strOff === undefined || strSize === undefined || strOff + strSize > fileSize) {
+    return reject(
+      "corrupt",
+      `has a corrupt dynamic section (its string table at 0x${strtab.toString(16)}, ` +
+        `${strsz} bytes, is not inside a loadable segment)`,
+    );
+  }
+  const str = (index: bigint, what: string, max: number): string | ElfRejection => {
+    if (index >= strsz) {
+      return reject(
+        "corrupt",
+        `has a corrupt dynamic section (${what} at string offset ${index}, past the ` +
+          `${strsz}-byte string table)`,
+      );
+    }
+    const at = strOff + Number(index);
+    const avail = strSize - Number(index);
+    const want = Math.min(avail, max + 1);
+    const bytes = readAt(at, want);
+    const nul = bytes.indexOf(0);
+    if (nul < 0) {
+      return reject(
+        bytes.length < want ? "truncated" : "corrupt",
+        want === avail
+          ? `has a corrupt dynamic section (${what} is not NUL-terminated in the string table)`
+          : `has a corrupt dynamic section (${what} is longer than ${max} bytes)`,
+      );
+    }
+    return bytes.subarray(0, nul).toString("utf8");
+  };
+  for (const n of neededOffsets) {
+    const s = str(n, "a DT_NEEDED name", MAX_NAME_BYTES);
+    if (typeof s !== "string") return s;
+    if (s === "")
+      return reject("corrupt", "has a corrupt dynamic section (an empty DT_NEEDED name)");
+    result.needed.push(s);
+  }
+  if (soname !== undefined) {
+    const s = str(soname, "DT_SONAME", MAX_NAME_BYTES);
+    if (typeof s !== "string") return s;
+    result.soname = s;
+  }
+  if (rpath !== undefined) {
+    const s = str(rpath, "DT_RPATH", MAX_PATHLIST_BYTES);
+    if (typeof s !== "string") return s;
+    result.rpath = s;
+  }
+  if (runpath !== undefined) {
+    const s = str(runpath, "DT_RUNPATH", MAX_PATHLIST_BYTES);
+    if (typeof s !== "string") return s;
+    result.runpath = s;
+  }
+  return result;
+}
+
+/** An ELF file's classification and, for a valid one, its dynamic section. */
+export interface ElfObjectDescription {
+  elf: ElfDescription;
+  /** Present when `elf` is valid: the dynamic section or why it cannot be read. */
+  dynamic?: DynamicInfo | ElfRejection;
+}
+
+/** describeElf + readDynamicFrom over an in-memory image. */
+export function describeElfObject(buf: Buffer): ElfObjectDescription {
+  const readAt: ReadAt = (offset, length) => buf.subarray(offset, offset + length);
+  const elf = describeElfFrom(readAt, buf.length);
+  if (!elf.ok) return { elf };
+  return { elf, dynamic: readDynamicFrom(readAt, buf.length, elf) };
+}
+
+/**
+ * Classifies the file at `file` and reads its dynamic section, reading only the parts
+ * needed. Throws BadElfError if the file cannot be opened or is not a regular file.
+ */
+export function inspectElfObjectFile(file: string): ElfObjectDescription {
+  return withElfFile(file, (readAt, size) => {
+    const elf = describeElfFrom(readAt, size);
+    if (!elf.ok) return { elf };
+    return { elf, dynamic: readDynamicFrom(readAt, size, elf) };
+  });
 }

@@ -25,9 +25,12 @@ import {
   ET_DYN,
   ET_EXEC,
   ET_REL,
+  checkInterpreterInRoot,
+  explainElf,
   inspectElfFile,
   PT_INTERP,
   PT_LOAD,
+  requireElfProgram,
   requireStaticElf,
   type ElfDescription,
   type ElfInfo,
@@ -174,11 +177,14 @@ describe("ELF classification of compiled programs", () => {
     assert.equal(d.isStatic, true);
   });
 
-  it("requireStaticElf accepts static programs and explains dynamic ones", () => {
+  it("requireElfProgram accepts static and dynamic programs; requireStaticElf explains dynamic ones", () => {
     assert.ok(
       elfs.gccStatic && elfs.gccDynamic,
       "gcc unavailable: install it with scripts/setup.sh",
     );
+    assert.equal(requireElfProgram(elfs.gccStatic).linkage, "static");
+    assert.equal(requireElfProgram(elfs.gccDynamic).linkage, "dynamic");
+    assert.equal(explainElf("./hello", inspectElfFile(elfs.gccDynamic)), undefined);
     assert.equal(requireStaticElf(elfs.gccStatic).linkage, "static");
     assert.throws(
       () => requireStaticElf(elfs.gccDynamic!, "./hello"),
@@ -188,9 +194,62 @@ describe("ELF classification of compiled programs", () => {
         e.reason === "dynamic" &&
         e.message.startsWith(
           "./hello is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2); " +
-            "uno runs static programs for now — link with -static",
+            "a static program is needed here — link with -static",
         ),
     );
+    const txt = path.join(tmp, "not-a-program.txt");
+    fs.writeFileSync(txt, "text\n");
+    assert.throws(
+      () => requireElfProgram(txt, "notes"),
+      (e: unknown) => e instanceof BadElfError && e.message === "notes is not an ELF program",
+    );
+  });
+
+  it("checkInterpreterInRoot finds the interpreter through the root's own symlinks", () => {
+    assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
+    const info = ok(inspectElfFile(elfs.gccDynamic));
+    const root = path.join(tmp, "interp-root");
+    // Debian's layout: /lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/..., /lib -> usr/lib.
+    fs.mkdirSync(path.join(root, "usr", "lib", "x86_64-linux-gnu"), { recursive: true });
+    fs.mkdirSync(path.join(root, "lib64"));
+    fs.symlinkSync("usr/lib", path.join(root, "lib"));
+    assert.throws(
+      () => checkInterpreterInRoot(root, info, "/hello (in root)"),
+      (e: unknown) =>
+        e instanceof BadElfError &&
+        e.reason === "interpreter-missing" &&
+        e.message.startsWith(
+          `/hello (in root) is dynamically linked and needs its interpreter ` +
+            `/lib64/ld-linux-x86-64.so.2, which is not in ${root}`,
+        ),
+    );
+    fs.symlinkSync(
+      "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+      path.join(root, "lib64", "ld-linux-x86-64.so.2"),
+    );
+    // A dangling link is as missing as no link.
+    assert.throws(() => checkInterpreterInRoot(root, info, "x"), /which is not in/);
+    const real = path.join(root, "usr", "lib", "x86_64-linux-gnu", "ld-linux-x86-64.so.2");
+    fs.writeFileSync(real, "not an ELF\n");
+    assert.throws(
+      () => checkInterpreterInRoot(root, info, "x"),
+      (e: unknown) =>
+        e instanceof BadElfError &&
+        e.reason === "interpreter-bad" &&
+        /x needs the interpreter \/lib64\/ld-linux-x86-64\.so\.2, but .* is not an ELF program/.test(
+          e.message,
+        ),
+    );
+    fs.copyFileSync(fs.realpathSync("/lib64/ld-linux-x86-64.so.2"), real);
+    assert.equal(checkInterpreterInRoot(root, info, "x"), fs.realpathSync(real));
+    // A link leaving the root is not followed to the host's interpreter.
+    const escape = path.join(tmp, "interp-escape");
+    fs.mkdirSync(escape);
+    fs.symlinkSync("../../../../../../../../lib64", path.join(escape, "lib64"));
+    assert.throws(() => checkInterpreterInRoot(escape, info, "x"), /which is not in/);
+    // Static programs need nothing.
+    assert.ok(elfs.gccStatic, "gcc -static unavailable");
+    assert.equal(checkInterpreterInRoot(root, ok(inspectElfFile(elfs.gccStatic)), "x"), undefined);
   });
 
   it("a real program cut short is truncated, not valid", () => {
@@ -787,14 +846,57 @@ describe("uno CLI (subprocess)", () => {
     assert.equal(uno(["run"]).status, 125);
   });
 
-  it("dynamic ELF is refused with the interpreter named", () => {
+  it("a dynamic ELF is packed with its interpreter and libraries (uno-vmm contract)", () => {
     assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
-    const r = uno(["run", elfs.gccDynamic]);
-    assert.equal(r.status, 125);
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
+    const r = uno(["run", "--verbose", elfs.gccDynamic, "a"], { ...fakeEnv(), FAKE_EXIT: "7" });
+    assert.equal(r.status, 7, r.stderr);
     assert.match(
       r.stderr,
-      /is dynamically linked \(interpreter \/lib64\/ld-linux-x86-64\.so\.2\); uno runs static programs for now/,
+      /is dynamically linked \(glibc\); packing \/lib64\/ld-linux-x86-64\.so\.2, \/lib\/x86_64-linux-gnu\/libc\.so\.6\n/,
     );
+    const args = [...r.stdout.matchAll(/^ARG\[(.*)\]$/gm)].map((m) => m[1]);
+    assert.deepEqual(args.slice(args.indexOf("--")), ["--", "/hello-dynamic", "a"]);
+  });
+
+  it("a dynamic ELF whose library is missing: exit 125, what is missing and who needs it", () => {
+    assert.ok(have("gcc"), "gcc unavailable: install it with scripts/setup.sh");
+    const dir = path.join(tmp, "missing-lib");
+    fs.mkdirSync(path.join(dir, "lib"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "gone.c"), "int gone(void) { return 3; }\n");
+    fs.writeFileSync(
+      path.join(dir, "main.c"),
+      "int gone(void);\nint main(void) { return gone(); }\n",
+    );
+    execFileSync("gcc", [
+      "-shared",
+      "-fPIC",
+      "-Wl,-soname,libgone.so.1",
+      "-o",
+      path.join(dir, "lib", "libgone.so.1"),
+      path.join(dir, "gone.c"),
+    ]);
+    execFileSync("gcc", [
+      "-o",
+      path.join(dir, "prog"),
+      path.join(dir, "main.c"),
+      path.join(dir, "lib", "libgone.so.1"),
+      "-Wl,-rpath,$ORIGIN/lib",
+    ]);
+    fs.rmSync(path.join(dir, "lib", "libgone.so.1"));
+    // Reported before KVM or the build are needed.
+    const r = uno(["run", "./prog"], { UNO_VMM: path.join(tmp, "nope", "uno-vmm") }, dir);
+    assert.equal(r.status, 125);
+    assert.equal(
+      r.stderr.split("\n")[0],
+      "uno: ./prog needs shared libraries that are not on this host:",
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(`\n  libgone\\.so\\.1 \\(needed by \\./prog\\) not found in ${dir}/lib, `),
+    );
+    assert.match(r.stderr, /\/usr\/lib\n/);
+    assert.match(r.stderr, /uno run DIR -- PROG\n$/);
   });
 
   it("non-ELF and foreign ELF targets are refused", () => {
@@ -833,15 +935,35 @@ describe("uno CLI (subprocess)", () => {
     assert.match(r2.stderr, /ls: the program must be an absolute path inside/);
   });
 
-  it("directory target: the program inside is checked through symlinks", () => {
+  it("directory target: a dynamic program needs its interpreter in the root", () => {
     assert.ok(elfs.gccDynamic, "gcc unavailable: install it with scripts/setup.sh");
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
     const dir = path.join(tmp, "dyn-root");
     fs.mkdirSync(path.join(dir, "usr", "bin"), { recursive: true });
     fs.copyFileSync(elfs.gccDynamic, path.join(dir, "usr", "bin", "hello"));
     fs.symlinkSync("/usr/bin/hello", path.join(dir, "usr", "bin", "hi"));
-    const r = uno(["run", dir, "--", "/usr/bin/hi"]);
+    let r = uno(["run", dir, "--", "/usr/bin/hi"], fakeEnv());
     assert.equal(r.status, 125);
-    assert.match(r.stderr, /\/usr\/bin\/hi \(in .*dyn-root\) is dynamically linked/);
+    assert.match(
+      r.stderr,
+      /^uno: \/usr\/bin\/hi \(in .*dyn-root\) is dynamically linked and needs its interpreter \/lib64\/ld-linux-x86-64\.so\.2, which is not in .*dyn-root: /,
+    );
+    // Debian's layout: the interpreter through /lib64 -> /lib/x86_64-linux-gnu and /lib -> usr/lib.
+    fs.mkdirSync(path.join(dir, "usr", "lib", "x86_64-linux-gnu"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "lib64"));
+    fs.symlinkSync("usr/lib", path.join(dir, "lib"));
+    fs.symlinkSync(
+      "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+      path.join(dir, "lib64", "ld-linux-x86-64.so.2"),
+    );
+    fs.copyFileSync(
+      fs.realpathSync("/lib64/ld-linux-x86-64.so.2"),
+      path.join(dir, "usr", "lib", "x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+    );
+    r = uno(["run", dir, "--", "/usr/bin/hi", "x"], fakeEnv());
+    assert.equal(r.status, 0, r.stderr);
+    const args = [...r.stdout.matchAll(/^ARG\[(.*)\]$/gm)].map((m) => m[1]);
+    assert.deepEqual(args.slice(args.indexOf("--")), ["--", "/usr/bin/hi", "x"]);
   });
 
   it("uno-vmm not built", () => {
