@@ -238,6 +238,7 @@ enum uno_op {
     UNO_OP_PIPECTL = 26,  /* pipe/console handle, arg0 = UNO_PIPECTL_*, arg1 = size */
     UNO_OP_LINK = 27,     /* "old\0new\0" in data: a hard link in the writable layer */
     UNO_OP_FMAP = 28,     /* arg0 = UNO_FMAP_*: shared file mappings (see below) */
+    UNO_OP_LOCK = 29,     /* handle, arg0 = UNO_LOCK_*: file locks of the host file (below) */
     UNO_OP_MAX
 };
 
@@ -263,6 +264,21 @@ struct uno_pollfd {
 #define UNO_FMAP_UNMAP 2  /* arg1 = GPA of a window: released */
 #define UNO_FMAP_SYNC 3   /* arg1 = GPA of a window, off = byte offset in it, arg2 = length:
                            * written back to the file (msync MS_SYNC) */
+
+/* UNO_OP_LOCK: record locks (fcntl) and flock locks are the host file's, held by this
+ * process's VMM, which is exactly the guest process: the host kernel does the conflicts
+ * between the instance's processes. The VMM never waits for a lock: blocking requests are
+ * retried by the guest, so a signal can interrupt them. */
+#define UNO_LOCK_GET 1     /* data: struct uno_flock in/out (F_GETLK; pid: the guest's) */
+#define UNO_LOCK_SET 2     /* data: struct uno_flock (F_SETLK) */
+#define UNO_LOCK_OFD_GET 3 /* the same, open-file-description locks (F_OFD_GETLK) */
+#define UNO_LOCK_OFD_SET 4 /* F_OFD_SETLK */
+#define UNO_LOCK_FLOCK 5   /* arg1 = LOCK_SH/LOCK_EX/LOCK_UN as Linux numbers them */
+struct uno_flock {
+    int16_t type, whence;  /* F_RDLCK 0, F_WRLCK 1, F_UNLCK 2; SEEK_* */
+    int32_t pid;
+    int64_t start, len;
+};
 
 /* UNO_OP_PROC: the process table of the instance, kept by the VMMs. */
 enum uno_proc_op {

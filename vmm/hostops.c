@@ -663,6 +663,8 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;
         return ftruncate(fd, r->off) < 0 ? -errno : 0;
+    case UNO_OP_LOCK:
+        return lock_op(r, handle_fd(v, r->handle));
     case UNO_OP_FMAP:
         return filemap_op(v, r, r->arg[0] == UNO_FMAP_MAP ? handle_fd(v, r->handle) : -1);
     case UNO_OP_FSYNC:

@@ -699,6 +699,21 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
 /* The console's foreground process group, for a terminal's ^C (see main.c). */
 int proc_fg_pgrp(void) { return inst ? inst->fg_pgrp : 1; }
 
+/* A host process (a lock holder the host reports) as the guest knows it: the pid of the
+ * instance's process that uno-vmm is, or 0 when it is none of them. */
+int proc_guest_pid_of_host(int host_pid)
+{
+    int pid = 0;
+    if (!inst)
+        return 0;
+    lock();
+    for (int i = 0; i < PROC_MAX && !pid; i++)
+        if (live(&inst->p[i]) && inst->p[i].host_pid == host_pid)
+            pid = inst->p[i].pid;
+    unlock();
+    return pid;
+}
+
 void proc_signal_group(int pgrp, int sig)
 {
     if (!inst)

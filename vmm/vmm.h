@@ -133,6 +133,9 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r);
 /* filemap.c — shared file mappings (UNO_OP_FMAP); fd: the handle's host file for MAP */
 int64_t filemap_op(struct vmm *v, const struct ring_req *r, int fd);
 int filemap_restore(struct vmm *v); /* after fork: the inherited windows in the new VM */
+
+/* lock.c — file locks on host files (UNO_OP_LOCK); fd: the handle's host file */
+int64_t lock_op(const struct ring_req *r, int fd);
 int hostops_init(struct vmm *v);
 void hostops_close_all(struct vmm *v);
 
@@ -151,6 +154,7 @@ bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must se
 void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */
 void proc_timer_fired(struct vmm *v, int which); /* the guest's interval timer expired */
 int proc_fg_pgrp(void);
+int proc_guest_pid_of_host(int host_pid); /* 0: not one of the instance's */
 bool proc_is_init(struct vmm *v);          /* the instance's PID 1 */
 void proc_signal_group(int pgrp, int sig);
 

@@ -244,7 +244,10 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
     case F_GETLK:
     case F_SETLK:
     case F_SETLKW:
-        return -ENOSYS; /* record locks come with processes; not faked */
+    case 36: /* F_OFD_GETLK */
+    case 37: /* F_OFD_SETLK */
+    case 38: /* F_OFD_SETLKW */
+        return file_lock_fcntl(f, cmd, arg);
     default:
         return -EINVAL;
     }

@@ -19,6 +19,10 @@ i64 sys_mprotect(u64 addr, u64 len, u64 prot);
 i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr);
 i64 sys_madvise(u64 addr, u64 len, u64 advice);
 i64 sys_msync(u64 addr, u64 len, u64 flags);
+i64 sys_flock(u64 fd, u64 op);
+struct file;
+i64 file_lock_fcntl(struct file *f, u64 cmd, u64 uarg); /* fs/lock.c */
+int sleep_for_ns(u64 ns); /* sys/time.c: -EINTR when a signal interrupts it */
 i64 sys_mincore(u64 addr, u64 len, u64 vec);
 
 /* sys/file.c: descriptors and I/O */

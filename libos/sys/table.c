@@ -47,6 +47,7 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(24, sched_yield, ""),
     SYS(25, mremap, "pxxxp"),
     SYS(26, msync, "pxx"),
+    SYS(73, flock, "dx"),
     SYS(27, mincore, "pxp"),
     SYS(28, madvise, "pxd"),
     SYS(32, dup, "d"),
@@ -252,7 +253,7 @@ static enum restart restart_kind(u64 nr)
 {
     switch (nr) {
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
-    case 72: case 247: case 295: case 296:
+    case 72: case 73: case 247: case 295: case 296:
         return RESTART_SYS;
     case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
         return RESTART_NOHAND;

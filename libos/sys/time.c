@@ -101,6 +101,11 @@ static i64 sleep_until(u64 clock, u64 deadline)
     return hc->ret == -EINTR ? -EINTR : 0;
 }
 
+int sleep_for_ns(u64 ns)
+{
+    return (int)sleep_until(CLOCK_MONOTONIC, time_mono_ns() + ns);
+}
+
 static int read_ts(u64 p, u64 *ns)
 {
     struct timespec t;

@@ -263,7 +263,10 @@ export async function packDirectory(
               : st.isSocket()
                 ? "socket"
                 : "special file";
-        warn(`skipping ${what} ${host}: it cannot be stored in the image`);
+        // A root's /dev holds device nodes (debootstrap makes them); the guest's /dev is the
+        // libOS's own, so leaving those out is expected and not worth a warning.
+        if (rel.split("/")[0] !== "dev" || !(st.isCharacterDevice() || st.isBlockDevice()))
+          warn(`skipping ${what} ${host}: it cannot be stored in the image`);
         continue;
       }
       d.node.entries.set(name, node);

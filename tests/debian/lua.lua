@@ -19,7 +19,7 @@ print(7 // 2, 7 / 2, 2^10, math.type(1), math.type(1.0), 0x7fffffffffffffff + 1 
 print(string.format("%5.2f|%-5s|%05d|%x", math.pi, "ab", 42, 255))
 print(("hello world"):gsub("o", "0"), ("a,b,,c"):find(",,"), ("Lua"):rep(3, "-"))
 for w in ("one two  three"):gmatch("%a+") do io.write(w, ";") end io.write("\n")
-print(pcall(error, {code = 7}))
+print((select(2, pcall(error, {code = 7}))).code)
 print(select("#", pcall(error, "boom")), (select(2, pcall(error, "boom", 0))))
 print(os.date("!%Y-%m-%d %H:%M:%S", 86400 * 365))
 local name = os.tmpname()

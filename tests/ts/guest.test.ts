@@ -327,6 +327,12 @@ for (const v of VARIANTS) {
         ["poll", "poll/ppoll/select/pselect over pipes and files, timeouts, EINTR", POLL_TODO, []],
         ["pgrp", "setpgid/getpgid/setsid/getsid and their errors, waitpid by group", PGRP_TODO, []],
         [
+          "locks",
+          "fcntl record locks, OFD locks and flock between processes, F_SETLKW and signals",
+          NONE,
+          [],
+        ],
+        [
           "mmapfile",
           "MAP_SHARED files (coherent with read/write, across fork), msync, mincore, splits, SIGBUS",
           NONE,
