@@ -74,7 +74,7 @@ describe("Debian 12 programs from a Debian root, natively and in uno", () => {
       "sqlite3",
       // The database is a file (locks, journal, fsync); removed again, since the native run
       // writes into the root directory itself.
-      ["/bin/sh", "-c", 'sqlite3 /tmp/uno-test.db; s=$?; rm -f /tmp/uno-test.db*; exit $s'],
+      ["/bin/sh", "-c", "sqlite3 /tmp/uno-test.db; s=$?; rm -f /tmp/uno-test.db*; exit $s"],
       "sqlite.sql",
     ));
   it("lua5.4: tables, closures, coroutines, metatables, string library, files", () =>
