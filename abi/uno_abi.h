@@ -93,6 +93,7 @@ struct uno_bootinfo {
     uint32_t tty_rows, tty_cols; /* console size, 0 when not a terminal */
     char uname_release[32];
     char hostname[64];
+    char nameservers[128];    /* the host's non-loopback DNS servers, space-separated */
 };
 
 /* ---------------------------------------------------------------- libOS image -------- */
@@ -219,7 +220,7 @@ enum uno_op {
     UNO_OP_SYMLINK = 13,  /* "target\0linkpath\0" */
     UNO_OP_READLINK = 14, /* upper path -> target bytes in data */
     UNO_OP_WHITEOUT = 15, /* upper path: hide the lower entry of that name */
-    UNO_OP_FSYNC = 16,    /* handle */
+    UNO_OP_FSYNC = 16,    /* handle, arg0 = UNO_FSYNC_DATA for fdatasync */
     UNO_OP_CHMOD = 17,    /* upper path, arg1 = mode */
     UNO_OP_UTIMENS = 18,  /* upper path, arg0 = atime ns, arg1 = mtime ns (-1: leave) */
     UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode */
@@ -232,6 +233,14 @@ enum uno_op {
     UNO_OP_PROC = 25,     /* arg0 = UNO_PROC_*, arg1..3 = its arguments (see below) */
     UNO_OP_PIPECTL = 26,  /* pipe/console handle, arg0 = UNO_PIPECTL_*, arg1 = size */
     UNO_OP_LINK = 27,     /* "old\0new\0" in data: a hard link in the writable layer */
+    UNO_OP_FALLOCATE = 28,/* handle, arg0 = mode (0 or UNO_FALLOC_KEEP_SIZE), arg1 = offset,
+                           * arg2 = length */
+    UNO_OP_STATFS = 29,   /* -> struct uno_statfs in data: the writable layer's file system */
+    UNO_OP_SYNCFS = 30,   /* flush the writable layer's file system */
+    UNO_OP_MEMFD = 31,    /* name in data (for the host's /proc only), arg0 = UNO_MFD_* ->
+                           * handle of a new anonymous host file (memfd) */
+    UNO_OP_EVENTFD = 32,  /* arg0 = initial count, arg1 = UNO_EFD_SEMAPHORE or 0 -> handle
+                           * of a host eventfd (a stream: READ/WRITE of 8 bytes may wait) */
     UNO_OP_MAX
 };
 
@@ -243,6 +252,14 @@ enum uno_op {
 struct uno_pollfd {
     uint32_t handle;
     uint16_t events, revents; /* POLL* bits as Linux numbers them */
+};
+
+#define UNO_FSYNC_DATA 0x1u      /* UNO_OP_FSYNC arg0: fdatasync */
+#define UNO_FALLOC_KEEP_SIZE 0x1u /* UNO_OP_FALLOCATE mode: FALLOC_FL_KEEP_SIZE */
+#define UNO_MFD_ALLOW_SEALING 0x2u
+#define UNO_EFD_SEMAPHORE 0x1u
+struct uno_statfs {
+    uint64_t type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags;
 };
 
 #define UNO_PIPECTL_NREAD 1   /* -> bytes waiting (FIONREAD) */

@@ -71,7 +71,7 @@ struct file_ops {
     i64 (*ioctl)(struct file *f, u64 cmd, u64 arg);
     void (*release)(struct file *f);
     int (*truncate)(struct file *f, u64 len);
-    int (*sync)(struct file *f);
+    int (*sync)(struct file *f, bool data_only);  /* fsync, or fdatasync */
 };
 
 #define FILE_NAME_MAX 256
@@ -90,6 +90,7 @@ struct file {
     bool has_upper;
     u64 dir_pos;              /* directory iteration state */
     u8 dir_phase;
+    bool etc_defaults;        /* the merged /etc: list the generated defaults too (etc.c) */
     void *priv;               /* synthetic files: generated contents */
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
