@@ -5,7 +5,8 @@
  * CPU counts, file system types) is printed as relations between two views of the same fact.
  *
  *   fsbreadth DIR        the differential sections (DIR: a directory to create and work in)
- *   fsbreadth --uno-etc  uno only: the generated /etc files and changes to them */
+ *   fsbreadth --uno-etc  uno only: the generated /etc files and changes to them
+ *   fsbreadth --cat FILE...  print files (what an image's own /etc holds) */
 #include "guest.h"
 #include <dirent.h>
 #include <sys/eventfd.h>
@@ -750,6 +751,14 @@ static void eventfd_checks(void)
 int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "--uno-etc")) return uno_etc();
+    if (argc >= 2 && !strcmp(argv[1], "--cat")) {
+        for (int i = 2; i < argc; i++) {
+            char *t = slurp(argv[i], NULL);
+            printf("== %s\n%s", argv[i], t ? t : "(missing)\n");
+            free(t);
+        }
+        return 0;
+    }
     if (argc != 2) {
         fprintf(stderr, "usage: fsbreadth DIR | --uno-etc\n");
         return 2;
