@@ -34,6 +34,8 @@ i64 sys_memfd_create(u64 uname, u64 flags)
     char path[FILE_NAME_MAX];
     snprintf_l(path, sizeof path, "/memfd:%s (deleted)", name); /* as /proc/self/fd shows */
     struct file *f = upper_file_from_handle((u32)h, O_RDWR, S_IFREG | 0777, path);
+    if (f)
+        f->anon = true;
     if (!f) {
         struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
         ring_call(&c);

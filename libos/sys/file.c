@@ -387,13 +387,20 @@ i64 sys_fchdir(u64 fd)
     return 0;
 }
 
+int file_node(const struct file *f, struct node *n)
+{
+    if (f->anon || f->path[0] != '/' || (f->mode & S_IFMT) == S_IFIFO)
+        return -EOPNOTSUPP;
+    return vfs_resolve(AT_FDCWD, f->path, 0, n);
+}
+
 i64 sys_fchmod(u64 fd, u64 mode)
 {
     struct file *f = fd_get((int)fd);
     if (!f)
         return -EBADF;
     static struct node n;
-    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    int r = file_node(f, &n);
     return r ? r : vfs_chmod(&n, (u32)mode);
 }
 
@@ -403,7 +410,7 @@ i64 sys_fchown(u64 fd, u64 uid, u64 gid)
     if (!f)
         return -EBADF;
     static struct node n;
-    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    int r = file_node(f, &n);
     return r ? r : vfs_chown(&n, (u32)uid, (u32)gid);
 }
 

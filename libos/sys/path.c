@@ -316,7 +316,7 @@ static i64 set_times(u64 dirfd, u64 path, i64 at, i64 mt, u64 flags)
         struct file *f = fd_get((int)dirfd);
         if (!f)
             return -EBADF;
-        r = vfs_resolve(AT_FDCWD, f->path, 0, &nd);
+        r = file_node(f, &nd);
     } else {
         r = get_path(path, p1);
         if (!r && !p1[0] && (flags & AT_EMPTY_PATH))
