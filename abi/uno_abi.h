@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define UNO_ABI_VERSION 2u
+#define UNO_ABI_VERSION 3u
 #define UNO_BOOT_MAGIC 0x554e4f424f4f5431ull /* "UNOBOOT1" */
 
 /* ---------------------------------------------------------------- guest memory map ---- */
@@ -98,6 +98,7 @@ struct uno_bootinfo {
     uint32_t tty_rows, tty_cols; /* console size, 0 when not a terminal */
     char uname_release[32];
     char hostname[64];
+    char nameservers[128];    /* the host's non-loopback DNS servers, space-separated */
 };
 
 /* ---------------------------------------------------------------- libOS image -------- */
@@ -224,7 +225,7 @@ enum uno_op {
     UNO_OP_SYMLINK = 13,  /* "target\0linkpath\0" */
     UNO_OP_READLINK = 14, /* upper path -> target bytes in data */
     UNO_OP_WHITEOUT = 15, /* upper path: hide the lower entry of that name */
-    UNO_OP_FSYNC = 16,    /* handle */
+    UNO_OP_FSYNC = 16,    /* handle, arg0 = UNO_FSYNC_DATA for fdatasync */
     UNO_OP_CHMOD = 17,    /* upper path, arg1 = mode */
     UNO_OP_UTIMENS = 18,  /* upper path, arg0 = atime ns, arg1 = mtime ns (-1: leave) */
     UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode */
@@ -239,6 +240,14 @@ enum uno_op {
     UNO_OP_LINK = 27,     /* "old\0new\0" in data: a hard link in the writable layer */
     UNO_OP_FMAP = 28,     /* arg0 = UNO_FMAP_*: shared file mappings (see below) */
     UNO_OP_LOCK = 29,     /* handle, arg0 = UNO_LOCK_*: file locks of the host file (below) */
+    UNO_OP_FALLOCATE = 30,/* handle, arg0 = mode (0 or UNO_FALLOC_KEEP_SIZE), arg1 = offset,
+                           * arg2 = length */
+    UNO_OP_STATFS = 31,   /* -> struct uno_statfs in data: the writable layer's file system */
+    UNO_OP_SYNCFS = 32,   /* flush the writable layer's file system */
+    UNO_OP_MEMFD = 33,    /* name in data (for the host's /proc only), arg0 = UNO_MFD_* ->
+                           * handle of a new anonymous host file (memfd) */
+    UNO_OP_EVENTFD = 34,  /* arg0 = initial count, arg1 = UNO_EFD_SEMAPHORE or 0 -> handle
+                           * of a host eventfd (a stream: READ/WRITE of 8 bytes may wait) */
     UNO_OP_MAX
 };
 
@@ -250,6 +259,14 @@ enum uno_op {
 struct uno_pollfd {
     uint32_t handle;
     uint16_t events, revents; /* POLL* bits as Linux numbers them */
+};
+
+#define UNO_FSYNC_DATA 0x1u      /* UNO_OP_FSYNC arg0: fdatasync */
+#define UNO_FALLOC_KEEP_SIZE 0x1u /* UNO_OP_FALLOCATE mode: FALLOC_FL_KEEP_SIZE */
+#define UNO_MFD_ALLOW_SEALING 0x2u
+#define UNO_EFD_SEMAPHORE 0x1u
+struct uno_statfs {
+    uint64_t type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags;
 };
 
 #define UNO_PIPECTL_NREAD 1   /* -> bytes waiting (FIONREAD) */

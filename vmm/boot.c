@@ -303,5 +303,6 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
     }
     snprintf(bi->uname_release, sizeof bi->uname_release, "6.1.0-uno");
     snprintf(bi->hostname, sizeof bi->hostname, "%s", v->cfg.hostname);
+    resolv_host_servers(bi->nameservers, sizeof bi->nameservers);
     return 0;
 }

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -575,6 +578,76 @@ static int64_t op_rw(struct vmm *v, struct ring_req *r)
     return n < 0 ? -errno : n;
 }
 
+/* fallocate on a file of the writable layer: only the two modes that change nothing but
+ * allocation and size; punching or collapsing holes is refused rather than half done. */
+static int64_t op_fallocate(struct vmm *v, struct ring_req *r)
+{
+    int fd = handle_fd(v, r->handle);
+    if (fd < 0 || v->handles[r->handle].stream)
+        return fd < 0 ? -EBADF : -ESPIPE;
+    if (v->handles[r->handle].is_dir)
+        return -EISDIR;
+    if (r->arg[0] & ~(uint64_t)UNO_FALLOC_KEEP_SIZE)
+        return -EOPNOTSUPP;
+    int64_t off = (int64_t)r->arg[1], len = (int64_t)r->arg[2];
+    if (off < 0 || len <= 0)
+        return -EINVAL;
+    if (off > INT64_MAX - len)
+        return -EFBIG;
+    int mode = r->arg[0] ? FALLOC_FL_KEEP_SIZE : 0;
+    return fallocate(fd, mode, off, len) < 0 ? -errno : 0;
+}
+
+/* The writable layer's file system, as statfs(2) gives it. */
+static int64_t op_statfs(struct vmm *v, struct ring_req *r)
+{
+    struct statfs s;
+    if (r->len < sizeof(struct uno_statfs))
+        return -EINVAL;
+    if (fstatfs(v->upper_fd, &s) < 0)
+        return -errno;
+    struct uno_statfs u = {
+        .type = (uint64_t)s.f_type, .bsize = (uint64_t)s.f_bsize, .blocks = s.f_blocks,
+        .bfree = s.f_bfree, .bavail = s.f_bavail, .files = s.f_files, .ffree = s.f_ffree,
+        .namelen = (uint64_t)s.f_namelen, .frsize = (uint64_t)s.f_frsize,
+        .flags = (uint64_t)s.f_flags,
+    };
+    memcpy(r->data, &u, sizeof u);
+    return sizeof u;
+}
+
+/* An anonymous file (memfd_create): a host memfd, so it is shared across fork with its
+ * offset as Linux shares it, and its pages are host pages the VMM could map. */
+static int64_t op_memfd(struct vmm *v, struct ring_req *r)
+{
+    if (r->arg[0] & ~(uint64_t)UNO_MFD_ALLOW_SEALING)
+        return -EINVAL;
+    unsigned flags = MFD_CLOEXEC | ((r->arg[0] & UNO_MFD_ALLOW_SEALING) ? MFD_ALLOW_SEALING : 0);
+    int fd = memfd_create(r->path, flags);
+    if (fd < 0)
+        return -errno;
+    int h = alloc_handle(v, fd, false);
+    if (h >= 0)
+        v->handles[h].stream = false;
+    return h;
+}
+
+/* eventfd: a host eventfd, kept non-blocking on the host like pipes; the guest's blocking
+ * read or write waits in stream_rw, interruptible by signals. */
+static int64_t op_eventfd(struct vmm *v, struct ring_req *r)
+{
+    if (r->arg[0] > UINT32_MAX || (r->arg[1] & ~(uint64_t)UNO_EFD_SEMAPHORE))
+        return -EINVAL;
+    int flags = EFD_NONBLOCK | EFD_CLOEXEC | (r->arg[1] ? EFD_SEMAPHORE : 0);
+    int fd = eventfd((unsigned)r->arg[0], flags);
+    if (fd < 0)
+        return -errno;
+    int h = alloc_handle(v, fd, false);
+    if (h >= 0)
+        v->handles[h].stream = true;
+    return h;
+}
+
 int64_t hostop_exec(struct vmm *v, struct ring_req *r)
 {
     int fd;
@@ -670,7 +743,26 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_FSYNC:
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;
+        if (r->arg[0] & UNO_FSYNC_DATA)
+            return fdatasync(fd) < 0 && errno != EINVAL ? -errno : 0;
         return fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    case UNO_OP_FALLOCATE:
+        return op_fallocate(v, r);
+    case UNO_OP_STATFS:
+        return op_statfs(v, r);
+    case UNO_OP_SYNCFS: {
+        /* upper_fd is O_PATH, which syncfs refuses: open the layer's root for it. */
+        int64_t res = fd = beneath(v, "", O_RDONLY | O_DIRECTORY, 0);
+        if (fd >= 0) {
+            res = syncfs(fd) < 0 ? -errno : 0;
+            close(fd);
+        }
+        return res;
+    }
+    case UNO_OP_MEMFD:
+        return op_memfd(v, r);
+    case UNO_OP_EVENTFD:
+        return op_eventfd(v, r);
     case UNO_OP_SETFL: {
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;

@@ -55,7 +55,7 @@ static bool op_has_handle(uint16_t op)
     switch (op) {
     case UNO_OP_WRITE: case UNO_OP_READ: case UNO_OP_CLOSE: case UNO_OP_FSTAT:
     case UNO_OP_GETDENTS: case UNO_OP_LSEEK: case UNO_OP_FTRUNCATE: case UNO_OP_FSYNC:
-    case UNO_OP_SETFL: case UNO_OP_TTY: case UNO_OP_PIPECTL:
+    case UNO_OP_SETFL: case UNO_OP_TTY: case UNO_OP_PIPECTL: case UNO_OP_FALLOCATE:
         return true;
     default:
         return false;
@@ -90,6 +90,15 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
         memcpy(r->path, slot, n + 1);
         return check_path((const char *)slot + n + 1, r->len - n - 1, r->path2,
                           sizeof r->path2, NULL);
+    }
+    if (r->op == UNO_OP_MEMFD) {
+        /* A name only shown in the host's /proc, never a path: at most 249 bytes (Linux's
+         * limit for memfd names). */
+        size_t n = strnlen((const char *)slot, r->len);
+        if (n == r->len || n > 249)
+            return -EINVAL;
+        memcpy(r->path, slot, n + 1);
+        return 0;
     }
     if (op_has_path(r->op)) {
         size_t used = 0;

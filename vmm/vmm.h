@@ -108,6 +108,7 @@ struct libos_image {
 int boot_load_libos(struct vmm *v, struct libos_image *li);
 int boot_build_tables(struct vmm *v, const struct libos_image *li);
 int boot_fill_info(struct vmm *v, const struct libos_image *li);
+void resolv_host_servers(char *out, size_t size); /* resolv.c */
 
 /* ring.c — host side of the hostio ring */
 void ring_serve(struct vmm *v, bool vcpu); /* drain the submission queue */

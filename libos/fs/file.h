@@ -71,7 +71,7 @@ struct file_ops {
     i64 (*ioctl)(struct file *f, u64 cmd, u64 arg);
     void (*release)(struct file *f);
     int (*truncate)(struct file *f, u64 len);
-    int (*sync)(struct file *f);
+    int (*sync)(struct file *f, bool data_only);  /* fsync, or fdatasync */
 };
 
 #define FILE_NAME_MAX 256
@@ -90,6 +90,8 @@ struct file {
     bool has_upper;
     u64 dir_pos;              /* directory iteration state */
     u8 dir_phase;
+    bool etc_defaults;        /* the merged /etc: list the generated defaults too (etc.c) */
+    bool anon;                /* no name in the namespace (memfd): path is only for show */
     void *priv;               /* synthetic files: generated contents */
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
@@ -127,6 +129,12 @@ i64 file_read_isdir(struct file *f, void *buf, u64 len, i64 off);         /* -EI
 i64 file_write_isdir(struct file *f, const void *buf, u64 len, i64 off);  /* -EISDIR */
 /* Directories whose positions are entry indexes (enough for rewinddir, seekdir/telldir). */
 i64 file_dir_index_lseek(struct file *f, i64 off, int whence);
+
+/* The node an open file was opened at, for the f* calls that work by path (fchmod, fchown,
+ * futimens): -EOPNOTSUPP for files with no name in the namespace (pipes, eventfds, memfds,
+ * the console), which Linux would change in place. */
+struct node;
+int file_node(const struct file *f, struct node *n);
 
 /* Generic helpers. */
 i64 file_truncate(struct file *f, u64 len);

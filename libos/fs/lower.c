@@ -185,11 +185,28 @@ static int read_upper_dir(struct file *f, struct namelist *l)
     return err;
 }
 
+/* /etc: the generated defaults (etc.c) for the names neither layer has nor hides. */
+static bool emit_etc_defaults(struct merge *m, const struct file *f, bool opaque)
+{
+    for (int k = 1; k <= ETC_DEFAULTS; k++) {
+        const char *name = etc_default_name(k);
+        size_t len = strlen(name);
+        u64 nid;
+        if (in_upper_set(m, name, len))
+            continue; /* there, or deleted */
+        if (f->has_lower && !opaque && erofs_lookup(&rootfs, &f->ino, name, len, &nid, NULL) == 0)
+            continue;
+        if (!dirent_emit(m->out, 0xffff0000ull + (u64)k, DT_REG, name, len))
+            return false;
+    }
+    return true;
+}
+
 /* Build the whole merged listing once, at the first getdents. */
 static int materialize(struct file *f)
 {
     struct merge m = {0};
-    int r = read_upper_dir(f, &m.upper);
+    int r = f->has_upper ? read_upper_dir(f, &m.upper) : 0;
     if (r)
         goto out;
     u64 count = 0;
@@ -218,7 +235,7 @@ static int materialize(struct file *f)
         o += 12 + len;
     }
     /* Size the output: every upper name + every lower name, generously. */
-    u64 cap = m.upper.used * 3 + 4096;
+    u64 cap = m.upper.used * 3 + 4096 + (f->etc_defaults ? 256 : 0);
     if (f->has_lower && !opaque)
         cap += f->ino.size * 2 + 4096;
     struct dirent_sink sink = {.buf = kmalloc(cap), .size = cap};
@@ -244,6 +261,8 @@ static int materialize(struct file *f)
         u64 pos = 0;
         r = erofs_readdir(&rootfs, &f->ino, &pos, merge_lower_cb, &m);
     }
+    if (!r && f->etc_defaults && !emit_etc_defaults(&m, f, opaque))
+        r = -ENOMEM;
     if (r) {
         kfree(sink.buf);
         goto out;
@@ -258,7 +277,7 @@ out:
 
 static int dir_getdents(struct file *f, struct dirent_sink *sink)
 {
-    if (!f->has_upper) {
+    if (!f->has_upper && !f->etc_defaults) {
         struct emit_ctx c = {sink};
         int r = erofs_readdir(&rootfs, &f->ino, &f->dir_pos, emit_lower, &c);
         if (r == 1 && sink->used == 0)
@@ -331,6 +350,7 @@ int dir_open_merged(const struct node *n, int flags, struct file **out)
     if (f->has_lower)
         f->ino = n->lower;
     f->has_upper = upper_active() && n->in_upper;
+    f->etc_defaults = !strcmp(n->path, "/etc") && !n->opaque;
     *out = f;
     return 0;
 }

@@ -337,20 +337,22 @@ static void gen_status(struct tbuf *b)
                  "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
 }
 
-/* One overlay root plus the two synthetic file systems. Device numbers match st_dev:
- * 0x5500 for the image, 4 for /proc, 5 for /dev. */
+/* One overlay root plus the synthetic file systems. Device numbers match st_dev:
+ * 0x5500 for the image, 4 for /proc, 5 for /dev, 6 for /sys. */
 static void gen_mounts(struct tbuf *b)
 {
     tb_printf(b, "overlay / overlay rw,relatime 0 0\n"
                  "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
-                 "devtmpfs /dev devtmpfs rw,nosuid 0 0\n");
+                 "devtmpfs /dev devtmpfs rw,nosuid 0 0\n"
+                 "sysfs /sys sysfs ro,nosuid,nodev,noexec,relatime 0 0\n");
 }
 
 static void gen_mountinfo(struct tbuf *b)
 {
     tb_printf(b, "1 0 85:0 / / rw,relatime - overlay overlay rw\n"
                  "2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
-                 "3 1 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw\n");
+                 "3 1 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw\n"
+                 "4 1 0:6 / /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro\n");
 }
 
 /* ------------------------------------------------------------------ system files ------ */
@@ -570,7 +572,7 @@ static void gen_stat(struct tbuf *b)
 
 static void gen_filesystems(struct tbuf *b)
 {
-    tb_printf(b, "nodev\tproc\nnodev\tdevtmpfs\nnodev\ttmpfs\nnodev\toverlay\n\terofs\n");
+    tb_printf(b, "nodev\tsysfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\ttmpfs\nnodev\toverlay\n\terofs\n");
 }
 
 static void gen_hostname(struct tbuf *b)
@@ -785,33 +787,10 @@ static int proc_stat(struct file *f, struct linux_stat *st)
     return 0; /* size 0, as Linux shows for generated files */
 }
 
-static i64 text_read(struct file *f, void *buf, u64 len, i64 off)
-{
-    u64 pos = off >= 0 ? (u64)off : (u64)f->off;
-    if (pos >= f->priv_len)
-        return 0;
-    u64 n = MIN(len, f->priv_len - pos);
-    memcpy(buf, (const char *)f->priv + pos, n);
-    if (off < 0)
-        f->off += (i64)n;
-    return (i64)n;
-}
-
 static i64 text_write(struct file *f, const void *buf, u64 len, i64 off)
 {
     (void)f, (void)buf, (void)len, (void)off;
     return -EACCES;
-}
-
-static i64 text_lseek(struct file *f, i64 off, int whence)
-{
-    return file_generic_lseek(f, off, whence, f->priv_len);
-}
-
-static void text_release(struct file *f)
-{
-    kfree(f->priv);
-    f->priv = NULL;
 }
 
 static const struct file_ops text_ops = {

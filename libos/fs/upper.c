@@ -66,9 +66,10 @@ static int upper_truncate(struct file *f, u64 len)
     return (int)ring_call(&op);
 }
 
-static int upper_sync(struct file *f)
+static int upper_sync(struct file *f, bool data_only)
 {
-    struct ring_op op = {.op = UNO_OP_FSYNC, .handle = f->handle};
+    struct ring_op op = {.op = UNO_OP_FSYNC, .handle = f->handle,
+                         .arg = {data_only ? UNO_FSYNC_DATA : 0}};
     return (int)ring_call(&op);
 }
 
@@ -109,4 +110,15 @@ int upper_open(const struct node *n, int flags, u32 mode, struct file **out)
     f->has_upper = true;
     *out = f;
     return 0;
+}
+
+/* A host file the VMM already holds (a memfd): the same operations as a file of the layer. */
+struct file *upper_file_from_handle(u32 handle, int flags, u32 mode, const char *name)
+{
+    struct file *f = file_alloc(&upper_ops, flags, mode, name);
+    if (f) {
+        f->handle = handle;
+        f->has_upper = true;
+    }
+    return f;
 }

@@ -82,6 +82,7 @@ static void root_node(struct node *n)
     n->special = SP_NONE;
     n->opaque = false;
     n->magic = false;
+    n->etc_default = 0;
     erofs_iget(&rootfs, rootfs.root_nid, &n->lower);
     n->mode = n->lower.mode;
 }
@@ -100,6 +101,18 @@ static int join(char *out, const char *dir, const char *name, size_t len)
     return 0;
 }
 
+/* /dev, /proc and /sys are synthetic whatever the image holds there. */
+static enum special root_special(const char *name, size_t len)
+{
+    if (len == 3 && !memcmp(name, "dev", 3))
+        return SP_DEV;
+    if (len == 4 && !memcmp(name, "proc", 4))
+        return SP_PROC;
+    if (len == 3 && !memcmp(name, "sys", 3))
+        return SP_SYS;
+    return SP_NONE;
+}
+
 /* Look `name` up in directory `dir`, filling `child` (child->exists may be false). */
 static int lookup(const struct node *dir, const char *name, size_t len, struct node *child)
 {
@@ -112,13 +125,17 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
     child->special_kind = 0;
     child->mode = 0;
     child->magic = false;
+    child->etc_default = 0;
 
-    if (dir->special != SP_NONE || (dir->path[1] == 0 && ((len == 3 && !memcmp(name, "dev", 3)) ||
-                                                          (len == 4 && !memcmp(name, "proc", 4))))) {
-        bool dev = dir->special == SP_DEV || (dir->special == SP_NONE && name[0] == 'd');
-        const char *rel = child->path + (dev ? 4 : 5);
-        child->special = dev ? SP_DEV : SP_PROC;
-        r = dev ? devfs_lookup(rel, child) : procfs_lookup(rel, child);
+    enum special sp = dir->special;
+    if (sp == SP_NONE && dir->path[1] == 0)
+        sp = root_special(name, len);
+    if (sp != SP_NONE) {
+        const char *rel = child->path + (sp == SP_PROC ? 5 : 4); /* after /dev, /proc, /sys */
+        child->special = sp;
+        r = sp == SP_DEV    ? devfs_lookup(rel, child)
+            : sp == SP_PROC ? procfs_lookup(rel, child)
+                            : sysfs_lookup(rel, child);
         if (r == -ENOENT) {
             child->exists = false;
             return 0;
@@ -157,6 +174,11 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
         } else if (r != -ENOENT) {
             return r;
         }
+    }
+    if (!child->exists && !dir->opaque && (child->etc_default = etc_default_kind(dir->path, name, len))) {
+        /* A generated default, as if in the image: removing it needs a whiteout. */
+        child->exists = child->lower_exists = true;
+        child->mode = S_IFREG | 0644;
     }
     return 0;
 }
@@ -385,6 +407,24 @@ int vfs_copy_up_dirs(const char *dir)
     return 0;
 }
 
+/* Write a generated /etc default into the writable layer (its parent is there already). */
+static int copy_up_etc_default(const struct node *n)
+{
+    static char text[1024];
+    int len = etc_default_text(n->etc_default, text, sizeof text);
+    if (len < 0)
+        return len;
+    i64 h = upper_path_op(UNO_OP_OPEN, n->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (h < 0)
+        return (int)h;
+    struct ring_op w = {.op = UNO_OP_WRITE, .handle = (u32)h, .off = 0, .in = text,
+                        .in_len = (size_t)len};
+    i64 put = ring_call(&w);
+    struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
+    ring_call(&c);
+    return put < 0 ? (int)put : put != len ? -EIO : 0;
+}
+
 /* Give a lower-only file or symlink a copy in the writable layer. */
 static int copy_up(struct node *n)
 {
@@ -409,6 +449,10 @@ static int copy_up(struct node *n)
         i64 s = ring_call(&op);
         if (s < 0)
             return (int)s;
+    } else if (n->etc_default) {
+        r = copy_up_etc_default(n);
+        if (r)
+            return r;
     } else if (S_ISREG(n->mode)) {
         i64 h = upper_path_op(UNO_OP_OPEN, n->path, O_WRONLY | O_CREAT | O_TRUNC,
                               n->lower.mode & 07777);
@@ -435,7 +479,7 @@ static int copy_up(struct node *n)
     } else {
         return -EOPNOTSUPP; /* devices and fifos of the image stay read-only */
     }
-    if ((n->lower.uid || n->lower.gid) && !S_ISLNK(n->mode)) {
+    if (n->has_lower && (n->lower.uid || n->lower.gid) && !S_ISLNK(n->mode)) {
         i64 c = upper_path_op(UNO_OP_CHOWN, n->path, n->lower.uid, n->lower.gid);
         if (c < 0)
             return (int)c;
@@ -545,6 +589,8 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
         return devfs_open(&n, flags, out);
     if (n.special == SP_PROC)
         return procfs_open(&n, flags, out);
+    if (n.special == SP_SYS)
+        return sysfs_open(&n, flags, out);
     if (S_ISDIR(n.mode))
         return dir_open_merged(&n, flags, out);
     bool writing = acc != O_RDONLY || (flags & O_TRUNC);
@@ -555,6 +601,8 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
     }
     if (n.in_upper)
         return upper_open(&n, flags & ~(O_CREAT | O_EXCL), 0, out);
+    if (n.etc_default)
+        return etc_default_open(&n, flags, out);
     return lower_open(&n, flags, out);
 }
 
@@ -565,7 +613,9 @@ int vfs_stat(const struct node *n, struct linux_stat *st)
         return magic->ops->stat(magic, st);
     memset(st, 0, sizeof *st);
     if (n->special != SP_NONE) {
-        st->st_dev = n->special == SP_DEV ? 5 : 4;
+        st->st_dev = n->special == SP_DEV ? 5 : n->special == SP_PROC ? 4 : 6;
+        if (n->special == SP_SYS && S_ISREG(n->mode))
+            st->st_size = 4096; /* sysfs shows a page for attributes */
         st->st_ino = (u64)(n->special_kind + 2);
         st->st_mode = n->mode;
         st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
@@ -584,6 +634,12 @@ int vfs_stat(const struct node *n, struct linux_stat *st)
             return 0;
         }
         stat_from_upper(u, st);
+        return 0;
+    }
+    if (n->etc_default) {
+        static char text[1024];
+        int len = etc_default_text(n->etc_default, text, sizeof text);
+        etc_default_stat(n->etc_default, len < 0 ? 0 : (u64)len, st);
         return 0;
     }
     stat_from_erofs(&n->lower, st);

@@ -15,7 +15,7 @@
 #define AT_SYMLINK_FOLLOW 0x400
 #define AT_EMPTY_PATH 0x1000
 
-enum special { SP_NONE, SP_DEV, SP_PROC };
+enum special { SP_NONE, SP_DEV, SP_PROC, SP_SYS };
 
 struct node {
     char path[PATH_MAX];     /* absolute, normalized ("/" or "/a/b") */
@@ -31,6 +31,7 @@ struct node {
     enum special special;    /* under /dev or /proc */
     int special_kind;        /* which synthetic file (devfs.c / procfs.c) */
     bool magic;              /* a followed /proc/self/fd/N: means the open file itself */
+    int etc_default;         /* a generated /etc file standing in for a missing one (etc.c) */
 };
 
 #define RESOLVE_FOLLOW 0x1   /* follow a symlink in the last component */
@@ -71,8 +72,15 @@ struct dirent_sink {
 /* Append one entry; returns false when it does not fit (caller stops, keeps position). */
 bool dirent_emit(struct dirent_sink *s, u64 ino, u8 type, const char *name, size_t len);
 
-/* A synthetic file (/dev, /proc) for node n. */
+/* A synthetic file (/dev, /proc, /sys, generated /etc files) for node n. */
 int special_open(const struct file_ops *ops, const struct node *n, int flags, struct file **out);
+/* Generated contents (textfile.c): a copy of text[0..len) served by text_read/text_lseek,
+ * freed by text_release; ops supplies the stat. */
+int text_open(const struct file_ops *ops, const struct node *n, int flags, const char *text,
+              u64 len, struct file **out);
+i64 text_read(struct file *f, void *buf, u64 len, i64 off);
+i64 text_lseek(struct file *f, i64 off, int whence);
+void text_release(struct file *f);
 /* The next component of a path: skips slashes, returns its start (NULL at the end) and
  * length, and advances *p past it. */
 const char *path_next(const char **p, size_t *len);
@@ -83,6 +91,7 @@ u64 lower_page_gpa(const struct file *f, u64 off);
 /* Per-kind file operations and openers. */
 int lower_open(const struct node *n, int flags, struct file **out);
 int upper_open(const struct node *n, int flags, u32 mode, struct file **out);
+struct file *upper_file_from_handle(u32 handle, int flags, u32 mode, const char *name);
 int dir_open_merged(const struct node *n, int flags, struct file **out);
 int console_open(int which, int flags, struct file **out);
 int devfs_lookup(const char *rel, struct node *n);          /* rel: after "/dev" */
@@ -90,6 +99,15 @@ int devfs_open(const struct node *n, int flags, struct file **out);
 int procfs_lookup(const char *rel, struct node *n);         /* rel: after "/proc" */
 int procfs_open(const struct node *n, int flags, struct file **out);
 int procfs_readlink(const struct node *n, char *buf, u64 size);
+/* Default /etc files (etc.c): ETC_* kinds, 0 for a name that has none. */
+enum { ETC_PASSWD = 1, ETC_GROUP, ETC_HOSTS, ETC_RESOLV, ETC_DEFAULTS = ETC_RESOLV };
+int etc_default_kind(const char *dir, const char *name, size_t len);
+const char *etc_default_name(int kind);
+int etc_default_text(int kind, char *buf, u64 size);   /* length, or -errno */
+void etc_default_stat(int kind, u64 size, struct linux_stat *st);
+int etc_default_open(const struct node *n, int flags, struct file **out);
+int sysfs_lookup(const char *rel, struct node *n);          /* rel: after "/sys" */
+int sysfs_open(const struct node *n, int flags, struct file **out);
 
 /* The current working directory (absolute, normalized). */
 extern char cwd_path[PATH_MAX];

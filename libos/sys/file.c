@@ -298,12 +298,84 @@ i64 file_truncate(struct file *f, u64 len)
     return f->ops->truncate(f, len);
 }
 
-i64 sys_fsync(u64 fd)
+/* Is f a file or directory of the root overlay (not /dev, /proc, /sys, a pipe, the
+ * console or an eventfd)? Only those have an fsync on Linux; the others give EINVAL. */
+static bool on_overlay(const struct file *f)
+{
+    static const char *const synthetic[] = {"/dev", "/proc", "/sys"};
+    if (f->path[0] != '/' || f->stream)
+        return false;
+    for (size_t i = 0; i < ARRAY_LEN(synthetic); i++) {
+        size_t n = strlen(synthetic[i]);
+        if (!strncmp(f->path, synthetic[i], n) && (f->path[n] == 0 || f->path[n] == '/'))
+            return false;
+    }
+    return S_ISREG(f->mode) || S_ISDIR(f->mode) || S_ISLNK(f->mode);
+}
+
+static i64 do_sync(u64 fd, bool data_only)
 {
     struct file *f = fd_get((int)fd);
     if (!f)
         return -EBADF;
-    return f->ops->sync ? f->ops->sync(f) : 0; /* nothing buffered in the libOS */
+    if (f->ops->sync)
+        return f->ops->sync(f, data_only); /* a host file: the host flushes it */
+    /* Nothing is buffered in the libOS: the image and merged directories are clean. */
+    return on_overlay(f) ? 0 : -EINVAL;
+}
+
+i64 sys_fsync(u64 fd) { return do_sync(fd, false); }
+i64 sys_fdatasync(u64 fd) { return do_sync(fd, true); }
+
+/* Everything the guest wrote lives in the writable layer: flushing its host file system is
+ * sync(2) and syncfs(2) both. */
+static i64 sync_layer(void)
+{
+    struct ring_op op = {.op = UNO_OP_SYNCFS};
+    return ring_call(&op);
+}
+
+i64 sys_sync(void)
+{
+    sync_layer();
+    return 0; /* sync(2) cannot fail */
+}
+
+i64 sys_syncfs(u64 fd)
+{
+    if (!fd_get((int)fd))
+        return -EBADF;
+    return sync_layer();
+}
+
+#define FALLOC_FL_KEEP_SIZE 0x1
+
+/* fallocate: the checks in the order Linux makes them; then only files of the writable
+ * layer (and memfds) have blocks to allocate. Modes that punch, zero, collapse or insert
+ * ranges are not supported (-EOPNOTSUPP) rather than approximated. */
+i64 sys_fallocate(u64 fd, u64 mode, u64 off, u64 len)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f)
+        return -EBADF;
+    if ((i64)off < 0 || (i64)len <= 0)
+        return -EINVAL;
+    if (mode & ~(u64)FALLOC_FL_KEEP_SIZE)
+        return -EOPNOTSUPP;
+    if (!can_write(f) || (f->flags & O_PATH))
+        return -EBADF;
+    u32 type = f->mode & S_IFMT;
+    if (type == S_IFIFO)
+        return -ESPIPE;
+    if (type == S_IFDIR)
+        return -EISDIR;
+    if (type != S_IFREG)
+        return -ENODEV;
+    if (!f->has_upper)
+        return -EOPNOTSUPP;
+    struct ring_op op = {.op = UNO_OP_FALLOCATE, .handle = f->handle,
+                         .arg = {mode ? UNO_FALLOC_KEEP_SIZE : 0, off, len}};
+    return ring_call(&op);
 }
 
 i64 sys_fchdir(u64 fd)
@@ -318,13 +390,20 @@ i64 sys_fchdir(u64 fd)
     return 0;
 }
 
+int file_node(const struct file *f, struct node *n)
+{
+    if (f->anon || f->path[0] != '/' || (f->mode & S_IFMT) == S_IFIFO)
+        return -EOPNOTSUPP;
+    return vfs_resolve(AT_FDCWD, f->path, 0, n);
+}
+
 i64 sys_fchmod(u64 fd, u64 mode)
 {
     struct file *f = fd_get((int)fd);
     if (!f)
         return -EBADF;
     static struct node n;
-    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    int r = file_node(f, &n);
     return r ? r : vfs_chmod(&n, (u32)mode);
 }
 
@@ -334,7 +413,7 @@ i64 sys_fchown(u64 fd, u64 uid, u64 gid)
     if (!f)
         return -EBADF;
     static struct node n;
-    int r = vfs_resolve(AT_FDCWD, f->path, 0, &n);
+    int r = file_node(f, &n);
     return r ? r : vfs_chown(&n, (u32)uid, (u32)gid);
 }
 

@@ -1,5 +1,5 @@
 /* System calls on paths: open, stat, readlink, access, cwd, mkdir, unlink, rename,
- * symlink, chmod, utimensat, truncate, statfs. Paths are copied out of the app after a
+ * symlink, chmod, utimensat, truncate. Paths are copied out of the app after a
  * check that they lie in readable memory. */
 #include "syscalls.h"
 #include "core/kernel.h"
@@ -305,6 +305,33 @@ static i64 ts_ns(const i64 *ts)
     return ts[0] * 1000000000 + ts[1];
 }
 
+/* The times of (dirfd, path), or of the file open as dirfd when path is NULL (futimens,
+ * futimesat). at/mt in ns since the epoch, -1 to leave one as it is. */
+static i64 set_times(u64 dirfd, u64 path, i64 at, i64 mt, u64 flags)
+{
+    if (flags & ~(u64)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    int r;
+    if (!path) {
+        struct file *f = fd_get((int)dirfd);
+        if (!f)
+            return -EBADF;
+        r = file_node(f, &nd);
+    } else {
+        r = get_path(path, p1);
+        if (!r && !p1[0] && (flags & AT_EMPTY_PATH))
+            return set_times(dirfd, 0, at, mt, 0);
+        if (!r)
+            r = vfs_resolve((int)dirfd, p1, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : RESOLVE_FOLLOW,
+                            &nd);
+    }
+    if (r)
+        return r;
+    if (at == -1 && mt == -1)
+        return 0;
+    return vfs_utimens(&nd, at, mt);
+}
+
 i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags)
 {
     i64 at = (i64)time_wall_ns(), mt = at;
@@ -319,23 +346,39 @@ i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags)
         at = ts_ns(t);
         mt = ts_ns(t + 2);
     }
-    int r;
-    if (!path) { /* futimens(fd) */
-        struct file *f = fd_get((int)dirfd);
-        if (!f)
-            return -EBADF;
-        r = vfs_resolve(AT_FDCWD, f->path, 0, &nd);
-    } else {
-        r = get_path(path, p1);
-        if (!r)
-            r = vfs_resolve((int)dirfd, p1, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : RESOLVE_FOLLOW,
-                            &nd);
+    return set_times(dirfd, path, at, mt, flags);
+}
+
+/* futimesat, utimes: struct timeval pairs (microseconds), NULL for now. */
+i64 sys_futimesat(u64 dirfd, u64 path, u64 times)
+{
+    i64 at = (i64)time_wall_ns(), mt = at;
+    if (times) {
+        i64 tv[4];
+        if (copy_from_user(tv, (const void *)times, sizeof tv))
+            return -EFAULT;
+        if (tv[1] < 0 || tv[1] >= 1000000 || tv[3] < 0 || tv[3] >= 1000000)
+            return -EINVAL;
+        at = tv[0] * 1000000000 + tv[1] * 1000;
+        mt = tv[2] * 1000000000 + tv[3] * 1000;
     }
-    if (r)
-        return r;
-    if (at == -1 && mt == -1)
-        return 0;
-    return vfs_utimens(&nd, at, mt);
+    return set_times(dirfd, path, at, mt, 0);
+}
+
+i64 sys_utimes(u64 path, u64 times) { return sys_futimesat((u64)AT_FDCWD, path, times); }
+
+/* utime: struct utimbuf, whole seconds. */
+i64 sys_utime(u64 path, u64 times)
+{
+    i64 at = (i64)time_wall_ns(), mt = at;
+    if (times) {
+        i64 t[2];
+        if (copy_from_user(t, (const void *)times, sizeof t))
+            return -EFAULT;
+        at = t[0] * 1000000000;
+        mt = t[1] * 1000000000;
+    }
+    return set_times((u64)AT_FDCWD, path, at, mt, 0);
 }
 
 i64 sys_truncate(u64 path, u64 len)
@@ -357,46 +400,4 @@ i64 sys_umask(u64 mask)
     u32 old = proc.umask;
     proc.umask = (u32)mask & 0777;
     return old;
-}
-
-struct linux_statfs {
-    i64 type, bsize, blocks, bfree, bavail, files, ffree;
-    i32 fsid[2];
-    i64 namelen, frsize, flags, spare[4];
-};
-
-static void fill_statfs(struct linux_statfs *s)
-{
-    memset(s, 0, sizeof *s);
-    s->type = 0x794c7630; /* overlayfs */
-    s->bsize = 4096;
-    s->frsize = 4096;
-    s->blocks = (i64)(bootinfo->image_size / 4096) + (1 << 20);
-    s->bfree = s->bavail = 1 << 20;
-    s->files = 1 << 20;
-    s->ffree = 1 << 19;
-    s->namelen = 255;
-}
-
-i64 sys_statfs(u64 path, u64 buf)
-{
-    if (!user_ok((void *)buf, sizeof(struct linux_statfs), PROT_WRITE))
-        return -EFAULT;
-    int r = get_path(path, p1);
-    if (!r)
-        r = vfs_resolve(AT_FDCWD, p1, RESOLVE_FOLLOW, &nd);
-    if (r)
-        return r;
-    struct linux_statfs k;
-    fill_statfs(&k);
-    return copy_to_user((void *)buf, &k, sizeof k);
-}
-
-i64 sys_fstatfs(u64 fd, u64 buf)
-{
-    if (!fd_get((int)fd))
-        return -EBADF;
-    struct linux_statfs k;
-    fill_statfs(&k);
-    return copy_to_user((void *)buf, &k, sizeof k);
 }

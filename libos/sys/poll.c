@@ -1,5 +1,5 @@
 /* poll, ppoll, select, pselect6. Files the libOS serves itself (the image, /dev, /proc)
- * are always ready; pipes and the console are host descriptors, polled by the VMM —
+ * are always ready; pipes, eventfds and the console are host descriptors, polled by the VMM —
  * waiting there until one is ready, the timeout passes, or a signal arrives. */
 #include "syscalls.h"
 #include "core/kernel.h"
@@ -31,11 +31,12 @@ struct k_timespec {
 
 bool file_is_pipe(const struct file *f);
 bool file_is_console(const struct file *f, u32 *handle);
+bool file_is_eventfd(const struct file *f);
 
 /* The host handle behind f, if the VMM must poll it. */
 static bool host_polled(struct file *f, u32 *h)
 {
-    if (file_is_pipe(f)) {
+    if (file_is_pipe(f) || file_is_eventfd(f)) {
         *h = f->handle;
         return true;
     }

@@ -45,6 +45,10 @@ i64 sys_dup2(u64 fd, u64 newfd);
 i64 sys_dup3(u64 fd, u64 newfd, u64 flags);
 i64 sys_ftruncate(u64 fd, u64 len);
 i64 sys_fsync(u64 fd);
+i64 sys_fdatasync(u64 fd);
+i64 sys_sync(void);
+i64 sys_syncfs(u64 fd);
+i64 sys_fallocate(u64 fd, u64 mode, u64 off, u64 len);
 i64 sys_fchdir(u64 fd);
 i64 sys_fchmod(u64 fd, u64 mode);
 i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count);
@@ -83,8 +87,12 @@ i64 sys_chown(u64 path, u64 uid, u64 gid);
 i64 sys_lchown(u64 path, u64 uid, u64 gid);
 i64 sys_fchownat(u64 dirfd, u64 path, u64 uid, u64 gid, u64 flags);
 i64 sys_utimensat(u64 dirfd, u64 path, u64 times, u64 flags);
+i64 sys_futimesat(u64 dirfd, u64 path, u64 times);
+i64 sys_utimes(u64 path, u64 times);
+i64 sys_utime(u64 path, u64 times);
 i64 sys_truncate(u64 path, u64 len);
 i64 sys_umask(u64 mask);
+/* sys/statfs.c */
 i64 sys_statfs(u64 path, u64 buf);
 i64 sys_fstatfs(u64 fd, u64 buf);
 
@@ -140,6 +148,11 @@ i64 sys_getitimer(u64 which, u64 val);
 i64 sys_setitimer(u64 which, u64 nval, u64 oval);
 i64 sys_execve(u64 path, u64 argv, u64 envp);
 i64 sys_execveat(u64 dirfd, u64 path, u64 argv, u64 envp, u64 flags);
+
+/* fs/memfd.c, fs/eventfd.c */
+i64 sys_memfd_create(u64 name, u64 flags);
+i64 sys_eventfd(u64 initval);
+i64 sys_eventfd2(u64 initval, u64 flags);
 
 /* fs/pipe.c, sys/poll.c */
 i64 sys_pipe(u64 fds);

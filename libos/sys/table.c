@@ -69,7 +69,7 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(63, uname, "p"),
     SYS(72, fcntl, "ddx"),
     SYS(74, fsync, "d"),
-    SYS(75, fsync, "d"), /* fdatasync */
+    SYS(75, fdatasync, "d"),
     SYS(76, truncate, "sd"),
     SYS(77, ftruncate, "dd"),
     SYS(79, getcwd, "pu"),
@@ -154,6 +154,15 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(322, execveat, "dsppx"),
     SYS(435, clone3, "pu"),
     SYS(439, faccessat2, "dsox"),
+    SYS(162, sync, ""),
+    SYS(306, syncfs, "d"),
+    SYS(285, fallocate, "dxdd"),
+    SYS(319, memfd_create, "sx"),
+    SYS(284, eventfd, "u"),
+    SYS(290, eventfd2, "ux"),
+    SYS(132, utime, "sp"),
+    SYS(235, utimes, "sp"),
+    SYS(261, futimesat, "dsp"),
 };
 
 #define TRACE_NO_RETURN (-99999)

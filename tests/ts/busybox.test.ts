@@ -83,6 +83,10 @@ function buildRootfs(dir: string): void {
   if (gid !== 0) group += accountLines("/etc/group", gid, `group:x:${gid}:`);
   w("etc/passwd", passwd);
   w("etc/group", group);
+  // The image's own hosts and resolv.conf: without them uno generates defaults (libos/fs/etc.c)
+  // that a native listing of this directory would not show.
+  w("etc/hosts", "127.0.0.1\tlocalhost\n");
+  w("etc/resolv.conf", "");
   w("data/lines.txt", LINES);
   w("data/sorted.txt", LINES.split("\n").filter(Boolean).sort().join("\n") + "\n");
   w("data/words.txt", WORDS);

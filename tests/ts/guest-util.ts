@@ -62,7 +62,8 @@ function toResult(what: string, r: ReturnType<typeof spawnSync>, timeoutMs: numb
  * session and process group, as uno's PID 1 does (and a container's): what it sees of its
  * session then does not depend on the test runner's (in a PID namespace whose session leader
  * is outside it, getsid() and getpgrp() return 0). /proc/self, not /proc/$$: the /proc
- * mounted may belong to another PID namespace than the shell's.
+ * mounted may belong to another PID namespace than the shell's. setsid is util-linux's (a
+ * PATH given to the program may lead to busybox's, which has no -w).
  */
 const NATIVE_WRAPPER =
   'for f in /proc/self/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ' +

@@ -1516,6 +1516,81 @@ static void write_seeds(const char *dir)
     seed_write(dir, "skew");
 }
 
+/* The file-system breadth operations: fallocate's modes and ranges, statfs and syncfs of the
+ * layer, memfd names, eventfd arguments. */
+static void test_breadth_ops(void)
+{
+    int64_t h = open_op("fa", UNO_O_CREAT | 2, 0644);
+    CHECK(h >= 3, "open fa = %lld", (long long)h);
+    struct uno_sqe fa = {.op = UNO_OP_FALLOCATE, .handle = (uint32_t)h, .arg = {0, 0, 8192}};
+    EQ(submit(&fa, NULL, 0), 0);
+    struct stat st;
+    char p[512];
+    hpath(p, sizeof p, "fa");
+    CHECK(stat(p, &st) == 0 && st.st_size == 8192, "fallocate grew the file");
+    fa.arg[0] = UNO_FALLOC_KEEP_SIZE;
+    fa.arg[1] = 16384;
+    EQ(submit(&fa, NULL, 0), 0);
+    CHECK(stat(p, &st) == 0 && st.st_size == 8192, "KEEP_SIZE kept the size");
+    fa.arg[0] = 2; /* FALLOC_FL_PUNCH_HOLE: not offered */
+    EQ(submit(&fa, NULL, 0), -EOPNOTSUPP);
+    fa.arg[0] = 0;
+    fa.arg[2] = 0;
+    EQ(submit(&fa, NULL, 0), -EINVAL);
+    fa.arg[1] = (uint64_t)-1;
+    fa.arg[2] = 10;
+    EQ(submit(&fa, NULL, 0), -EINVAL);
+    fa.arg[1] = (uint64_t)INT64_MAX;
+    EQ(submit(&fa, NULL, 0), -EFBIG);
+    fa.handle = UNO_MAX_HANDLES;
+    EQ(submit(&fa, NULL, 0), -EBADF);
+    fa.handle = 900; /* in range, not open */
+    fa.arg[1] = 0;
+    EQ(submit(&fa, NULL, 0), -EBADF);
+    EQ(h_op(UNO_OP_FSYNC, (uint32_t)h, 0, 0, UNO_FSYNC_DATA), 0);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)h, 0, 0, 0), 0);
+
+    struct uno_sqe sf = {.op = UNO_OP_STATFS, .len = sizeof(struct uno_statfs)};
+    EQ(submit(&sf, NULL, 0), sizeof(struct uno_statfs));
+    struct uno_statfs u;
+    memcpy(&u, slot, sizeof u);
+    CHECK(u.bsize > 0 && u.bfree <= u.blocks, "statfs: bsize %llu", (unsigned long long)u.bsize);
+    sf.len = 8;
+    EQ(submit(&sf, NULL, 0), -EINVAL);
+    struct uno_sqe sy = {.op = UNO_OP_SYNCFS};
+    EQ(submit(&sy, NULL, 0), 0);
+
+    struct uno_sqe mf = {.op = UNO_OP_MEMFD, .len = 4};
+    int64_t m = submit(&mf, "abc", 4);
+    CHECK(m >= 3 && m < UNO_MAX_HANDLES, "memfd handle %lld", (long long)m);
+    EQ(write_op((uint32_t)m, -1, "data"), 4);
+    EQ(h_op(UNO_OP_READ, (uint32_t)m, 0, 10, 0), 4);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)m, 0, 0, 0), 0);
+    mf.len = 3; /* no NUL within the data */
+    EQ(submit(&mf, "abc", 3), -EINVAL);
+    static char name[300];
+    memset(name, 'n', 299);
+    mf.len = 300;
+    EQ(submit(&mf, name, 300), -EINVAL);
+    mf.len = 4;
+    mf.arg[0] = 0x4; /* MFD_HUGETLB */
+    EQ(submit(&mf, "abc", 4), -EINVAL);
+
+    struct uno_sqe ev = {.op = UNO_OP_EVENTFD, .arg = {3, UNO_EFD_SEMAPHORE}};
+    int64_t e = submit(&ev, NULL, 0);
+    CHECK(e >= 3 && e < UNO_MAX_HANDLES, "eventfd handle %lld", (long long)e);
+    EQ(h_op(UNO_OP_READ, (uint32_t)e, -1, 8, 0), 8);
+    uint64_t v;
+    memcpy(&v, slot, 8);
+    EQ(v, 1);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)e, 0, 0, 0), 0);
+    ev.arg[0] = (uint64_t)UINT32_MAX + 1;
+    EQ(submit(&ev, NULL, 0), -EINVAL);
+    ev.arg[0] = 0;
+    ev.arg[1] = 2;
+    EQ(submit(&ev, NULL, 0), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-seeds")) {
@@ -1530,6 +1605,7 @@ int main(int argc, char **argv)
     test_whiteouts();
     test_confinement();
     test_handles();
+    test_breadth_ops();
     test_ring_serve();
     test_io_thread();
     teardown();
