@@ -69,6 +69,7 @@ enum uno_backend {
 #define UNO_BOOT_STDOUT_TTY 0x8u
 #define UNO_BOOT_STDERR_TTY 0x10u
 #define UNO_BOOT_VERBOSE 0x20u    /* print libOS boot phases (uno run --verbose) */
+#define UNO_BOOT_NO_REWRITE 0x40u /* leave syscall sites alone (uno run --no-syscall-rewrite) */
 
 struct uno_bootinfo {
     uint64_t magic;           /* UNO_BOOT_MAGIC */

@@ -266,6 +266,8 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
 
     if (v->cfg.trace)
         bi->flags |= UNO_BOOT_TRACE;
+    if (v->cfg.no_rewrite)
+        bi->flags |= UNO_BOOT_NO_REWRITE;
     if (v->cfg.verbose)
         bi->flags |= UNO_BOOT_VERBOSE;
     struct winsize ws;

@@ -25,6 +25,7 @@ static void usage(FILE *f)
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
                "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
                "               [--pids-limit N] [--tty] [--trace] [--verbose]\n"
+               "               [--no-syscall-rewrite]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
@@ -70,6 +71,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"cpuid-cache", required_argument, 0, 'c'},
         {"backend", required_argument, 0, 'b'}, {"probe", no_argument, 0, 'p'},
         {"pids-limit", required_argument, 0, 'P'}, {"tty", no_argument, 0, 'T'},
+        {"no-syscall-rewrite", no_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -137,6 +139,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         }
         case 'T': c->tty = true; break;
         case 't': c->trace = true; break;
+        case 'R': c->no_rewrite = true; break;
         case 'v': c->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;

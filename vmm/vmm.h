@@ -29,6 +29,7 @@ struct vmm_config {
     char **argv; /* argv[0] = program path in the image */
     int argc;
     bool trace;
+    bool no_rewrite;       /* --no-syscall-rewrite */
     bool verbose;
     bool tty;      /* --tty: the console is the guest's terminal (uno run -t) */
     int pids_limit;

@@ -398,6 +398,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
         /* Point of no return: the old address space goes. */
         exec_committed = true;
         vma_reset();
+        rewrite_reset();
         frame_discard_free_tail();
         struct loaded l = {.e = &e};
         if (e.type == ET_DYN)

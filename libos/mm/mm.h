@@ -70,6 +70,7 @@ int pt_protect(u64 va, u64 n, u64 pte_flags);
 /* Move n pages' frames from old to new (mremap), leaving old unmapped. */
 int pt_move(u64 old, u64 new, u64 n);
 u64 pt_lookup(u64 va); /* the PTE, 0 if none */
+int pt_make_private(u64 va); /* this process's own frame at va (copy of an image page) */
 
 /* vma.c */
 enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF, VMA_SHARED };
@@ -108,6 +109,7 @@ int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const cha
 void vma_remove(u64 start, u64 end);            /* split/trim areas; unmap their pages */
 int vma_protect(u64 start, u64 end, int prot);  /* -ENOMEM if a hole; PTEs too */
 u64 vma_find_free(u64 len, u64 hint);           /* top-down below MMAP_TOP, 0 if none */
+u64 vma_find_free_near(u64 len, u64 addr, u64 dist); /* within dist of addr, 0 if none */
 bool vma_range_free(u64 start, u64 end);
 int vma_count(void);
 struct vma *vma_at(int i);

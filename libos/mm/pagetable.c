@@ -186,3 +186,25 @@ u64 pt_lookup(u64 va)
     u64 *pte = pte_of(va);
     return pte ? *pte : 0;
 }
+
+/* The page at va made this process's own frame, for the libOS to write into (syscall-site
+ * rewriting): an image page gets a private copy with the same flags. -EPERM for pages that
+ * are shared on purpose (the shared region, a shared file mapping), -EFAULT if unmapped. */
+int pt_make_private(u64 va)
+{
+    u64 *pte = pte_of(va);
+    if (!pte || !(*pte & PTE_ADDR))
+        return -EFAULT;
+    u64 pa = *pte & PTE_ADDR;
+    if (owned(*pte))
+        return 0;
+    if (shared_page(pa) || filemap_page(pa))
+        return -EPERM;
+    u64 copy = frame_alloc();
+    if (!copy)
+        return -ENOMEM;
+    memcpy(phys_to_virt(copy), phys_to_virt(pa), PAGE_SIZE);
+    *pte = copy | (*pte & ~PTE_ADDR);
+    platform_tlb_flush(va, PAGE_SIZE);
+    return 0;
+}

@@ -176,6 +176,30 @@ u64 vma_find_free(u64 len, u64 hint)
     return 0;
 }
 
+/* A free range of len bytes within dist of addr (for code that must reach addr with a
+ * 32-bit displacement), the nearest below it first; 0 if none. */
+u64 vma_find_free_near(u64 len, u64 addr, u64 dist)
+{
+    u64 lo = addr > dist + USER_MIN ? addr - dist : USER_MIN;
+    u64 hi = addr + dist < USER_TOP ? addr + dist : USER_TOP;
+    u64 best = 0;
+    for (int i = 0; i <= nvmas; i++) {
+        u64 gap_lo = i > 0 ? vmas[i - 1].end : USER_MIN;
+        u64 gap_hi = i < nvmas ? vmas[i].start : MMAP_TOP;
+        gap_lo = MAX(gap_lo, lo);
+        gap_hi = MIN(gap_hi, hi);
+        if (gap_hi <= gap_lo || gap_hi - gap_lo < len)
+            continue;
+        /* In this gap, the end nearest addr. */
+        u64 cand = gap_hi <= addr ? gap_hi - len : gap_lo;
+        u64 d = cand > addr ? cand - addr : addr - cand;
+        u64 bd = best > addr ? best - addr : addr - best;
+        if (!best || d < bd)
+            best = cand;
+    }
+    return best;
+}
+
 bool user_ok(const void *p, u64 len, int prot)
 {
     u64 a = (u64)p, end = a + len;

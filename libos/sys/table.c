@@ -299,6 +299,7 @@ void syscall_dispatch(struct regs *r)
     current_frame = r;
     if (nr == 15)
         do_sigreturn(r);
+    rewrite_site(r);
     i64 ret;
     if (nr < NR_SYSCALLS && table[nr].fn) {
         if (tracing && (nr == 60 || nr == 231)) /* exit never returns: print it now */

@@ -40,6 +40,8 @@ interface RunFlags {
   tty?: boolean;
   interactive?: boolean;
   pidsLimit?: string;
+  /** commander's negatable --no-syscall-rewrite: false when given. */
+  syscallRewrite?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -187,6 +189,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     verbose: flags.verbose ?? false,
     keep: flags.keep ?? false,
     tty: flags.tty ?? false,
+    noSyscallRewrite: flags.syscallRewrite === false,
   };
   if (flags.pidsLimit !== undefined) raw.pidsLimit = flags.pidsLimit;
   if (flags.memory !== undefined) raw.memory = flags.memory;
@@ -206,6 +209,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     verbose: opts.verbose,
     keep: opts.keep,
     tty: opts.tty,
+    noSyscallRewrite: opts.noSyscallRewrite,
     ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
     vmmPath: paths.vmmPath(),
     libosPath: paths.libosPath(),
@@ -275,6 +279,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       "--pids-limit <n>",
       "most processes the instance may have at once (fork gets EAGAIN beyond; default 1024)",
+    )
+    .option(
+      "--no-syscall-rewrite",
+      "leave the program's syscall instructions alone (each then traps through the host; for comparison)",
     )
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")

@@ -42,6 +42,8 @@ export interface InstanceOptions {
   tty?: boolean;
   /** Most processes the instance may have at once (uno-vmm --pids-limit). */
   pidsLimit?: number;
+  /** Leave syscall sites alone: uno-vmm --no-syscall-rewrite. */
+  noSyscallRewrite?: boolean;
   /** Keep <state>/instances/<id> (and its writable layer) after the run. */
   keep?: boolean;
   /** Instance id (64 hex digits by default). */
@@ -249,6 +251,7 @@ export class Instance {
     if (o.verbose) args.push("--verbose");
     if (o.tty) args.push("--tty");
     if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
+    if (o.noSyscallRewrite) args.push("--no-syscall-rewrite");
     args.push("--", o.command, ...(o.args ?? []));
     return args;
   }

@@ -182,6 +182,7 @@ export const runOptionsSchema = z
     keep: z.boolean().default(false),
     tty: z.boolean().default(false),
     pidsLimit: z.union([z.string(), z.number()]).optional(),
+    noSyscallRewrite: z.boolean().default(false),
   })
   .strict();
 
@@ -202,6 +203,8 @@ export interface RunOptions {
   tty: boolean;
   /** Most processes the instance may have at once. */
   pidsLimit?: number;
+  /** Leave the program's syscall sites alone (for comparison): every syscall traps. */
+  noSyscallRewrite: boolean;
 }
 
 /** The largest --pids-limit uno-vmm accepts (its process table's size). */
@@ -237,7 +240,14 @@ export function parseRunOptions(
     const entry = parseEnvArg(e, hostEnv);
     if (entry) env.push(entry);
   }
-  const out: RunOptions = { env, trace: o.trace, verbose: o.verbose, keep: o.keep, tty: o.tty };
+  const out: RunOptions = {
+    env,
+    trace: o.trace,
+    verbose: o.verbose,
+    keep: o.keep,
+    tty: o.tty,
+    noSyscallRewrite: o.noSyscallRewrite,
+  };
   if (o.pidsLimit !== undefined) out.pidsLimit = parsePidsLimit(o.pidsLimit);
   if (o.memory !== undefined) out.memoryBytes = parseMemory(o.memory);
   if (o.workdir !== undefined) out.workdir = parseWorkdir(o.workdir);

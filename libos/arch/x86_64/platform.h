@@ -46,6 +46,11 @@ NORETURN void arch_return_full(struct regs *frame);
 
 /* After changing live page-table entries: make the change visible to this vCPU. */
 void platform_tlb_flush(u64 va, u64 len);
+/* rewrite.c: syscall sites of the app rewritten into jumps to the libOS (cpl3). */
+struct regs;
+void rewrite_site(const struct regs *r); /* the site r's syscall came from, if it can be */
+void rewrite_reset(void);                /* exec: the old program's stubs are gone */
+extern u64 rewrite_count;
 
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void mb(void) { __asm__ volatile("mfence" ::: "memory"); }
