@@ -368,7 +368,8 @@ async function benchSyscalls(results: Record<string, unknown>[]) {
   const kinds = [
     ["getpid", "raw `syscall` getpid"],
     ["mix", "mix: getpid, clock_gettime, getuid, brk(0), sched_yield"],
-    ["clock_gettime_libc", "clock_gettime() via libc (vDSO natively)"],
+    ["clock_gettime_libc", "clock_gettime() via libc (the vDSO, in uno too)"],
+    ["getpid_libc", "getpid() via libc (a site uno rewrites)"],
   ] as const;
   for (const libc of LIBCS) {
     const bin = guestBin("syscalls", libc);
@@ -378,14 +379,26 @@ async function benchSyscalls(results: Record<string, unknown>[]) {
       [...vmmArgs(img, freshDir(os.tmpdir(), "uno-bench-sys-")), String(N), String(REPS)],
       "uno syscalls",
     );
+    // The same in uno with every syscall trapping, for comparison.
+    const trap = runJson(
+      [
+        ...vmmArgs(img, freshDir(os.tmpdir(), "uno-bench-sys-"), ["--no-syscall-rewrite"]),
+        String(N),
+        String(REPS),
+      ],
+      "uno syscalls --no-syscall-rewrite",
+    );
     const res: Record<string, unknown> = {};
     for (const [k, label] of kinds) {
       const u = uno[k] as Triple;
       const n = nat[k] as Triple;
+      const tr = trap[k] as Triple;
       res[k] = {
         uno_ns: r1(u.median_ns),
         native_ns: r1(n.median_ns),
         ratio: r2(u.median_ns / n.median_ns),
+        uno_no_rewrite_ns: r1(tr.median_ns),
+        no_rewrite_ratio: r2(tr.median_ns / n.median_ns),
         uno_min_ns: r1(u.min_ns),
         uno_max_ns: r1(u.max_ns),
         native_min_ns: r1(n.min_ns),
@@ -395,14 +408,15 @@ async function benchSyscalls(results: Record<string, unknown>[]) {
         `${label} (${libc})`,
         `${fmt(u.median_ns, 0)} (${fmt(u.min_ns, 0)}–${fmt(u.max_ns, 0)})`,
         `${fmt(n.median_ns, 0)} (${fmt(n.min_ns, 0)}–${fmt(n.max_ns, 0)})`,
-        fmt(u.median_ns / n.median_ns, 1),
+        fmt(u.median_ns / n.median_ns, 2),
+        `${fmt(tr.median_ns, 0)} (${fmt(tr.median_ns / n.median_ns, 1)}×)`,
       ]);
     }
     out[libc] = res;
   }
   const text =
     `### Syscalls: ns per call, median (min–max) of ${REPS} repetitions × ${N} calls (load ${load0} → ${loadavg()})\n\n` +
-    table(["what", "uno ns", "native ns", "uno / native"], rows);
+    table(["what", "uno ns", "native ns", "uno / native", "uno --no-syscall-rewrite ns"], rows);
   emit(
     text,
     {

@@ -1,9 +1,11 @@
-/* Syscall cost: N raw getpid() per repetition, a "local" mix (getpid, clock_gettime,
+/* Syscall cost: N raw getpid() per repetition (the nr in a register: a site uno's rewriting
+ * leaves trapping), getpid() through libc (a site it rewrites), a "local" mix (getpid, clock_gettime,
  * getuid, brk(0), sched_yield: all served inside the process, never by another process
  * or device), and clock_gettime through libc (the vDSO natively). Prints one JSON line:
  * ns per call, min/median/max over the repetitions (after one warm-up repetition).
  *   usage: syscalls [N] [REPS] */
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "benchutil.h"
 
@@ -30,6 +32,16 @@ static double time_mix(long n)
         raw_syscall0(SYS_sched_yield);
     }
     return (double)(mono_ns() - t0) / (double)(iters * MIX_CALLS);
+}
+
+/* getpid() through libc: glibc's and musl's wrappers are `mov $39, %eax; syscall`, the
+ * pattern uno rewrites into a jump to the libOS after the first trap. */
+static double time_getpid_libc(long n)
+{
+    uint64_t t0 = mono_ns();
+    for (long i = 0; i < n; i++)
+        getpid();
+    return (double)(mono_ns() - t0) / (double)n;
 }
 
 static double time_libc_clock(long n)
@@ -73,10 +85,12 @@ int main(int argc, char **argv)
     struct stats g = run(time_getpid, n, reps);
     struct stats m = run(time_mix, n, reps);
     struct stats c = run(time_libc_clock, n, reps);
+    struct stats l = run(time_getpid_libc, n, reps);
     printf("{\"prog\":\"syscalls\",\"libc\":\"%s\",\"n\":%ld,\"reps\":%d,", BENCH_LIBC, n, reps);
     emit("getpid", g, 0);
     emit("mix", m, 0);
-    emit("clock_gettime_libc", c, 1);
+    emit("clock_gettime_libc", c, 0);
+    emit("getpid_libc", l, 1);
     printf("}\n");
     return 0;
 }

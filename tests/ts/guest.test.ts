@@ -23,7 +23,9 @@ import {
   type Result,
 } from "./guest-util.js";
 
-const VARIANTS = ["musl", "glibc", "glibc-pie"] as const;
+// Static (musl, glibc, glibc static-PIE) and dynamic (glibc PIE, musl), each run natively
+// and by `uno run PROGRAM` (a dynamic one packed with its interpreter and libraries).
+const VARIANTS = ["musl", "glibc", "glibc-pie", "glibc-dyn", "musl-dyn"] as const;
 type Variant = (typeof VARIANTS)[number];
 
 // Known uno bugs (reported to the lead), as `todo` reasons: by program, then by section
@@ -48,6 +50,21 @@ const SIGNALS_TODO: Todo = {};
 const SIGASYNC_TODO: Todo = {};
 const POLL_TODO: Todo = {};
 const PGRP_TODO: Todo = {};
+
+/** The host files a dynamic variant needs at run time (its interpreter; glibc's libc). */
+const LOADER_FILES: Partial<Record<Variant, string[]>> = {
+  "glibc-dyn": ["/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"],
+  "musl-dyn": ["/lib/ld-musl-x86_64.so.1"],
+};
+
+/** Copies them into a root directory at the same paths (as regular files). */
+function addLoader(rootfs: string, v: Variant): void {
+  for (const f of LOADER_FILES[v] ?? []) {
+    fs.mkdirSync(path.join(rootfs, path.dirname(f)), { recursive: true });
+    fs.copyFileSync(f, path.join(rootfs, f));
+    fs.chmodSync(path.join(rootfs, f), 0o755);
+  }
+}
 
 function todo(table: Todo, v: Variant): Record<string, string> {
   return { ...table.all, ...table[v] };
@@ -182,6 +199,7 @@ for (const v of VARIANTS) {
       fs.mkdirSync(path.join(rootfs, "bin"));
       fs.copyFileSync(exe, path.join(rootfs, "bin", "overlay"));
       fs.chmodSync(path.join(rootfs, "bin", "overlay"), 0o755);
+      addLoader(rootfs, v);
       const setup = runNative(exe, ["--setup", rootfs]);
       assert.equal(setup.status, 0, `overlay --setup failed: ${setup.stderr}`);
       // Natively: on a throwaway copy, with the copy's path as prefix.
