@@ -1,6 +1,7 @@
 /* Loading a program: ELF (static and static-PIE; dynamic ones are refused until the
  * dynamic-programs issue) and "#!" scripts, the stack Linux builds (argc, argv, envp,
  * auxv), and the register frame that enters it. */
+#include "proc/thread.h"
 #include "exec.h"
 #include "elf.h"
 #include "arch/x86_64/platform.h"
@@ -334,7 +335,8 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
                 return r;
             }
         }
-        /* Point of no return: the old address space goes. */
+        /* Point of no return: the old address space goes, and the other threads first. */
+        thread_kill_others();
         exec_committed = true;
         vma_reset();
         frame_discard_free_tail();

@@ -9,6 +9,7 @@
 #include "io/ring.h"
 #include "arch/x86_64/platform.h"
 #include "proc/signal.h"
+#include "proc/thread.h"
 
 typedef i64 (*sys_fn)(u64, u64, u64, u64, u64, u64);
 
@@ -138,6 +139,12 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(270, pselect6, "dppppp"),
     SYS(271, ppoll, "pupp"),
     SYS(273, set_robust_list, "pu"),
+    SYS(274, get_robust_list, "dpp"),
+    SYS(202, futex, "pdxppx"),
+    SYS(203, sched_setaffinity, "dup"),
+    SYS(204, sched_getaffinity, "dup"),
+    SYS(309, getcpu, "ppp"),
+    SYS(324, membarrier, "dxd"),
     SYS(280, utimensat, "dspx"),
     SYS(292, dup3, "ddx"),
     SYS(293, pipe2, "px"),
@@ -250,7 +257,7 @@ static enum restart restart_kind(u64 nr)
 {
     switch (nr) {
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
-    case 72: case 247: case 295: case 296:
+    case 72: case 202: case 247: case 295: case 296:
         return RESTART_SYS;
     case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
         return RESTART_NOHAND;
@@ -272,11 +279,13 @@ static NORETURN void do_sigreturn(struct regs *r)
     signal_set_mask(mask);
     signal_deliver(r, 0, RESTART_NONE);
     platform_user_access_end();
+    big_unlock();
     arch_return_full(r);
 }
 
 void syscall_dispatch(struct regs *r)
 {
+    big_lock();
     static bool first = true;
     if (first) {
         first = false;
@@ -309,6 +318,7 @@ void syscall_dispatch(struct regs *r)
         signal_deliver(r, nr, restart_kind(nr));
         platform_user_access_end();
     }
+    big_unlock();
 }
 
 void syscall_report_enosys(void)
