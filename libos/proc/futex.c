@@ -183,8 +183,8 @@ i64 sys_futex(u64 uaddr, u64 op, u64 val, u64 uts, u64 uaddr2, u64 val3)
 {
     int cmd = (int)(op & ~(u64)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME));
     int clock = (op & FUTEX_CLOCK_REALTIME) ? 0 : 1; /* CLOCK_REALTIME : CLOCK_MONOTONIC */
-    if ((op & FUTEX_CLOCK_REALTIME) && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET)
-        return -ENOSYS;
+    if ((op & FUTEX_CLOCK_REALTIME) && cmd != FUTEX_WAIT_BITSET)
+        return -ENOSYS; /* as Linux: only the absolute waits take a clock */
     u64 deadline;
     int e;
     switch (cmd) {
@@ -221,7 +221,7 @@ i64 sys_futex(u64 uaddr, u64 op, u64 val, u64 uts, u64 uaddr2, u64 val3)
         }
         int woken = futex_wake(uaddr, nwake, FUTEX_BITSET_MATCH_ANY);
         int moved = uaddr2 == uaddr ? 0 : wake_or_move(uaddr, nmove, FUTEX_BITSET_MATCH_ANY, uaddr2);
-        return cmd == FUTEX_CMP_REQUEUE ? woken + moved : woken;
+        return woken + moved; /* both, as Linux counts them (not as futex(2) says) */
     }
     case FUTEX_WAKE_OP: {
         bool also = false;

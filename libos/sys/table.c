@@ -253,11 +253,13 @@ static void trace(u64 nr, const u64 a[6], i64 ret)
 struct regs *current_frame; /* the app's registers of the system call being served */
 
 /* How a call interrupted by a signal resumes (Linux's -ERESTARTSYS / -ERESTARTNOHAND). */
-static enum restart restart_kind(u64 nr)
+static enum restart restart_kind(u64 nr, const u64 a[6])
 {
     switch (nr) {
+    case 202: /* futex: a wait with a timeout is not restarted once a handler ran */
+        return a[3] ? RESTART_NOHAND : RESTART_SYS;
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
-    case 72: case 202: case 247: case 295: case 296:
+    case 72: case 247: case 295: case 296:
         return RESTART_SYS;
     case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
         return RESTART_NOHAND;
@@ -315,7 +317,7 @@ void syscall_dispatch(struct regs *r)
     r->rax = (u64)ret;
     if (signal_pending()) {
         platform_user_access_begin();
-        signal_deliver(r, nr, restart_kind(nr));
+        signal_deliver(r, nr, restart_kind(nr, a));
         platform_user_access_end();
     }
     big_unlock();

@@ -35,6 +35,7 @@ interface RunFlags {
   tty?: boolean;
   interactive?: boolean;
   pidsLimit?: string;
+  cpus?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -169,6 +170,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     tty: flags.tty ?? false,
   };
   if (flags.pidsLimit !== undefined) raw.pidsLimit = flags.pidsLimit;
+  if (flags.cpus !== undefined) raw.cpus = flags.cpus;
   if (flags.memory !== undefined) raw.memory = flags.memory;
   if (flags.workdir !== undefined) raw.workdir = flags.workdir;
   if (flags.entrypoint !== undefined) raw.entrypoint = flags.entrypoint;
@@ -187,6 +189,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     keep: opts.keep,
     tty: opts.tty,
     ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
+    ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
     vmmPath: paths.vmmPath(),
     libosPath: paths.libosPath(),
     kvmDevice: false, // checked by checkRuntime()
@@ -250,6 +253,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       "--pids-limit <n>",
       "most processes the instance may have at once (fork gets EAGAIN beyond; default 1024)",
+    )
+    .option(
+      "--cpus <n>",
+      "CPUs the guest sees; its threads run on at most that many host CPUs at once (default: all)",
     )
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")

@@ -42,6 +42,8 @@ export interface InstanceOptions {
   tty?: boolean;
   /** Most processes the instance may have at once (uno-vmm --pids-limit). */
   pidsLimit?: number;
+  /** CPUs the guest sees and its threads run on at once (uno-vmm --cpus). */
+  cpus?: number;
   /** Keep <state>/instances/<id> (and its writable layer) after the run. */
   keep?: boolean;
   /** Instance id (64 hex digits by default). */
@@ -249,6 +251,7 @@ export class Instance {
     if (o.verbose) args.push("--verbose");
     if (o.tty) args.push("--tty");
     if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
+    if (o.cpus !== undefined) args.push("--cpus", String(o.cpus));
     args.push("--", o.command, ...(o.args ?? []));
     return args;
   }
