@@ -34,6 +34,7 @@ struct cpu {
     struct k_siginfo tinfo[NSIG];
     /* Waiting on a futex (futex.c). */
     volatile int woken;
+    volatile int sleeping;        /* in the host: a waker must ring its doorbell */
     u64 fkey;
     u32 fbitset;
     struct cpu *fnext;
