@@ -47,7 +47,13 @@
 #define UNO_GPA_RING 0x100000ull            /* hostio ring, UNO_RING_BYTES */
 #define UNO_GPA_LIBOS 0x400000ull           /* libOS image, 2 MiB aligned */
 
-#define UNO_MAX_VCPUS 1
+/* vCPUs per VM: one per guest thread (docs/architecture.md, "Threads"). vCPU n's syscall
+ * entry (MSR_LSTAR) is header.syscall_entry + n * UNO_SYSCALL_STRIDE: a stub that knows
+ * which vCPU it runs on, so the libOS finds its per-vCPU stack without a free register. */
+#define UNO_MAX_VCPUS 64
+#define UNO_SYSCALL_STRIDE 32
+/* write: wakes vCPU n out of UNO_HC_BLOCK (an ioeventfd per vCPU: no exit to user space) */
+#define UNO_MMIO_WAKE(n) (UNO_GPA_MMIO + 0x2000 + 8ull * (n))
 
 /* Segment selectors (GDT built by the VMM). */
 #define UNO_SEL_KCODE 0x08
@@ -119,6 +125,7 @@ struct uno_libos_header {
     uint64_t upcall_entry;    /* where the VMM redirects a vCPU running app code to deliver
                                * a signal (struct uno_sigpage holds the app's registers) */
     uint64_t upcall_stack;    /* rsp for upcall_entry */
+    uint64_t vcpu0;           /* VA (in the libOS image) of vCPU 0's struct uno_vcpu */
 };
 
 /* On the cpl3 backend a CPL 3 guest cannot flush its TLB, and the host's shadow MMU does not
@@ -149,6 +156,22 @@ enum uno_hcall_nr {
                             * VM is the parent's again */
     UNO_HC_DISCARD = 11, /* arg[0] = GPA, arg[1] = length (pages of RAM): the guest no longer
                           * needs their contents; they read as zero from now on */
+    /* Threads: one vCPU each. */
+    UNO_HC_VCPU_START = 12, /* arg[0] = vCPU n (free or parked), arg[1] = GPA of its struct
+                             * uno_vcpu, arg[2] = rip, arg[3] = rsp (also its upcall stack),
+                             * arg[4] = VA of its TSS. It starts with the caller's segments,
+                             * control registers and FPU state. ret = the new thread's tid */
+    UNO_HC_VCPU_EXIT = 13,  /* this vCPU's thread ended: free its tid, park the vCPU */
+    UNO_HC_BLOCK = 14,      /* arg[0] = clock id, arg[1] = absolute deadline ns (0: none),
+                             * arg[2] = 1: signals do not interrupt. Sleep until a write to
+                             * UNO_MMIO_WAKE(this vCPU): ret 0; -ETIMEDOUT; -EINTR */
+    UNO_HC_KICK = 15,       /* arg[0] = vCPU n: make it look at uno_vcpu.wake now (an upcall
+                             * if it runs app code, -EINTR if it waits in the host) */
+    UNO_HC_HOSTCALL = 16,   /* one ring operation that may wait, from uno_vcpu.sqe and the
+                             * data at uno_vcpu.data_gpa; the ring's earlier submissions are
+                             * served first. ret = its result */
+    UNO_HC_MEMBARRIER = 17, /* every other running vCPU passes a full barrier before ret */
+    UNO_HC_AFFINITY = 18,   /* arg[0] = vCPU n, arg[1] = mask of the VM's CPUs (--cpus) */
 };
 
 #define UNO_FORK_VFORK 0x1u   /* the parent sleeps until the child execs or exits */
@@ -191,6 +214,7 @@ struct uno_hcall {
     uint64_t arg[6];
     int64_t ret;
 };
+
 
 /* ---------------------------------------------------------------- hostio ring -------- */
 /*
@@ -365,6 +389,22 @@ struct uno_sqe {
     uint64_t arg[4];
 };
 
+/* What the VMM and the libOS share about one vCPU (= one guest thread), in guest RAM where
+ * the libOS put it (UNO_HC_VCPU_START; vCPU 0's is named by the libOS header). The VMM
+ * re-validates every address in it at each use. */
+struct uno_vcpu {
+    struct uno_hcall hc;         /* this vCPU's hypercall block */
+    volatile uint64_t interest;  /* signals that must interrupt this thread's host waits */
+    volatile uint64_t wake;      /* set by the libOS: this thread has news (a signal for it,
+                                  * or it must exit): interrupt it like a signal of interest */
+    volatile uint64_t upcall;    /* the VMM sets 1 when it redirected the vCPU; libOS clears */
+    volatile uint64_t parked;    /* the VMM sets 1 once the vCPU left the guest after
+                                  * UNO_HC_VCPU_EXIT (its memory may be reused) */
+    uint64_t frame[18];          /* the app's registers at the upcall (struct regs order) */
+    struct uno_sqe sqe;          /* UNO_HC_HOSTCALL's operation */
+    uint64_t data_gpa;           /* UNO_RING_SLOT bytes of data for it */
+};
+
 struct uno_cqe {
     uint64_t user_data;
     int64_t res;        /* >= 0 result, or -errno */
@@ -411,7 +451,7 @@ struct uno_ring {
 
 _Static_assert(sizeof(struct uno_ring) <= UNO_RING_HDR_BYTES, "ring header too large");
 _Static_assert(sizeof(struct uno_bootinfo) <= 4096, "bootinfo larger than a page");
-_Static_assert(sizeof(struct uno_hcall) * UNO_MAX_VCPUS <= 0x800 &&
+_Static_assert(sizeof(struct uno_hcall) <= 0x800 &&
                    0x800 + sizeof(struct uno_sigpage) <= 4096,
                "hypercall blocks and signal page must share one page");
 _Static_assert(UNO_GPA_RING + UNO_RING_BYTES <= UNO_GPA_LIBOS, "ring overlaps libOS");

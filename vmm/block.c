@@ -68,7 +68,12 @@ int block_install(struct vmm *v)
     if (sigaction(SIGKICK, &sa, NULL) < 0)
         return -1;
     block_init_thread();
-    /* Inside KVM_RUN the kick is open: it ends the run with EINTR. */
+    return block_set_mask(this_vcpu ? this_vcpu : &v->vcpus[0]);
+}
+
+/* Inside KVM_RUN the kick is open: it ends the run with EINTR. */
+int block_set_mask(struct vcpu *c)
+{
     struct {
         struct kvm_signal_mask hdr;
         uint8_t bits[8];
@@ -77,7 +82,7 @@ int block_install(struct vmm *v)
     unkicked_mask(&m);
     km.hdr.len = 8;
     memcpy(km.bits, &m, 8);
-    if (ioctl(v->vcpu_fd, KVM_SET_SIGNAL_MASK, &km) < 0) {
+    if (ioctl(c->fd, KVM_SET_SIGNAL_MASK, &km) < 0) {
         fprintf(stderr, "uno-vmm: KVM_SET_SIGNAL_MASK: %s\n", strerror(errno));
         return -1;
     }
@@ -106,6 +111,7 @@ int block_wait(struct vmm *v, struct pollfd *fds, int nfds, uint64_t deadline, b
             return -errno;
         if (proc_signal_wanted(v))
             return -EINTR;
+        vcpu_route_signals(v); /* a process signal this thread blocks: to one that takes it */
         if (kick_returns)
             return -EAGAIN;
     }

@@ -91,6 +91,11 @@ int boot_load_libos(struct vmm *v, struct libos_image *li)
         return load_error(path, "bad upcall entry in its header");
     v->upcall_entry = li->upcall_entry;
     v->upcall_stack = li->upcall_stack;
+    v->syscall_entry = li->syscall_entry;
+    /* vCPU 0's struct uno_vcpu lives in the libOS image: its guest-physical address. */
+    if (h->vcpu0 < UNO_VA_LIBOS || h->vcpu0 - UNO_VA_LIBOS + sizeof(struct uno_vcpu) > li->size)
+        return load_error(path, "bad vCPU block in its header");
+    v->vcpus[0].vc_gpa = li->phys + (h->vcpu0 - UNO_VA_LIBOS);
     return 0;
 }
 
@@ -282,7 +287,7 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
     bi->uid = 0;
     bi->gid = 0;
 
-    int khz = ioctl(v->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    int khz = ioctl(v->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
     if (khz <= 0) {
         fprintf(stderr, "uno-vmm: cannot learn the TSC frequency from KVM\n");
         return -1;

@@ -181,8 +181,9 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl, 
     s->g = 1;
 }
 
-static int set_msrs(struct vmm *v, uint64_t syscall_entry)
+static int set_msrs(struct vmm *v, int fd, uint64_t syscall_entry)
 {
+    (void)v;
     struct {
         struct kvm_msrs hdr;
         struct kvm_msr_entry e[8];
@@ -204,7 +205,7 @@ static int set_msrs(struct vmm *v, uint64_t syscall_entry)
     };
     memcpy(msrs.e, e, sizeof e);
     msrs.hdr.nmsrs = sizeof e / sizeof e[0];
-    int n = ioctl(v->vcpu_fd, KVM_SET_MSRS, &msrs);
+    int n = ioctl(fd, KVM_SET_MSRS, &msrs);
     if (n != (int)msrs.hdr.nmsrs) {
         fprintf(stderr, "uno-vmm: KVM_SET_MSRS set %d of %u MSRs\n", n, msrs.hdr.nmsrs);
         return -1;
@@ -288,10 +289,10 @@ static void cpuid_adjust(struct vmm *v, struct kvm_cpuid2 *c)
 /* The adjusted table, kept for the VMs a fork builds. */
 static struct kvm_cpuid2 *cpuid_final;
 
-static int set_cpuid(struct vmm *v)
+static int set_cpuid(struct vmm *v, int fd)
 {
     if (cpuid_final) {
-        if (ioctl(v->vcpu_fd, KVM_SET_CPUID2, cpuid_final) < 0) {
+        if (ioctl(fd, KVM_SET_CPUID2, cpuid_final) < 0) {
             fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
             return -1;
         }
@@ -311,7 +312,7 @@ static int set_cpuid(struct vmm *v)
         cpuid_cache_write(v->cfg.cpuid_cache, c);
     }
     cpuid_adjust(v, c);
-    if (ioctl(v->vcpu_fd, KVM_SET_CPUID2, c) < 0) {
+    if (ioctl(fd, KVM_SET_CPUID2, c) < 0) {
         fprintf(stderr, "uno-vmm: cannot set the vCPU's CPUID: %s\n", strerror(errno));
         free(c);
         return -1;
@@ -320,30 +321,44 @@ static int set_cpuid(struct vmm *v)
     return 0;
 }
 
-static int create_vcpu(struct vmm *v)
+/* vCPU c->index of this VM, with its wake-up doorbell (UNO_MMIO_WAKE): a guest write there
+ * signals c->wake_fd inside the host kernel, which UNO_HC_BLOCK waits on. */
+int kvm_create_vcpu(struct vmm *v, struct vcpu *c)
 {
-    v->vcpu_fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, 0);
-    if (v->vcpu_fd < 0) {
+    c->fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, (unsigned long)c->index);
+    if (c->fd < 0) {
         fprintf(stderr, "uno-vmm: KVM_CREATE_VCPU: %s\n", strerror(errno));
         return -1;
     }
     v->run_size = (size_t)ioctl(v->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu_fd, 0);
-    if (v->run == MAP_FAILED) {
+    c->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+    if (c->run == MAP_FAILED) {
         fprintf(stderr, "uno-vmm: cannot map kvm_run: %s\n", strerror(errno));
         return -1;
     }
-    return set_cpuid(v);
+    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct kvm_ioeventfd io = {.addr = UNO_MMIO_WAKE(c->index), .len = 4, .fd = c->wake_fd};
+    if (c->wake_fd < 0 || ioctl(v->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+        fprintf(stderr, "uno-vmm: cannot register a vCPU's wake ioeventfd: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    if (!c->req && !(c->req = malloc(sizeof *c->req)))
+        return -1;
+    return set_cpuid(v, c->fd);
 }
 
 int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
                    uint64_t syscall_entry)
 {
-    if (create_vcpu(v))
+    struct vcpu *c = &v->vcpus[0];
+    int fd;
+    if (kvm_create_vcpu(v, c))
         return -1;
+    fd = c->fd;
 
     struct kvm_sregs sr;
-    if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) < 0)
+    if (ioctl(fd, KVM_GET_SREGS, &sr) < 0)
         return -1;
     if (v->backend == UNO_BACKEND_NATIVE) {
         /* Hardware KVM: the libOS is a ring-0 kernel; the vCPU starts at CPL 0. */
@@ -387,7 +402,7 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
             sr.cr4 |= CR4_UMIP;
     }
     sr.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-    if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sr) < 0) {
+    if (ioctl(fd, KVM_SET_SREGS, &sr) < 0) {
         fprintf(stderr, "uno-vmm: KVM_SET_SREGS: %s\n", strerror(errno));
         return -1;
     }
@@ -395,10 +410,10 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
     /* x87 + SSE + AVX state enabled, as Linux enables them for user space. */
     struct kvm_xcrs xcrs = {.nr_xcrs = 1,
                             .xcrs = {{.xcr = 0, .value = v->xcr0 ? v->xcr0 : 0x7}}};
-    if (ioctl(v->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
+    if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0)
         vmm_log(v, "KVM_SET_XCRS failed (%s); continuing", strerror(errno));
 
-    if (set_msrs(v, syscall_entry))
+    if (set_msrs(v, fd, syscall_entry))
         return -1;
 
     struct kvm_regs regs = {0};
@@ -406,7 +421,7 @@ int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
     regs.rsp = stack;
     regs.rdi = arg;
     regs.rflags = 0x2;
-    if (ioctl(v->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+    if (ioctl(fd, KVM_SET_REGS, &regs) < 0) {
         fprintf(stderr, "uno-vmm: KVM_SET_REGS: %s\n", strerror(errno));
         return -1;
     }
@@ -429,7 +444,7 @@ static void report_fault(struct vmm *v, struct uno_hcall *hc)
 {
     struct kvm_sregs sr;
     uint64_t cr2 = 0;
-    if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
+    if (ioctl(this_vcpu->fd, KVM_GET_SREGS, &sr) == 0)
         cr2 = sr.cr2;
     int sig = (int)(hc->arg[0] & 0x7f);
     v->exit_status = 128 + sig;
@@ -451,7 +466,8 @@ static void dump_vcpu(struct vmm *v)
 {
     struct kvm_regs r;
     struct kvm_sregs sr;
-    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &r) || ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr))
+    (void)v;
+    if (ioctl(this_vcpu->fd, KVM_GET_REGS, &r) || ioctl(this_vcpu->fd, KVM_GET_SREGS, &sr))
         return;
     fprintf(stderr,
             "uno-vmm: vCPU at rip 0x%llx rsp 0x%llx rax 0x%llx rdi 0x%llx rsi 0x%llx "
@@ -504,11 +520,12 @@ void *kvm_save_state(struct vmm *v)
     for (size_t i = 0; i < NSAVED_MSRS; i++)
         s->msrs.e[i].index = saved_msrs[i];
     unsigned long get_xsave = xs > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
-    if (ioctl(v->vcpu_fd, KVM_GET_REGS, &s->regs) < 0 ||
-        ioctl(v->vcpu_fd, KVM_GET_SREGS, &s->sregs) < 0 ||
-        ioctl(v->vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0 ||
-        ioctl(v->vcpu_fd, KVM_GET_MSRS, &s->msrs) != (int)NSAVED_MSRS ||
-        ioctl(v->vcpu_fd, get_xsave, &s->xsave) < 0) {
+    int fd = this_vcpu->fd;
+    if (ioctl(fd, KVM_GET_REGS, &s->regs) < 0 ||
+        ioctl(fd, KVM_GET_SREGS, &s->sregs) < 0 ||
+        ioctl(fd, KVM_GET_XCRS, &s->xcrs) < 0 ||
+        ioctl(fd, KVM_GET_MSRS, &s->msrs) != (int)NSAVED_MSRS ||
+        ioctl(fd, get_xsave, &s->xsave) < 0) {
         fprintf(stderr, "uno-vmm: fork: cannot read the vCPU's state: %s\n", strerror(errno));
         free(s);
         return NULL;
@@ -516,13 +533,68 @@ void *kvm_save_state(struct vmm *v)
     return s;
 }
 
+/* Write a saved vCPU state into vCPU fd (fork's child, a new thread). */
+static int load_state(int fd, const struct vcpu_state *s, const struct kvm_regs *regs,
+                      const struct kvm_sregs *sregs, const struct kvm_msr_entry *extra,
+                      int nextra)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[NSAVED_MSRS + 4];
+    } msrs;
+    memcpy(&msrs, &s->msrs, sizeof s->msrs);
+    msrs.e[NSAVED_MSRS] = (struct kvm_msr_entry){.index = MSR_IA32_TSC, .data = __rdtsc()};
+    msrs.hdr.nmsrs = NSAVED_MSRS + 1;
+    for (int i = 0; i < nextra; i++)
+        msrs.e[msrs.hdr.nmsrs++] = extra[i];
+    struct kvm_xcrs xcrs = s->xcrs;
+    struct kvm_sregs sr = *sregs;
+    struct kvm_regs r = *regs;
+    if (ioctl(fd, KVM_SET_SREGS, &sr) < 0 || ioctl(fd, KVM_SET_XCRS, &xcrs) < 0 ||
+        ioctl(fd, KVM_SET_MSRS, &msrs) != (int)msrs.hdr.nmsrs ||
+        ioctl(fd, KVM_SET_XSAVE, &s->xsave) < 0 || ioctl(fd, KVM_SET_REGS, &r) < 0)
+        return -1;
+    return 0;
+}
+
+/* A new thread: vCPU `to` gets the state of `from` (the thread that called clone: segments,
+ * control registers, FPU state as Linux copies it), its own syscall stub (LSTAR), TSS, and
+ * the registers that start it in the libOS. Called on `from`'s host thread. */
+int kvm_clone_vcpu(struct vmm *v, struct vcpu *from, struct vcpu *to, uint64_t rip,
+                   uint64_t rsp, uint64_t tss)
+{
+    struct vcpu *saved = this_vcpu;
+    this_vcpu = from;
+    struct vcpu_state *s = kvm_save_state(v);
+    this_vcpu = saved;
+    if (!s)
+        return -1;
+    struct kvm_regs r = {.rip = rip, .rsp = rsp, .rflags = 0x2};
+    struct kvm_sregs sr = s->sregs;
+    sr.tr.base = tss;
+    struct kvm_msr_entry extra[] = {
+        {.index = MSR_LSTAR, .data = v->syscall_entry + (uint64_t)to->index * UNO_SYSCALL_STRIDE},
+    };
+    int e = load_state(to->fd, s, &r, &sr, extra, 1);
+    free(s);
+    return e;
+}
+
 /* In the child of a host fork: the parent's VM belongs to the parent's address space.
- * Build a new one over the same (now copy-on-write) memory and resume the saved vCPU. */
+ * Build a new one over the same (now copy-on-write) memory and resume the saved vCPU, the
+ * one that forked: the other threads do not exist in the child, as on Linux. */
 int kvm_rebuild_after_fork(struct vmm *v, const void *state)
 {
     const struct vcpu_state *s = state;
-    munmap(v->run, v->run_size);
-    close(v->vcpu_fd);
+    for (int i = 0; i < UNO_MAX_VCPUS; i++) {
+        struct vcpu *c = &v->vcpus[i];
+        if (c->state == VCPU_NONE)
+            continue;
+        munmap(c->run, v->run_size);
+        close(c->fd);
+        close(c->wake_fd);
+    }
+    vcpu_forget_others(v);
     close(v->vm_fd);
     close(v->doorbell_fd);
     v->vm_fd = ioctl(v->kvm_fd, KVM_CREATE_VM, 0);
@@ -530,23 +602,9 @@ int kvm_rebuild_after_fork(struct vmm *v, const void *state)
         fprintf(stderr, "uno-vmm: fork: KVM_CREATE_VM: %s\n", strerror(errno));
         return -1;
     }
-    if (kvm_setup_memory(v) || create_vcpu(v))
+    if (kvm_setup_memory(v) || kvm_create_vcpu(v, this_vcpu))
         return -1;
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e[NSAVED_MSRS + 1];
-    } msrs;
-    memcpy(&msrs, &s->msrs, sizeof msrs);
-    msrs.e[NSAVED_MSRS] = (struct kvm_msr_entry){.index = MSR_IA32_TSC, .data = __rdtsc()};
-    msrs.hdr.nmsrs = NSAVED_MSRS + 1;
-    struct kvm_xcrs xcrs = s->xcrs;
-    struct kvm_sregs sregs = s->sregs;
-    struct kvm_regs regs = s->regs;
-    if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
-        ioctl(v->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0 ||
-        ioctl(v->vcpu_fd, KVM_SET_MSRS, &msrs) != (int)msrs.hdr.nmsrs ||
-        ioctl(v->vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0 ||
-        ioctl(v->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+    if (load_state(this_vcpu->fd, s, &s->regs, &s->sregs, NULL, 0) < 0) {
         fprintf(stderr, "uno-vmm: fork: cannot set up the child's vCPU: %s\n", strerror(errno));
         return -1;
     }
@@ -570,41 +628,49 @@ static int64_t sleep_until(struct vmm *v, int clock, uint64_t deadline)
     }
 }
 
-/* A signal for the guest arrived while its vCPU ran app code: enter the libOS's upcall with
- * the app's registers in the signal page, as an interrupt would. On the native backend the
- * libOS runs in ring 0: the vCPU changes privilege too (the upcall returns with iretq). */
-static void maybe_upcall(struct vmm *v)
+/* A signal for this thread arrived (or the libOS asked to look at it: uno_vcpu.wake) while
+ * its vCPU ran app code: enter the libOS's upcall with the app's registers in the vCPU's
+ * struct uno_vcpu, as an interrupt would. On the native backend the libOS runs in ring 0:
+ * the vCPU changes privilege too (the upcall returns with iretq). */
+static void maybe_upcall(struct vmm *v, struct vcpu *c)
 {
-    if (!proc_signal_wanted(v))
+    struct uno_vcpu *vc = vcpu_shared(v, c);
+    if (!vc || !proc_signal_wanted_by(v, c))
         return;
     struct kvm_regs r;
     struct kvm_sregs sr;
-    struct uno_sigpage *sp = gpa_ptr(v, UNO_GPA_SIGPAGE, sizeof *sp);
-    if (!sp || ioctl(v->vcpu_fd, KVM_GET_REGS, &r) < 0 || r.rip >= 0x800000000000ull)
-        return; /* in the libOS: it looks at the signal page before returning to the app */
+    if (ioctl(c->fd, KVM_GET_REGS, &r) < 0 || r.rip >= 0x800000000000ull)
+        return; /* in the libOS: it looks at its signals before returning to the app */
     bool native = v->backend == UNO_BACKEND_NATIVE;
-    if (native && (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) < 0 || sr.cs.dpl != 3))
+    if (native && (ioctl(c->fd, KVM_GET_SREGS, &sr) < 0 || sr.cs.dpl != 3))
         return;
     const uint64_t f[18] = {r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9,
                             r.r8,  r.rax, r.rcx, r.rdx, r.rsi, r.rdi, r.rip, r.rflags, r.rsp};
-    memcpy(sp->frame, f, sizeof f);
-    sp->upcall = 1;
+    memcpy(vc->frame, f, sizeof f);
+    vc->upcall = 1;
     r.rip = v->upcall_entry;
-    r.rsp = v->upcall_stack;
+    r.rsp = c->upcall_stack;
     r.rflags = 0x2;
     if (native) {
         seg(&sr.cs, UNO_SEL_KCODE, 0xb, 0, true);
         seg(&sr.ss, UNO_SEL_KDATA, 0x3, 0, false);
-        if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sr) < 0)
+        if (ioctl(c->fd, KVM_SET_SREGS, &sr) < 0)
             return;
     }
-    ioctl(v->vcpu_fd, KVM_SET_REGS, &r);
+    ioctl(c->fd, KVM_SET_REGS, &r);
 }
 
 /* A hypercall: the guest stopped on purpose. Returns 1 when the VM is finished. */
 static int hypercall(struct vmm *v, uint32_t nr)
 {
-    struct uno_hcall *hc = gpa_ptr(v, UNO_GPA_HCALL, sizeof *hc);
+    struct uno_vcpu *vc = vcpu_shared(v, this_vcpu);
+    if (!vc) {
+        fprintf(stderr, "uno-vmm: a vCPU's shared block left guest RAM\n");
+        v->exit_status = VMM_EXIT_ERROR;
+        proc_exit(v, VMM_EXIT_ERROR << 8);
+        return 1;
+    }
+    struct uno_hcall *hc = &vc->hc;
     switch (nr) {
     case UNO_HC_WAIT:
         ring_serve(v, true);
@@ -646,9 +712,30 @@ static int hypercall(struct vmm *v, uint32_t nr)
         return 0;
     case UNO_HC_CR2: {
         struct kvm_sregs sr;
-        hc->ret = ioctl(v->vcpu_fd, KVM_GET_SREGS, &sr) == 0 ? (int64_t)sr.cr2 : 0;
+        hc->ret = ioctl(this_vcpu->fd, KVM_GET_SREGS, &sr) == 0 ? (int64_t)sr.cr2 : 0;
         return 0;
     }
+    case UNO_HC_VCPU_START:
+        hc->ret = vcpu_start(v, hc);
+        return 0;
+    case UNO_HC_VCPU_EXIT:
+        vcpu_exit(v); /* returns when the vCPU is reused by a new thread */
+        return 0;
+    case UNO_HC_BLOCK:
+        hc->ret = vcpu_block(v, hc);
+        return 0;
+    case UNO_HC_KICK:
+        hc->ret = vcpu_kick(v, hc->arg[0]);
+        return 0;
+    case UNO_HC_HOSTCALL:
+        hc->ret = vcpu_hostcall(v);
+        return 0;
+    case UNO_HC_MEMBARRIER:
+        hc->ret = vcpu_membarrier(v);
+        return 0;
+    case UNO_HC_AFFINITY:
+        hc->ret = vcpu_affinity(v, hc->arg[0], hc->arg[1]);
+        return 0;
     case UNO_HC_DISCARD: {
         /* Freed guest memory: after a fork it is still shared copy-on-write with the parent;
          * dropping it means the next use gets a zero page instead of a copy. */
@@ -678,20 +765,28 @@ static int hypercall(struct vmm *v, uint32_t nr)
 static volatile sig_atomic_t dump_requested;
 static void on_usr1(int sig) { (void)sig; dump_requested = 1; }
 
-int kvm_run_loop(struct vmm *v)
+/* Run vCPU c on this host thread until the VM is over (its exit status). */
+int kvm_run_loop(struct vmm *v, struct vcpu *c)
 {
     struct sigaction sa = {.sa_handler = on_usr1};
     sigaction(SIGUSR1, &sa, NULL);
+    this_vcpu = c;
     for (;;) {
-        struct kvm_run *run = v->run; /* a fork replaces it */
-        if (ioctl(v->vcpu_fd, KVM_RUN, 0) < 0) {
+        c = this_vcpu; /* a fork keeps only the vCPU that forked */
+        struct kvm_run *run = c->run; /* a fork replaces it */
+        c->in_guest = 1;
+        int rr = ioctl(c->fd, KVM_RUN, 0);
+        c->in_guest = 0;
+        __atomic_fetch_add(&c->exits, 1, __ATOMIC_SEQ_CST);
+        if (rr < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (dump_requested) {
                     dump_requested = 0;
                     dump_vcpu(v);
                 }
                 block_eat_kicks(v);
-                maybe_upcall(v);
+                vcpu_route_signals(v);
+                maybe_upcall(v, c);
                 continue;
             }
             fprintf(stderr, "uno-vmm: KVM_RUN: %s\n", strerror(errno));

@@ -24,7 +24,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: uno-vmm --image FILE --upper DIR [--libos FILE] [--memory BYTES]\n"
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
                "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
-               "               [--pids-limit N] [--tty] [--trace] [--verbose]\n"
+               "               [--pids-limit N] [--cpus N] [--tty] [--trace] [--verbose]\n"
                "               [--no-syscall-rewrite]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
@@ -72,6 +72,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"backend", required_argument, 0, 'b'}, {"probe", no_argument, 0, 'p'},
         {"pids-limit", required_argument, 0, 'P'}, {"tty", no_argument, 0, 'T'},
         {"no-syscall-rewrite", no_argument, 0, 'R'},
+        {"cpus", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -138,6 +139,16 @@ static int parse_args(struct vmm *v, int argc, char **argv)
             break;
         }
         case 'T': c->tty = true; break;
+        case 'C': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > UNO_MAX_VCPUS) {
+                fprintf(stderr, "uno-vmm: --cpus %s: need 1 to %d\n", optarg, UNO_MAX_VCPUS);
+                return -1;
+            }
+            c->cpus = (int)n;
+            break;
+        }
         case 't': c->trace = true; break;
         case 'R': c->no_rewrite = true; break;
         case 'v': c->verbose = true; break;
@@ -264,13 +275,23 @@ int main(int argc, char **argv)
         struct uno_bootinfo *bi = gpa_ptr(v, UNO_GPA_BOOTINFO, sizeof *bi);
         bi->flags |= UNO_BOOT_UPPER_EMPTY;
     }
-    if (proc_init_instance(v, v->cfg.pids_limit) || block_install(v))
+    if (vcpu_init(v) || proc_init_instance(v, v->cfg.pids_limit) || block_install(v))
         return VMM_EXIT_ERROR;
     host_signals(v);
     if (ring_start_io_thread(v))
         return VMM_EXIT_ERROR;
     vmm_log(v, "vCPU ready, backend %s; entering guest", backend_name(v->backend));
-    int status = kvm_run_loop(v);
+    vmm_finish(v, kvm_run_loop(v, &v->vcpus[0]));
+}
+
+/* The VM is over (any vCPU's thread may find out: exit_group from any guest thread). The
+ * first to get here ends the process; the others wait for that. */
+void vmm_finish(struct vmm *v, int status)
+{
+    static int finishing;
+    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
     ring_stop_io_thread(v);
     vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,
             (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells);

@@ -28,7 +28,7 @@
 
 #define PROC_MAX 4096
 
-enum { P_FREE = 0, P_ALIVE, P_STOPPED, P_EXITED };
+enum { P_FREE = 0, P_ALIVE, P_STOPPED, P_EXITED, P_THREAD /* a tid of process `tgid` */ };
 #define REPORT_STOPPED 1
 #define REPORT_CONTINUED 2
 
@@ -56,6 +56,7 @@ struct proc_entry {
     int32_t state;
     int32_t pid, ppid, pgid, sid;
     int32_t host_pid, vcpu_tid;
+    int32_t tgid;       /* P_THREAD: the process it belongs to */
     int32_t status;   /* wait status: exit/signal when P_EXITED, stop when P_STOPPED */
     int32_t report;   /* REPORT_* the parent has not collected */
     int32_t execed;
@@ -88,7 +89,7 @@ static void unlock(void) { pthread_mutex_unlock(&inst->lock); }
 static struct proc_entry *find(int pid)
 {
     for (int i = 0; i < PROC_MAX; i++)
-        if (inst->p[i].state != P_FREE && inst->p[i].pid == pid)
+        if (inst->p[i].state != P_FREE && inst->p[i].state != P_THREAD && inst->p[i].pid == pid)
             return &inst->p[i];
     return NULL;
 }
@@ -198,11 +199,67 @@ void proc_take_signals(struct vmm *v)
     __atomic_fetch_or(&sp->pending, bits, __ATOMIC_SEQ_CST);
 }
 
-bool proc_signal_wanted(struct vmm *v)
+/* Must vCPU c's thread look at its signals now: a process signal it does not block, or news
+ * the libOS left for it (uno_vcpu.wake)? */
+bool proc_signal_wanted_by(struct vmm *v, struct vcpu *c)
 {
     proc_take_signals(v);
     struct uno_sigpage *sp = sigpage(v);
-    return sp && (sp->pending & (sp->interest | BIT(G_SIGKILL) | BIT(G_SIGSTOP)));
+    struct uno_vcpu *vc = vcpu_shared(v, c);
+    if (!sp || !vc)
+        return false;
+    return vc->wake || (sp->pending & (vc->interest | BIT(G_SIGKILL) | BIT(G_SIGSTOP)));
+}
+
+bool proc_signal_wanted(struct vmm *v) { return proc_signal_wanted_by(v, this_vcpu); }
+
+/* Kicks for this process go to host thread `host_tid` (which routes them, vcpu.c). */
+void proc_move_kick_target(struct vmm *v, pid_t from, pid_t to)
+{
+    if (v->self)
+        __atomic_compare_exchange_n(&v->self->vcpu_tid, &from, to, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
+}
+
+/* ---------------------------------------------------------------- thread ids --------- */
+
+static int32_t alloc_pid(void);
+
+/* A new thread's tid comes from the instance's pid space, so it never equals a pid, a
+ * process group or a session (as on Linux); it counts against --pids-limit. */
+int32_t proc_thread_alloc(struct vmm *v, struct vcpu *c)
+{
+    if (!inst)
+        return -EAGAIN;
+    lock();
+    struct proc_entry *e = NULL;
+    for (int i = 0; i < PROC_MAX && !e; i++)
+        if (inst->p[i].state == P_FREE)
+            e = &inst->p[i];
+    int32_t tid = e && !inst->dying && inst->nprocs < inst->limit ? alloc_pid() : -1;
+    if (tid > 0) {
+        *e = (struct proc_entry){.state = P_THREAD, .pid = tid, .ppid = -1, .pgid = -1,
+                                 .sid = -1, .tgid = v->self->pid, .host_pid = getpid()};
+        inst->nprocs++;
+        c->tid_entry = e;
+    }
+    unlock();
+    return tid > 0 ? tid : -EAGAIN;
+}
+
+void proc_thread_free(struct vmm *v, struct vcpu *c)
+{
+    (void)v;
+    struct proc_entry *e = c->tid_entry;
+    c->tid_entry = NULL;
+    if (!inst || !e)
+        return;
+    lock();
+    if (e->state == P_THREAD && e->host_pid == getpid()) {
+        e->state = P_FREE;
+        inst->nprocs--;
+    }
+    unlock();
 }
 
 /* A signal from outside the instance (the uno CLI forwarding SIGTERM, a terminal's ^C):
@@ -242,6 +299,11 @@ static void mark_exited(struct proc_entry *e, int32_t status)
     bool zombies = false;
     for (int i = 0; i < PROC_MAX; i++) {
         struct proc_entry *c = &inst->p[i];
+        if (c->state == P_THREAD && c->tgid == e->pid) {
+            c->state = P_FREE; /* its threads' tids */
+            inst->nprocs--;
+            continue;
+        }
         if (c->state != P_FREE && c->ppid == e->pid && c != e) {
             c->ppid = 1;
             zombies |= c->state == P_EXITED;
@@ -527,6 +589,8 @@ static int64_t proc_kill(struct vmm *v, int pid, int sigcode, uint64_t value)
                                : e->pgid == -pid && live(e);
         if (!hit)
             continue;
+        if (e->state == P_THREAD && !(e = find(e->tgid)))
+            continue; /* kill(tid): its process */
         found++;
         int r = send(v, e, sig, code, value);
         if (r)
@@ -663,6 +727,7 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
         return proc_wait(v, r, r->may_block);
     case UNO_PROC_EXECED:
         me->execed = 1;
+        proc_thread_free(v, this_vcpu); /* the thread that execs takes the pid as its tid */
         if (v->vfork_fd >= 0) {
             close(v->vfork_fd);
             v->vfork_fd = -1;
@@ -807,7 +872,7 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
     if ((hc->arg[0] & UNO_FORK_INPLACE) && !v->vfork_parent) {
         /* vfork in place: the child runs here, in our VM, until it execs or exits. */
         c->host_pid = getpid();
-        c->vcpu_tid = v->vcpu_tid;
+        c->vcpu_tid = this_vcpu->host_tid;
         unlock();
         v->vfork_parent = me;
         switch_identity(v, c);
@@ -847,6 +912,8 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
     if (h == 0) {
         c->host_pid = getpid();
         c->vcpu_tid = gettid();
+        this_vcpu->tid_entry = NULL; /* our tid was the parent's thread's; ours is the pid */
+        this_vcpu->host_tid = c->vcpu_tid;
         v->self = c;
         v->vcpu_tid = c->vcpu_tid;
         itimer_made[0] = itimer_made[1] = itimer_made[2] = false; /* not inherited */

@@ -33,6 +33,24 @@ struct vmm_config {
     bool verbose;
     bool tty;      /* --tty: the console is the guest's terminal (uno run -t) */
     int pids_limit;
+    int cpus;      /* --cpus: host CPUs the guest's threads may run on at once */
+};
+
+/* One vCPU = one guest thread = one host thread of this process (vcpu.c). */
+enum { VCPU_NONE = 0, VCPU_RUNNING, VCPU_PARKED };
+struct vcpu {
+    int index, fd;
+    void *run;                   /* struct kvm_run */
+    volatile int state;          /* VCPU_* (under vmm.vcpu_lock) */
+    pthread_t thread;
+    pid_t host_tid;
+    int wake_fd;                 /* eventfd behind UNO_MMIO_WAKE(index) */
+    uint64_t vc_gpa;             /* its struct uno_vcpu in guest RAM */
+    uint64_t upcall_stack;
+    struct proc_entry *tid_entry; /* its tid in the process table (NULL: the tid is the pid) */
+    volatile uint64_t exits;     /* KVM_RUN returns, for membarrier */
+    volatile int in_guest;       /* inside KVM_RUN */
+    struct ring_req *req;        /* UNO_HC_HOSTCALL's decoded operation */
 };
 
 /* Guest memory as the host sees it. */
@@ -56,9 +74,14 @@ struct host_handle {
 struct vmm {
     struct vmm_config cfg;
     struct guest_mem mem;
-    int kvm_fd, vm_fd, vcpu_fd;
-    void *run;             /* struct kvm_run */
+    int kvm_fd, vm_fd;
     size_t run_size;
+    struct vcpu vcpus[UNO_MAX_VCPUS];
+    pthread_mutex_t vcpu_lock;
+    pthread_cond_t vcpu_cond;    /* a vCPU parked or was restarted */
+    int cpu_list[UNO_MAX_VCPUS]; /* host CPU of each guest CPU (--cpus) */
+    int ncpus;
+    uint64_t syscall_entry;      /* vCPU n's LSTAR: + n * UNO_SYSCALL_STRIDE */
     int doorbell_fd;       /* ioeventfd */
     int upper_fd;          /* O_PATH dir of the writable layer */
     struct host_handle handles[UNO_MAX_HANDLES];
@@ -98,7 +121,25 @@ int kvm_set_slot(struct vmm *v, uint32_t slot, uint64_t gpa, uint64_t size, cons
                  uint32_t flags);
 int kvm_setup_vcpu(struct vmm *v, uint64_t entry, uint64_t stack, uint64_t arg,
                    uint64_t syscall_entry);
-int kvm_run_loop(struct vmm *v);
+int kvm_run_loop(struct vmm *v, struct vcpu *c);
+int kvm_create_vcpu(struct vmm *v, struct vcpu *c);
+/* A new thread's vCPU: the caller's state with these registers (vcpu.c). */
+int kvm_clone_vcpu(struct vmm *v, struct vcpu *from, struct vcpu *to, uint64_t rip,
+                   uint64_t rsp, uint64_t tss);
+
+/* vcpu.c — threads: vCPUs started, parked and woken on the guest's behalf */
+extern __thread struct vcpu *this_vcpu;
+int vcpu_init(struct vmm *v);            /* vCPU 0 and --cpus */
+int64_t vcpu_start(struct vmm *v, struct uno_hcall *hc);
+void vcpu_exit(struct vmm *v);           /* never returns while the vCPU stays parked */
+int64_t vcpu_block(struct vmm *v, struct uno_hcall *hc);
+int64_t vcpu_kick(struct vmm *v, uint64_t n);
+int64_t vcpu_membarrier(struct vmm *v);
+int64_t vcpu_affinity(struct vmm *v, uint64_t n, uint64_t mask);
+int64_t vcpu_hostcall(struct vmm *v);
+struct uno_vcpu *vcpu_shared(struct vmm *v, struct vcpu *c); /* NULL if misplaced */
+void vcpu_route_signals(struct vmm *v);  /* process signals to a thread that takes them */
+void vcpu_forget_others(struct vmm *v);  /* fork child: only this_vcpu exists */
 
 /* boot.c — guest layout: page tables, GDT/TSS/IDT, libOS image, boot info */
 struct libos_image {
@@ -152,7 +193,11 @@ void proc_exit(struct vmm *v, int status); /* status as wait4 encodes it */
 int64_t proc_stop(struct vmm *v, int sig);
 int64_t proc_vfork_end(struct vmm *v, int32_t status);
 void proc_take_signals(struct vmm *v);     /* table -> the guest's signal page */
-bool proc_signal_wanted(struct vmm *v);    /* a pending signal the guest must see now */
+bool proc_signal_wanted(struct vmm *v);    /* a pending signal this vCPU's thread must see now */
+bool proc_signal_wanted_by(struct vmm *v, struct vcpu *c);
+int32_t proc_thread_alloc(struct vmm *v, struct vcpu *c); /* a tid, or -EAGAIN */
+void proc_thread_free(struct vmm *v, struct vcpu *c);
+void proc_move_kick_target(struct vmm *v, pid_t from, pid_t to); /* if it was `from` */
 void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the guest PID 1 */
 void proc_timer_fired(struct vmm *v, int which); /* the guest's interval timer expired */
 int proc_fg_pgrp(void);
@@ -171,6 +216,8 @@ void block_eat_kicks(struct vmm *v);       /* after KVM_RUN's EINTR */
 struct pollfd;
 int block_wait(struct vmm *v, struct pollfd *fds, int nfds, uint64_t deadline, bool kick_returns);
 int kvm_rebuild_after_fork(struct vmm *v, const void *state);
+int block_set_mask(struct vcpu *c);        /* the kick opens inside this vCPU's KVM_RUN */
+void vmm_finish(struct vmm *v, int status); /* the VM is over: never returns */
 void *kvm_save_state(struct vmm *v);
 
 uint64_t now_ns(int clock);

@@ -12,6 +12,7 @@
 #include "mm/mm.h"
 #include "proc/proc.h"
 #include "proc/signal.h"
+#include "proc/thread.h"
 
 const struct uno_bootinfo *bootinfo;
 extern char libos_end[]; /* libos.ld */
@@ -129,6 +130,7 @@ void libos_main(const struct uno_bootinfo *bi)
 
     phase("memory ready");
     proc_init();
+    thread_init();
     signal_init();
     vfs_init();
     open_console();
@@ -144,5 +146,6 @@ void libos_main(const struct uno_bootinfo *bi)
         exec_failed(path, r);
     phase(platform_name()[0] == 'n' ? "program loaded; entering it (native backend)"
                                     : "program loaded; entering it (cpl3 backend)");
+    thread_boot_done();
     arch_enter_user(&entry_frame);
 }

@@ -1,6 +1,7 @@
 /* Loading a program: ELF (static, static-PIE, and dynamic ones through the interpreter their
  * PT_INTERP names, which is loaded beside them as Linux does) and "#!" scripts, the stack
  * Linux builds (argc, argv, envp, auxv), and the register frame that enters it. */
+#include "proc/thread.h"
 #include "exec.h"
 #include "elf.h"
 #include "arch/x86_64/platform.h"
@@ -395,7 +396,8 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
                 return r;
             }
         }
-        /* Point of no return: the old address space goes. */
+        /* Point of no return: the old address space goes, and the other threads first. */
+        thread_kill_others();
         exec_committed = true;
         vma_reset();
         rewrite_reset();

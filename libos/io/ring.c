@@ -1,4 +1,8 @@
-/* Guest side of the hostio ring. Single producer (the libOS, one vCPU). A synchronous call
+/* Guest side of the hostio ring. Single producer: the thread holding the big lock
+ * (proc/biglock.c), so the ring needs no lock of its own. An operation that may wait (a pipe
+ * read, wait4, pause) does not go through the ring: it is a UNO_HC_HOSTCALL of its thread's
+ * own, made without the big lock, so one waiting thread never holds up the ring for the
+ * others; the VMM serves the ring's earlier submissions first. A synchronous call
  * costs one exit at most: if the host's I/O thread is still polling we spin briefly for the
  * completion, otherwise we go straight to UNO_HC_WAIT, which has the vCPU thread serve the
  * ring itself — cheaper than a doorbell plus waking a sleeping thread. */
@@ -6,6 +10,7 @@
 #include "arch/x86_64/platform.h"
 #include "libos/string.h"
 #include "libos/errno.h"
+#include "proc/thread.h"
 
 static struct uno_ring *ring;
 static u8 *slots;
@@ -60,8 +65,43 @@ static u64 submit(const struct uno_sqe *tmpl, u32 idx)
     return s->user_data;
 }
 
+/* A blocking operation: this thread's data buffer and hypercall, without the big lock. */
+static i64 hostcall(struct ring_op *op)
+{
+    struct cpu *c = this_cpu();
+    u8 *data = (u8 *)c + CPU_DATA_OFF;
+    if (op->in_len + op->in2_len > UNO_RING_SLOT || op->out_len > UNO_RING_SLOT)
+        return -EINVAL;
+    struct uno_sqe *s = &c->vc.sqe;
+    memset(s, 0, sizeof *s);
+    s->op = op->op;
+    s->handle = op->handle;
+    s->off = op->off;
+    s->flags = (u16)(UNO_SQE_BLOCKING | (op->nonblock ? UNO_SQE_NONBLOCK : 0));
+    for (int i = 0; i < 4; i++)
+        s->arg[i] = op->arg[i];
+    if (op->in_len)
+        memcpy(data, op->in, op->in_len);
+    if (op->in2_len)
+        memcpy(data + op->in_len, op->in2, op->in2_len);
+    s->len = op->in_len + op->in2_len;
+    if (!s->len)
+        s->len = op->out_len;
+    hypercall_unlocked(UNO_HC_HOSTCALL);
+    i64 res = c->vc.hc.ret;
+    i64 ignored;
+    reap(0, &ignored); /* the ring's completions the VMM posted first */
+    if (op->out && op->out_fixed && res >= 0)
+        memcpy(op->out, data, op->out_len);
+    else if (op->out && res > 0)
+        memcpy(op->out, data, MIN((u64)res, (u64)op->out_len));
+    return res;
+}
+
 i64 ring_call(struct ring_op *op)
 {
+    if (op->blocking)
+        return hostcall(op);
     u32 idx = slot_reserve();
     u8 *data = slots + (u64)idx * UNO_RING_SLOT;
     struct uno_sqe s = {.op = op->op, .handle = op->handle, .off = op->off};

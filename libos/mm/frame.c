@@ -72,6 +72,32 @@ u64 frame_alloc(void)
     return 0;
 }
 
+/* n contiguous frames, the first aligned to n frames (n a power of two): a thread's block
+ * (proc/thread.c). Taken from the top of RAM down, away from the app's first frames. */
+u64 frame_alloc_block(u64 n)
+{
+    if (!n || (n & (n - 1)))
+        return 0;
+    u64 first = ALIGN_UP(base / PAGE_SIZE, n) - base / PAGE_SIZE; /* index of an aligned frame */
+    for (i64 i = (i64)(ALIGN_DOWN(nframes - first, n) + first) - (i64)n; i >= (i64)first;
+         i -= (i64)n) {
+        bool free = true;
+        for (u64 k = 0; k < n && free; k++)
+            free = !used((u64)i + k);
+        if (!free)
+            continue;
+        for (u64 k = 0; k < n; k++) {
+            u64 j = (u64)i + k;
+            bitmap[j / 64] |= 1ull << (j % 64);
+        }
+        nfree -= n;
+        u64 pa = base + (u64)i * PAGE_SIZE;
+        memset(phys_to_virt(pa), 0, n * PAGE_SIZE);
+        return pa; /* (never freed: a block is reused for the next thread on its vCPU) */
+    }
+    return 0;
+}
+
 void frame_free(u64 pa)
 {
     if (pa < base || pa >= base + nframes * PAGE_SIZE)

@@ -44,6 +44,7 @@ void frame_init(u64 start, u64 end);
 u64 frame_alloc(void);            /* zeroed 4 KiB frame (GPA), 0 when out of memory */
 u64 frame_alloc_table(void);      /* the same, for a page-table page */
 void frame_free(u64 pa);
+u64 frame_alloc_block(u64 n);     /* n contiguous zeroed frames, aligned to n; 0 if none */
 u64 frame_free_count(void);
 u64 frame_total(void);
 void frame_discard_free_tail(void); /* exec: give the free top of RAM back to the host */

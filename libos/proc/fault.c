@@ -9,6 +9,7 @@
 #include "sys/syscalls.h"
 #include "signal.h"
 #include "mm/mm.h"
+#include "thread.h"
 
 
 static int vector_signal(u64 v)
@@ -32,6 +33,7 @@ static int vector_signal(u64 v)
 
 void exception_dispatch(struct regs *r)
 {
+    big_lock();
     if (r->rip >= UNO_VA_LIBOS)
         panic("exception %lu (error 0x%lx) in the libOS at rip 0x%lx, rsp 0x%lx", r->vector,
               r->error, r->rip, r->rsp);

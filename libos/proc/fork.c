@@ -7,6 +7,7 @@
  * child each have their own (a difference from Linux, see docs/architecture.md). */
 #include "proc.h"
 #include "signal.h"
+#include "thread.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
 #include "io/ring.h"
@@ -63,6 +64,7 @@ static i64 vfork_inplace(u64 flags, u64 newsp)
     signal_vfork_save();
     proc.pid = (int)hc->arg[2];
     proc.ppid = (int)hc->arg[3];
+    this_cpu()->tid = proc.pid;
     signal_fork_child();
     if (newsp)
         current_frame->rsp = newsp;
@@ -77,12 +79,14 @@ static NORETURN void vfork_resume_parent(void)
     vf.active = false;
     fd_table_restore();
     proc = vf.saved;
+    this_cpu()->tid = proc.pid;
     signal_vfork_restore();
     memcpy(cwd_path, vf.cwd, sizeof vf.cwd);
     platform_set_fs(vf.fs);
     platform_set_gs(vf.gs);
     signal_set_mask(proc.sigmask); /* republishes what the VMM should wake us for */
     frame = vf.frame;
+    big_unlock();
     arch_enter_user(&frame);
 }
 
@@ -117,15 +121,16 @@ int vfork_child_exec(void)
 
 static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
 {
-    /* Threads (CLONE_VM without CLONE_VFORK, CLONE_THREAD) come with the threads issue. */
+    /* A thread (CLONE_VM without CLONE_VFORK): thread.c. */
     if ((flags & CLONE_VM) && !(flags & CLONE_VFORK))
-        return -ENOSYS;
+        return thread_clone(flags, newsp, ptid, ctid, tls);
     if (flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS | CLONE_PIDFD |
                  CLONE_PARENT | CLONE_NAMESPACES))
         return -ENOSYS;
     /* vfork: the child borrows this VM (and so our memory) until it execs or exits. A vfork
-     * from a vfork child gets a VM at once. */
-    if ((flags & CLONE_VFORK) && (flags & CLONE_VM) && !vf.active)
+     * from a vfork child gets a VM at once, and so does one from a threaded process: the
+     * other threads must keep running with their own descriptors and signal state. */
+    if ((flags & CLONE_VFORK) && (flags & CLONE_VM) && !vf.active && nthreads == 1)
         return vfork_inplace(flags, newsp);
     ring_flush(); /* nothing of ours may be in flight while the VMM forks */
     upper_mark_active(); /* from now on another process may change the writable layer */
@@ -148,6 +153,8 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
         /* The child: a copy of us in a new VM. */
         proc.ppid = (int)hc->arg[3];
         proc.pid = (int)hc->arg[2];
+        thread_fork_child();
+        sched_fork_child();
         signal_fork_child();
         devfs_random_fork((u32)proc.pid);
         if (newsp)

@@ -15,6 +15,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "sys/syscalls.h"
+#include "thread.h"
 
 #define SIG_BLOCK 0
 #define SIG_UNBLOCK 1
@@ -30,6 +31,7 @@ static struct k_siginfo pinfo[NSIG]; /* siginfo of each pending signal */
 #define RTQ_LEN 64
 static struct k_siginfo rtq[RTQ_LEN];
 static int rtq_n;
+static u64 routed; /* pending process signals a thread was told about (route_to_threads) */
 #define SIGRTMIN_K 32
 
 static u64 unblockable(void) { return SIGBIT(SIGKILL) | SIGBIT(SIGSTOP); }
@@ -70,7 +72,7 @@ void signal_publish_interest(void)
             want |= SIGBIT(s);
     want &= ~proc.sigmask;
     want |= unblockable();
-    __atomic_store_n(&sigpage->interest, want, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&this_cpu()->vc.interest, want, __ATOMIC_SEQ_CST);
 }
 
 int signal_raise(int sig, const struct k_siginfo *info)
@@ -113,6 +115,14 @@ int signal_raise(int sig, const struct k_siginfo *info)
  * instances of a real-time signal are queued. */
 static void take_pending(int sig, struct k_siginfo *out)
 {
+    struct cpu *c = this_cpu();
+    if (c->tpending & SIGBIT(sig)) {
+        /* Sent to this thread alone (tgkill). */
+        *out = c->tinfo[sig - 1];
+        c->tpending &= ~SIGBIT(sig);
+        return;
+    }
+    routed &= ~SIGBIT(sig);
     *out = pinfo[sig - 1];
     for (int i = 0; i < rtq_n; i++) {
         if (rtq[i].si_signo == sig) {
@@ -167,10 +177,49 @@ static void take_from_vmm(void)
     }
 }
 
+/* Process signals this thread blocks go to a thread that does not (a kick makes it look),
+ * as Linux picks any thread of the group that can take them. */
+static void route_to_threads(void)
+{
+    u64 stuck = proc.sigpending & proc.sigmask & ~routed;
+    struct cpu *me = this_cpu();
+    for (int i = 0; stuck && nthreads > 1 && i < UNO_MAX_VCPUS; i++) {
+        struct cpu *t = cpus[i];
+        if (!t || t == me || t->state != CPU_RUNNING || !(stuck & ~t->sigmask))
+            continue;
+        routed |= stuck & ~t->sigmask;
+        stuck &= t->sigmask;
+        t->vc.wake = 1;
+        thread_kick(t);
+    }
+}
+
 bool signal_pending(void)
 {
+    struct cpu *c = this_cpu();
+    c->vc.wake = 0;
     take_from_vmm();
-    return (proc.sigpending & (~proc.sigmask | unblockable())) != 0;
+    route_to_threads();
+    return ((proc.sigpending | c->tpending) & (~proc.sigmask | unblockable())) != 0;
+}
+
+/* A signal for thread t alone (tgkill, tkill). */
+int signal_thread(struct cpu *t, int sig, const struct k_siginfo *info)
+{
+    if (sig < 1 || sig > NSIG)
+        return -EINVAL;
+    if (ignored(sig) && sig != SIGKILL && sig != SIGSTOP)
+        return 0;
+    if (sig == SIGKILL || sig == SIGSTOP || default_action(sig) == DFL_STOP)
+        return signal_raise(sig, info); /* they act on the whole process */
+    t->tinfo[sig - 1] = *info;
+    t->tinfo[sig - 1].si_signo = sig;
+    t->tpending |= SIGBIT(sig);
+    if (t != this_cpu() && !(t->sigmask & SIGBIT(sig))) {
+        t->vc.wake = 1;
+        thread_kick(t);
+    }
+    return 0;
 }
 
 /* The child starts with nothing pending; the VMM already cleared the copy of our signal
@@ -179,6 +228,7 @@ void signal_fork_child(void)
 {
     proc.sigpending = 0;
     rtq_n = 0;
+    routed = 0;
 }
 
 /* vfork in place: the parent's pending signals' details wait aside while the child runs. */
@@ -236,7 +286,7 @@ void signal_deliver(struct regs *r, u64 nr, enum restart how)
     bool interrupted = how != RESTART_NONE && (i64)r->rax == -EINTR;
     for (;;) {
         take_from_vmm();
-        u64 ready = proc.sigpending & (~proc.sigmask | unblockable());
+        u64 ready = (proc.sigpending | this_cpu()->tpending) & (~proc.sigmask | unblockable());
         if (!ready)
             break;
         int sig = __builtin_ctzll(ready) + 1;
@@ -295,7 +345,9 @@ void signal_deliver(struct regs *r, u64 nr, enum restart how)
 /* The VMM redirected the vCPU from app code (maybe_upcall in vmm/kvm.c). */
 NORETURN void upcall_dispatch(struct regs *r)
 {
-    const u64 *f = (const u64 *)sigpage->frame;
+    big_lock();
+    struct cpu *c = this_cpu();
+    const u64 *f = (const u64 *)c->vc.frame;
     u64 *g = (u64 *)r;
     for (int i = 0; i < 15; i++)
         g[i] = f[i]; /* r15 .. rdi: struct regs order */
@@ -304,10 +356,12 @@ NORETURN void upcall_dispatch(struct regs *r)
     r->rflags = f[16];
     r->rsp = f[17];
     r->cs = r->ss = 0;
-    sigpage->upcall = 0;
+    c->vc.upcall = 0;
+    c->vc.wake = 0;
     platform_user_access_begin();
     signal_deliver(r, 0, RESTART_NONE);
     platform_user_access_end();
+    big_unlock();
     arch_return_full(r);
 }
 
@@ -338,10 +392,11 @@ NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr)
     memset(&si, 0, sizeof si);
     si.si_code = code;
     si.fault.addr = addr;
-    signal_raise(sig, &si);
+    signal_thread(this_cpu(), sig, &si); /* a fault is the faulting thread's */
     platform_user_access_begin();
     signal_deliver(r, 0, RESTART_NONE);
     platform_user_access_end();
+    big_unlock();
     arch_return_full(r);
 }
 
@@ -378,6 +433,9 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size)
         /* Setting SIG_IGN (or a default that ignores) discards it if pending. */
         if (ignored((int)sig)) {
             proc.sigpending &= ~SIGBIT(sig);
+            for (int i = 0; i < UNO_MAX_VCPUS; i++)
+                if (cpus[i])
+                    cpus[i]->tpending &= ~SIGBIT(sig);
             for (int i = 0; i < rtq_n;)
                 if (rtq[i].si_signo == (int)sig)
                     memmove(&rtq[i], &rtq[i + 1], (u64)(--rtq_n - i) * sizeof rtq[0]);
@@ -417,7 +475,7 @@ i64 sys_rt_sigpending(u64 set, u64 size)
     if (size > 8)
         return -EINVAL;
     take_from_vmm();
-    u64 p = proc.sigpending & proc.sigmask;
+    u64 p = (proc.sigpending | this_cpu()->tpending) & proc.sigmask;
     return copy_to_user((void *)set, &p, size) ? -EFAULT : 0;
 }
 
@@ -479,7 +537,7 @@ i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
     u64 saved = proc.sigmask;
     for (;;) {
         take_from_vmm();
-        u64 got = proc.sigpending & want;
+        u64 got = (proc.sigpending | this_cpu()->tpending) & want;
         if (got) {
             int sig = __builtin_ctzll(got) + 1;
             struct k_siginfo si;
@@ -502,7 +560,7 @@ i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
             struct uno_hcall *hc = platform_hcall_block();
             hc->arg[0] = 1; /* CLOCK_MONOTONIC */
             hc->arg[1] = deadline;
-            platform_hypercall(UNO_HC_SLEEP);
+            hypercall_unlocked(UNO_HC_SLEEP);
         } else {
             struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_PAUSE}, .blocking = true};
             ring_call(&op);
@@ -570,34 +628,55 @@ i64 sys_rt_sigqueueinfo(u64 pid, u64 sig, u64 uinfo)
     return ring_call(&op);
 }
 
-i64 sys_rt_tgsigqueueinfo(u64 tgid, u64 tid, u64 sig, u64 uinfo)
+/* A signal for one thread of this process (tid) with its siginfo. */
+static i64 to_thread(int tid, int sig, struct k_siginfo *si)
 {
-    if ((int)tgid != (int)tid)
+    struct cpu *t = thread_find(tid);
+    if (!t)
         return -ESRCH;
-    return sys_rt_sigqueueinfo(tgid, sig, uinfo);
-}
-
-static i64 kill_self(int sig, int code)
-{
     if (sig < 0 || sig > NSIG)
         return -EINVAL;
     if (sig == 0)
         return 0;
-    struct k_siginfo si;
-    memset(&si, 0, sizeof si);
-    si.si_code = code;
-    si.kill.pid = proc.pid;
-    signal_raise(sig, &si);
-    return 0;
+    return signal_thread(t, sig, si);
 }
 
-/* One thread per process: a thread id is the process id. */
+i64 sys_rt_tgsigqueueinfo(u64 tgid, u64 tid, u64 sig, u64 uinfo)
+{
+    struct k_siginfo si;
+    if ((int)tgid != proc.pid) {
+        if ((int)tgid != (int)tid)
+            return -ESRCH;
+        return sys_rt_sigqueueinfo(tgid, sig, uinfo);
+    }
+    if (sig < 1 || sig > NSIG)
+        return -EINVAL;
+    if (copy_from_user(&si, (void *)uinfo, sizeof si))
+        return -EFAULT;
+    if ((si.si_code >= 0 || si.si_code == SI_TKILL) && (int)tid != this_cpu()->tid)
+        return -EPERM;
+    si.si_signo = (i32)sig;
+    return to_thread((int)tid, (int)sig, &si);
+}
+
+static i64 tkill_one(int tid, int sig)
+{
+    struct k_siginfo si;
+    memset(&si, 0, sizeof si);
+    si.si_code = SI_TKILL;
+    si.kill.pid = proc.pid;
+    si.kill.uid = proc.uid;
+    return to_thread(tid, sig, &si);
+}
+
+/* tgkill/tkill: a thread of this process gets it alone; another process's (its main
+ * thread, whose tid is its pid) through the VMMs. */
 i64 sys_tgkill(u64 tgid, u64 tid, u64 sig)
 {
     if ((int)tgid <= 0 || (int)tid <= 0)
         return -EINVAL;
-    if ((int)tgid == proc.pid && (int)tid == proc.pid)
-        return kill_self((int)sig, SI_TKILL);
+    if ((int)tgid == proc.pid)
+        return tkill_one((int)tid, (int)sig);
     if ((int)tgid != (int)tid)
         return -ESRCH;
     return sys_kill(tid, sig);
@@ -607,7 +686,7 @@ i64 sys_tkill(u64 tid, u64 sig)
 {
     if ((int)tid <= 0)
         return -EINVAL;
-    if ((int)tid == proc.pid)
-        return kill_self((int)sig, SI_TKILL);
+    if (thread_find((int)tid))
+        return tkill_one((int)tid, (int)sig);
     return sys_kill(tid, sig);
 }

@@ -79,6 +79,9 @@ void signal_exec_reset(void);
 void signal_fork_child(void);
 void signal_vfork_save(void);
 void signal_vfork_restore(void);
+/* A signal for one thread (struct cpu, proc/thread.h) alone. */
+struct cpu;
+int signal_thread(struct cpu *t, int sig, const struct k_siginfo *info);
 /* A CPU exception in the app: deliver its signal, or end the process. */
 NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr);
 

@@ -1,6 +1,7 @@
 /* poll, ppoll, select, pselect6. Files the libOS serves itself (the image, /dev, /proc)
  * are always ready; pipes, eventfds and the console are host descriptors, polled by the VMM —
  * waiting there until one is ready, the timeout passes, or a signal arrives. */
+#include "proc/thread.h"
 #include "syscalls.h"
 #include "core/kernel.h"
 #include "fs/file.h"
@@ -92,7 +93,7 @@ static i64 do_poll(u64 n, i64 timeout_ns)
         if (timeout_ns > 0) {
             hc->arg[0] = 1; /* CLOCK_MONOTONIC */
             hc->arg[1] = time_mono_ns() + (u64)timeout_ns;
-            platform_hypercall(UNO_HC_SLEEP);
+            hypercall_unlocked(UNO_HC_SLEEP);
             if (hc->ret == -EINTR)
                 return -EINTR;
         } else {

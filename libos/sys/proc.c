@@ -6,6 +6,7 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "proc/proc.h"
+#include "proc/thread.h"
 #include "fs/devfs.h"
 
 #define ARCH_SET_GS 0x1001
@@ -34,7 +35,9 @@ static i64 proc_call(u64 what, u64 a1, u64 a2)
 
 i64 sys_exit(u64 status)
 {
-    /* One thread per process for now: the last thread leaving ends the process. */
+    /* One thread ends; the last one leaving ends the process (with its status). */
+    if (nthreads > 1)
+        thread_exit((int)status);
     exit_all((int)status);
 }
 
@@ -42,7 +45,6 @@ i64 sys_exit_group(u64 status) { exit_all((int)status); }
 
 i64 sys_getpid(void) { return proc.pid; }
 i64 sys_getppid(void) { return proc_call(UNO_PROC_GETPPID, 0, 0); }
-i64 sys_gettid(void) { return proc.pid; }
 i64 sys_getuid(void) { return proc.uid; }
 i64 sys_geteuid(void) { return proc.euid; }
 i64 sys_getgid(void) { return proc.gid; }
@@ -84,12 +86,6 @@ static i64 put3(u64 a, u64 b, u64 c, u32 x, u32 y, u32 z)
 
 i64 sys_getresuid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.uid, proc.euid, proc.euid); }
 i64 sys_getresgid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.gid, proc.egid, proc.egid); }
-
-i64 sys_set_tid_address(u64 p)
-{
-    proc.clear_child_tid = p;
-    return proc.pid;
-}
 
 i64 sys_set_robust_list(u64 head, u64 len)
 {
@@ -207,7 +203,13 @@ i64 sys_sysinfo(u64 buf)
     return copy_to_user((void *)buf, s, sizeof *s);
 }
 
-i64 sys_sched_yield(void) { return 0; /* one thread: nothing else to run */ }
+/* With threads, give the host CPU to another (a deadline already past: the VMM yields). */
+i64 sys_sched_yield(void)
+{
+    if (nthreads > 1)
+        thread_block(1, 1, false);
+    return 0;
+}
 
 i64 sys_getrandom(u64 buf, u64 len, u64 flags)
 {

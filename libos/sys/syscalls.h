@@ -114,6 +114,13 @@ i64 sys_getresuid(u64 r, u64 e, u64 s);
 i64 sys_getresgid(u64 r, u64 e, u64 s);
 i64 sys_set_tid_address(u64 p);
 i64 sys_set_robust_list(u64 head, u64 len);
+/* threads (proc/thread.c, futex.c, sched.c) */
+i64 sys_futex(u64 uaddr, u64 op, u64 val, u64 uts, u64 uaddr2, u64 val3);
+i64 sys_get_robust_list(u64 tid, u64 head_ptr, u64 len_ptr);
+i64 sys_sched_getaffinity(u64 pid, u64 len, u64 mask);
+i64 sys_sched_setaffinity(u64 pid, u64 len, u64 mask);
+i64 sys_getcpu(u64 cpu, u64 node, u64 cache);
+i64 sys_membarrier(u64 cmd, u64 flags, u64 cpu_id);
 i64 sys_prlimit64(u64 pid, u64 res, u64 new, u64 old);
 i64 sys_getrlimit(u64 res, u64 old);
 i64 sys_setrlimit(u64 res, u64 new);

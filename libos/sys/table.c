@@ -9,6 +9,7 @@
 #include "io/ring.h"
 #include "arch/x86_64/platform.h"
 #include "proc/signal.h"
+#include "proc/thread.h"
 
 typedef i64 (*sys_fn)(u64, u64, u64, u64, u64, u64);
 
@@ -141,6 +142,12 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(270, pselect6, "dppppp"),
     SYS(271, ppoll, "pupp"),
     SYS(273, set_robust_list, "pu"),
+    SYS(274, get_robust_list, "dpp"),
+    SYS(202, futex, "pdxppx"),
+    SYS(203, sched_setaffinity, "dup"),
+    SYS(204, sched_getaffinity, "dup"),
+    SYS(309, getcpu, "ppp"),
+    SYS(324, membarrier, "dxd"),
     SYS(280, utimensat, "dspx"),
     SYS(292, dup3, "ddx"),
     SYS(293, pipe2, "px"),
@@ -258,9 +265,11 @@ static void trace(u64 nr, const u64 a[6], i64 ret)
 struct regs *current_frame; /* the app's registers of the system call being served */
 
 /* How a call interrupted by a signal resumes (Linux's -ERESTARTSYS / -ERESTARTNOHAND). */
-static enum restart restart_kind(u64 nr)
+static enum restart restart_kind(u64 nr, const u64 a[6])
 {
     switch (nr) {
+    case 202: /* futex: a wait with a timeout is not restarted once a handler ran */
+        return a[3] ? RESTART_NOHAND : RESTART_SYS;
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
     case 72: case 73: case 247: case 295: case 296:
         return RESTART_SYS;
@@ -284,11 +293,13 @@ static NORETURN void do_sigreturn(struct regs *r)
     signal_set_mask(mask);
     signal_deliver(r, 0, RESTART_NONE);
     platform_user_access_end();
+    big_unlock();
     arch_return_full(r);
 }
 
 void syscall_dispatch(struct regs *r)
 {
+    big_lock();
     static bool first = true;
     if (first) {
         first = false;
@@ -319,9 +330,10 @@ void syscall_dispatch(struct regs *r)
     r->rax = (u64)ret;
     if (signal_pending()) {
         platform_user_access_begin();
-        signal_deliver(r, nr, restart_kind(nr));
+        signal_deliver(r, nr, restart_kind(nr, a));
         platform_user_access_end();
     }
+    big_unlock();
 }
 
 void syscall_report_enosys(void)

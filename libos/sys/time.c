@@ -1,5 +1,6 @@
 /* Clocks and sleeping. Reading a clock never leaves the guest (TSC scaled by the boot-time
  * pair the VMM took); sleeping is one hypercall, so the vCPU thread sleeps in the host. */
+#include "proc/thread.h"
 #include "syscalls.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
@@ -97,7 +98,7 @@ static i64 sleep_until(u64 clock, u64 deadline)
     struct uno_hcall *hc = platform_hcall_block();
     hc->arg[0] = clock == CLOCK_REALTIME ? 0 : 1;
     hc->arg[1] = deadline;
-    platform_hypercall(UNO_HC_SLEEP);
+    hypercall_unlocked(UNO_HC_SLEEP);
     return hc->ret == -EINTR ? -EINTR : 0;
 }
 

@@ -42,6 +42,7 @@ interface RunFlags {
   pidsLimit?: string;
   /** commander's negatable --no-syscall-rewrite: false when given. */
   syscallRewrite?: boolean;
+  cpus?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -192,6 +193,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     noSyscallRewrite: flags.syscallRewrite === false,
   };
   if (flags.pidsLimit !== undefined) raw.pidsLimit = flags.pidsLimit;
+  if (flags.cpus !== undefined) raw.cpus = flags.cpus;
   if (flags.memory !== undefined) raw.memory = flags.memory;
   if (flags.workdir !== undefined) raw.workdir = flags.workdir;
   if (flags.entrypoint !== undefined) raw.entrypoint = flags.entrypoint;
@@ -211,6 +213,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     tty: opts.tty,
     noSyscallRewrite: opts.noSyscallRewrite,
     ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
+    ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
     vmmPath: paths.vmmPath(),
     libosPath: paths.libosPath(),
     kvmDevice: false, // checked by checkRuntime()
@@ -283,6 +286,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       "--no-syscall-rewrite",
       "leave the program's syscall instructions alone (each then traps through the host; for comparison)",
+    )
+    .option(
+      "--cpus <n>",
+      "CPUs the guest sees; its threads run on at most that many host CPUs at once (default: all)",
     )
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")

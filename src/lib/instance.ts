@@ -44,6 +44,8 @@ export interface InstanceOptions {
   pidsLimit?: number;
   /** Leave syscall sites alone: uno-vmm --no-syscall-rewrite. */
   noSyscallRewrite?: boolean;
+  /** CPUs the guest sees and its threads run on at once (uno-vmm --cpus). */
+  cpus?: number;
   /** Keep <state>/instances/<id> (and its writable layer) after the run. */
   keep?: boolean;
   /** Instance id (64 hex digits by default). */
@@ -252,6 +254,7 @@ export class Instance {
     if (o.tty) args.push("--tty");
     if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
     if (o.noSyscallRewrite) args.push("--no-syscall-rewrite");
+    if (o.cpus !== undefined) args.push("--cpus", String(o.cpus));
     args.push("--", o.command, ...(o.args ?? []));
     return args;
   }

@@ -183,6 +183,7 @@ export const runOptionsSchema = z
     tty: z.boolean().default(false),
     pidsLimit: z.union([z.string(), z.number()]).optional(),
     noSyscallRewrite: z.boolean().default(false),
+    cpus: z.union([z.string(), z.number()]).optional(),
   })
   .strict();
 
@@ -205,6 +206,20 @@ export interface RunOptions {
   pidsLimit?: number;
   /** Leave the program's syscall sites alone (for comparison): every syscall traps. */
   noSyscallRewrite: boolean;
+  /** CPUs the guest sees and its threads run on at once (uno-vmm --cpus). */
+  cpus?: number;
+}
+
+/** The most CPUs a VM can have (UNO_MAX_VCPUS: one vCPU per thread). */
+export const MAX_CPUS = 64;
+
+/** Parses --cpus: a whole number from 1 to MAX_CPUS. */
+export function parseCpus(value: string | number): number {
+  const s = String(value).trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CPUS)
+    throw new UsageError(`invalid --cpus value "${s}": use a whole number from 1 to ${MAX_CPUS}`);
+  return n;
 }
 
 /** The largest --pids-limit uno-vmm accepts (its process table's size). */
@@ -249,6 +264,7 @@ export function parseRunOptions(
     noSyscallRewrite: o.noSyscallRewrite,
   };
   if (o.pidsLimit !== undefined) out.pidsLimit = parsePidsLimit(o.pidsLimit);
+  if (o.cpus !== undefined) out.cpus = parseCpus(o.cpus);
   if (o.memory !== undefined) out.memoryBytes = parseMemory(o.memory);
   if (o.workdir !== undefined) out.workdir = parseWorkdir(o.workdir);
   if (o.entrypoint !== undefined) {

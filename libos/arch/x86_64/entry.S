@@ -8,8 +8,14 @@
  */
 /* The libOS header the VMM reads (struct uno_libos_header) is in header.c. */
 
-#define KSTACK_SIZE 65536
 #define EXC_STRIDE 16 /* keep equal to header.c */
+/* Per-vCPU blocks (libos/proc/thread.h): keep equal to CPU_BLOCK, CPU_EXC_TOP,
+ * CPU_KSTACK_TOP there. */
+#define CPU_BLOCK 0x20000
+#define CPU_EXC_TOP 0xc000
+#define CPU_KSTACK_TOP (CPU_BLOCK - 64)
+#define MAX_VCPUS 64        /* UNO_MAX_VCPUS */
+#define SYSCALL_STRIDE 32   /* UNO_SYSCALL_STRIDE */
 
     .section .text.entry, "ax"
     .globl libos_start
@@ -55,13 +61,12 @@ libos_start:
     pop %rdi
 .endm
 
-    .globl syscall_entry
-    .align 16
-syscall_entry:
-    mov %rsp, syscall_user_rsp(%rip)
-    lea kstack_top(%rip), %rsp
-    sub $8, %rsp                        /* ss slot */
-    pushq syscall_user_rsp(%rip)        /* rsp */
+/*
+ * vCPU n's MSR_LSTAR is syscall_entry + n * SYSCALL_STRIDE: a stub that knows n, so it can
+ * save the app's rsp and find its own stack (percpu_entry[n], set when the thread starts)
+ * without a free register. The common part follows the stubs' table.
+ */
+syscall_common:
     push %r11                           /* rflags */
     sub $8, %rsp                        /* cs slot */
     push %rcx                           /* rip */
@@ -70,7 +75,25 @@ syscall_entry:
     SAVE_GPRS
     mov %rsp, %rdi
     call syscall_dispatch
-    /* fall through: return to the app with the (possibly changed) frame */
+    jmp syscall_return
+
+    .globl syscall_entry
+    .balign SYSCALL_STRIDE
+syscall_entry:
+.set cpu, 0
+.rept MAX_VCPUS
+    .balign SYSCALL_STRIDE
+    mov %rsp, percpu_entry + 16 * cpu(%rip)         /* the app's rsp */
+    mov percpu_entry + 16 * cpu + 8(%rip), %rsp     /* this vCPU's kernel stack */
+    sub $8, %rsp                                    /* ss slot */
+    pushq percpu_entry + 16 * cpu(%rip)             /* rsp */
+    jmp syscall_common
+.set cpu, cpu + 1
+.endr
+    .balign SYSCALL_STRIDE
+    .globl syscall_entry_end
+syscall_entry_end:
+
     .globl syscall_return
 syscall_return:
     RESTORE_GPRS
@@ -112,9 +135,9 @@ arch_return_full:
     mov %rcx, (%rax)                    /* rflags */
     mov 136(%rsp), %rcx
     mov %rcx, 8(%rax)                   /* rip */
-    mov %rax, return_full_sp(%rip)
+    mov %rax, 120(%rsp)                 /* the vector slot: where rsp goes */
     RESTORE_GPRS
-    mov return_full_sp(%rip), %rsp
+    mov (%rsp), %rsp
     popfq
     ret $128
 1:  RESTORE_GPRS
@@ -158,7 +181,8 @@ bp_gate:
     pop %rax
     iretq
 1:  pushq $0x23                         /* ss: UNO_SEL_UDATA */
-    pushq $exc_stack_top - 40           /* rsp: the app's frame */
+    push %rsp                           /* rsp: the app's frame, just above ss */
+    addq $8, (%rsp)
     pushq $0x2                          /* rflags */
     pushq $0x2b                         /* cs: UNO_SEL_UCODE */
     pushq $exc_table + 3 * EXC_STRIDE   /* rip: the CPL 3 stub for #BP */
@@ -195,18 +219,15 @@ exc_common:
     ud2
 
     .bss
-    .align 16
-    .globl syscall_user_rsp
-syscall_user_rsp: .quad 0
-return_full_sp: .quad 0
-    .align 4096
-    .space KSTACK_SIZE
-    .globl kstack_top
-kstack_top:
-    .space 16384
-    .globl boot_stack_top
-boot_stack_top:
-    .space 16384
-    .globl exc_stack_top
-exc_stack_top:
+    .balign 16
+    .globl percpu_entry
+percpu_entry: .space 16 * MAX_VCPUS    /* per vCPU: the app's rsp, the kernel stack top */
+/* vCPU 0's block (struct cpu, exception stack, kernel stack); it boots on that stack. */
+    .balign CPU_BLOCK
+    .globl cpu0_block
+cpu0_block: .space CPU_BLOCK
+    .globl kstack_top, boot_stack_top, exc_stack_top
+    .set kstack_top, cpu0_block + CPU_KSTACK_TOP
+    .set boot_stack_top, cpu0_block + CPU_KSTACK_TOP
+    .set exc_stack_top, cpu0_block + CPU_EXC_TOP
     .section .note.GNU-stack,"",@progbits

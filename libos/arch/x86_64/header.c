@@ -4,7 +4,7 @@
 #include "../../../abi/uno_abi.h"
 
 extern char libos_start[], syscall_entry[], exc_table[], boot_stack_top[], exc_stack_top[],
-    bp_gate[], upcall_entry[], kstack_top[];
+    bp_gate[], upcall_entry[], kstack_top[], cpu0_block[];
 
 __attribute__((section(".libos_header"), used)) const struct uno_libos_header libos_header = {
     .magic = UNO_LIBOS_MAGIC,
@@ -18,4 +18,5 @@ __attribute__((section(".libos_header"), used)) const struct uno_libos_header li
     .bp_gate = (u64)bp_gate,
     .upcall_entry = (u64)upcall_entry,
     .upcall_stack = (u64)kstack_top,
+    .vcpu0 = (u64)cpu0_block, /* struct cpu begins with its struct uno_vcpu */
 };

@@ -13,6 +13,7 @@
  *   that read into or write from the app's buffer), after the range was checked.
  */
 #include "platform.h"
+#include "proc/thread.h"
 
 u8 platform_native_mode; /* read by entry.S to pick the return path */
 static bool smap;
@@ -62,7 +63,8 @@ void platform_user_access_end(void)
         __asm__ volatile("clac" ::: "memory");
 }
 
-struct uno_hcall *platform_hcall_block(void) { return phys_to_virt(UNO_GPA_HCALL); }
+/* Each vCPU has its own (proc/thread.h, struct cpu). */
+struct uno_hcall *platform_hcall_block(void) { return &this_cpu()->vc.hc; }
 
 void platform_hypercall(u32 nr)
 {

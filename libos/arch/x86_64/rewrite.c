@@ -26,6 +26,7 @@
 #include "core/kernel.h"
 #include "libos/string.h"
 #include "mm/mm.h"
+#include "proc/thread.h"
 
 extern char syscall_entry[];
 
@@ -41,8 +42,9 @@ struct stub_area {
 static struct stub_area areas[MAX_AREAS];
 
 /* A site whose five bytes straddle an aligned word cannot be changed in one store; it is
- * rewritten only when no other thread can be executing it. Processes have one thread. */
-static bool rewrite_single_threaded(void) { return true; }
+ * rewritten only when no other thread can be executing it. (The caller holds the big lock,
+ * so no thread is being created meanwhile.) */
+static bool rewrite_single_threaded(void) { return nthreads <= 1; }
 static bool enabled, decided;
 u64 rewrite_count; /* sites rewritten (for --verbose and tests) */
 
