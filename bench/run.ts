@@ -4,7 +4,7 @@
  * as ratios. Prints a markdown table per benchmark, then one JSON line for it (so
  * `grep '^{'` gives the machine-readable results).
  *
- *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]
+ *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [--runs N] [--out FILE]
  *
  * The guest programs and the boot timer are built by `make bench` (bench/bench.mk) into
  * build/bench/. Images are packed with uno's own packer (src/image/rootfs.ts), as `uno run`
@@ -433,6 +433,71 @@ async function benchSyscalls(results: Record<string, unknown>[]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// threads (issue 5 §9): futex ping-pong between two threads, and two CPU-bound threads vs
+// the same work in sequence, natively and in uno with --cpus 2 and --cpus 1
+
+async function benchThreads(results: Record<string, unknown>[]) {
+  const ROUNDS = 2000;
+  const ITERS = 100000000;
+  const REPS = 5;
+  const load0 = loadavg();
+  const rows: (string | number)[][] = [];
+  const out: Record<string, unknown> = {};
+  const range = (s: { min_ns: number; median_ns: number; max_ns: number }): string =>
+    `${fmt(s.median_ns / 1000, 1)} (${fmt(s.min_ns / 1000, 1)}–${fmt(s.max_ns / 1000, 1)})`;
+  for (const libc of LIBCS) {
+    const bin = guestBin("threads", libc);
+    const img = await image(bin);
+    const args = [String(ROUNDS), String(ITERS), String(REPS)];
+    const nat = runJson([bin, ...args], "native threads");
+    type T = {
+      pingpong: { min_ns: number; median_ns: number; max_ns: number };
+      par_over_seq: { min: number; median: number; max: number };
+    };
+    const n = nat as unknown as T;
+    const res: Record<string, unknown> = { native: nat };
+    for (const cpus of [2, 1]) {
+      const u = runJson(
+        [
+          ...vmmArgs(img, freshDir(os.tmpdir(), "uno-bench-thr-"), ["--cpus", String(cpus)]),
+          ...args,
+        ],
+        `uno threads --cpus ${cpus}`,
+      ) as unknown as T;
+      res[`uno_cpus${cpus}`] = u;
+      rows.push([
+        `futex ping-pong, µs per round trip (${libc}, --cpus ${cpus})`,
+        range(u.pingpong),
+        range(n.pingpong),
+        fmt(u.pingpong.median_ns / n.pingpong.median_ns, 2),
+      ]);
+      rows.push([
+        `2 CPU-bound threads: parallel / sequential time (${libc}, --cpus ${cpus})`,
+        `${fmt(u.par_over_seq.median, 2)} (${fmt(u.par_over_seq.min, 2)}–${fmt(u.par_over_seq.max, 2)})`,
+        `${fmt(n.par_over_seq.median, 2)} (${fmt(n.par_over_seq.min, 2)}–${fmt(n.par_over_seq.max, 2)})`,
+        fmt(u.par_over_seq.median / n.par_over_seq.median, 2),
+      ]);
+    }
+    out[libc] = res;
+  }
+  const text =
+    `### Threads: median (min–max) of ${REPS} repetitions; ping-pong ${ROUNDS} rounds; CPU work ${ITERS} iterations per thread (load ${load0} → ${loadavg()})\n\n` +
+    table(["what", "uno", "native", "uno / native"], rows);
+  emit(
+    text,
+    {
+      bench: "threads",
+      rounds: ROUNDS,
+      iters: ITERS,
+      reps: REPS,
+      ...out,
+      loadavg: [load0, loadavg()],
+    },
+    results,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
 // 3. file write: 4 KiB pwrite to a file of the writable layer vs native, same filesystem
 
 function fsType(dir: string): string {
@@ -744,10 +809,10 @@ async function main() {
     const a = argv[i]!;
     if (a === "--runs") runs = Number(argv[++i]);
     else if (a === "--out") outFile = argv[++i];
-    else if (a === "boot" || a === "syscalls" || a === "file" || a === "procs") which.add(a);
+    else if (["boot", "syscalls", "file", "procs", "threads"].includes(a)) which.add(a);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]\n",
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [--runs N] [--out FILE]\n",
       );
       return;
     } else die(`unknown argument ${a}`);
@@ -755,7 +820,8 @@ async function main() {
   if (!Number.isInteger(runs) || runs < 1) die("--runs needs a positive integer");
   if (runs < 30 && (which.size === 0 || which.has("boot")))
     process.stderr.write(`bench: warning: --runs ${runs} < 30: too few for the boot figures\n`);
-  if (which.size === 0) ["boot", "syscalls", "file", "procs"].forEach((w) => which.add(w));
+  if (which.size === 0)
+    ["boot", "syscalls", "file", "procs", "threads"].forEach((w) => which.add(w));
   need(VMM, "run `make` first");
 
   const m = machine();
@@ -768,6 +834,7 @@ async function main() {
   if (which.has("syscalls")) await benchSyscalls(results);
   if (which.has("file")) await benchFile(results);
   if (which.has("procs")) await benchProcs(results);
+  if (which.has("threads")) await benchThreads(results);
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
 }

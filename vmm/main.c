@@ -281,6 +281,7 @@ int main(int argc, char **argv)
     if (ring_start_io_thread(v))
         return VMM_EXIT_ERROR;
     vmm_log(v, "vCPU ready, backend %s; entering guest", backend_name(v->backend));
+    v->finish = vmm_finish;
     vmm_finish(v, kvm_run_loop(v, &v->vcpus[0]));
 }
 

@@ -88,7 +88,7 @@ static void *vcpu_thread(void *arg)
     this_vcpu = c;
     c->host_tid = gettid();
     int status = kvm_run_loop(the_vm, c);
-    vmm_finish(the_vm, status);
+    the_vm->finish(the_vm, status);
     return NULL;
 }
 

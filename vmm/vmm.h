@@ -82,6 +82,7 @@ struct vmm {
     int cpu_list[UNO_MAX_VCPUS]; /* host CPU of each guest CPU (--cpus) */
     int ncpus;
     uint64_t syscall_entry;      /* vCPU n's LSTAR: + n * UNO_SYSCALL_STRIDE */
+    void (*finish)(struct vmm *v, int status); /* the VM is over (main.c vmm_finish) */
     int doorbell_fd;       /* ioeventfd */
     int upper_fd;          /* O_PATH dir of the writable layer */
     struct host_handle handles[UNO_MAX_HANDLES];

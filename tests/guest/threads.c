@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <setjmp.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #define yesno(c) ((c) ? "yes" : "no")
@@ -523,6 +525,62 @@ static int execd(const char *pid)
     return 6;
 }
 
+/* ---------------------------------------------------------------- address space ------ */
+
+static volatile int *shared_page;
+static volatile int reader_state; /* 1 reading, 2 faulted */
+static sigjmp_buf reader_jmp;
+
+static void on_segv(int sig)
+{
+    (void)sig;
+    siglongjmp(reader_jmp, 1);
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    if (sigsetjmp(reader_jmp, 1)) {
+        reader_state = 2;
+        return NULL;
+    }
+    reader_state = 1;
+    for (;;)
+        (void)*shared_page; /* app code only: a stale translation would go on working */
+}
+
+/* Another thread's munmap/mprotect takes effect in a thread that keeps reading the page. */
+static void address_space(void)
+{
+    puts("== address-space");
+    struct sigaction sa = {.sa_handler = on_segv};
+    sigaction(SIGSEGV, &sa, NULL);
+    for (int how = 0; how < 2; how++) {
+        int *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 1;
+        shared_page = p;
+        reader_state = 0;
+        pthread_t t;
+        pthread_create(&t, NULL, reader, NULL);
+        while (reader_state != 1)
+            usleep(1000);
+        usleep(5000);
+        if (how == 0)
+            munmap(p, 4096);
+        else
+            mprotect(p, 4096, PROT_NONE);
+        for (int i = 0; i < 3000 && reader_state != 2; i++)
+            usleep(1000);
+        printf("%s by another thread: the reading thread faults %s\n",
+               how == 0 ? "munmap" : "mprotect PROT_NONE", yesno(reader_state == 2));
+        if (reader_state == 2)
+            pthread_join(t, NULL);
+        if (how == 1)
+            munmap(p, 4096);
+    }
+    signal(SIGSEGV, SIG_DFL);
+}
+
 /* ---------------------------------------------------------------- CPUs --------------- */
 
 static void cpus(void)
@@ -578,6 +636,7 @@ int main(int argc, char **argv)
     exits();
     forks();
     exec_section();
+    address_space();
     cpus();
     return 0;
 }

@@ -38,7 +38,7 @@ for (const v of VARIANTS) {
     const programs: [string, string][] = [
       [
         "threads",
-        "create/join, 60 threads, mutex/condvar/barrier, TLS, per-thread masks, tgkill, exit vs exit_group, fork and execve from threads, affinity, membarrier",
+        "create/join, 60 threads, mutex/condvar/barrier, TLS, per-thread masks, tgkill, exit vs exit_group, fork and execve from threads, munmap/mprotect seen by a busy thread, affinity, membarrier",
       ],
       [
         "futex",
