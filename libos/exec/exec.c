@@ -2,6 +2,7 @@
  * PT_INTERP names, which is loaded beside them as Linux does) and "#!" scripts, the stack
  * Linux builds (argc, argv, envp, auxv), and the register frame that enters it. */
 #include "proc/thread.h"
+#include "sys/syscalls.h"
 #include "exec.h"
 #include "elf.h"
 #include "arch/x86_64/platform.h"
@@ -205,7 +206,9 @@ static int build_stack(const struct loaded *l, const char *execfn, char *const a
         {AT_CLKTCK, 100},
         {AT_SECURE, 0},
         {AT_RANDOM, rnd},
-        {AT_HWCAP2, 0x2}, /* FSGSBASE: wrfsbase works in user mode here */
+        /* FSGSBASE (wrfsbase works in user mode here), but not while GS is the way rewritten
+         * syscall sites enter the libOS (arch/x86_64/rewrite.c). */
+        {AT_HWCAP2, rewrite_on() ? 0 : 0x2},
         {AT_EXECFN, fn},
         {AT_NULL, 0},
     };
@@ -420,6 +423,8 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
         memcpy(proc.exe, n.path, pl + 1);
         file_put(f);
         platform_set_fs(0);
+        arch_prctl_exec_reset();
+        platform_set_gs(rewrite_gs_base(this_cpu()->index)); /* rewritten sites jump via GS */
         return r;
     }
 }

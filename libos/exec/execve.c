@@ -144,7 +144,6 @@ static i64 do_execve(int dirfd, u64 upath, u64 uargv, u64 uenvp, int flags)
     fd_close_on_exec();
     signal_exec_reset();
     fpu_reset();
-    platform_set_gs(0);
     return 0;
 }
 

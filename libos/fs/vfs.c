@@ -113,6 +113,31 @@ static enum special root_special(const char *name, size_t len)
     return SP_NONE;
 }
 
+static i64 upper_path_op(u16 op, const char *abs, u64 arg0, u64 arg1);
+
+/* /dev/shm is a directory of the writable layer (dev/shm there), not a synthetic one: POSIX
+ * shared memory and semaphores (shm_open, sem_open) are files in it mapped MAP_SHARED, and
+ * as host files they are shared by every process of the instance. Made on first use. */
+static int shm_lookup(struct node *child)
+{
+    i64 s = upper_stat("/dev/shm", &child->ust);
+    if (s == -ENOENT || s == -ENOTDIR) {
+        upper_path_op(UNO_OP_MKDIR, "/dev", 0, 0755); /* EEXIST is fine */
+        s = upper_path_op(UNO_OP_MKDIR, "/dev/shm", 0, 01777);
+        if (s < 0 && s != -EEXIST)
+            return (int)s;
+        upper_path_op(UNO_OP_CHMOD, "/dev/shm", 0, 01777); /* past the host's umask */
+        upper_mark_active();
+        s = upper_stat("/dev/shm", &child->ust);
+    }
+    if (s < 0)
+        return (int)s;
+    child->special = SP_NONE;
+    child->exists = child->in_upper = true;
+    child->mode = child->ust.mode;
+    return 0;
+}
+
 /* Look `name` up in directory `dir`, filling `child` (child->exists may be false). */
 static int lookup(const struct node *dir, const char *name, size_t len, struct node *child)
 {
@@ -132,6 +157,8 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
         sp = root_special(name, len);
     if (sp != SP_NONE) {
         const char *rel = child->path + (sp == SP_PROC ? 5 : 4); /* after /dev, /proc, /sys */
+        if (sp == SP_DEV && !strcmp(rel, "/shm"))
+            return shm_lookup(child);
         child->special = sp;
         r = sp == SP_DEV    ? devfs_lookup(rel, child)
             : sp == SP_PROC ? procfs_lookup(rel, child)

@@ -2,8 +2,11 @@
  * UNO_MAX_VCPUS), keyed by address, under the big lock. A waiter sleeps in the host
  * (UNO_HC_BLOCK, no spinning); a waker takes it off the list and rings its doorbell, which
  * costs no exit to the VMM. The threads of one process share one address space, so the key
- * is the address, PRIVATE or not; futexes in memory shared between processes (different
- * VMs) only wake threads of the calling process (docs/architecture.md, "Threads"). */
+ * is the address, PRIVATE or not. A futex in memory shared with other processes (the
+ * shared region, a shared file mapping: process-shared semaphores, mutexes, condition
+ * variables) may be woken from another VM, which cannot reach our waiter list: a waiter on
+ * such a word, unless the caller said PRIVATE, also wakes every millisecond to look at the
+ * word, and returns as woken once it changed (docs/architecture.md, "Threads"). */
 #include "thread.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
@@ -101,8 +104,20 @@ static void spin_for_wake(struct cpu *c)
     big_lock();
 }
 
-static i64 futex_wait(u64 uaddr, u32 val, u64 deadline, int clock, u32 bitset)
+#define SHARED_POLL_NS 1000000ull
+
+/* The word lives in memory another process (VM) can write. */
+static bool shared_word(u64 uaddr)
 {
+    u64 pa = pt_lookup(uaddr) & PTE_ADDR;
+    return shared_page(pa) || filemap_page(pa);
+}
+
+static u64 clock_now(int clock) { return clock == 0 ? time_wall_ns() : time_mono_ns(); }
+
+static i64 futex_wait(u64 uaddr, u32 val, u64 deadline, int clock, u32 bitset, bool priv)
+{
+    bool poll = !priv && shared_word(uaddr);
     u32 cur;
     int e = read_word(uaddr, &cur);
     if (e)
@@ -127,13 +142,22 @@ static i64 futex_wait(u64 uaddr, u32 val, u64 deadline, int clock, u32 bitset)
             break;
         }
         c->sleeping = 1; /* under the big lock: a waker from now on rings the doorbell */
-        i64 r = thread_block(clock, deadline, true);
+        u64 until = deadline;
+        if (poll) {
+            u64 slice = clock_now(clock) + SHARED_POLL_NS;
+            until = deadline && deadline < slice ? deadline : slice;
+        }
+        i64 r = thread_block(clock, until, true);
         c->sleeping = 0;
         if (c->woken) {
             ret = 0;
             break;
         }
-        if (r == -ETIMEDOUT) {
+        if (poll && (read_word(uaddr, &cur) || cur != val)) {
+            ret = 0; /* another process changed it: as good as its wake */
+            break;
+        }
+        if (r == -ETIMEDOUT && (!poll || (deadline && clock_now(clock) >= deadline))) {
             ret = -ETIMEDOUT;
             break;
         }
@@ -215,7 +239,8 @@ i64 sys_futex(u64 uaddr, u64 op, u64 val, u64 uts, u64 uaddr2, u64 val3)
             return -EINVAL;
         if ((e = deadline_of(uts, cmd == FUTEX_WAIT_BITSET, clock, &deadline)))
             return e;
-        return futex_wait(uaddr, (u32)val, deadline, clock, bitset);
+        return futex_wait(uaddr, (u32)val, deadline, clock, bitset,
+                          (op & FUTEX_PRIVATE_FLAG) != 0);
     }
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET: {

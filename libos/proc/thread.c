@@ -147,6 +147,7 @@ static NORETURN void thread_start(void)
     struct cpu *c = this_cpu();
     struct regs f = c->start;
     platform_set_fs(c->start_fs);
+    platform_set_gs(rewrite_gs_base(c->index)); /* rewritten syscall sites jump through it */
     signal_publish_interest();
     big_unlock();
     arch_enter_user(&f);

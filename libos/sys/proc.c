@@ -127,6 +127,10 @@ i64 sys_prlimit64(u64 pid, u64 res, u64 new, u64 old)
 i64 sys_getrlimit(u64 res, u64 old) { return sys_prlimit64(0, res, 0, old); }
 i64 sys_setrlimit(u64 res, u64 new) { return sys_prlimit64(0, res, new, 0); }
 
+static bool app_gs_set; /* the app has its own GS base (ARCH_SET_GS); until exec */
+
+void arch_prctl_exec_reset(void) { app_gs_set = false; }
+
 i64 sys_arch_prctl(u64 code, u64 addr)
 {
     switch (code) {
@@ -142,10 +146,15 @@ i64 sys_arch_prctl(u64 code, u64 addr)
     case ARCH_SET_GS:
         if (addr >= USER_TOP)
             return -EPERM;
+        if (!app_gs_set) {
+            app_gs_set = true;
+            rewrite_app_takes_gs(); /* GS was rewritten sites' way into the libOS */
+        }
         platform_set_gs(addr);
         return 0;
     case ARCH_GET_GS: {
-        u64 base = platform_get_gs();
+        /* Until the app sets GS, it is the libOS's (syscall-site rewriting): 0, as Linux. */
+        u64 base = app_gs_set ? platform_get_gs() : 0;
         return copy_to_user((void *)addr, &base, 8);
     }
     default:

@@ -20,6 +20,20 @@ i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr);
 i64 sys_madvise(u64 addr, u64 len, u64 advice);
 i64 sys_msync(u64 addr, u64 len, u64 flags);
 i64 sys_flock(u64 fd, u64 op);
+/* xattr.c */
+i64 sys_getxattr(u64 path, u64 name, u64 value, u64 size);
+i64 sys_lgetxattr(u64 path, u64 name, u64 value, u64 size);
+i64 sys_fgetxattr(u64 fd, u64 name, u64 value, u64 size);
+i64 sys_listxattr(u64 path, u64 list, u64 size);
+i64 sys_llistxattr(u64 path, u64 list, u64 size);
+i64 sys_flistxattr(u64 fd, u64 list, u64 size);
+i64 sys_setxattr(u64 path, u64 name, u64 value, u64 size, u64 flags);
+i64 sys_lsetxattr(u64 path, u64 name, u64 value, u64 size, u64 flags);
+i64 sys_fsetxattr(u64 fd, u64 name, u64 value, u64 size, u64 flags);
+i64 sys_removexattr(u64 path, u64 name);
+i64 sys_lremovexattr(u64 path, u64 name);
+i64 sys_fremovexattr(u64 fd, u64 name);
+void arch_prctl_exec_reset(void); /* sys/proc.c: GS is the libOS's again after exec */
 struct file;
 i64 file_lock_fcntl(struct file *f, u64 cmd, u64 uarg); /* fs/lock.c */
 int sleep_for_ns(u64 ns); /* sys/time.c: -EINTR when a signal interrupts it */

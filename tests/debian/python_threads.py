@@ -1,6 +1,5 @@
-# python3 threads and processes: threading with a lock and a condition, a thread pool,
-# queue, multiprocessing.Pool(4), a process pool. Needs threads (futex) in uno.
-import concurrent.futures, multiprocessing, queue, threading
+# python3 threads: threading with a lock and a condition, a queue, a thread pool.
+import concurrent.futures, queue, threading
 
 total = 0
 lock = threading.Lock()
@@ -32,8 +31,4 @@ with cond:
 w.join(); print("condition", ready)
 with concurrent.futures.ThreadPoolExecutor(4) as ex:
     print("thread pool", sum(ex.map(lambda v: v * v, range(100))))
-def square(v): return v * v
-if __name__ == "__main__":
-    with multiprocessing.Pool(4) as pool:
-        print("process pool", sum(pool.map(square, range(100))))
-    print("active threads", threading.active_count())
+print("active threads", threading.active_count())

@@ -50,6 +50,9 @@ void platform_tlb_flush(u64 va, u64 len);
 struct regs;
 void rewrite_site(const struct regs *r); /* the site r's syscall came from, if it can be */
 void rewrite_reset(void);                /* exec: the old program's stubs are gone */
+bool rewrite_on(void);                   /* rewriting is enabled for this VM */
+u64 rewrite_gs_base(int cpu);            /* vCPU cpu's GS base (0 once the app owns GS) */
+void rewrite_app_takes_gs(void);         /* arch_prctl(ARCH_SET_GS): sites restored, off */
 extern u64 rewrite_count;
 
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }

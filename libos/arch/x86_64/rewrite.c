@@ -8,7 +8,11 @@
  *     mov $NR, %eax; lea SITE+7(%rip), %rcx; mov $0x202, %r11d; jmp *syscall_entry
  * so the libOS's entry sees exactly the frame a trapped `syscall` gives (rcx = the return
  * address, r11 = flags; flags are not preserved across a syscall by any compiler's
- * assumption). Unlike the zpoline `call *%rax` rewrite, nothing is pushed on the app's stack:
+ * assumption). The jump goes through %gs:0: each vCPU's GS base points at its own slot of
+ * rewrite_gs[], which holds that vCPU's syscall entry (entry.S: one stub per vCPU), so a
+ * thread enters on its own kernel stack. The app does not get GS: AT_HWCAP2 does not offer
+ * FSGSBASE, ARCH_GET_GS reads 0 until the app sets one, and a process that sets its own GS
+ * (arch_prctl ARCH_SET_GS) gets every rewritten site put back and rewriting turned off. Unlike the zpoline `call *%rax` rewrite, nothing is pushed on the app's stack:
  * the 128-byte red zone below rsp stays intact. The `syscall` bytes after the jump are left
  * as they were, so a thread that had already executed the old `mov`, and a syscall restart
  * (which re-executes rip-2), still take the ordinary trapping path and are correct.
@@ -31,6 +35,8 @@
 extern char syscall_entry[];
 
 #define STUB_SIZE 32
+#define SYSCALL_STRIDE 32 /* entry.S: vCPU n's syscall entry is syscall_entry + n * 32 */
+#define MAX_SITES 4096
 #define MAX_AREAS 64
 #define NEAR (1ull << 31)
 
@@ -41,16 +47,64 @@ struct stub_area {
 
 static struct stub_area areas[MAX_AREAS];
 
+/* What each rewritten site held, to put it back (a process taking GS for itself). */
+struct site {
+    u64 addr;
+    u8 orig[5];
+};
+static struct site sites[MAX_SITES];
+static int nsites;
+
+/* vCPU n's GS base is &rewrite_gs[n], which holds its syscall entry. */
+u64 rewrite_gs[UNO_MAX_VCPUS];
+static bool app_gs; /* the app set GS itself: no rewriting */
+
+u64 rewrite_gs_base(int cpu)
+{
+    rewrite_gs[cpu] = (u64)syscall_entry + (u64)cpu * SYSCALL_STRIDE;
+    return app_gs ? 0 : (u64)&rewrite_gs[cpu];
+}
+
 /* A site whose five bytes straddle an aligned word cannot be changed in one store; it is
  * rewritten only when no other thread can be executing it. (The caller holds the big lock,
  * so no thread is being created meanwhile.) */
 static bool rewrite_single_threaded(void) { return nthreads <= 1; }
 static bool enabled, decided;
+bool rewrite_on(void)
+{
+    if (!decided) {
+        decided = true;
+        extern u8 platform_native_mode;
+        enabled = !platform_native_mode && !(bootinfo->flags & UNO_BOOT_NO_REWRITE);
+    }
+    return enabled;
+}
 u64 rewrite_count; /* sites rewritten (for --verbose and tests) */
 
 void rewrite_reset(void)
 {
     memset(areas, 0, sizeof areas);
+    nsites = 0;
+    app_gs = false;
+}
+
+/* The process takes GS for itself: every rewritten site gets its `mov` back (the stubs
+ * jump through GS), and no more are rewritten until exec. The caller holds the big lock;
+ * other threads may be running app code, so each site is restored with one store where
+ * its bytes lie in one word, as it was rewritten. */
+void rewrite_app_takes_gs(void)
+{
+    app_gs = true;
+    for (int i = 0; i < nsites; i++) {
+        u64 site = sites[i].addr;
+        for (int k = 0; k < 5; k++) {
+            u64 va = site + (u64)k;
+            *(u8 *)phys_to_virt((pt_lookup(va) & PTE_ADDR) + (va & (PAGE_SIZE - 1))) =
+                sites[i].orig[k];
+        }
+        platform_tlb_flush(site & PAGE_MASK, 2 * PAGE_SIZE);
+    }
+    nsites = 0;
 }
 
 /* The byte at app address va, read through the page tables (no user access needed); false
@@ -106,10 +160,9 @@ static void write_stub(u64 stub, u64 site, u32 nr)
     put32(code + 8, (u32)(ret - (stub + 12)));
     code[12] = 0x41, code[13] = 0xbb; /* mov $0x202, %r11d */
     put32(code + 14, 0x202);
-    code[18] = 0xff, code[19] = 0x25; /* jmp *0(%rip) */
-    put32(code + 20, 0);
-    u64 target = (u64)syscall_entry;
-    memcpy(code + 24, &target, 8);
+    code[18] = 0x65, code[19] = 0xff, code[20] = 0x24, code[21] = 0x25; /* jmp *%gs:0 */
+    put32(code + 22, 0);
+    memset(code + 26, 0xcc, STUB_SIZE - 26);
     u64 pte = pt_lookup(stub);
     memcpy(phys_to_virt((pte & PTE_ADDR) + (stub & (PAGE_SIZE - 1))), code, STUB_SIZE);
 }
@@ -144,12 +197,7 @@ static bool patch(u64 site, u64 stub)
 
 void rewrite_site(const struct regs *r)
 {
-    if (!decided) {
-        decided = true;
-        extern u8 platform_native_mode;
-        enabled = !platform_native_mode && !(bootinfo->flags & UNO_BOOT_NO_REWRITE);
-    }
-    if (!enabled)
+    if (!rewrite_on() || app_gs || nsites == MAX_SITES)
         return;
     u64 site = r->rcx - 7;
     u8 b[7];
@@ -178,7 +226,10 @@ void rewrite_site(const struct regs *r)
     if (!stub)
         return;
     write_stub(stub, site, nr);
+    struct site rec = {.addr = site};
+    memcpy(rec.orig, b, 5);
     if (patch(site, stub)) {
+        sites[nsites++] = rec;
         rewrite_count++;
         platform_tlb_flush(site & PAGE_MASK, 2 * PAGE_SIZE);
     }
