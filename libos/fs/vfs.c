@@ -115,6 +115,42 @@ static enum special root_special(const char *name, size_t len)
 
 static i64 upper_path_op(u16 op, const char *abs, u64 arg0, u64 arg1);
 
+/* O_PATH|O_NOFOLLOW of a symlink: a descriptor for the link itself, as Linux gives, good
+ * for fstat and the *at calls (glibc's fchmodat(AT_SYMLINK_NOFOLLOW) looks at it this way);
+ * nothing is read or written through it (sys/file.c refuses I/O on O_PATH descriptors). */
+static int symlink_path_stat(struct file *f, struct linux_stat *st)
+{
+    memcpy(st, f->priv, sizeof *st);
+    return 0;
+}
+
+static void symlink_path_release(struct file *f)
+{
+    kfree(f->priv);
+    f->priv = NULL;
+}
+
+static const struct file_ops symlink_path_ops = {
+    .stat = symlink_path_stat,
+    .release = symlink_path_release,
+};
+
+static int symlink_path_open(const struct node *n, int flags, struct file **out)
+{
+    struct linux_stat *st = kmalloc(sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    int r = vfs_stat(n, st);
+    struct file *f = r ? NULL : file_alloc(&symlink_path_ops, flags, n->mode, n->path);
+    if (!f) {
+        kfree(st);
+        return r ? r : -ENFILE;
+    }
+    f->priv = st;
+    *out = f;
+    return 0;
+}
+
 /* /dev/shm is a directory of the writable layer (dev/shm there), not a synthetic one: POSIX
  * shared memory and semaphores (shm_open, sem_open) are files in it mapped MAP_SHARED, and
  * as host files they are shared by every process of the instance. Made on first use. */
@@ -607,7 +643,7 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
         return 0;
     }
     if (S_ISLNK(n.mode))
-        return -ELOOP;
+        return (flags & O_PATH) ? symlink_path_open(&n, flags, out) : -ELOOP;
     if ((flags & O_DIRECTORY) && !S_ISDIR(n.mode))
         return -ENOTDIR;
     if (S_ISDIR(n.mode) && (acc != O_RDONLY || (flags & O_CREAT)))
