@@ -119,8 +119,23 @@ static struct uno_sigpage *sigpage(struct vmm *v)
     return gpa_ptr(v, UNO_GPA_SIGPAGE, sizeof(struct uno_sigpage));
 }
 
+/* PID 1's VMM as a pidfd, inherited by every VMM forked from it: when it ends, however it
+ * ends (killed with uno, say), the rest of the instance ends too (ring.c's I/O thread
+ * watches it). PID 1's VMM itself dies with the uno process that started it. */
+int instance_pidfd = -1;
+
+static void tie_to_parent(void)
+{
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* it ended before the request took effect */
+        _exit(VMM_EXIT_ERROR);
+    instance_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+}
+
 int proc_init_instance(struct vmm *v, int limit)
 {
+    tie_to_parent();
     int fd = memfd_create("uno-procs", MFD_CLOEXEC);
     if (fd < 0 || ftruncate(fd, sizeof *inst) < 0) {
         fprintf(stderr, "uno-vmm: cannot create the process table: %s\n", strerror(errno));

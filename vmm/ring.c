@@ -2,6 +2,9 @@
  * makes is copied out of guest memory and checked here before anything acts on it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -183,8 +186,17 @@ static void *io_thread(void *arg)
             continue;
         __atomic_store_n(&ring->host_flags, UNO_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
         if (!ring_pending(v) && !v->stopping) {
+            /* Wait for the doorbell, or for PID 1's VMM to end (then so does this one). */
+            bool watch = instance_pidfd >= 0 && !proc_is_init(v);
+            struct pollfd p[2] = {{.fd = v->doorbell_fd, .events = POLLIN},
+                                  {.fd = watch ? instance_pidfd : -1, .events = POLLIN}};
+            if (poll(p, 2, -1) < 0 && errno != EINTR)
+                break;
+            if (p[1].revents)
+                _exit(128 + SIGKILL);
             uint64_t cnt;
-            if (read(v->doorbell_fd, &cnt, sizeof cnt) < 0 && errno != EINTR)
+            if ((p[0].revents & POLLIN) && read(v->doorbell_fd, &cnt, sizeof cnt) < 0 &&
+                errno != EINTR)
                 break;
             v->doorbells++;
         }

@@ -188,6 +188,7 @@ void hostops_close_all(struct vmm *v);
  * every VMM of the instance maps. */
 struct proc_entry;
 int proc_init_instance(struct vmm *v, int pids_limit);
+extern int instance_pidfd; /* PID 1's VMM (-1: unknown); its end is the instance's end */
 int64_t proc_fork(struct vmm *v, struct uno_hcall *hc);
 int64_t proc_op(struct vmm *v, struct ring_req *r);
 void proc_exit(struct vmm *v, int status); /* status as wait4 encodes it */
