@@ -17,6 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { packDirectory, packElf } from "../src/image/rootfs.js";
+import { benchPython } from "./python.js";
 
 const ROOT =
   process.env.UNO_BENCH_ROOT ??
@@ -799,6 +800,42 @@ async function benchProcs(results: Record<string, unknown>[]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// python (issue 5 §9): start-up and a CPU-bound loop, Debian's python3 (bench/python.ts)
+
+async function benchPythonTable(results: Record<string, unknown>[]) {
+  const load0 = loadavg();
+  const r = await benchPython(
+    {
+      root: ROOT,
+      vmm: VMM,
+      cpuidCache: CPUID_CACHE,
+      imageCache: path.join(BENCH_BUILD, "images"),
+    },
+    10,
+  );
+  const s = r.startup_ms;
+  const l = r.loop_ms;
+  const text =
+    `### Python (Debian's python3 from a Debian root; chroot natively) (load ${load0} → ${loadavg()})\n\n` +
+    table(
+      ["what", "uno", "native", "uno / native"],
+      [
+        [
+          "`python3 -c pass`, ms, median (min) of 10",
+          `${fmt(s.uno, 1)} (${fmt(s.uno_min, 1)}); --no-syscall-rewrite ${fmt(s.uno_no_rewrite, 1)}`,
+          `${fmt(s.native, 1)} (${fmt(s.native_min, 1)})`,
+          fmt(s.ratio, 2),
+        ],
+        [
+          "CPU-bound loop (3M iterations), ms, min of 3",
+          fmt(l.uno_min, 1),
+          fmt(l.native_min, 1),
+          fmt(l.ratio, 2),
+        ],
+      ],
+    );
+  emit(text, { bench: "python", ...r, loadavg: [load0, loadavg()] }, results);
+}
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -809,10 +846,10 @@ async function main() {
     const a = argv[i]!;
     if (a === "--runs") runs = Number(argv[++i]);
     else if (a === "--out") outFile = argv[++i];
-    else if (["boot", "syscalls", "file", "procs", "threads"].includes(a)) which.add(a);
+    else if (["boot", "syscalls", "file", "procs", "threads", "python"].includes(a)) which.add(a);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [--runs N] [--out FILE]\n",
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [--runs N] [--out FILE]\n",
       );
       return;
     } else die(`unknown argument ${a}`);
@@ -835,6 +872,7 @@ async function main() {
   if (which.has("file")) await benchFile(results);
   if (which.has("procs")) await benchProcs(results);
   if (which.has("threads")) await benchThreads(results);
+  if (which.has("python")) await benchPythonTable(results);
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
 }
