@@ -519,7 +519,7 @@ static int64_t op_poll(struct vmm *v, struct ring_req *r)
     if (n > POLL_MAX || r->len % sizeof(struct uno_pollfd))
         return -EINVAL;
     struct uno_pollfd *g = (struct uno_pollfd *)r->data;
-    static struct pollfd p[POLL_MAX];
+    struct pollfd p[POLL_MAX]; /* per call: several vCPU threads may poll at once */
     for (size_t i = 0; i < n; i++) {
         int fd = handle_fd(v, g[i].handle);
         p[i].fd = fd; /* a closed handle: -1, poll ignores it; reported as POLLNVAL */

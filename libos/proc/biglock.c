@@ -68,11 +68,17 @@ void big_unlock(void)
 
 bool big_lock_held(void) { return locked && owner == this_cpu()->index; }
 
+/* The hypercall's results (ret, and the arguments some calls write back) are kept aside
+ * while the lock is taken again: a contended big_lock() makes hypercalls of its own
+ * (UNO_HC_BLOCK) through the same per-vCPU block, which would overwrite them. */
 void hypercall_unlocked(u32 nr)
 {
+    struct uno_hcall *hc = platform_hcall_block();
     big_unlock();
     platform_hypercall(nr);
+    struct uno_hcall result = *hc;
     big_lock();
+    *hc = result;
 }
 
 void big_lock_fork_child(void) { waiters = 0; }
