@@ -265,6 +265,8 @@ int32_t proc_thread_alloc(struct vmm *v, struct vcpu *c)
 void proc_thread_free(struct vmm *v, struct vcpu *c)
 {
     (void)v;
+    if (!c)
+        return;
     struct proc_entry *e = c->tid_entry;
     c->tid_entry = NULL;
     if (!inst || !e)
@@ -742,7 +744,11 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
         return proc_wait(v, r, r->may_block);
     case UNO_PROC_EXECED:
         me->execed = 1;
-        proc_thread_free(v, this_vcpu); /* the thread that execs takes the pid as its tid */
+        /* The thread that execs takes the pid as its tid. This op may be served by the I/O
+         * thread (no vCPU of its own): the other threads are gone by now, so every tid entry
+         * still held is the exec'ing thread's. */
+        for (int i = 0; i < UNO_MAX_VCPUS; i++)
+            proc_thread_free(v, &v->vcpus[i]);
         if (v->vfork_fd >= 0) {
             close(v->vfork_fd);
             v->vfork_fd = -1;
