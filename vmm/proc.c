@@ -474,7 +474,12 @@ static int64_t proc_wait(struct vmm *v, struct ring_req *r, bool may_block)
             return pid;
         if (!may_block)
             return -EAGAIN;
-        int b = block_wait(v, NULL, 0, 0, true);
+        /* A child's end kicks the process's kick target (one vCPU thread). A wait on
+         * another thread's vCPU (a thread of a threaded process) is not woken by that kick:
+         * it looks again every few milliseconds. */
+        bool kicked_here = this_vcpu && this_vcpu->host_tid == v->self->vcpu_tid;
+        uint64_t deadline = kicked_here ? 0 : now_ns(CLOCK_MONOTONIC) + 5000000ull;
+        int b = block_wait(v, NULL, 0, deadline, true);
         if (b == -EINTR)
             return -EINTR;
     }

@@ -55,9 +55,7 @@ const THREADIO_TODO: Todo = {
     "one thread polls a pipe, another reads it":
       "hangs in some runs (a lost wake-up between the two threads' host calls; the crossed " +
       "results are fixed), see the issue 5 note",
-    "fork from a thread while the main thread reads a pipe":
-      "the parent never wakes from its read although the child wrote (known bug, issue 5 note)",
-    "exit status": "the program is ended by its watchdog because of the known bug above",
+    "exit status": "the program is ended by its watchdog when the known bug above hangs it",
   },
 };
 
