@@ -59,17 +59,6 @@ static i64 efd_write(struct file *f, const void *buf, u64 len, i64 off)
     return efd_op(f, UNO_OP_WRITE, &v);
 }
 
-static int efd_stat(struct file *f, struct linux_stat *st)
-{
-    struct uno_stat u;
-    struct ring_op op = {.op = UNO_OP_FSTAT, .handle = f->handle, .out = &u, .out_len = sizeof u};
-    i64 r = ring_call(&op);
-    if (r < 0)
-        return (int)r;
-    stat_from_upper(&u, st);
-    return 0;
-}
-
 /* Linux's eventfd seeks nowhere and says so with 0 (noop_llseek); pread is ESPIPE. */
 static i64 efd_lseek(struct file *f, i64 off, int whence)
 {
@@ -86,7 +75,7 @@ static void efd_release(struct file *f)
 static const struct file_ops eventfd_ops = {
     .read = efd_read,
     .write = efd_write,
-    .stat = efd_stat,
+    .stat = upper_fstat,
     .lseek = efd_lseek,
     .release = efd_release,
 };

@@ -142,5 +142,6 @@ i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size);
 void stat_from_erofs(const struct erofs_inode *ino, struct linux_stat *st);
 struct uno_stat;
 void stat_from_upper(const struct uno_stat *u, struct linux_stat *st);
+int upper_fstat(struct file *f, struct linux_stat *st); /* upper.c: the host descriptor's */
 
 #endif

@@ -42,7 +42,8 @@ static i64 upper_write(struct file *f, const void *buf, u64 len, i64 off)
     return (i64)done;
 }
 
-static int upper_fstat(struct file *f, struct linux_stat *st)
+/* fstat of any file the VMM holds a host descriptor for (writable-layer files, eventfds). */
+int upper_fstat(struct file *f, struct linux_stat *st)
 {
     struct uno_stat u;
     struct ring_op op = {.op = UNO_OP_FSTAT, .handle = f->handle, .out = &u, .out_len = sizeof u};
