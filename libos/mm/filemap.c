@@ -80,18 +80,28 @@ i64 filemap_map(u64 addr, u64 len, int prot, struct file *f, u64 off, u64 file_s
     return r ? r : 0;
 }
 
-/* msync: write the window's pages in [addr, addr+len) back to the file. */
+/* msync: write the window's pages in [addr, addr+len) back to the file, one host call per
+ * run of pages that are consecutive in the same window. */
 int filemap_sync(u64 addr, u64 len)
 {
-    for (u64 a = addr; a < addr + len; a += PAGE_SIZE) {
-        u64 pa = pt_lookup(a) & PTE_ADDR;
+    u64 run_base = 0, run_off = 0, run_len = 0;
+    for (u64 a = addr; a <= addr + len; a += PAGE_SIZE) {
+        u64 pa = a < addr + len ? pt_lookup(a) & PTE_ADDR : 0;
         int i = window_index(pa);
+        u64 base = i < 0 ? 0 : UNO_GPA_FILEMAP + (u64)i * UNO_FMAP_WINDOW;
+        if (run_len && (base != run_base || pa - base != run_off + run_len)) {
+            i64 r = fmap_call(UNO_FMAP_SYNC, 0, (i64)run_off, run_base, run_len);
+            if (r < 0)
+                return (int)r;
+            run_len = 0;
+        }
         if (i < 0)
             continue;
-        u64 base = UNO_GPA_FILEMAP + (u64)i * UNO_FMAP_WINDOW;
-        i64 r = fmap_call(UNO_FMAP_SYNC, 0, (i64)(pa - base), base, PAGE_SIZE);
-        if (r < 0)
-            return (int)r;
+        if (!run_len) {
+            run_base = base;
+            run_off = pa - base;
+        }
+        run_len += PAGE_SIZE;
     }
     return 0;
 }
