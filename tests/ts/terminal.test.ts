@@ -81,6 +81,25 @@ class Session {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  /** Types s every `every` ms until the output (from `from` on) matches re. */
+  async retypeUntil(s: string, re: RegExp, from: number, every: number): Promise<number> {
+    return this.untilShown(re, from, every, () => this.type(s));
+  }
+  /** Does act() every `every` ms until the output (from `from` on) matches re; fails after 20 s. */
+  async untilShown(re: RegExp, from: number, every: number, act: () => void): Promise<number> {
+    const end = Date.now() + 20_000;
+    for (;;) {
+      act();
+      const next = Date.now() + every;
+      while (Date.now() < next) {
+        const m = re.exec(this.out.slice(from));
+        if (m) return from + m.index + m[0].length;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (Date.now() > end)
+        assert.fail(`no ${re} in the terminal after 20 s; it shows:\n${this.out.slice(from)}`);
+    }
+  }
   kill(): void {
     this.child.kill("SIGKILL");
   }
@@ -101,22 +120,26 @@ describe("uno run -it: an interactive shell on a terminal", () => {
       s.type("[ -t 0 ] && echo stdin-is-a-tty\r");
       at = await s.waitFor(/stdin-is-a-tty/, at);
       at = await s.waitFor(/PROMPT\$ /, at);
+      // The Ctrl-C must reach the sleep, not the shell before it has started the sleep (on a
+      // loaded machine that can take a while): the shell says when it gets there, and Ctrl-C
+      // is typed again until the prompt is back.
       const t0 = Date.now();
-      s.type("sleep 100\r");
-      await new Promise((r) => setTimeout(r, 1500));
-      s.type("\x03");
-      at = await s.waitFor(/PROMPT\$ /, at);
+      s.type("echo sleeping; sleep 100\r");
+      at = await s.waitFor(/\nsleeping\r?\n/, at);
+      at = await s.retypeUntil("\x03", /PROMPT\$ /, at, 1500);
       assert.ok(Date.now() - t0 < 30_000, "Ctrl-C did not end the sleep");
       s.type("echo status=$?\r");
       at = await s.waitFor(/status=130/, at);
       // A window-size change: the terminal signals its foreground process group (here, the
-      // uno-vmm processes); uno-vmm passes SIGWINCH to the guest's foreground group.
-      s.type("trap 'echo got-winch' WINCH; read line; echo after-read\r");
-      await new Promise((r) => setTimeout(r, 1500));
+      // uno-vmm processes); uno-vmm passes SIGWINCH to the guest's foreground group. The signal
+      // is sent once the trap is set (the shell says so), and again until it shows.
+      s.type("trap 'echo got-winch' WINCH; echo trap-set; read line; echo after-read\r");
+      at = await s.waitFor(/\ntrap-set\r?\n/, at);
       const vmms = pidsWhoseCommandHas("uno-vmm", `UNO_TERMINAL_TEST=${MARK}`);
       assert.ok(vmms.length > 0, "no uno-vmm process to signal");
-      for (const pid of vmms) process.kill(pid, "SIGWINCH");
-      at = await s.waitFor(/got-winch/, at);
+      at = await s.untilShown(/got-winch/, at, 1000, () => {
+        for (const pid of vmms) process.kill(pid, "SIGWINCH");
+      });
       s.type("\r");
       at = await s.waitFor(/after-read/, at);
       s.type("exit 4\r");
