@@ -4,6 +4,7 @@
 #include "proc/thread.h"
 #include "syscalls.h"
 #include "core/kernel.h"
+#include "core/kheap.h"
 #include "fs/file.h"
 #include "io/ring.h"
 #include "libos/string.h"
@@ -44,12 +45,24 @@ static bool host_polled(struct file *f, u32 *h)
     return file_is_console(f, h);
 }
 
-static struct k_pollfd kfds[MAX_POLL];
-static struct uno_pollfd hfds[MAX_POLL];
-static int hidx[MAX_POLL];
+static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int *hidx,
+                     i64 timeout_ns);
 
-/* The core: kfds[0..n) in, revents out. timeout_ns < 0: forever. */
-static i64 do_poll(u64 n, i64 timeout_ns)
+/* The core: kfds[0..n) in, revents out. timeout_ns < 0: forever. Everything is per call
+ * (the heap, not static arrays): the big lock is let go while the host waits, and another
+ * thread may poll meanwhile. */
+static i64 do_poll(struct k_pollfd *kfds, u64 n, i64 timeout_ns)
+{
+    struct uno_pollfd *hfds = kmalloc(n * sizeof *hfds + 1);
+    int *hidx = kmalloc(n * sizeof *hidx + 1);
+    i64 r = hfds && hidx ? poll_host(kfds, n, hfds, hidx, timeout_ns) : -ENOMEM;
+    kfree(hfds);
+    kfree(hidx);
+    return r;
+}
+
+static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int *hidx,
+                     i64 timeout_ns)
 {
     int nh = 0, ready = 0;
     for (u64 i = 0; i < n; i++) {
@@ -108,11 +121,14 @@ static i64 poll_user(u64 ufds, u64 n, i64 timeout_ns)
 {
     if (n > MAX_POLL)
         return -EINVAL;
-    if (n && copy_from_user(kfds, (void *)ufds, n * sizeof kfds[0]))
-        return -EFAULT;
-    i64 r = do_poll(n, timeout_ns);
+    struct k_pollfd *kfds = kmalloc(n * sizeof *kfds + 1);
+    if (!kfds)
+        return -ENOMEM;
+    i64 r = n && copy_from_user(kfds, (void *)ufds, n * sizeof kfds[0]) ? -EFAULT
+                                                                        : do_poll(kfds, n, timeout_ns);
     if (r >= 0 && n && copy_to_user((void *)ufds, kfds, n * sizeof kfds[0]))
-        return -EFAULT;
+        r = -EFAULT;
+    kfree(kfds);
     return r;
 }
 
@@ -168,56 +184,83 @@ i64 sys_ppoll(u64 ufds, u64 n, u64 uts, u64 umask, u64 size)
 
 /* select: fd_sets become a poll list and back. */
 #define FDSET_WORDS (NR_OPEN / 64)
-static i64 do_select(u64 nfds, u64 ur, u64 uw, u64 ue, i64 timeout_ns)
+struct fdsets {
+    u64 r[FDSET_WORDS], w[FDSET_WORDS], e[FDSET_WORDS];
+};
+
+/* The poll list of the sets: n entries into kfds (room for nfds). */
+static i64 select_list(struct fdsets *s, u64 nfds, struct k_pollfd *kfds, u64 *n)
 {
-    u64 rs[FDSET_WORDS] = {0}, ws[FDSET_WORDS] = {0}, es[FDSET_WORDS] = {0};
-    if ((int)nfds < 0)
-        return -EINVAL;
-    nfds = (u32)nfds;
-    if (nfds > NR_OPEN)
-        nfds = NR_OPEN;
-    u64 bytes = (nfds + 7) / 8;
-    if ((ur && copy_from_user(rs, (void *)ur, bytes)) || (uw && copy_from_user(ws, (void *)uw, bytes)) ||
-        (ue && copy_from_user(es, (void *)ue, bytes)))
-        return -EFAULT;
-    u64 n = 0;
+    *n = 0;
     for (u64 fd = 0; fd < nfds; fd++) {
         u64 w = fd / 64, b = 1ull << (fd % 64);
-        i16 ev = (i16)(((rs[w] & b) ? POLLIN : 0) | ((ws[w] & b) ? POLLOUT : 0) |
-                       ((es[w] & b) ? POLLPRI : 0));
+        i16 ev = (i16)(((s->r[w] & b) ? POLLIN : 0) | ((s->w[w] & b) ? POLLOUT : 0) |
+                       ((s->e[w] & b) ? POLLPRI : 0));
         if (!ev)
             continue;
         if (!fd_get((int)fd))
             return -EBADF;
-        kfds[n++] = (struct k_pollfd){.fd = (i32)fd, .events = ev};
+        kfds[(*n)++] = (struct k_pollfd){.fd = (i32)fd, .events = ev};
     }
-    i64 r = do_poll(n, timeout_ns);
-    if (r < 0)
-        return r;
-    memset(rs, 0, sizeof rs);
-    memset(ws, 0, sizeof ws);
-    memset(es, 0, sizeof es);
+    return 0;
+}
+
+/* The sets of the poll results, and how many bits are set (select's return value). */
+static i64 select_sets(struct fdsets *s, const struct k_pollfd *kfds, u64 n)
+{
+    memset(s, 0, sizeof *s);
     i64 count = 0;
     for (u64 i = 0; i < n; i++) {
         u64 fd = (u64)kfds[i].fd, w = fd / 64, b = 1ull << (fd % 64);
         i16 rv = kfds[i].revents, ev = kfds[i].events;
         if ((ev & POLLIN) && (rv & (POLLIN | POLLHUP | POLLERR))) {
-            rs[w] |= b;
+            s->r[w] |= b;
             count++;
         }
         if ((ev & POLLOUT) && (rv & (POLLOUT | POLLERR))) {
-            ws[w] |= b;
+            s->w[w] |= b;
             count++;
         }
         if ((ev & POLLPRI) && (rv & POLLPRI)) {
-            es[w] |= b;
+            s->e[w] |= b;
             count++;
         }
     }
-    if ((ur && copy_to_user((void *)ur, rs, bytes)) || (uw && copy_to_user((void *)uw, ws, bytes)) ||
-        (ue && copy_to_user((void *)ue, es, bytes)))
-        return -EFAULT;
     return count;
+}
+
+static i64 do_select(u64 nfds, u64 ur, u64 uw, u64 ue, i64 timeout_ns)
+{
+    if ((int)nfds < 0)
+        return -EINVAL;
+    nfds = (u32)nfds;
+    if (nfds > NR_OPEN)
+        nfds = NR_OPEN;
+    u64 bytes = (nfds + 7) / 8, n;
+    struct fdsets *s = kmalloc(sizeof *s);
+    struct k_pollfd *kfds = kmalloc(nfds * sizeof *kfds + 1);
+    i64 r = s && kfds ? 0 : -ENOMEM;
+    if (!r) {
+        memset(s, 0, sizeof *s);
+        if ((ur && copy_from_user(s->r, (void *)ur, bytes)) ||
+            (uw && copy_from_user(s->w, (void *)uw, bytes)) ||
+            (ue && copy_from_user(s->e, (void *)ue, bytes)))
+            r = -EFAULT;
+    }
+    if (!r)
+        r = select_list(s, nfds, kfds, &n);
+    if (!r)
+        r = do_poll(kfds, n, timeout_ns);
+    if (r >= 0) {
+        r = select_sets(s, kfds, n);
+        if ((ur && copy_to_user((void *)ur, s->r, bytes)) ||
+            (uw && copy_to_user((void *)uw, s->w, bytes)) ||
+            (ue && copy_to_user((void *)ue, s->e, bytes)))
+            r = -EFAULT;
+    }
+    kfree(s);
+    kfree(kfds);
+    return r;
 }
 
 struct k_timeval {

@@ -50,14 +50,7 @@ const SIGNALS_TODO: Todo = {};
 const SIGASYNC_TODO: Todo = {};
 const POLL_TODO: Todo = {};
 const PGRP_TODO: Todo = {};
-const THREADIO_TODO: Todo = {
-  all: {
-    "one thread polls a pipe, another reads it":
-      "hangs in some runs (a lost wake-up between the two threads' host calls; the crossed " +
-      "results are fixed), see the issue 5 note",
-    "exit status": "the program is ended by its watchdog when the known bug above hangs it",
-  },
-};
+const THREADIO_TODO: Todo = {};
 
 /** The host files a dynamic variant needs at run time (its interpreter; glibc's libc). */
 const LOADER_FILES: Partial<Record<Variant, string[]>> = {
