@@ -273,6 +273,18 @@ enum uno_op {
                            * handle of a new anonymous host file (memfd) */
     UNO_OP_EVENTFD = 34,  /* arg0 = initial count, arg1 = UNO_EFD_SEMAPHORE or 0 -> handle
                            * of a host eventfd (a stream: READ/WRITE of 8 bytes may wait) */
+    UNO_OP_SOCKET = 35,   /* arg0 = family, arg1 = type (no flags), arg2 = protocol, as Linux
+                           * numbers them -> handle of a guest socket (see "Sockets") */
+    UNO_OP_SOCKPAIR = 36, /* arg0 = family (AF_UNIX), arg1 = type, arg2 = protocol -> data:
+                           * two u32 handles */
+    UNO_OP_SOCK = 37,     /* handle, arg0 = UNO_SOCK_*: bind, listen, connect, accept,
+                           * shutdown, names, options (see below) */
+    UNO_OP_SENDMSG = 38,  /* handle, data: struct uno_msg... -> bytes sent; never waits */
+    UNO_OP_RECVMSG = 39,  /* handle, data: struct uno_msg... -> bytes received, the header,
+                           * address and control data written back; never waits */
+    UNO_OP_EPOLL = 40,    /* arg0 = UNO_EPOLL_*: a host epoll instance (see "epoll") */
+    UNO_OP_TIMERFD = 41,  /* arg0 = UNO_TIMERFD_*: a host timerfd (see "timerfd") */
+    UNO_OP_SIGNALFD = 42, /* arg0 = UNO_SIGNALFD_*: see "signalfd" */
     UNO_OP_MAX
 };
 
@@ -353,6 +365,46 @@ struct uno_waitinfo {
     int32_t code, sig;     /* siginfo for waitid: CLD_*, and si_status */
     int32_t uid, _pad;
     int64_t utime_us, stime_us, maxrss_kb; /* rusage of the child */
+};
+
+/* Sockets. A guest socket is an object of the VMM with the host descriptors behind it:
+ * a host TCP/UDP socket for traffic leaving the instance (egress policy applied), a host
+ * AF_UNIX socket in the instance's private directory for the instance's own loopback
+ * (127.0.0.0/8, ::1, and connections to the unspecified address), and the host listeners of
+ * the ports published to its port. Addresses are struct sockaddr as Linux lays them out.
+ * No socket operation waits in the VMM: a blocking call is the guest's loop of a
+ * non-blocking attempt and a UNO_OP_POLL of the handle, so signals, timeouts and other
+ * threads work as they do for pipes. Data moves between the host socket and guest pages
+ * directly: struct uno_iov gives guest-physical segments. */
+enum uno_sock_op {
+    UNO_SOCK_BIND = 1,        /* data: sockaddr (len bytes) */
+    UNO_SOCK_LISTEN = 2,      /* arg1 = backlog */
+    UNO_SOCK_CONNECT = 3,     /* data: sockaddr -> 0, or -EINPROGRESS (the guest waits for
+                               * POLLOUT and reads UNO_SOCK_ERROR) */
+    UNO_SOCK_ACCEPT = 4,      /* -> new handle (-EAGAIN: none waiting); data out:
+                               * u32 length + the peer's sockaddr */
+    UNO_SOCK_SHUTDOWN = 5,    /* arg1 = SHUT_RD/WR/RDWR */
+    UNO_SOCK_GETNAME = 6,     /* arg1 = 0 own address, 1 peer's -> data: u32 len + sockaddr */
+    UNO_SOCK_SETOPT = 7,      /* arg1 = level, arg2 = name, data: the value (len bytes) */
+    UNO_SOCK_GETOPT = 8,      /* arg1 = level, arg2 = name, len = room -> value in data,
+                               * result = its length */
+    UNO_SOCK_ERROR = 9,       /* -> the pending error (SO_ERROR), cleared */
+    UNO_SOCK_NREAD = 10,      /* -> bytes waiting to be read (FIONREAD) */
+    UNO_SOCK_INFO = 11,       /* -> data: struct uno_sockinfo */
+};
+#define UNO_SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
+struct uno_sockinfo {
+    int32_t family, type, protocol, listening;
+};
+/* UNO_OP_SENDMSG / RECVMSG data: this header, then namelen bytes of address, controllen
+ * bytes of control data (cmsghdr as Linux lays them out; SCM_RIGHTS carries u32 handles),
+ * then niov struct uno_iov. RECVMSG: namelen/controllen say the room in, the lengths out;
+ * flags are MSG_* in (the call's) and out (msg_flags). */
+struct uno_msg {
+    uint32_t flags, namelen, controllen, niov;
+};
+struct uno_iov {
+    uint64_t gpa, len;
 };
 
 /* Linux O_ flags the ring carries (x86-64 values). */

@@ -65,10 +65,14 @@ struct guest_mem {
     uint64_t image_map_size;
 };
 
+struct vsock;
+
 struct host_handle {
     int fd;                /* -1: free */
     bool is_dir;
     bool stream;           /* pipe or console: reads and writes may wait */
+    struct vsock *sock;    /* a guest socket (net.c): the host descriptors behind it */
+    uint32_t gen;          /* bumped whenever the host descriptors behind it change */
 };
 
 struct vmm {
@@ -173,6 +177,13 @@ struct ring_req {
 };
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
+int alloc_handle(struct vmm *v, int fd, bool is_dir); /* -EMFILE; takes fd either way */
+int handle_fd(struct vmm *v, uint32_t h);             /* -1 if not open */
+/* The host descriptors whose readiness is handle h's (a listening socket may have several:
+ * the instance's own listener and the published ports' ones): how many, at most max; 0 if
+ * the handle is not open. */
+int handle_poll_fds(struct vmm *v, uint32_t h, int *fds, int max);
+#define HANDLE_POLL_MAX 8
 
 /* filemap.c — shared file mappings (UNO_OP_FMAP); fd: the handle's host file for MAP */
 int64_t filemap_op(struct vmm *v, const struct ring_req *r, int fd);

@@ -141,6 +141,8 @@ int console_open(int which, int flags, struct file **out)
     if (!f)
         return -ENFILE;
     f->kind = which;
+    f->handle = (u32)which; /* the console's host handles are 0, 1, 2 */
+    f->host_polled = true;
     f->stream = true;
     *out = f;
     return 0;

@@ -97,6 +97,7 @@ i64 sys_eventfd2(u64 initval, u64 flags)
         return -ENFILE;
     }
     f->handle = (u32)h;
+    f->host_polled = true;
     f->stream = true;
     int fd = fd_install(f, 0, (flags & EFD_CLOEXEC) != 0);
     if (fd < 0)

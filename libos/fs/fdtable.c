@@ -13,6 +13,14 @@ static struct file pool[NR_FILES];
 static struct file *fds[NR_OPEN];
 static u64 cloexec_bits[NR_OPEN / 64];
 
+bool file_poll_handle(const struct file *f, u32 *h)
+{
+    if (!f->host_polled)
+        return false;
+    *h = f->handle;
+    return true;
+}
+
 struct file *file_alloc(const struct file_ops *ops, int flags, u32 mode, const char *path)
 {
     for (int i = 0; i < NR_FILES; i++) {

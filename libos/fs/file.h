@@ -96,6 +96,8 @@ struct file {
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
     bool stream;              /* no file position: pread/pwrite/lseek give ESPIPE */
+    bool host_polled;         /* readiness is the host's: the VMM polls `handle` (pipes,
+                               * sockets, eventfds, the console...) for poll/select/epoll */
     u32 *shared_status;       /* after a fork: the status flags, shared with the other
                                * processes holding this open file (mm/shared.c) */
     bool fork_marked;         /* fd_share_for_fork's visit mark */
@@ -135,6 +137,9 @@ i64 file_dir_index_lseek(struct file *f, i64 off, int whence);
  * the console), which Linux would change in place. */
 struct node;
 int file_node(const struct file *f, struct node *n);
+
+/* The host handle whose readiness is f's (f->host_polled), for poll, select and epoll. */
+bool file_poll_handle(const struct file *f, u32 *h);
 
 /* Generic helpers. */
 i64 file_truncate(struct file *f, u64 len);

@@ -143,6 +143,7 @@ static struct file *pipe_end(u32 handle, int flags)
     if (f) {
         f->handle = handle;
         f->stream = true;
+        f->host_polled = true;
     }
     return f;
 }

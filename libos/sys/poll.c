@@ -31,19 +31,6 @@ struct k_timespec {
     i64 sec, nsec;
 };
 
-bool file_is_pipe(const struct file *f);
-bool file_is_console(const struct file *f, u32 *handle);
-bool file_is_eventfd(const struct file *f);
-
-/* The host handle behind f, if the VMM must poll it. */
-static bool host_polled(struct file *f, u32 *h)
-{
-    if (file_is_pipe(f) || file_is_eventfd(f)) {
-        *h = f->handle;
-        return true;
-    }
-    return file_is_console(f, h);
-}
 
 static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int *hidx,
                      i64 timeout_ns);
@@ -74,7 +61,7 @@ static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int 
         u32 h;
         if (!f) {
             p->revents = POLLNVAL;
-        } else if (host_polled(f, &h)) {
+        } else if (file_poll_handle(f, &h)) {
             hfds[nh] = (struct uno_pollfd){.handle = h, .events = (u16)(p->events | POLLERR | POLLHUP)};
             hidx[nh++] = (int)i;
             continue;
