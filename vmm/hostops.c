@@ -87,12 +87,15 @@ static void make_opaque(int dfd, const char *name)
         close(sub);
 }
 
-static int alloc_handle(struct vmm *v, int fd, bool is_dir)
+int alloc_handle(struct vmm *v, int fd, bool is_dir)
 {
     for (int h = 3; h < UNO_MAX_HANDLES; h++) {
         if (v->handles[h].fd < 0) {
             v->handles[h].fd = fd;
             v->handles[h].is_dir = is_dir;
+            v->handles[h].stream = false;
+            v->handles[h].sock = NULL;
+            v->handles[h].gen++;
             return h;
         }
     }
@@ -100,7 +103,7 @@ static int alloc_handle(struct vmm *v, int fd, bool is_dir)
     return -EMFILE;
 }
 
-static int handle_fd(struct vmm *v, uint32_t h)
+int handle_fd(struct vmm *v, uint32_t h)
 {
     return h < UNO_MAX_HANDLES ? v->handles[h].fd : -1;
 }
@@ -690,9 +693,14 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_CLOSE:
         if (r->handle < 3 || handle_fd(v, r->handle) < 0)
             return -EBADF;
-        close(v->handles[r->handle].fd);
+        if (v->handles[r->handle].sock)
+            net_close(v, v->handles[r->handle].sock);
+        else
+            close(v->handles[r->handle].fd);
         v->handles[r->handle].fd = -1;
         v->handles[r->handle].stream = false;
+        v->handles[r->handle].sock = NULL;
+        v->handles[r->handle].gen++;
         return 0;
     case UNO_OP_FSTAT:
         if ((fd = handle_fd(v, r->handle)) < 0)
@@ -850,4 +858,15 @@ int hostops_init(struct vmm *v)
         return -1;
     }
     return 0;
+}
+
+int handle_poll_fds(struct vmm *v, uint32_t h, int *fds, int max)
+{
+    int fd = handle_fd(v, h);
+    if (fd < 0 || max < 1)
+        return 0;
+    if (v->handles[h].sock)
+        return net_poll_fds(v, v->handles[h].sock, fds, max);
+    fds[0] = fd;
+    return 1;
 }
