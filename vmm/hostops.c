@@ -522,29 +522,44 @@ static int64_t op_poll(struct vmm *v, struct ring_req *r)
     if (n > POLL_MAX || r->len % sizeof(struct uno_pollfd))
         return -EINVAL;
     struct uno_pollfd *g = (struct uno_pollfd *)r->data;
-    struct pollfd p[POLL_MAX]; /* per call: several vCPU threads may poll at once */
+    /* Per call: several vCPU threads may poll at once. A handle may stand for several host
+     * descriptors (a listening socket: its own and the published ports'). */
+    struct pollfd p[POLL_MAX];
+    int first[POLL_MAX], count_of[POLL_MAX];
+    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
-        int fd = handle_fd(v, g[i].handle);
-        p[i].fd = fd; /* a closed handle: -1, poll ignores it; reported as POLLNVAL */
-        p[i].events = (short)g[i].events;
-        p[i].revents = 0;
+        int fds[HANDLE_POLL_MAX];
+        int k = handle_poll_fds(v, g[i].handle, fds, HANDLE_POLL_MAX);
+        if (k == 0) { /* a closed handle: -1, poll ignores it; reported as POLLNVAL */
+            fds[0] = -1;
+            k = 1;
+        }
+        if (np + (size_t)k > POLL_MAX)
+            return -EINVAL;
+        first[i] = (int)np;
+        count_of[i] = k;
+        for (int j = 0; j < k; j++)
+            p[np++] = (struct pollfd){.fd = fds[j], .events = (short)g[i].events};
     }
     int64_t timeout = (int64_t)r->arg[0];
     int res;
     if (timeout == 0 || !r->may_block) {
-        res = poll(p, n, 0);
+        res = poll(p, np, 0);
         if (res < 0)
             res = -errno;
     } else {
         uint64_t deadline = timeout < 0 ? 0 : now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout;
-        res = block_wait(v, p, (int)n, deadline, false);
+        res = block_wait(v, p, (int)np, deadline, false);
     }
     if (res < 0)
         return res;
     int count = 0;
     for (size_t i = 0; i < n; i++) {
-        g[i].revents = p[i].fd < 0 ? 0x20 /* POLLNVAL */ : (uint16_t)p[i].revents;
-        count += g[i].revents != 0;
+        uint16_t rev = 0;
+        for (int j = first[i]; j < first[i] + count_of[i]; j++)
+            rev |= p[j].fd < 0 ? 0x20 /* POLLNVAL */ : (uint16_t)p[j].revents;
+        g[i].revents = rev;
+        count += rev != 0;
     }
     return count;
 }
@@ -667,6 +682,12 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_pipe(v, r);
     case UNO_OP_POLL:
         return op_poll(v, r);
+    case UNO_OP_SOCKET:
+    case UNO_OP_SOCKPAIR:
+    case UNO_OP_SOCK:
+    case UNO_OP_SENDMSG:
+    case UNO_OP_RECVMSG:
+        return net_op(v, r);
     case UNO_OP_PROC:
         return proc_op(v, r);
     case UNO_OP_PIPECTL: {

@@ -25,7 +25,8 @@ static void usage(FILE *f)
                "               [--env KEY=VALUE]... [--cwd DIR] [--hostname NAME]\n"
                "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
                "               [--pids-limit N] [--cpus N] [--tty] [--trace] [--verbose]\n"
-               "               [--no-syscall-rewrite]\n"
+               "               [--no-syscall-rewrite] [--publish HOSTIP:HOSTPORT:GUESTPORT/PROTO]...\n"
+               "               [--network default|none|allow=CIDR,...] [--net-dir DIR]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
@@ -73,6 +74,8 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"pids-limit", required_argument, 0, 'P'}, {"tty", no_argument, 0, 'T'},
         {"no-syscall-rewrite", no_argument, 0, 'R'},
         {"cpus", required_argument, 0, 'C'},
+        {"publish", required_argument, 0, 'o'}, {"network", required_argument, 0, 'N'},
+        {"net-dir", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -81,6 +84,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
     c->cwd = "/";
     c->hostname = "uno";
     c->env = calloc((size_t)argc, sizeof *c->env);
+    c->publish = calloc((size_t)argc, sizeof *c->publish);
     int o;
     while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (o) {
@@ -117,6 +121,9 @@ static int parse_args(struct vmm *v, int argc, char **argv)
             c->hostname = optarg;
             break;
         case 'c': c->cpuid_cache = optarg; break;
+        case 'o': c->publish[c->npublish++] = optarg; break; /* checked by net_init */
+        case 'N': c->network = optarg; break;
+        case 'D': c->net_dir = optarg; break;
         case 'b':
             if (!strcmp(optarg, "cpl3"))
                 c->backend = UNO_BACKEND_CPL3;
@@ -275,7 +282,8 @@ int main(int argc, char **argv)
         struct uno_bootinfo *bi = gpa_ptr(v, UNO_GPA_BOOTINFO, sizeof *bi);
         bi->flags |= UNO_BOOT_UPPER_EMPTY;
     }
-    if (vcpu_init(v) || proc_init_instance(v, v->cfg.pids_limit) || block_install(v))
+    if (vcpu_init(v) || proc_init_instance(v, v->cfg.pids_limit) || block_install(v) ||
+        net_init(v))
         return VMM_EXIT_ERROR;
     host_signals(v);
     if (ring_start_io_thread(v))
@@ -294,6 +302,7 @@ void vmm_finish(struct vmm *v, int status)
         for (;;)
             pause();
     ring_stop_io_thread(v);
+    net_finish(v);
     vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,
             (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells);
     exit_now(status);

@@ -89,3 +89,19 @@ void *gpa_ptr(struct vmm *v, uint64_t gpa, uint64_t len)
         return NULL;
     return v->mem.ram + gpa;
 }
+
+/* A range of guest memory an I/O may use in place (sockets' scatter lists): RAM, the shared
+ * region, or — for reading only — the image. NULL if not wholly inside one of them. */
+void *gpa_io_ptr(struct vmm *v, uint64_t gpa, uint64_t len, bool write)
+{
+    struct guest_mem *m = &v->mem;
+    if (gpa < m->ram_size)
+        return gpa_ptr(v, gpa, len);
+    if (gpa >= UNO_GPA_SHARED && gpa - UNO_GPA_SHARED < m->shared_size &&
+        len <= m->shared_size - (gpa - UNO_GPA_SHARED))
+        return m->shared + (gpa - UNO_GPA_SHARED);
+    if (!write && gpa >= UNO_GPA_IMAGE && gpa - UNO_GPA_IMAGE < m->image_size &&
+        len <= m->image_size - (gpa - UNO_GPA_IMAGE))
+        return (void *)(m->image + (gpa - UNO_GPA_IMAGE));
+    return NULL;
+}

@@ -1,14 +1,953 @@
-/* Sockets: see abi/uno_abi.h, "Sockets". (Being written.) */
+/* The guest's sockets (abi/uno_abi.h, "Sockets"). A guest socket is a struct vsock behind a
+ * handle, with up to three kinds of host descriptor:
+ *
+ *   host_fd  a host TCP/UDP socket: traffic leaving the instance (egress policy applied),
+ *            and the holder of the IP/TCP-level options;
+ *   loop_fd  a host AF_UNIX socket in the instance's private directory: the instance's own
+ *            loopback (named "t<port>" for a TCP listener, "u<port>" for a UDP socket,
+ *            "c4-<port>"/"c6-<port>" for the client end of a loopback connection), and the
+ *            guest's own AF_UNIX sockets;
+ *   pub[]    the host listeners of ports published to the socket's port (netcfg.c).
+ *
+ * Nothing here waits: every host descriptor is non-blocking, and a guest call that would
+ * block is the libOS's loop of attempts and UNO_OP_POLLs of the handle (handle_poll_fds),
+ * so signals, timeouts and other threads work as they do for pipes. Data moves between the
+ * host socket and guest memory in place (struct uno_iov scatter lists). Every length,
+ * address family, count and guest-physical range is checked here: the guest is untrusted. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
-#include "vmm.h"
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
-int net_init(struct vmm *v) { (void)v; return 0; }
-void net_finish(struct vmm *v) { (void)v; }
-int64_t net_op(struct vmm *v, struct ring_req *r) { (void)v; (void)r; return -ENOSYS; }
+#include "net.h"
+
+#define MAX_PUB 8
+#define MAX_IOV 1024
+#define SOCK_TYPE_MASK 0xf
+
+enum via { VIA_NONE, VIA_HOST, VIA_LOOP };
+
+struct vsock {
+    int family, type, protocol; /* as the guest made it */
+    int host_fd, loop_fd;
+    int pub[MAX_PUB];
+    int npub;
+    enum via via;               /* a connection: which descriptor carries it */
+    bool listening;
+    struct sockaddr_storage local, peer;
+    socklen_t local_len, peer_len; /* 0: none */
+};
+
+static bool is_inet(int family) { return family == AF_INET || family == AF_INET6; }
+
+static struct vsock *sock_of(struct vmm *v, uint32_t h)
+{
+    return h < UNO_MAX_HANDLES && v->handles[h].fd >= 0 ? v->handles[h].sock : NULL;
+}
+
+/* The descriptor a connection's data goes through (or the only one there is). */
+static int data_fd(struct vsock *s)
+{
+    if (s->via == VIA_LOOP || (s->via == VIA_NONE && s->host_fd < 0))
+        return s->loop_fd;
+    return s->host_fd;
+}
+
+/* The handle's main descriptor changed: keep handles[].fd (what poll and epoll see first)
+ * in step, and tell readiness watchers. */
+static void refresh(struct vmm *v, uint32_t h)
+{
+    struct vsock *s = v->handles[h].sock;
+    int fd = s->listening ? s->loop_fd : data_fd(s);
+    v->handles[h].fd = fd >= 0 ? fd : (s->host_fd >= 0 ? s->host_fd : s->loop_fd);
+    v->handles[h].gen++;
+}
+
+static struct vsock *vsock_new(int family, int type, int protocol)
+{
+    struct vsock *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->family = family;
+    s->type = type;
+    s->protocol = protocol;
+    s->host_fd = s->loop_fd = -1;
+    return s;
+}
+
+void net_close(struct vmm *v, struct vsock *s)
+{
+    (void)v;
+    if (s->host_fd >= 0)
+        close(s->host_fd);
+    if (s->loop_fd >= 0)
+        close(s->loop_fd);
+    for (int i = 0; i < s->npub; i++)
+        close(s->pub[i]);
+    free(s);
+}
+
+/* A handle for s, whose descriptors are set. */
+static int64_t install(struct vmm *v, struct vsock *s)
+{
+    int fd = s->loop_fd >= 0 ? s->loop_fd : s->host_fd;
+    int h = alloc_handle(v, dup(fd), false); /* the dup is handles[].fd's own placeholder */
+    if (h < 0) {
+        net_close(v, s);
+        return h;
+    }
+    close(v->handles[h].fd);
+    v->handles[h].sock = s;
+    refresh(v, (uint32_t)h);
+    return h;
+}
+
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max)
 {
-    (void)v, (void)s, (void)fds, (void)max;
+    (void)v;
+    int n = 0;
+    if (s->listening) {
+        if (s->loop_fd >= 0 && n < max)
+            fds[n++] = s->loop_fd;
+        for (int i = 0; i < s->npub && n < max; i++)
+            fds[n++] = s->pub[i];
+        return n;
+    }
+    if (s->type == SOCK_DGRAM && is_inet(s->family)) {
+        /* UDP: datagrams come from outside (host_fd) and from the instance (loop_fd). */
+        if (s->host_fd >= 0 && n < max)
+            fds[n++] = s->host_fd;
+        if (s->loop_fd >= 0 && n < max)
+            fds[n++] = s->loop_fd;
+        return n;
+    }
+    int fd = data_fd(s);
+    if (fd < 0)
+        fd = s->host_fd >= 0 ? s->host_fd : s->loop_fd;
+    if (fd >= 0 && max > 0)
+        fds[n++] = fd;
+    return n;
+}
+
+/* --- addresses ------------------------------------------------------------------------ */
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port); /* same place in sin6 */
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    ((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+/* A guest address for s's family: checks the family and the length as Linux does. */
+static int guest_addr(struct vsock *s, const uint8_t *data, uint64_t len,
+                      struct sockaddr_storage *ss, socklen_t *sl)
+{
+    if (len < sizeof(sa_family_t) || len > sizeof *ss)
+        return -EINVAL;
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, data, len);
+    *sl = (socklen_t)len;
+    if (s->family == AF_INET) {
+        if (len < sizeof(struct sockaddr_in))
+            return -EINVAL;
+        if (ss->ss_family != AF_INET)
+            return -EAFNOSUPPORT;
+        *sl = sizeof(struct sockaddr_in);
+    } else if (s->family == AF_INET6) {
+        if (len < sizeof(struct sockaddr_in6))
+            return -EINVAL;
+        if (ss->ss_family != AF_INET6)
+            return -EAFNOSUPPORT;
+        *sl = sizeof(struct sockaddr_in6);
+    } else if (ss->ss_family != AF_UNIX) {
+        return -EINVAL;
+    }
     return 0;
 }
-void net_close(struct vmm *v, struct vsock *s) { (void)v, (void)s; }
+
+/* The loopback address of a family, with a port. */
+static socklen_t loop_addr(int family, uint16_t port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons(port);
+        return sizeof *a;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a->sin_port = htons(port);
+    return sizeof *a;
+}
+
+/* The unspecified address of a family, port 0: the name of an unbound socket. */
+static socklen_t any_addr(int family, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->ss_family = (sa_family_t)family;
+    return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* A host IPv4 address as an AF_INET6 socket sees it (::ffff:a.b.c.d). */
+static void to_family(int family, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    if (family != AF_INET6 || ss->ss_family != AF_INET)
+        return;
+    struct sockaddr_in in = *(struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    memset(a, 0, sizeof *a);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = in.sin_port;
+    a->sin6_addr.s6_addr[10] = a->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&a->sin6_addr.s6_addr[12], &in.sin_addr, 4);
+    *sl = sizeof *a;
+}
+
+/* The port in a loopback name of the private directory ("t80", "c4-40000", "u53"). */
+static int name_port(const struct sockaddr_un *sun, socklen_t len, int *family)
+{
+    if (len <= offsetof(struct sockaddr_un, sun_path))
+        return 0;
+    const char *base = strrchr(sun->sun_path, '/');
+    base = base ? base + 1 : sun->sun_path;
+    *family = AF_INET;
+    if (base[0] == 'c') {
+        *family = base[1] == '6' ? AF_INET6 : AF_INET;
+        base += 2;
+    }
+    return atoi(base + 1);
+}
+
+/* --- the instance's loopback ------------------------------------------------------------ */
+
+/* Binds fd to a name of the private directory. A name left by a socket that is gone (no
+ * one listens or receives there: connect is refused) is taken over; a live one is
+ * EADDRINUSE. Client names ("c…") are only labels: always taken. */
+static int loop_bind(struct net *n, int fd, const char *name, int type)
+{
+    struct sockaddr_un sun;
+    socklen_t len = net_path(n, name, &sun);
+    if (bind(fd, (struct sockaddr *)&sun, len) == 0)
+        return 0;
+    if (errno != EADDRINUSE)
+        return -errno;
+    if (name[0] != 'c') {
+        int probe = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int r = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sun, len);
+        int e = errno;
+        if (probe >= 0)
+            close(probe);
+        if (r == 0 || e != ECONNREFUSED)
+            return -EADDRINUSE;
+    }
+    unlinkat(n->dirfd, name, 0);
+    return bind(fd, (struct sockaddr *)&sun, len) == 0 ? 0 : -errno;
+}
+
+static int loop_socket(int type)
+{
+    int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+/* The TCP/UDP port s is bound to in the instance: its loop_fd named for it. port 0: an
+ * ephemeral one. */
+static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
+{
+    char name[16];
+    int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM;
+    int fd = loop_socket(type);
+    if (fd < 0)
+        return fd;
+    int err = -EADDRINUSE;
+    for (int tries = 0; tries < (port ? 1 : 28000) && err == -EADDRINUSE; tries++) {
+        uint16_t p = port ? port : net_ephemeral(v->net);
+        snprintf(name, sizeof name, "%c%u", type == SOCK_STREAM ? 't' : 'u', p);
+        err = loop_bind(v->net, fd, name, type);
+        if (!err)
+            port = p;
+    }
+    if (err) {
+        close(fd);
+        return err;
+    }
+    if (s->loop_fd >= 0)
+        close(s->loop_fd);
+    s->loop_fd = fd;
+    set_port(&s->local, port);
+    if (type == SOCK_DGRAM) {
+        /* A published UDP port: datagrams from outside arrive on its host socket, and the
+         * replies must leave from it. */
+        int pub;
+        if (net_published(v->net, SOCK_DGRAM, port, &pub, 1) == 1) {
+            int d = dup(pub);
+            if (d >= 0) {
+                if (s->host_fd >= 0)
+                    close(s->host_fd);
+                s->host_fd = d;
+            }
+        }
+    }
+    return 0;
+}
+
+static int64_t sock_bind(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int err = guest_addr(s, r->data, r->len, &ss, &sl);
+    if (err)
+        return err;
+    if (s->local_len)
+        return -EINVAL; /* bound already */
+    if (!is_inet(s->family))
+        return -EOPNOTSUPP; /* AF_UNIX names: see net_unix below */
+    if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM)
+        return -EOPNOTSUPP;
+    s->local = ss;
+    s->local_len = sl;
+    err = bind_port(v, s, port_of(&ss));
+    if (err) {
+        s->local_len = 0;
+        return err;
+    }
+    refresh(v, h);
+    return 0;
+}
+
+static int64_t sock_listen(struct vmm *v, uint32_t h, struct vsock *s, int64_t backlog)
+{
+    if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET)
+        return -EOPNOTSUPP;
+    if (s->via != VIA_NONE)
+        return -EINVAL;
+    if (backlog < 0 || backlog > 4096)
+        backlog = 4096;
+    if (!s->local_len) { /* listen without bind: an ephemeral port */
+        if (!is_inet(s->family))
+            return -EINVAL;
+        s->local_len = any_addr(s->family, &s->local);
+        int err = bind_port(v, s, 0);
+        if (err) {
+            s->local_len = 0;
+            return err;
+        }
+    }
+    if (listen(s->loop_fd, (int)backlog) < 0)
+        return -errno;
+    if (!s->listening && is_inet(s->family)) {
+        int fds[MAX_PUB];
+        int n = net_published(v->net, SOCK_STREAM, port_of(&s->local), fds, MAX_PUB);
+        for (int i = 0; i < n; i++) {
+            int d = dup(fds[i]);
+            if (d >= 0)
+                s->pub[s->npub++] = d;
+        }
+    }
+    s->listening = true;
+    refresh(v, h);
+    return 0;
+}
+
+/* A loopback connection: our end named "c4-<port>" (so the listener sees a peer port),
+ * connected to the listener's "t<port>". */
+static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockaddr_storage *to)
+{
+    int fd = loop_socket(SOCK_STREAM);
+    if (fd < 0)
+        return fd;
+    uint16_t port = s->local_len ? port_of(&s->local) : 0;
+    char name[24];
+    int err = -EADDRINUSE;
+    for (int tries = 0; tries < 64 && err; tries++) {
+        uint16_t p = port ? port : net_ephemeral(v->net);
+        snprintf(name, sizeof name, "c%c-%u", s->family == AF_INET6 ? '6' : '4', p);
+        err = loop_bind(v->net, fd, name, SOCK_STREAM);
+        if (!err)
+            port = p;
+    }
+    struct sockaddr_un sun;
+    snprintf(name, sizeof name, "t%u", port_of(to));
+    socklen_t len = net_path(v->net, name, &sun);
+    if (!err && connect(fd, (struct sockaddr *)&sun, len) < 0)
+        err = errno == ENOENT ? -ECONNREFUSED : errno == EAGAIN ? -EAGAIN : -errno;
+    if (err) {
+        close(fd);
+        return err;
+    }
+    if (s->loop_fd >= 0)
+        close(s->loop_fd); /* a bound, unconnected name: the connection replaces it */
+    s->loop_fd = fd;
+    s->via = VIA_LOOP;
+    if (!s->local_len)
+        s->local_len = loop_addr(s->family, port, &s->local);
+    else if (net_is_loopback((struct sockaddr *)&s->local) ||
+             (s->family == AF_INET && !((struct sockaddr_in *)&s->local)->sin_addr.s_addr))
+        loop_addr(s->family, port, &s->local);
+    return 0;
+}
+
+static int64_t sock_connect(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
+{
+    struct sockaddr_storage to;
+    socklen_t tl;
+    if (!is_inet(s->family))
+        return -EOPNOTSUPP;
+    int err = guest_addr(s, r->data, r->len, &to, &tl);
+    if (err)
+        return err;
+    if (s->listening)
+        return -EINVAL;
+    if (s->type == SOCK_DGRAM) {
+        /* UDP: only the default destination (and, outside, the host's filter). */
+        if (!net_is_loopback((struct sockaddr *)&to)) {
+            if ((err = net_egress_check(v->net, (struct sockaddr *)&to)))
+                return err;
+            if (connect(s->host_fd, (struct sockaddr *)&to, tl) < 0)
+                return -errno;
+        }
+        s->peer = to;
+        s->peer_len = tl;
+        return 0;
+    }
+    if (s->via != VIA_NONE)
+        return -EISCONN;
+    if (net_is_loopback((struct sockaddr *)&to)) {
+        err = (int)connect_loop(v, s, &to);
+    } else if (!(err = net_egress_check(v->net, (struct sockaddr *)&to))) {
+        if (connect(s->host_fd, (struct sockaddr *)&to, tl) < 0 && errno != EINPROGRESS)
+            return -errno;
+        err = errno == EINPROGRESS ? -EINPROGRESS : 0;
+        s->via = VIA_HOST;
+    }
+    if (err && err != -EINPROGRESS)
+        return err;
+    s->peer = to;
+    s->peer_len = tl;
+    refresh(v, h);
+    return err;
+}
+
+/* Accepts from the instance's listener first, then from the published ports'. */
+static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
+{
+    if (!s->listening)
+        return -EINVAL;
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof from;
+    int fd = accept4(s->loop_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    bool loop = fd >= 0;
+    for (int i = 0; fd < 0 && errno == EAGAIN && i < s->npub; i++) {
+        fl = sizeof from;
+        fd = accept4(s->pub[i], (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
+    if (fd < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    struct vsock *c = vsock_new(s->family, s->type, s->protocol);
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (loop || !is_inet(s->family)) {
+        c->loop_fd = fd;
+        c->via = VIA_LOOP;
+        if (is_inet(s->family)) {
+            int fam;
+            int port = name_port((struct sockaddr_un *)&from, fl, &fam);
+            c->peer_len = loop_addr(fam, (uint16_t)port, &c->peer);
+            to_family(s->family, &c->peer, &c->peer_len);
+            c->local_len = loop_addr(fam, port_of(&s->local), &c->local);
+            to_family(s->family, &c->local, &c->local_len);
+        } else {
+            c->peer = from;
+            c->peer_len = fl;
+            c->local = s->local;
+            c->local_len = s->local_len;
+        }
+    } else {
+        /* From outside: the real client's address; ours is the host's, with the guest port. */
+        c->host_fd = fd;
+        c->via = VIA_HOST;
+        c->peer = from;
+        c->peer_len = fl;
+        to_family(s->family, &c->peer, &c->peer_len);
+        c->local_len = sizeof c->local;
+        getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
+        to_family(s->family, &c->local, &c->local_len);
+        set_port(&c->local, port_of(&s->local));
+        int one = 1; /* as a Linux listener's children inherit it, when the guest set it */
+        int nd = 0;
+        socklen_t nl = sizeof nd;
+        if (s->host_fd >= 0 && getsockopt(s->host_fd, IPPROTO_TCP, TCP_NODELAY, &nd, &nl) == 0 && nd)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    uint32_t alen = c->peer_len;
+    int64_t h = install(v, c);
+    if (h < 0)
+        return h;
+    if (r->len >= 4 + alen) {
+        memcpy(r->data, &alen, 4);
+        memcpy(r->data + 4, &c->peer, alen);
+    }
+    return h;
+}
+
+static int64_t sock_getname(struct vsock *s, bool peer, struct ring_req *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (peer) {
+        if (s->type == SOCK_STREAM && s->via == VIA_NONE)
+            return -ENOTCONN;
+        if (!s->peer_len)
+            return -ENOTCONN;
+        ss = s->peer;
+        sl = s->peer_len;
+    } else if (s->via == VIA_HOST && s->type == SOCK_STREAM && !s->listening) {
+        sl = sizeof ss;
+        if (getsockname(s->host_fd, (struct sockaddr *)&ss, &sl) < 0)
+            return -errno;
+    } else if (s->local_len) {
+        ss = s->local;
+        sl = s->local_len;
+    } else if (is_inet(s->family)) {
+        sl = any_addr(s->family, &ss);
+    } else {
+        memset(&ss, 0, sizeof ss);
+        ss.ss_family = AF_UNIX;
+        sl = sizeof(sa_family_t);
+    }
+    uint32_t len = sl;
+    if (r->len < 4 + len)
+        return -EINVAL;
+    memcpy(r->data, &len, 4);
+    memcpy(r->data + 4, &ss, len);
+    return 0;
+}
+
+/* --- options ---------------------------------------------------------------------------- */
+
+/* The descriptor an option of `level` belongs to: IP/TCP options live on the host socket
+ * (made on demand for a loopback connection, which has none: AF_UNIX would refuse them). */
+static int option_fd(struct vsock *s, int level)
+{
+    if (level == SOL_SOCKET)
+        return s->listening ? s->loop_fd : data_fd(s);
+    if (!is_inet(s->family))
+        return s->loop_fd;
+    if (s->host_fd < 0)
+        s->host_fd = socket(s->family, (s->type == SOCK_SEQPACKET ? SOCK_STREAM : s->type) |
+                                           SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return s->host_fd;
+}
+
+static int64_t sock_setopt(struct vsock *s, int level, int name, struct ring_req *r)
+{
+    if (r->len > 256)
+        return -EINVAL;
+    int fd = option_fd(s, level);
+    if (fd < 0)
+        return -ENOBUFS;
+    if (setsockopt(fd, level, name, r->data, (socklen_t)r->len) < 0)
+        return -errno;
+    /* Socket-level options also go to the other descriptors, so that they hold whichever
+     * one ends up carrying the traffic. */
+    if (level == SOL_SOCKET) {
+        int fds[2] = {s->host_fd, s->loop_fd};
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0 && fds[i] != fd)
+                setsockopt(fds[i], level, name, r->data, (socklen_t)r->len);
+    }
+    return 0;
+}
+
+static int64_t sock_getopt(struct vsock *s, int level, int name, struct ring_req *r)
+{
+    int val = -1;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_TYPE: val = s->type; break;
+        case SO_DOMAIN: val = s->family; break;
+        case SO_PROTOCOL:
+            val = s->protocol ? s->protocol
+                  : !is_inet(s->family) ? 0
+                  : s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+            break;
+        case SO_ACCEPTCONN: val = s->listening; break;
+        default: break;
+        }
+    }
+    if (val >= 0) {
+        if (r->len < sizeof val)
+            return -EINVAL;
+        memcpy(r->data, &val, sizeof val);
+        return sizeof val;
+    }
+    int fd = option_fd(s, level);
+    if (fd < 0)
+        return -ENOBUFS;
+    socklen_t len = (socklen_t)(r->len > 256 ? 256 : r->len);
+    if (getsockopt(fd, level, name, r->data, &len) < 0)
+        return -errno;
+    return len;
+}
+
+/* --- data ------------------------------------------------------------------------------- */
+
+/* The guest's scatter list as host iovecs into guest memory. */
+static int map_iov(struct vmm *v, const struct uno_iov *g, uint32_t n, bool write,
+                   struct iovec *iov)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        iov[i].iov_base = g[i].len ? gpa_io_ptr(v, g[i].gpa, g[i].len, write) : NULL;
+        iov[i].iov_len = g[i].len;
+        if (g[i].len && !iov[i].iov_base)
+            return -EFAULT;
+    }
+    return 0;
+}
+
+/* The parts of a UNO_OP_SENDMSG/RECVMSG: header, name, control, scatter list. */
+struct msg_parts {
+    struct uno_msg *m;
+    uint8_t *name, *control;
+    struct uno_iov *iov;
+};
+
+static int msg_parts(struct ring_req *r, struct msg_parts *p)
+{
+    if (r->len < sizeof(struct uno_msg))
+        return -EINVAL;
+    p->m = (struct uno_msg *)r->data;
+    struct uno_msg m = *p->m; /* one read of what the guest may still change */
+    uint64_t need = sizeof m + (uint64_t)m.namelen + m.controllen + (uint64_t)m.niov * sizeof(struct uno_iov);
+    if (m.namelen > UNO_SOCKADDR_MAX || m.controllen > 4096 || m.niov > MAX_IOV || need > r->len)
+        return -EINVAL;
+    p->name = r->data + sizeof m;
+    p->control = p->name + m.namelen;
+    p->iov = (struct uno_iov *)(p->control + m.controllen);
+    if (((uintptr_t)p->iov & 7) != 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* Host flags from the guest's: never wait, never SIGPIPE the VMM. */
+static int host_flags(uint32_t f)
+{
+    return (int)(f & (MSG_PEEK | MSG_OOB | MSG_TRUNC | MSG_DONTROUTE | MSG_EOR | MSG_MORE)) |
+           MSG_DONTWAIT | MSG_NOSIGNAL;
+}
+
+static int64_t send_loop_dgram(struct vmm *v, struct vsock *s, struct msghdr *mh,
+                               const struct sockaddr_storage *to)
+{
+    if (s->loop_fd < 0 || !s->local_len) { /* an unbound sender gets a port, as Linux's */
+        if (!s->local_len)
+            s->local_len = any_addr(s->family, &s->local);
+        int err = bind_port(v, s, port_of(&s->local));
+        if (err)
+            return err;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "u%u", port_of(to));
+    struct sockaddr_un sun;
+    mh->msg_name = &sun;
+    mh->msg_namelen = net_path(v->net, name, &sun);
+    ssize_t n = sendmsg(s->loop_fd, mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+        /* No one there: a UDP datagram is lost silently, unless the socket is connected
+         * (Linux reports the ICMP error then). */
+        if (s->peer_len)
+            return -ECONNREFUSED;
+        size_t total = 0;
+        for (size_t i = 0; i < mh->msg_iovlen; i++)
+            total += mh->msg_iov[i].iov_len;
+        return (int64_t)total;
+    }
+    return n < 0 ? -errno : n;
+}
+
+static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
+{
+    struct msg_parts p;
+    int err = msg_parts(r, &p);
+    if (err)
+        return err;
+    struct uno_msg m = *p.m;
+    struct iovec iov[MAX_IOV];
+    if ((err = map_iov(v, p.iov, m.niov, false, iov)))
+        return err;
+    if (m.controllen)
+        return -EOPNOTSUPP; /* control data: only AF_UNIX (SCM_RIGHTS), not yet */
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m.niov};
+    if (s->type == SOCK_DGRAM && is_inet(s->family)) {
+        struct sockaddr_storage to;
+        socklen_t tl;
+        if (m.namelen) {
+            if ((err = guest_addr(s, p.name, m.namelen, &to, &tl)))
+                return err;
+        } else if (s->peer_len) {
+            to = s->peer;
+            tl = s->peer_len;
+        } else {
+            return -EDESTADDRREQ;
+        }
+        if (net_is_loopback((struct sockaddr *)&to))
+            return send_loop_dgram(v, s, &mh, &to);
+        if ((err = net_egress_check(v->net, (struct sockaddr *)&to)))
+            return err;
+        if (m.namelen) {
+            mh.msg_name = &to;
+            mh.msg_namelen = tl;
+        }
+        ssize_t n = sendmsg(s->host_fd, &mh, host_flags(m.flags));
+        return n < 0 ? -errno : n;
+    }
+    if (s->listening)
+        return -ENOTCONN;
+    if (s->via == VIA_NONE)
+        return is_inet(s->family) ? -EPIPE : -ENOTCONN;
+    ssize_t n = sendmsg(data_fd(s), &mh, host_flags(m.flags));
+    return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+}
+
+/* The source of a datagram from the instance's loopback, as the guest sees it. */
+static socklen_t loop_source(struct vsock *s, const struct sockaddr_un *sun, socklen_t len,
+                             struct sockaddr_storage *ss)
+{
+    int fam;
+    int port = name_port(sun, len, &fam);
+    socklen_t sl = loop_addr(AF_INET, (uint16_t)port, ss);
+    if (s->family == AF_INET6)
+        sl = loop_addr(AF_INET6, (uint16_t)port, ss);
+    return sl;
+}
+
+static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
+{
+    struct msg_parts p;
+    int err = msg_parts(r, &p);
+    if (err)
+        return err;
+    struct uno_msg m = *p.m;
+    struct iovec iov[MAX_IOV];
+    if ((err = map_iov(v, p.iov, m.niov, true, iov)))
+        return err;
+    struct sockaddr_storage from;
+    struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = iov,
+                        .msg_iovlen = m.niov};
+    ssize_t n;
+    bool loop = false;
+    if (s->listening)
+        return -ENOTCONN;
+    if (s->type == SOCK_DGRAM && is_inet(s->family)) {
+        n = -1;
+        errno = EAGAIN;
+        if (s->loop_fd >= 0) {
+            n = recvmsg(s->loop_fd, &mh, host_flags(m.flags));
+            loop = n >= 0;
+        }
+        if (n < 0 && errno == EAGAIN && s->host_fd >= 0) {
+            mh.msg_namelen = sizeof from;
+            n = recvmsg(s->host_fd, &mh, host_flags(m.flags));
+        }
+    } else {
+        int fd = data_fd(s);
+        if (s->via == VIA_NONE && s->type == SOCK_STREAM)
+            return -ENOTCONN;
+        n = recvmsg(fd, &mh, host_flags(m.flags)); /* MSG_WAITALL: the guest's loop */
+    }
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    socklen_t fl = 0;
+    if (s->type == SOCK_DGRAM && is_inet(s->family)) {
+        if (loop) {
+            fl = loop_source(s, (struct sockaddr_un *)&from, mh.msg_namelen, &from);
+        } else {
+            fl = mh.msg_namelen;
+            to_family(s->family, &from, &fl);
+        }
+    }
+    uint32_t give = fl < m.namelen ? fl : m.namelen;
+    memcpy(p.name, &from, give);
+    p.m->namelen = fl;
+    p.m->controllen = 0;
+    p.m->flags = (uint32_t)mh.msg_flags;
+    return n;
+}
+
+/* --- the entry point -------------------------------------------------------------------- */
+
+static int64_t op_socket(struct vmm *v, struct ring_req *r)
+{
+    int family = (int)r->arg[0], type = (int)r->arg[1], protocol = (int)r->arg[2];
+    if (r->arg[0] > 64 || r->arg[1] > 16 || r->arg[2] > 255)
+        return -EINVAL;
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        return -EAFNOSUPPORT;
+    if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
+        return -ESOCKTNOSUPPORT;
+    if (is_inet(family)) {
+        if (type == SOCK_SEQPACKET)
+            return -ESOCKTNOSUPPORT;
+        int want = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+        if (protocol && protocol != want)
+            return -EPROTONOSUPPORT;
+    } else if (protocol) {
+        return -EPROTONOSUPPORT;
+    }
+    struct vsock *s = vsock_new(family, type, protocol);
+    if (!s)
+        return -ENOMEM;
+    int fd = is_inet(family) ? socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol)
+                             : loop_socket(type);
+    if (fd < 0) {
+        int e = is_inet(family) ? errno : -fd;
+        free(s);
+        return -e;
+    }
+    if (is_inet(family))
+        s->host_fd = fd;
+    else
+        s->loop_fd = fd;
+    return install(v, s);
+}
+
+static int64_t op_sockpair(struct vmm *v, struct ring_req *r)
+{
+    int type = (int)r->arg[1];
+    if (r->arg[0] != AF_UNIX)
+        return r->arg[0] == AF_INET || r->arg[0] == AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
+    if (r->arg[2])
+        return -EPROTONOSUPPORT;
+    if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
+        return -ESOCKTNOSUPPORT;
+    if (r->len < 8)
+        return -EINVAL;
+    int fds[2];
+    if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        return -errno;
+    int64_t h[2];
+    for (int i = 0; i < 2; i++) {
+        struct vsock *s = vsock_new(AF_UNIX, type, 0);
+        if (!s) {
+            close(fds[i]);
+            if (i == 0)
+                close(fds[1]);
+            h[i] = -ENOMEM;
+        } else {
+            s->loop_fd = fds[i];
+            s->via = VIA_LOOP;
+            s->peer.ss_family = AF_UNIX;
+            s->peer_len = sizeof(sa_family_t);
+            h[i] = install(v, s);
+        }
+        if (h[i] < 0) {
+            if (i == 1 && h[0] >= 0) {
+                net_close(v, v->handles[h[0]].sock);
+                v->handles[h[0]].sock = NULL;
+                v->handles[h[0]].fd = -1;
+            } else if (i == 0) {
+                close(fds[1]);
+            }
+            return h[i];
+        }
+    }
+    uint32_t out[2] = {(uint32_t)h[0], (uint32_t)h[1]};
+    memcpy(r->data, out, sizeof out);
+    return sizeof out;
+}
+
+static int64_t op_sock(struct vmm *v, struct ring_req *r)
+{
+    struct vsock *s = sock_of(v, r->handle);
+    if (!s)
+        return handle_fd(v, r->handle) < 0 ? -EBADF : -ENOTSOCK;
+    switch (r->arg[0]) {
+    case UNO_SOCK_BIND:
+        return sock_bind(v, r->handle, s, r);
+    case UNO_SOCK_LISTEN:
+        return sock_listen(v, r->handle, s, (int64_t)r->arg[1]);
+    case UNO_SOCK_CONNECT:
+        return sock_connect(v, r->handle, s, r);
+    case UNO_SOCK_ACCEPT:
+        return sock_accept(v, s, r);
+    case UNO_SOCK_SHUTDOWN: {
+        if (r->arg[1] > SHUT_RDWR)
+            return -EINVAL;
+        if (s->via == VIA_NONE && !s->listening)
+            return -ENOTCONN;
+        int fd = s->listening ? s->loop_fd : data_fd(s);
+        return shutdown(fd, (int)r->arg[1]) < 0 ? -errno : 0;
+    }
+    case UNO_SOCK_GETNAME:
+        return sock_getname(s, r->arg[1] != 0, r);
+    case UNO_SOCK_SETOPT:
+        return sock_setopt(s, (int)r->arg[1], (int)r->arg[2], r);
+    case UNO_SOCK_GETOPT:
+        return sock_getopt(s, (int)r->arg[1], (int)r->arg[2], r);
+    case UNO_SOCK_ERROR: {
+        int e = 0;
+        socklen_t l = sizeof e;
+        int fd = data_fd(s);
+        if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+            return -errno;
+        return e;
+    }
+    case UNO_SOCK_NREAD: {
+        int n = 0, fd = data_fd(s);
+        if (s->type == SOCK_DGRAM && is_inet(s->family) && s->loop_fd >= 0 &&
+            ioctl(s->loop_fd, FIONREAD, &n) == 0 && n > 0)
+            return n;
+        if (fd < 0 || ioctl(fd, FIONREAD, &n) < 0)
+            return fd < 0 ? 0 : -errno;
+        return n;
+    }
+    case UNO_SOCK_INFO: {
+        struct uno_sockinfo in = {s->family, s->type, s->protocol, s->listening};
+        if (r->len < sizeof in)
+            return -EINVAL;
+        memcpy(r->data, &in, sizeof in);
+        return sizeof in;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+int64_t net_op(struct vmm *v, struct ring_req *r)
+{
+    if (!v->net)
+        return -ENETDOWN;
+    switch (r->op) {
+    case UNO_OP_SOCKET:
+        return op_socket(v, r);
+    case UNO_OP_SOCKPAIR:
+        return op_sockpair(v, r);
+    case UNO_OP_SOCK:
+        return op_sock(v, r);
+    case UNO_OP_SENDMSG:
+    case UNO_OP_RECVMSG: {
+        struct vsock *s = sock_of(v, r->handle);
+        if (!s)
+            return handle_fd(v, r->handle) < 0 ? -EBADF : -ENOTSOCK;
+        return r->op == UNO_OP_SENDMSG ? sock_sendmsg(v, s, r) : sock_recvmsg(v, s, r);
+    }
+    default:
+        return -ENOSYS;
+    }
+}

@@ -73,6 +73,7 @@ struct guest_mem {
 };
 
 struct vsock;
+struct net;
 
 struct host_handle {
     int fd;                /* -1: free */
@@ -96,6 +97,7 @@ struct vmm {
     void (*finish)(struct vmm *v, int status); /* the VM is over (main.c vmm_finish) */
     int doorbell_fd;       /* ioeventfd */
     int upper_fd;          /* O_PATH dir of the writable layer */
+    struct net *net;       /* sockets: the instance directory, published ports (net.c) */
     struct host_handle handles[UNO_MAX_HANDLES];
     pthread_mutex_t ring_lock;
     uint32_t sq_head, cq_tail;   /* the host's own copies; the guest's are not trusted */
@@ -122,6 +124,7 @@ struct vmm {
  * guest-physical range into a host pointer. */
 int mem_setup(struct vmm *v);
 void *gpa_ptr(struct vmm *v, uint64_t gpa, uint64_t len); /* NULL if not all RAM */
+void *gpa_io_ptr(struct vmm *v, uint64_t gpa, uint64_t len, bool write); /* RAM, shared, image */
 
 /* kvm.c — KVM plumbing */
 int kvm_open(struct vmm *v);

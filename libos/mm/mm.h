@@ -141,4 +141,9 @@ void mm_init(u64 brk_start);
 i64 mm_mmap_anon(u64 addr, u64 len, int prot, int flags, u8 kind, const char *name);
 extern u64 mm_brk_start, mm_brk_cur;
 
+/* userio.c: the guest-physical segments of a user buffer (faulted in, and made this
+ * process's own for writing), at most max; how many (fewer cover less: a short transfer). */
+struct uno_iov;
+int user_io_list(u64 va, u64 len, bool write, struct uno_iov *out, int max);
+
 #endif

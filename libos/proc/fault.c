@@ -33,10 +33,11 @@ static int vector_signal(u64 v)
 
 void exception_dispatch(struct regs *r)
 {
-    big_lock();
+    /* Before the lock: the libOS faulting holds it already, and would wait for itself. */
     if (r->rip >= UNO_VA_LIBOS)
         panic("exception %lu (error 0x%lx) in the libOS at rip 0x%lx, rsp 0x%lx", r->vector,
               r->error, r->rip, r->rsp);
+    big_lock();
     int sig = vector_signal(r->vector);
     int code = SI_KERNEL;
     u64 addr = 0;

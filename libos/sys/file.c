@@ -1,4 +1,6 @@
 /* System calls on descriptors: I/O, seeking, stat, directory reads, dup, fcntl, ioctl. */
+#include "net/socket.h"
+#include "core/kheap.h"
 #include "syscalls.h"
 #include "core/kernel.h"
 #include "fs/vfs.h"
@@ -87,6 +89,8 @@ i64 sys_pwrite64(u64 fd, u64 buf, u64 len, u64 off)
     return do_write(f, (const void *)buf, len, (i64)off);
 }
 
+static i64 iov_rw(struct file *f, struct iovec *iov, u64 iovp, u64 cnt, i64 off, bool write);
+
 static i64 do_iov(u64 fd, u64 iovp, u64 cnt, i64 off, bool write)
 {
     struct file *f = fd_get((int)fd);
@@ -94,13 +98,26 @@ static i64 do_iov(u64 fd, u64 iovp, u64 cnt, i64 off, bool write)
         return -EBADF;
     if (cnt > 1024)
         return -EINVAL;
-    static struct iovec iov[1024];
+    /* Per call: the lock is let go while a read waits, and another thread may come. */
+    struct iovec *iov = kmalloc(cnt * sizeof *iov + 1);
+    if (!iov)
+        return -ENOMEM;
+    i64 total = iov_rw(f, iov, iovp, cnt, off, write);
+    kfree(iov);
+    return total;
+}
+
+static i64 iov_rw(struct file *f, struct iovec *iov, u64 iovp, u64 cnt, i64 off, bool write)
+{
     if (copy_from_user(iov, (const void *)iovp, cnt * sizeof(struct iovec)))
         return -EFAULT;
-    i64 total = 0;
-    for (u64 i = 0; i < cnt; i++) {
+    for (u64 i = 0; i < cnt; i++)
         if ((i64)iov[i].len < 0)
             return -EINVAL;
+    if (file_is_socket(f)) /* one message, as Linux sends it */
+        return off >= 0 ? -ESPIPE : sock_iov(f, (const struct k_iovec *)iov, cnt, write);
+    i64 total = 0;
+    for (u64 i = 0; i < cnt; i++) {
         if (!iov[i].len)
             continue;
         i64 n = write ? do_write(f, (const void *)iov[i].base, iov[i].len, off)

@@ -198,4 +198,24 @@ i64 sys_rt_sigaction(u64 sig, u64 act, u64 old, u64 size);
 i64 sys_rt_sigprocmask(u64 how, u64 set, u64 old, u64 size);
 i64 sys_sigaltstack(u64 ss, u64 old);
 
+/* net/socket.c */
+i64 sys_socket(u64 family, u64 type, u64 protocol);
+i64 sys_socketpair(u64 family, u64 type, u64 protocol, u64 usv);
+i64 sys_bind(u64 fd, u64 uaddr, u64 len);
+i64 sys_listen(u64 fd, u64 backlog);
+i64 sys_connect(u64 fd, u64 uaddr, u64 len);
+i64 sys_accept(u64 fd, u64 uaddr, u64 ulenp);
+i64 sys_accept4(u64 fd, u64 uaddr, u64 ulenp, u64 flags);
+i64 sys_shutdown(u64 fd, u64 how);
+i64 sys_getsockname(u64 fd, u64 uaddr, u64 ulenp);
+i64 sys_getpeername(u64 fd, u64 uaddr, u64 ulenp);
+i64 sys_setsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 len);
+i64 sys_getsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 ulenp);
+i64 sys_sendto(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 alen);
+i64 sys_recvfrom(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 ulenp);
+i64 sys_sendmsg(u64 fd, u64 umsg, u64 flags);
+i64 sys_recvmsg(u64 fd, u64 umsg, u64 flags);
+i64 sys_sendmmsg(u64 fd, u64 uvec, u64 n, u64 flags);
+i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout);
+
 #endif

@@ -72,6 +72,25 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(38, setitimer, "dpp"),
     SYS(39, getpid, ""),
     SYS(40, sendfile, "ddpu"),
+    /* sockets (net/socket.c) */
+    SYS(41, socket, "ddd"),
+    SYS(42, connect, "dpd"),
+    SYS(43, accept, "dpp"),
+    SYS(44, sendto, "dpuxpd"),
+    SYS(45, recvfrom, "dpuxpp"),
+    SYS(46, sendmsg, "dpx"),
+    SYS(47, recvmsg, "dpx"),
+    SYS(48, shutdown, "dd"),
+    SYS(49, bind, "dpd"),
+    SYS(50, listen, "dd"),
+    SYS(51, getsockname, "dpp"),
+    SYS(52, getpeername, "dpp"),
+    SYS(53, socketpair, "dddp"),
+    SYS(54, setsockopt, "dddpd"),
+    SYS(55, getsockopt, "dddpp"),
+    SYS(288, accept4, "dppx"),
+    SYS(299, recvmmsg, "dpuxp"),
+    SYS(307, sendmmsg, "dpux"),
     SYS(56, clone, "xppp"),
     SYS(57, fork, ""),
     SYS(58, vfork, ""),
@@ -284,6 +303,7 @@ static enum restart restart_kind(u64 nr, const u64 a[6])
         return a[3] ? RESTART_NOHAND : RESTART_SYS;
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
     case 72: case 73: case 247: case 295: case 296:
+    case 42: case 43: case 44: case 45: case 46: case 47: case 288: case 299: case 307:
         return RESTART_SYS;
     case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
         return RESTART_NOHAND;

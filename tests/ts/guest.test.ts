@@ -346,6 +346,13 @@ for (const v of VARIANTS) {
         ["poll", "poll/ppoll/select/pselect over pipes and files, timeouts, EINTR", POLL_TODO, []],
         ["pgrp", "setpgid/getpgid/setsid/getsid and their errors, waitpid by group", PGRP_TODO, []],
         [
+          "sockets",
+          "TCP/UDP over the instance's loopback (IPv4, IPv6): names, half-close, EPIPE/SIGPIPE, " +
+            "errors, non-blocking connect, poll, timeouts, scatter/gather, fork, socketpair",
+          {},
+          [],
+        ],
+        [
           "threadio",
           "host calls of several threads at once: poll and read of one pipe, fork from a thread",
           THREADIO_TODO,

@@ -46,5 +46,19 @@
 #define EBADFD 77
 #define EOPNOTSUPP 95
 #define ETIMEDOUT 110
+/* sockets */
+#define ENOTSOCK 88
+#define EDESTADDRREQ 89
+#define EMSGSIZE 90
+#define EAFNOSUPPORT 97
+#define EADDRINUSE 98
+#define ENETUNREACH 101
+#define ECONNRESET 104
+#define ENOBUFS 105
+#define EISCONN 106
+#define ENOTCONN 107
+#define ECONNREFUSED 111
+#define EALREADY 114
+#define EINPROGRESS 115
 #endif
 #endif

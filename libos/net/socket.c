@@ -1,0 +1,764 @@
+/* Sockets: guest descriptors for sockets the VMM holds (vmm/net.c; abi/uno_abi.h,
+ * "Sockets"). The VMM never waits: a call that would block here is a loop of non-blocking
+ * attempts through the ring and waits for readiness (UNO_OP_POLL of the handle, made
+ * without the big lock), so signals, SO_RCVTIMEO/SO_SNDTIMEO and other threads behave as
+ * they do on Linux. Data moves in place: the host reads and writes the app's own pages
+ * (scatter lists from mm/userio.c). */
+#include "socket.h"
+#include "core/kernel.h"
+#include "core/kheap.h"
+#include "fs/file.h"
+#include "io/ring.h"
+#include "libos/string.h"
+#include "libos/fmt.h"
+#include "mm/mm.h"
+#include "proc/proc.h"
+#include "proc/signal.h"
+#include "sys/syscalls.h"
+
+#define POLLIN 0x1
+#define POLLOUT 0x4
+#define FIONREAD 0x541b
+
+/* What the libOS keeps of a socket: the host has the rest. */
+struct sock {
+    int family, type;
+    i64 rcvtimeo_ns, sndtimeo_ns; /* 0: none */
+};
+
+static struct sock *sk(struct file *f) { return f->priv; }
+
+extern const struct file_ops sock_ops;
+
+bool file_is_socket(const struct file *f) { return f->ops == &sock_ops; }
+
+static struct file *sock_file(u32 handle, int family, int type, int flags)
+{
+    struct sock *s = kmalloc(sizeof *s);
+    if (!s)
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->family = family;
+    s->type = type;
+    char name[32];
+    snprintf_l(name, sizeof name, "socket:[%u]", 0x20000 + handle);
+    struct file *f = file_alloc(&sock_ops, O_RDWR | (flags & O_NONBLOCK), S_IFSOCK | 0777, name);
+    if (!f) {
+        kfree(s);
+        return NULL;
+    }
+    f->priv = s;
+    f->handle = handle;
+    f->stream = true;
+    f->host_polled = true;
+    f->anon = true;
+    return f;
+}
+
+static void close_handle(u32 h)
+{
+    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = h};
+    ring_call(&op);
+}
+
+/* A descriptor for a new socket handle; the handle is closed if none can be had. */
+static i64 install(u32 h, int family, int type, int flags)
+{
+    struct file *f = sock_file(h, family, type, flags);
+    if (!f) {
+        close_handle(h);
+        return -ENOMEM;
+    }
+    int fd = fd_install(f, 0, (flags & O_CLOEXEC) != 0); /* the table takes our reference */
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}
+
+static struct file *sock_fd(u64 fd, i64 *err)
+{
+    struct file *f = fd_get((int)fd);
+    *err = !f ? -EBADF : !file_is_socket(f) ? -ENOTSOCK : 0;
+    return *err ? NULL : f;
+}
+
+static i64 sock_call(struct file *f, u64 what, u64 a1, u64 a2, const void *in, size_t in_len,
+                     void *out, size_t out_len)
+{
+    struct ring_op op = {.op = UNO_OP_SOCK, .handle = f->handle, .arg = {what, a1, a2},
+                         .in = in, .in_len = in_len, .out = out, .out_len = out_len,
+                         .out_fixed = out != NULL};
+    return ring_call(&op);
+}
+
+/* Waits, without the big lock, until the socket is ready for `events`: 0, -EAGAIN when
+ * the timeout (SO_RCVTIMEO/SO_SNDTIMEO) passes, -EINTR when a signal comes. */
+static i64 wait_ready(struct file *f, u16 events, i64 timeout_ns)
+{
+    struct uno_pollfd p = {.handle = f->handle, .events = events};
+    struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
+                         .out_len = sizeof p, .arg = {(u64)(timeout_ns ? timeout_ns : -1)},
+                         .blocking = true, .out_fixed = true};
+    i64 r = ring_call(&op);
+    if (r < 0)
+        return r;
+    return r == 0 ? -EAGAIN : 0;
+}
+
+static bool nonblocking(struct file *f, u64 msg_flags)
+{
+    return (file_status(f) & O_NONBLOCK) || (msg_flags & MSG_DONTWAIT);
+}
+
+/* --- creating, naming, connecting -------------------------------------------------------- */
+
+static int type_flags(u64 type, int *kind)
+{
+    if (type & ~(u64)(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    *kind = (int)(type & 0xf);
+    return (type & SOCK_NONBLOCK ? O_NONBLOCK : 0) | (type & SOCK_CLOEXEC ? O_CLOEXEC : 0);
+}
+
+i64 sys_socket(u64 family, u64 type, u64 protocol)
+{
+    int kind, flags = type_flags(type, &kind);
+    if (flags < 0)
+        return flags;
+    struct ring_op op = {.op = UNO_OP_SOCKET, .arg = {family, (u64)kind, protocol}};
+    i64 h = ring_call(&op);
+    return h < 0 ? h : install((u32)h, (int)family, kind, flags);
+}
+
+i64 sys_socketpair(u64 family, u64 type, u64 protocol, u64 usv)
+{
+    int kind, flags = type_flags(type, &kind);
+    if (flags < 0)
+        return flags;
+    if (!user_ok((void *)usv, 8, PROT_WRITE))
+        return -EFAULT;
+    u32 hs[2];
+    struct ring_op op = {.op = UNO_OP_SOCKPAIR, .arg = {family, (u64)kind, protocol},
+                         .out = hs, .out_len = sizeof hs, .out_fixed = true};
+    i64 r = ring_call(&op);
+    if (r < 0)
+        return r;
+    int fds[2];
+    fds[0] = (int)install(hs[0], (int)family, kind, flags);
+    if (fds[0] < 0) {
+        close_handle(hs[1]);
+        return fds[0];
+    }
+    fds[1] = (int)install(hs[1], (int)family, kind, flags);
+    if (fds[1] < 0) {
+        fd_close(fds[0]);
+        return fds[1];
+    }
+    return copy_to_user((void *)usv, fds, sizeof fds) ? -EFAULT : 0;
+}
+
+static i64 read_addr(u64 uaddr, u64 len, u8 *buf)
+{
+    if ((i64)(int)len < 0 || len > UNO_SOCKADDR_MAX)
+        return -EINVAL;
+    if (copy_from_user(buf, (void *)uaddr, len))
+        return -EFAULT;
+    return 0;
+}
+
+i64 sys_bind(u64 fd, u64 uaddr, u64 len)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    u8 a[UNO_SOCKADDR_MAX];
+    if (!f || (err = read_addr(uaddr, len, a)))
+        return err;
+    return sock_call(f, UNO_SOCK_BIND, 0, 0, a, len, NULL, 0);
+}
+
+i64 sys_listen(u64 fd, u64 backlog)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    return f ? sock_call(f, UNO_SOCK_LISTEN, (u64)(i64)(int)backlog, 0, NULL, 0, NULL, 0) : err;
+}
+
+i64 sys_connect(u64 fd, u64 uaddr, u64 len)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    u8 a[UNO_SOCKADDR_MAX];
+    if (!f || (err = read_addr(uaddr, len, a)))
+        return err;
+    i64 r = sock_call(f, UNO_SOCK_CONNECT, 0, 0, a, len, NULL, 0);
+    if (r != -EINPROGRESS || nonblocking(f, 0))
+        return r;
+    /* A blocking connect: the handshake's end, then its outcome. */
+    r = wait_ready(f, POLLOUT, sk(f)->sndtimeo_ns);
+    if (r < 0)
+        return r == -EAGAIN ? -EINPROGRESS : r;
+    r = sock_call(f, UNO_SOCK_ERROR, 0, 0, NULL, 0, NULL, 0);
+    return r > 0 ? -r : r;
+}
+
+/* An address the host gave (u32 length + sockaddr) to the app's (addr, *lenp), truncated
+ * to its room, the full length written back as Linux does. */
+static i64 give_addr(const u8 *got, u64 uaddr, u64 ulenp)
+{
+    if (!uaddr)
+        return 0;
+    u32 len, room;
+    memcpy(&len, got, 4);
+    if (len > UNO_SOCKADDR_MAX)
+        len = UNO_SOCKADDR_MAX;
+    if (copy_from_user(&room, (void *)ulenp, 4))
+        return -EFAULT;
+    if ((int)room < 0)
+        return -EINVAL;
+    if (copy_to_user((void *)uaddr, got + 4, MIN(room, len)) ||
+        copy_to_user((void *)ulenp, &len, 4))
+        return -EFAULT;
+    return 0;
+}
+
+i64 sys_accept4(u64 fd, u64 uaddr, u64 ulenp, u64 flags)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    if (flags & ~(u64)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    if (uaddr && !user_ok((void *)ulenp, 4, PROT_READ | PROT_WRITE))
+        return -EFAULT;
+    u8 got[4 + UNO_SOCKADDR_MAX];
+    for (;;) {
+        i64 h = sock_call(f, UNO_SOCK_ACCEPT, 0, 0, NULL, 0, got, sizeof got);
+        if (h >= 0) {
+            int fl = (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0) | (flags & SOCK_CLOEXEC ? O_CLOEXEC : 0);
+            i64 nfd = install((u32)h, sk(f)->family, sk(f)->type, fl);
+            if (nfd >= 0 && (err = give_addr(got, uaddr, ulenp))) {
+                fd_close((int)nfd);
+                return err;
+            }
+            return nfd;
+        }
+        if (h != -EAGAIN || nonblocking(f, 0))
+            return h;
+        if ((h = wait_ready(f, POLLIN, sk(f)->rcvtimeo_ns)))
+            return h;
+    }
+}
+
+i64 sys_accept(u64 fd, u64 uaddr, u64 ulenp) { return sys_accept4(fd, uaddr, ulenp, 0); }
+
+i64 sys_shutdown(u64 fd, u64 how)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    return f ? sock_call(f, UNO_SOCK_SHUTDOWN, how, 0, NULL, 0, NULL, 0) : err;
+}
+
+static i64 getname(u64 fd, u64 uaddr, u64 ulenp, u64 peer)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    u8 got[4 + UNO_SOCKADDR_MAX];
+    i64 r = sock_call(f, UNO_SOCK_GETNAME, peer, 0, NULL, 0, got, sizeof got);
+    if (r < 0)
+        return r;
+    if (!user_ok((void *)ulenp, 4, PROT_READ | PROT_WRITE))
+        return -EFAULT;
+    return give_addr(got, uaddr ? uaddr : 1, ulenp); /* a NULL address with room 0 is fine */
+}
+
+i64 sys_getsockname(u64 fd, u64 uaddr, u64 ulenp) { return getname(fd, uaddr, ulenp, 0); }
+i64 sys_getpeername(u64 fd, u64 uaddr, u64 ulenp) { return getname(fd, uaddr, ulenp, 1); }
+
+/* --- options ----------------------------------------------------------------------------- */
+
+struct k_timeval {
+    i64 sec, usec;
+};
+
+/* SO_RCVTIMEO/SO_SNDTIMEO are the libOS's: it is the libOS that waits. */
+static i64 *timeo_of(struct file *f, u64 level, u64 name)
+{
+    if (level != SOL_SOCKET)
+        return NULL;
+    if (name == SO_RCVTIMEO_OLD)
+        return &sk(f)->rcvtimeo_ns;
+    if (name == SO_SNDTIMEO_OLD)
+        return &sk(f)->sndtimeo_ns;
+    return NULL;
+}
+
+i64 sys_setsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 len)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    if ((int)len < 0)
+        return -EINVAL;
+    u8 val[256];
+    if (len > sizeof val)
+        return -EINVAL;
+    if (copy_from_user(val, (void *)uval, len))
+        return -EFAULT;
+    i64 *t = timeo_of(f, level, name);
+    if (t) {
+        struct k_timeval tv;
+        if (len < sizeof tv)
+            return -EINVAL;
+        memcpy(&tv, val, sizeof tv);
+        if (tv.usec < 0 || tv.usec >= 1000000)
+            return -EDOM;
+        *t = tv.sec < 0 ? 0 : tv.sec * 1000000000 + tv.usec * 1000;
+        return 0;
+    }
+    return sock_call(f, UNO_SOCK_SETOPT, level, name, val, len, NULL, 0);
+}
+
+i64 sys_getsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 ulenp)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    int room;
+    if (copy_from_user(&room, (void *)ulenp, 4))
+        return -EFAULT;
+    if (room < 0)
+        return -EINVAL;
+    u8 val[256];
+    i64 len;
+    i64 *t = timeo_of(f, level, name);
+    if (t) {
+        struct k_timeval tv = {*t / 1000000000, (*t % 1000000000) / 1000};
+        memcpy(val, &tv, sizeof tv);
+        len = sizeof tv;
+    } else if (level == SOL_SOCKET && name == SO_ERROR) {
+        i64 e = sock_call(f, UNO_SOCK_ERROR, 0, 0, NULL, 0, NULL, 0);
+        if (e < 0)
+            return e;
+        int v = (int)e;
+        memcpy(val, &v, sizeof v);
+        len = sizeof v;
+    } else {
+        len = sock_call(f, UNO_SOCK_GETOPT, level, name, NULL, 0, val, MIN((u64)room, sizeof val));
+        if (len < 0)
+            return len;
+    }
+    len = MIN(len, (i64)room);
+    if (copy_to_user((void *)uval, val, (u64)len) || copy_to_user((void *)ulenp, &len, 4))
+        return -EFAULT;
+    return 0;
+}
+
+/* --- data -------------------------------------------------------------------------------- */
+
+/* One message's worth of transfer, described for the host. */
+struct xfer {
+    const struct k_iovec *iov; /* the app's (or the libOS's own, kernel = true) */
+    u64 niov;
+    bool kernel;
+    u64 skip;                  /* bytes of iov already done (a blocking send's rest) */
+    const u8 *name;            /* sendto: the destination */
+    u64 namelen;
+    u64 flags;                 /* MSG_* */
+};
+
+/* The libOS's own buffers (sendfile's): guest-physical through the direct map or the
+ * libOS image, contiguous either way. */
+static u64 kernel_gpa(const void *p)
+{
+    u64 va = (u64)p;
+    return va >= UNO_VA_LIBOS ? bootinfo->libos_phys + (va - UNO_VA_LIBOS) : virt_to_phys_dmap(p);
+}
+
+/* The message for the host in `buf`: header, name, scatter list. Its size, or -errno. */
+static i64 build_msg(struct xfer *x, bool write_to_user, u8 *buf, u64 room, u64 name_room)
+{
+    struct uno_msg *m = (struct uno_msg *)buf;
+    memset(m, 0, sizeof *m);
+    m->flags = (u32)x->flags;
+    m->namelen = (u32)(x->name ? x->namelen : name_room);
+    if (x->name)
+        memcpy(buf + sizeof *m, x->name, x->namelen);
+    u64 at = ALIGN_UP(sizeof *m + m->namelen, 8);
+    m->namelen = (u32)(at - sizeof *m); /* padding counts as name room */
+    if (x->name)
+        memset(buf + sizeof *m + x->namelen, 0, m->namelen - x->namelen);
+    struct uno_iov *out = (struct uno_iov *)(buf + at);
+    int max = (int)((room - at) / sizeof *out), n = 0;
+    u64 skip = x->skip;
+    for (u64 i = 0; i < x->niov && n < max; i++) {
+        u64 base = (u64)x->iov[i].base, len = x->iov[i].len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        base += skip;
+        len -= skip;
+        skip = 0;
+        if (x->kernel) {
+            out[n++] = (struct uno_iov){.gpa = kernel_gpa((void *)base), .len = len};
+            continue;
+        }
+        int k = user_io_list(base, len, write_to_user, out + n, max - n);
+        if (k < 0)
+            return n ? (i64)(at + (u64)n * sizeof *out) : k;
+        n += k;
+    }
+    m->niov = (u32)n;
+    return (i64)(at + (u64)n * sizeof *out);
+}
+
+static u64 iov_total(const struct k_iovec *iov, u64 n)
+{
+    u64 t = 0;
+    for (u64 i = 0; i < n; i++)
+        t += iov[i].len;
+    return t;
+}
+
+static u8 msgbuf[UNO_RING_SLOT]; /* under the big lock, which ring ops hold */
+
+static i64 send_once(struct file *f, struct xfer *x)
+{
+    i64 len = build_msg(x, false, msgbuf, sizeof msgbuf, 0);
+    if (len < 0)
+        return len;
+    struct ring_op op = {.op = UNO_OP_SENDMSG, .handle = f->handle, .in = msgbuf, .in_len = (u64)len};
+    return ring_call(&op);
+}
+
+static i64 do_send(struct file *f, struct xfer *x)
+{
+    struct sock *s = sk(f);
+    u64 total = iov_total(x->iov, x->niov), done = 0;
+    bool nb = nonblocking(f, x->flags);
+    for (;;) {
+        x->skip = done;
+        i64 r = send_once(f, x);
+        if (r > 0)
+            done += (u64)r;
+        if (r >= 0 && (done >= total || s->type != SOCK_STREAM || nb))
+            return (i64)done;
+        if (r < 0 && r != -EAGAIN) {
+            if (r == -EPIPE && !(x->flags & MSG_NOSIGNAL)) {
+                struct k_siginfo si;
+                memset(&si, 0, sizeof si);
+                si.si_code = SI_USER;
+                si.kill.pid = proc.pid;
+                signal_raise(SIGPIPE, &si);
+            }
+            return done ? (i64)done : r;
+        }
+        if (r == -EAGAIN && nb)
+            return done ? (i64)done : r;
+        i64 w = wait_ready(f, POLLOUT, s->sndtimeo_ns);
+        if (w < 0)
+            return done ? (i64)done : w;
+    }
+}
+
+/* recvmsg's results beside the byte count. */
+struct recv_out {
+    u8 name[UNO_SOCKADDR_MAX];
+    u32 namelen, flags;
+};
+
+static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
+{
+    i64 len = build_msg(x, true, msgbuf, sizeof msgbuf, UNO_SOCKADDR_MAX);
+    if (len < 0)
+        return len;
+    struct ring_op op = {.op = UNO_OP_RECVMSG, .handle = f->handle, .in = msgbuf,
+                         .in_len = (u64)len, .out = msgbuf,
+                         .out_len = sizeof(struct uno_msg) + UNO_SOCKADDR_MAX, .out_fixed = true};
+    i64 r = ring_call(&op);
+    if (r >= 0) {
+        struct uno_msg *m = (struct uno_msg *)msgbuf;
+        o->namelen = MIN(m->namelen, (u32)UNO_SOCKADDR_MAX);
+        o->flags = m->flags;
+        memcpy(o->name, msgbuf + sizeof *m, o->namelen);
+    }
+    return r;
+}
+
+static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
+{
+    struct sock *s = sk(f);
+    u64 total = iov_total(x->iov, x->niov), done = 0;
+    bool nb = nonblocking(f, x->flags);
+    bool all = (x->flags & MSG_WAITALL) && s->type == SOCK_STREAM && !(x->flags & MSG_PEEK);
+    o->namelen = 0;
+    o->flags = 0;
+    for (;;) {
+        x->skip = done;
+        i64 r = recv_once(f, x, o);
+        if (r > 0)
+            done += (u64)r;
+        if (r == 0 || (r > 0 && (!all || done >= total)))
+            return (i64)done;
+        if (r < 0 && r != -EAGAIN)
+            return done ? (i64)done : r;
+        if (r == -EAGAIN && nb)
+            return done ? (i64)done : r;
+        i64 w = wait_ready(f, POLLIN, s->rcvtimeo_ns);
+        if (w < 0)
+            return done ? (i64)done : w;
+    }
+}
+
+i64 sock_iov(struct file *f, const struct k_iovec *iov, u64 n, bool write)
+{
+    struct xfer x = {.iov = iov, .niov = n};
+    struct recv_out o;
+    return write ? do_send(f, &x) : do_recv(f, &x, &o);
+}
+
+static i64 sock_read(struct file *f, void *buf, u64 len, i64 off)
+{
+    (void)off;
+    struct k_iovec v = {buf, len};
+    struct xfer x = {.iov = &v, .niov = 1, .kernel = (u64)buf >= UNO_VA_DMAP};
+    struct recv_out o;
+    return len ? do_recv(f, &x, &o) : 0;
+}
+
+static i64 sock_write(struct file *f, const void *buf, u64 len, i64 off)
+{
+    (void)off;
+    struct k_iovec v = {(void *)buf, len};
+    struct xfer x = {.iov = &v, .niov = 1, .kernel = (u64)buf >= UNO_VA_DMAP};
+    return do_send(f, &x);
+}
+
+i64 sys_sendto(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 alen)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    u8 a[UNO_SOCKADDR_MAX];
+    if (uaddr && (err = read_addr(uaddr, alen, a)))
+        return err;
+    struct k_iovec v = {(void *)buf, len};
+    struct xfer x = {.iov = &v, .niov = 1, .name = uaddr ? a : NULL, .namelen = alen, .flags = flags};
+    return do_send(f, &x);
+}
+
+i64 sys_recvfrom(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 ulenp)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    struct k_iovec v = {(void *)buf, len};
+    struct xfer x = {.iov = &v, .niov = 1, .flags = flags};
+    struct recv_out o;
+    i64 r = do_recv(f, &x, &o);
+    if (r >= 0 && uaddr && o.namelen) {
+        u8 got[4 + UNO_SOCKADDR_MAX];
+        memcpy(got, &o.namelen, 4);
+        memcpy(got + 4, o.name, o.namelen);
+        if ((err = give_addr(got, uaddr, ulenp)))
+            return err;
+    } else if (r >= 0 && uaddr && ulenp) {
+        u32 zero = 0;
+        if (copy_to_user((void *)ulenp, &zero, 4))
+            return -EFAULT;
+    }
+    return r;
+}
+
+struct k_msghdr {
+    void *name;
+    u32 namelen, _pad;
+    struct k_iovec *iov;
+    u64 iovlen;
+    void *control;
+    u64 controllen;
+    u32 flags, _pad2;
+};
+
+#define IOV_MAX 1024
+
+static i64 read_msghdr(u64 umsg, struct k_msghdr *m, struct k_iovec **iov)
+{
+    if (copy_from_user(m, (void *)umsg, sizeof *m))
+        return -EFAULT;
+    if (m->iovlen > IOV_MAX)
+        return -EMSGSIZE;
+    *iov = kmalloc(m->iovlen * sizeof **iov + 1);
+    if (!*iov)
+        return -ENOMEM;
+    if (m->iovlen && copy_from_user(*iov, m->iov, m->iovlen * sizeof **iov)) {
+        kfree(*iov);
+        return -EFAULT;
+    }
+    return 0;
+}
+
+static i64 sendmsg_one(struct file *f, u64 umsg, u64 flags)
+{
+    struct k_msghdr m;
+    struct k_iovec *iov;
+    i64 r = read_msghdr(umsg, &m, &iov);
+    if (r)
+        return r;
+    u8 a[UNO_SOCKADDR_MAX];
+    if (m.controllen) {
+        r = -EOPNOTSUPP; /* SCM_RIGHTS and friends: not yet (see docs/architecture.md) */
+    } else if (m.name && (r = read_addr((u64)m.name, m.namelen, a))) {
+        /* r set */
+    } else {
+        struct xfer x = {.iov = iov, .niov = m.iovlen, .name = m.name ? a : NULL,
+                         .namelen = m.namelen, .flags = flags};
+        r = do_send(f, &x);
+    }
+    kfree(iov);
+    return r;
+}
+
+static i64 recvmsg_one(struct file *f, u64 umsg, u64 flags)
+{
+    struct k_msghdr m;
+    struct k_iovec *iov;
+    i64 r = read_msghdr(umsg, &m, &iov);
+    if (r)
+        return r;
+    struct xfer x = {.iov = iov, .niov = m.iovlen, .flags = flags};
+    struct recv_out o;
+    r = do_recv(f, &x, &o);
+    kfree(iov);
+    if (r < 0)
+        return r;
+    u32 nl = o.namelen;
+    if (m.name && nl && copy_to_user(m.name, o.name, MIN(nl, m.namelen)))
+        return -EFAULT;
+    struct k_msghdr *um = (struct k_msghdr *)umsg;
+    u64 zero = 0;
+    if (copy_to_user(&um->namelen, &nl, 4) || copy_to_user(&um->controllen, &zero, 8) ||
+        copy_to_user(&um->flags, &o.flags, 4))
+        return -EFAULT;
+    return r;
+}
+
+i64 sys_sendmsg(u64 fd, u64 umsg, u64 flags)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    return f ? sendmsg_one(f, umsg, flags) : err;
+}
+
+i64 sys_recvmsg(u64 fd, u64 umsg, u64 flags)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    return f ? recvmsg_one(f, umsg, flags) : err;
+}
+
+struct k_mmsghdr {
+    struct k_msghdr hdr;
+    u32 len, _pad;
+};
+
+#define MSG_WAITFORONE 0x10000
+
+i64 sys_sendmmsg(u64 fd, u64 uvec, u64 n, u64 flags)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    n = MIN(n, (u64)IOV_MAX);
+    u64 i;
+    for (i = 0; i < n; i++) {
+        struct k_mmsghdr *um = (struct k_mmsghdr *)uvec + i;
+        i64 r = sendmsg_one(f, (u64)&um->hdr, flags);
+        if (r < 0)
+            return i ? (i64)i : r;
+        u32 len = (u32)r;
+        if (copy_to_user(&um->len, &len, 4))
+            return i ? (i64)i : -EFAULT;
+    }
+    return (i64)i;
+}
+
+i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout)
+{
+    i64 err;
+    struct file *f = sock_fd(fd, &err);
+    if (!f)
+        return err;
+    if (utimeout)
+        return -EOPNOTSUPP; /* the timeout form: not yet */
+    n = MIN(n, (u64)IOV_MAX);
+    u64 i;
+    for (i = 0; i < n; i++) {
+        struct k_mmsghdr *um = (struct k_mmsghdr *)uvec + i;
+        i64 r = recvmsg_one(f, (u64)&um->hdr, flags);
+        if (r < 0)
+            return i ? (i64)i : r;
+        u32 len = (u32)r;
+        if (copy_to_user(&um->len, &len, 4))
+            return i ? (i64)i : -EFAULT;
+        if (flags & MSG_WAITFORONE)
+            flags |= MSG_DONTWAIT;
+    }
+    return (i64)i;
+}
+
+/* --- the file -------------------------------------------------------------------------- */
+
+static int sock_stat(struct file *f, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0x8;
+    st->st_ino = 0x20000 + f->handle;
+    st->st_mode = S_IFSOCK | 0777;
+    st->st_nlink = 1;
+    st->st_uid = proc.uid;
+    st->st_gid = proc.gid;
+    st->st_blksize = 4096;
+    return 0;
+}
+
+static i64 sock_lseek(struct file *f, i64 o, int w)
+{
+    (void)f, (void)o, (void)w;
+    return -ESPIPE;
+}
+
+static i64 sock_ioctl(struct file *f, u64 cmd, u64 arg)
+{
+    if (cmd != FIONREAD)
+        return -ENOTTY;
+    i64 n = sock_call(f, UNO_SOCK_NREAD, 0, 0, NULL, 0, NULL, 0);
+    if (n < 0)
+        return n;
+    int v = (int)n;
+    return copy_to_user((void *)arg, &v, sizeof v) ? -EFAULT : 0;
+}
+
+static void sock_release(struct file *f)
+{
+    close_handle(f->handle);
+    kfree(f->priv);
+    f->priv = NULL;
+}
+
+const struct file_ops sock_ops = {
+    .read = sock_read,
+    .write = sock_write,
+    .stat = sock_stat,
+    .lseek = sock_lseek,
+    .ioctl = sock_ioctl,
+    .release = sock_release,
+};

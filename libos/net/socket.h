@@ -1,0 +1,36 @@
+/* Sockets (socket.c): Linux's numbers for what the socket calls take. */
+#ifndef NET_SOCKET_H
+#define NET_SOCKET_H
+#include "libos/types.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define SOCK_SEQPACKET 5
+#define SOCK_NONBLOCK 04000
+#define SOCK_CLOEXEC 02000000
+
+#define SOL_SOCKET 1
+#define SO_ERROR 4
+#define SO_RCVTIMEO_OLD 20
+#define SO_SNDTIMEO_OLD 21
+
+#define MSG_PEEK 0x2
+#define MSG_DONTWAIT 0x40
+#define MSG_WAITALL 0x100
+#define MSG_NOSIGNAL 0x4000
+
+/* One buffer of a scatter/gather list, as readv and msghdr give them. */
+struct k_iovec {
+    void *base;
+    u64 len;
+};
+
+struct file;
+bool file_is_socket(const struct file *f);
+/* readv/writev of a socket: one message, however many buffers. */
+i64 sock_iov(struct file *f, const struct k_iovec *iov, u64 n, bool write);
+#endif

@@ -1,0 +1,399 @@
+/* The socket API over the instance's loopback: TCP and UDP over IPv4 and IPv6, listen and
+ * accept (also across fork), non-blocking connect, half-close, MSG_PEEK/MSG_DONTWAIT/
+ * MSG_NOSIGNAL, EPIPE and SIGPIPE, ECONNREFUSED, EADDRINUSE, options, timeouts, poll on
+ * sockets, scatter/gather, socketpair, and a large transfer between processes. Natively
+ * this is the host's loopback; in uno it is the instance's private one. Exits 1 if a CHECK
+ * failed. */
+#include "guest.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+static struct sockaddr_in lo4(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+/* A listener on 127.0.0.1 at a port the system picks; its port in *port. */
+static int listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo4(0);
+    socklen_t l = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 16) ||
+        getsockname(s, (struct sockaddr *)&a, &l))
+        return -1;
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static int connect_to(int port)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo4(port);
+    return c >= 0 && connect(c, (struct sockaddr *)&a, sizeof a) == 0 ? c : -1;
+}
+
+static void tcp_basics(void)
+{
+    section("TCP over 127.0.0.1: connect, accept, names, data, half-close");
+    int port, l = listener(&port);
+    EXPECT("listener on an ephemeral port", l >= 0 && port > 0);
+    int c = connect_to(port);
+    EXPECT("connect", c >= 0);
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    int a = accept(l, (struct sockaddr *)&peer, &pl);
+    EXPECT("accept", a >= 0);
+    EXPECT("the peer is 127.0.0.1", pl == sizeof peer && peer.sin_family == AF_INET &&
+                                        peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    getsockname(c, (struct sockaddr *)&me, &ml);
+    EXPECT("the client's port is the peer port the server sees", me.sin_port == peer.sin_port);
+    struct sockaddr_in cp;
+    socklen_t cpl = sizeof cp;
+    getpeername(c, (struct sockaddr *)&cp, &cpl);
+    EXPECT("the client's peer is the listener's port", ntohs(cp.sin_port) == port);
+    EXPECT("send", send(c, "hello", 5, 0) == 5);
+    char b[16] = {0};
+    EXPECT("MSG_PEEK sees it", recv(a, b, sizeof b, MSG_PEEK) == 5 && !memcmp(b, "hello", 5));
+    int n = 0;
+    ioctl(a, FIONREAD, &n);
+    printf("FIONREAD: %d\n", n);
+    memset(b, 0, sizeof b);
+    EXPECT("recv takes it", recv(a, b, sizeof b, 0) == 5 && !memcmp(b, "hello", 5));
+    SHOW("MSG_DONTWAIT on an empty socket", recv(a, b, sizeof b, MSG_DONTWAIT));
+    OKAY("shutdown(SHUT_WR)", shutdown(c, SHUT_WR));
+    SHOW("the server reads EOF", recv(a, b, sizeof b, 0));
+    EXPECT("the other direction still works", write(a, "back", 4) == 4 && read(c, b, 4) == 4 &&
+                                                  !memcmp(b, "back", 4));
+    SHOW("send after SHUT_WR", send(c, "x", 1, MSG_NOSIGNAL));
+    int t = -1;
+    socklen_t tl = sizeof t;
+    getsockopt(a, SOL_SOCKET, SO_TYPE, &t, &tl);
+    printf("SO_TYPE: %d\n", t);
+    int on = 1;
+    OKAY("TCP_NODELAY on", setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on));
+    int got = 0;
+    tl = sizeof got;
+    getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &got, &tl);
+    printf("TCP_NODELAY reads back set: %s\n", yesno(got != 0));
+    int acc = -1;
+    tl = sizeof acc;
+    getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &acc, &tl);
+    printf("SO_ACCEPTCONN of the listener: %d\n", acc);
+    close(a);
+    close(c);
+    close(l);
+}
+
+static void errors(void)
+{
+    section("errors: ECONNREFUSED, EADDRINUSE, ENOTCONN, ENOTSOCK, EINVAL");
+    int port, l = listener(&port);
+    struct sockaddr_in a = lo4(port);
+    int s2 = socket(AF_INET, SOCK_STREAM, 0);
+    SHOW("bind to a port in use", bind(s2, (struct sockaddr *)&a, sizeof a));
+    close(s2);
+    close(l);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    SHOW("connect to a closed port", connect(c, (struct sockaddr *)&a, sizeof a));
+    close(c);
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    char b[4];
+    SHOW("recv on an unconnected socket", recv(c, b, 4, 0));
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    SHOW("getpeername unconnected", getpeername(c, (struct sockaddr *)&peer, &pl));
+    SHOW("accept on a non-listener", accept(c, NULL, NULL));
+    SHOW("bind with a short address", bind(c, (struct sockaddr *)&a, 4));
+    close(c);
+    int p[2];
+    if (pipe(p) == 0) {
+        SHOW("listen on a pipe", listen(p[0], 1));
+        close(p[0]);
+        close(p[1]);
+    }
+    SHOW("socket(AF_INET, SOCK_SEQPACKET)", socket(AF_INET, SOCK_SEQPACKET, 0) < 0 ? -1 : 0);
+}
+
+static volatile sig_atomic_t got_pipe;
+static void on_pipe(int s) { (void)s; got_pipe = 1; }
+
+static void epipe(void)
+{
+    section("EPIPE and SIGPIPE, MSG_NOSIGNAL");
+    signal(SIGPIPE, on_pipe);
+    int port, l = listener(&port);
+    int c = connect_to(port);
+    int a = accept(l, NULL, NULL);
+    close(a);
+    usleep(50000);
+    char big[4096] = {0};
+    /* The first write after the peer closed may still be accepted; keep writing. */
+    ssize_t r = 0;
+    for (int i = 0; i < 100 && r >= 0; i++)
+        r = send(c, big, sizeof big, MSG_NOSIGNAL);
+    printf("with MSG_NOSIGNAL: %s, no signal: %s\n", errname(errno), yesno(!got_pipe));
+    SHOW("a plain write", write(c, big, sizeof big));
+    printf("SIGPIPE: %s\n", yesno(got_pipe));
+    signal(SIGPIPE, SIG_DFL);
+    close(c);
+    close(l);
+}
+
+static void nonblocking(void)
+{
+    section("non-blocking connect and accept, poll on sockets");
+    int port, l = listener(&port);
+    fcntl(l, F_SETFL, O_NONBLOCK);
+    SHOW("accept with none waiting", accept(l, NULL, NULL));
+    struct pollfd pl = {.fd = l, .events = POLLIN};
+    SHOW("poll of an idle listener", poll(&pl, 1, 0));
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = lo4(port);
+    errno = 0;
+    int r = connect(c, (struct sockaddr *)&a, sizeof a);
+    printf("non-blocking connect: %s\n", r == 0 || errno == EINPROGRESS ? "0 or EINPROGRESS" : errname(errno));
+    struct pollfd pc = {.fd = c, .events = POLLOUT};
+    SHOW("poll for the connection", poll(&pc, 1, 5000));
+    printf("POLLOUT: %s\n", yesno(pc.revents & POLLOUT));
+    int e = -1;
+    socklen_t el = sizeof e;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &e, &el);
+    printf("SO_ERROR: %d\n", e);
+    SHOW("poll of the listener now", poll(&pl, 1, 5000));
+    printf("POLLIN: %s\n", yesno(pl.revents & POLLIN));
+    int s = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    EXPECT("accept4", s >= 0);
+    printf("accept4's O_NONBLOCK: %s, FD_CLOEXEC: %s\n", yesno(fcntl(s, F_GETFL) & O_NONBLOCK),
+           yesno(fcntl(s, F_GETFD) & FD_CLOEXEC));
+    struct pollfd ps = {.fd = s, .events = POLLIN};
+    SHOW("poll with nothing to read", poll(&ps, 1, 0));
+    send(c, "x", 1, 0);
+    SHOW("poll once data came", poll(&ps, 1, 5000));
+    close(c);
+    char b[4];
+    recv(s, b, sizeof b, 0);
+    ps.events = POLLIN | POLLRDHUP;
+    poll(&ps, 1, 5000);
+    printf("after the peer closed: POLLIN %s POLLRDHUP %s\n", yesno(ps.revents & POLLIN),
+           yesno(ps.revents & POLLRDHUP));
+    SHOW("read at EOF", read(s, b, sizeof b));
+    close(s);
+    close(l);
+}
+
+static void timeouts(void)
+{
+    section("SO_RCVTIMEO");
+    int port, l = listener(&port);
+    int c = connect_to(port);
+    int a = accept(l, NULL, NULL);
+    struct timeval tv = {0, 100000};
+    OKAY("set SO_RCVTIMEO 100 ms", setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    struct timeval back = {0, 0};
+    socklen_t bl = sizeof back;
+    getsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &back, &bl);
+    printf("reads back: %ld.%06ld\n", (long)back.tv_sec, (long)back.tv_usec);
+    char b[4];
+    SHOW("recv times out", recv(a, b, sizeof b, 0));
+    close(a);
+    close(c);
+    close(l);
+}
+
+static void udp(void)
+{
+    section("UDP over 127.0.0.1: sendto, recvfrom, connect, sendmmsg/recvmmsg");
+    int r = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0);
+    socklen_t al = sizeof a;
+    bind(r, (struct sockaddr *)&a, sizeof a);
+    getsockname(r, (struct sockaddr *)&a, &al);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT("sendto", sendto(s, "ping", 4, 0, (struct sockaddr *)&a, sizeof a) == 4);
+    char b[16] = {0};
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    EXPECT("recvfrom", recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl) == 4 &&
+                           !memcmp(b, "ping", 4));
+    struct sockaddr_in sme;
+    socklen_t sl = sizeof sme;
+    getsockname(s, (struct sockaddr *)&sme, &sl);
+    EXPECT("the sender got a port, and recvfrom names it", sme.sin_port != 0 &&
+                                                               from.sin_port == sme.sin_port);
+    EXPECT("from 127.0.0.1", from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    EXPECT("a reply to that address", sendto(r, "pong", 4, 0, (struct sockaddr *)&from, fl) == 4 &&
+                                          recv(s, b, sizeof b, 0) == 4 && !memcmp(b, "pong", 4));
+    OKAY("connect the sender", connect(s, (struct sockaddr *)&a, sizeof a));
+    struct mmsghdr m[3];
+    struct iovec v[3];
+    const char *words[3] = {"one", "three", "seven"};
+    for (int i = 0; i < 3; i++) {
+        v[i].iov_base = (void *)words[i];
+        v[i].iov_len = strlen(words[i]);
+        memset(&m[i], 0, sizeof m[i]);
+        m[i].msg_hdr.msg_iov = &v[i];
+        m[i].msg_hdr.msg_iovlen = 1;
+    }
+    printf("sendmmsg: %d\n", sendmmsg(s, m, 3, 0));
+    char bufs[3][16];
+    struct iovec rv[3];
+    for (int i = 0; i < 3; i++) {
+        rv[i].iov_base = bufs[i];
+        rv[i].iov_len = sizeof bufs[i];
+        memset(&m[i], 0, sizeof m[i]);
+        m[i].msg_hdr.msg_iov = &rv[i];
+        m[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(r, m, 3, MSG_WAITFORONE, NULL);
+    int total = got;
+    while (total < 3 && got > 0) {
+        got = recvmmsg(r, m + total, 3 - total, 0, NULL);
+        total += got > 0 ? got : 0;
+    }
+    printf("recvmmsg: %d, lengths %u %u %u\n", total, m[0].msg_len, m[1].msg_len, m[2].msg_len);
+    char small[2];
+    send(s, "truncated", 9, 0);
+    struct iovec tv = {small, sizeof small};
+    struct msghdr mh = {.msg_iov = &tv, .msg_iovlen = 1};
+    SHOW("a datagram bigger than the buffer", recvmsg(r, &mh, 0));
+    printf("MSG_TRUNC: %s\n", yesno(mh.msg_flags & MSG_TRUNC));
+    close(s);
+    close(r);
+}
+
+static void ipv6(void)
+{
+    section("TCP over ::1");
+    int l = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+    socklen_t al = sizeof a;
+    OKAY("bind ::1", bind(l, (struct sockaddr *)&a, sizeof a));
+    listen(l, 4);
+    getsockname(l, (struct sockaddr *)&a, &al);
+    int c = socket(AF_INET6, SOCK_STREAM, 0);
+    OKAY("connect ::1", connect(c, (struct sockaddr *)&a, sizeof a));
+    struct sockaddr_in6 peer;
+    socklen_t pl = sizeof peer;
+    int s = accept(l, (struct sockaddr *)&peer, &pl);
+    EXPECT("the peer is ::1", s >= 0 && pl == sizeof peer &&
+                                  !memcmp(&peer.sin6_addr, &in6addr_loopback, 16));
+    EXPECT("data both ways", write(c, "6", 1) == 1 && read(s, &a, 1) == 1);
+    close(s);
+    close(c);
+    close(l);
+}
+
+static void scatter(void)
+{
+    section("writev, readv, sendmsg and recvmsg with several buffers");
+    int port, l = listener(&port);
+    int c = connect_to(port);
+    int a = accept(l, NULL, NULL);
+    struct iovec w[3] = {{"ab", 2}, {"", 0}, {"cdef", 4}};
+    printf("writev: %ld\n", (long)writev(c, w, 3));
+    char x[3] = {0}, y[8] = {0};
+    struct iovec r[2] = {{x, 2}, {y, 4}};
+    struct msghdr mh = {.msg_iov = r, .msg_iovlen = 2};
+    SHOW("recvmsg(MSG_WAITALL)", recvmsg(a, &mh, MSG_WAITALL));
+    printf("\"%s\" \"%s\"\n", x, y);
+    struct msghdr sm = {.msg_iov = w, .msg_iovlen = 3};
+    printf("sendmsg: %ld\n", (long)sendmsg(a, &sm, 0));
+    memset(y, 0, sizeof y);
+    struct iovec r2[1] = {{y, 6}};
+    SHOW("readv", readv(c, r2, 1));
+    printf("\"%s\"\n", y);
+    close(a);
+    close(c);
+    close(l);
+}
+
+static void across_fork(void)
+{
+    section("a listener shared across fork; socketpair between processes; 4 MiB through");
+    int port, l = listener(&port);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int a = accept(l, NULL, NULL);
+        char *buf = malloc(1 << 22);
+        fill_pattern(buf, 1 << 22, 7);
+        size_t off = 0;
+        while (off < (1u << 22)) {
+            ssize_t n = write(a, buf + off, (1u << 22) - off);
+            if (n <= 0)
+                _exit(2);
+            off += (size_t)n;
+        }
+        close(a);
+        _exit(0);
+    }
+    close(l);
+    int c = connect_to(port);
+    uint64_t h = FNV_INIT;
+    size_t total = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(c, buf, sizeof buf)) > 0) {
+        h = fnv1a(buf, (size_t)n, h);
+        total += (size_t)n;
+    }
+    char *want = malloc(1 << 22);
+    fill_pattern(want, 1 << 22, 7);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EXPECT("the child accepted on the parent's listener and sent 4 MiB intact",
+           total == (1u << 22) && h == fnv1a(want, 1u << 22, FNV_INIT));
+    printf("child status: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 99);
+    close(c);
+    int sv[2];
+    OKAY("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        char b[8] = {0};
+        if (read(sv[1], b, 4) != 4)
+            _exit(3);
+        b[0] = 'P';
+        _exit(write(sv[1], b, 4) == 4 ? 0 : 4);
+    }
+    close(sv[1]);
+    write(sv[0], "ping", 4);
+    char b[8] = {0};
+    SHOW("socketpair round trip", read(sv[0], b, 4));
+    printf("got \"%s\"\n", b);
+    waitpid(pid, &st, 0);
+    printf("child status: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 99);
+    close(sv[0]);
+    OKAY("socketpair(SOCK_DGRAM)", socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+    send(sv[0], "a", 1, 0);
+    send(sv[0], "bcd", 3, 0);
+    SHOW("first datagram", recv(sv[1], b, 8, 0));
+    SHOW("second datagram", recv(sv[1], b, 8, 0));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    start_watchdog();
+    tcp_basics();
+    errors();
+    epipe();
+    nonblocking();
+    timeouts();
+    udp();
+    ipv6();
+    scatter();
+    across_fork();
+    printf("failures: %d\n", guest_failures);
+    return guest_failures != 0;
+}
