@@ -26,7 +26,7 @@ static void usage(FILE *f)
                "               [--cpuid-cache FILE] [--backend cpl3|native|auto]\n"
                "               [--pids-limit N] [--cpus N] [--tty] [--trace] [--verbose]\n"
                "               [--no-syscall-rewrite] [--publish HOSTIP:HOSTPORT:GUESTPORT/PROTO]...\n"
-               "               [--network default|none|allow=CIDR,...] [--net-dir DIR]\n"
+               "               [--network default|none|allow=CIDR,...]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
@@ -75,7 +75,6 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"no-syscall-rewrite", no_argument, 0, 'R'},
         {"cpus", required_argument, 0, 'C'},
         {"publish", required_argument, 0, 'o'}, {"network", required_argument, 0, 'N'},
-        {"net-dir", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -123,7 +122,6 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         case 'c': c->cpuid_cache = optarg; break;
         case 'o': c->publish[c->npublish++] = optarg; break; /* checked by net_init */
         case 'N': c->network = optarg; break;
-        case 'D': c->net_dir = optarg; break;
         case 'b':
             if (!strcmp(optarg, "cpl3"))
                 c->backend = UNO_BACKEND_CPL3;
@@ -302,7 +300,6 @@ void vmm_finish(struct vmm *v, int status)
         for (;;)
             pause();
     ring_stop_io_thread(v);
-    net_finish(v);
     vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,
             (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells);
     exit_now(status);

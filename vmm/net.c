@@ -3,8 +3,8 @@
  *
  *   host_fd  a host TCP/UDP socket: traffic leaving the instance (egress policy applied),
  *            and the holder of the IP/TCP-level options;
- *   loop_fd  a host AF_UNIX socket in the instance's private directory: the instance's own
- *            loopback (named "t<port>" for a TCP listener, "u<port>" for a UDP socket,
+ *   loop_fd  a host AF_UNIX socket: the instance's own loopback, with abstract names of the
+ *            instance (netcfg.c; "t<port>" for a TCP listener, "u<port>" for a UDP socket,
  *            "c4-<port>"/"c6-<port>" for the client end of a loopback connection), and the
  *            guest's own AF_UNIX sockets;
  *   pub[]    the host listeners of ports published to the socket's port (netcfg.c).
@@ -217,14 +217,20 @@ static void to_family(int family, struct sockaddr_storage *ss, socklen_t *sl)
     *sl = sizeof *a;
 }
 
-/* The port in a loopback name of the private directory ("t80", "c4-40000", "u53"). */
+/* The port in a loopback name ("uno-<token>/t80", "…/c4-40000", "…/u53"; abstract: no NUL at
+ * the end, len says where it ends); 0 for an unnamed socket. */
 static int name_port(const struct sockaddr_un *sun, socklen_t len, int *family)
 {
-    if (len <= offsetof(struct sockaddr_un, sun_path))
-        return 0;
-    const char *base = strrchr(sun->sun_path, '/');
-    base = base ? base + 1 : sun->sun_path;
     *family = AF_INET;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (len <= off + 1 || len > sizeof *sun)
+        return 0;
+    char name[sizeof sun->sun_path];
+    size_t n = len - off - 1; /* the abstract name, after its leading NUL */
+    memcpy(name, sun->sun_path + 1, n);
+    name[n] = 0;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
     if (base[0] == 'c') {
         *family = base[1] == '6' ? AF_INET6 : AF_INET;
         base += 2;
@@ -234,27 +240,11 @@ static int name_port(const struct sockaddr_un *sun, socklen_t len, int *family)
 
 /* --- the instance's loopback ------------------------------------------------------------ */
 
-/* Binds fd to a name of the private directory. A name left by a socket that is gone (no
- * one listens or receives there: connect is refused) is taken over; a live one is
- * EADDRINUSE. Client names ("c…") are only labels: always taken. */
-static int loop_bind(struct net *n, int fd, const char *name, int type)
+/* Binds fd to a loopback name: EADDRINUSE while another socket of the instance holds it. */
+static int loop_bind(struct net *n, int fd, const char *name)
 {
     struct sockaddr_un sun;
     socklen_t len = net_path(n, name, &sun);
-    if (bind(fd, (struct sockaddr *)&sun, len) == 0)
-        return 0;
-    if (errno != EADDRINUSE)
-        return -errno;
-    if (name[0] != 'c') {
-        int probe = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int r = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sun, len);
-        int e = errno;
-        if (probe >= 0)
-            close(probe);
-        if (r == 0 || e != ECONNREFUSED)
-            return -EADDRINUSE;
-    }
-    unlinkat(n->dirfd, name, 0);
     return bind(fd, (struct sockaddr *)&sun, len) == 0 ? 0 : -errno;
 }
 
@@ -277,7 +267,7 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
     for (int tries = 0; tries < (port ? 1 : 28000) && err == -EADDRINUSE; tries++) {
         uint16_t p = port ? port : net_ephemeral(v->net);
         snprintf(name, sizeof name, "%c%u", type == SOCK_STREAM ? 't' : 'u', p);
-        err = loop_bind(v->net, fd, name, type);
+        err = loop_bind(v->net, fd, name);
         if (!err)
             port = p;
     }
@@ -376,7 +366,7 @@ static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockadd
     for (int tries = 0; tries < 64 && err; tries++) {
         uint16_t p = port ? port : net_ephemeral(v->net);
         snprintf(name, sizeof name, "c%c-%u", s->family == AF_INET6 ? '6' : '4', p);
-        err = loop_bind(v->net, fd, name, SOCK_STREAM);
+        err = loop_bind(v->net, fd, name);
         if (!err)
             port = p;
     }
@@ -450,6 +440,11 @@ static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
     struct sockaddr_storage from;
     socklen_t fl = sizeof from;
     int fd = accept4(s->loop_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd >= 0 && is_inet(s->family) && !net_peer_ok(fd)) { /* not the instance's */
+        close(fd);
+        fl = sizeof from;
+        fd = accept4(s->loop_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
     bool loop = fd >= 0;
     for (int i = 0; fd < 0 && errno == EAGAIN && i < s->npub; i++) {
         fl = sizeof from;

@@ -1,5 +1,5 @@
 /* What the VMM's socket code shares between its two halves: the instance's network (netcfg.c:
- * its private directory, published ports, egress policy) and the guest's sockets (net.c). */
+ * its loopback's names, published ports, egress policy) and the guest's sockets (net.c). */
 #ifndef VMM_NET_H
 #define VMM_NET_H
 #include <netinet/in.h>
@@ -19,7 +19,7 @@ struct published {
     int proto;         /* SOCK_STREAM or SOCK_DGRAM */
     uint16_t guest_port, host_port;
     int fd;
-    char host_ip[64];  /* for messages */
+    char host_ip[128]; /* for messages */
 };
 
 struct cidr {
@@ -31,9 +31,7 @@ struct cidr {
 enum egress { EGRESS_DEFAULT, EGRESS_NONE, EGRESS_ALLOW };
 
 struct net {
-    int dirfd;            /* the instance's private directory (its loopback's sockets) */
-    char dir[4096];
-    bool own_dir;         /* made by us (no --net-dir): PID 1 removes it at the end */
+    char token[24];       /* the instance's loopback names begin "uno-<token>/" */
     struct published pub[NET_MAX_PUBLISH];
     int npub;
     enum egress egress;
@@ -47,8 +45,10 @@ bool net_is_loopback(const struct sockaddr *sa);        /* the instance's own ad
 int net_egress_check(struct net *n, const struct sockaddr *sa); /* 0 or -ENETUNREACH */
 /* The published sockets for a guest port: up to max fds, how many. */
 int net_published(struct net *n, int proto, uint16_t guest_port, int *fds, int max);
-/* "/proc/self/fd/N/name" of a name in the private directory, for AF_UNIX addresses. */
+/* The abstract AF_UNIX address of a loopback name ("t80"): "\0uno-<token>/t80". */
 socklen_t net_path(struct net *n, const char *name, struct sockaddr_un *sun);
+/* Only the instance's own processes (our user's) may come in through its loopback. */
+bool net_peer_ok(int fd);
 uint16_t net_ephemeral(struct net *n);
 
 #endif

@@ -2,14 +2,15 @@
  * ports published to it, and where its traffic may go. Set up once by PID 1's uno-vmm and
  * inherited by every process of the instance through fork.
  *
- * The loopback is private: the guest's 127.0.0.1/::1 are host AF_UNIX sockets named after
- * the port in a directory only the instance uses (mode 0700), so connections between the
- * instance's processes never touch the host's loopback, and nothing outside can reach them.
+ * The loopback is private: the guest's 127.0.0.1/::1 are host AF_UNIX sockets with abstract
+ * names made of a random instance name and the port ("uno-<token>/t80"), so connections
+ * between the instance's processes never touch the host's loopback or another instance's
+ * ports. Abstract names go away with their last socket (a port is free again exactly when
+ * Linux would free it), and a connection from a process of another user is refused.
  * Published ports are host sockets uno-vmm owns from the start; a guest listener on the
  * guest port takes their connections too (net.c). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -166,25 +167,20 @@ bad:
     return -1;
 }
 
-static int open_dir(struct net *n, const char *dir)
+/* The instance's name: random, made by PID 1 and inherited by every process through fork. */
+static int make_token(struct net *n)
 {
-    if (dir) {
-        snprintf(n->dir, sizeof n->dir, "%s", dir);
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(n->dir, sizeof n->dir, "%s/uno-net-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(n->dir)) {
-            fprintf(stderr, "uno-vmm: cannot make a directory for the instance's sockets: %s\n",
-                    strerror(errno));
-            return -1;
-        }
-        n->own_dir = true;
-    }
-    n->dirfd = open(n->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (n->dirfd < 0) {
-        fprintf(stderr, "uno-vmm: --net-dir %s: %s\n", n->dir, strerror(errno));
+    uint8_t r[8];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd < 0 ? -1 : read(fd, r, sizeof r);
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof r) {
+        fprintf(stderr, "uno-vmm: cannot read /dev/urandom for the instance's name\n");
         return -1;
     }
+    for (int i = 0; i < 8; i++)
+        snprintf(n->token + 2 * i, 3, "%02x", r[i]);
     return 0;
 }
 
@@ -193,29 +189,13 @@ int net_init(struct vmm *v)
     static struct net the_net;
     struct net *n = &the_net;
     v->net = n;
-    n->dirfd = -1;
     n->next_port = (uint16_t)(32768 + getpid() % 28000);
     if (parse_network(n, v->cfg.network))
         return -1;
     for (int i = 0; i < v->cfg.npublish; i++)
         if (publish(n, v->cfg.publish[i]))
             return -1;
-    return open_dir(n, v->cfg.net_dir);
-}
-
-void net_finish(struct vmm *v)
-{
-    struct net *n = v->net;
-    if (!n || !n->own_dir || !proc_is_init(v))
-        return;
-    DIR *d = fdopendir(dup(n->dirfd));
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.')
-            unlinkat(n->dirfd, e->d_name, 0);
-    if (d)
-        closedir(d);
-    rmdir(n->dir);
+    return make_token(n);
 }
 
 bool net_is_loopback(const struct sockaddr *sa)
@@ -309,8 +289,15 @@ socklen_t net_path(struct net *n, const char *name, struct sockaddr_un *sun)
 {
     memset(sun, 0, sizeof *sun);
     sun->sun_family = AF_UNIX;
-    int len = snprintf(sun->sun_path, sizeof sun->sun_path, "/proc/self/fd/%d/%s", n->dirfd, name);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)len + 1);
+    int len = snprintf(sun->sun_path + 1, sizeof sun->sun_path - 1, "uno-%s/%s", n->token, name);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+}
+
+bool net_peer_ok(int fd)
+{
+    struct ucred cr;
+    socklen_t l = sizeof cr;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && cr.uid == geteuid();
 }
 
 uint16_t net_ephemeral(struct net *n)

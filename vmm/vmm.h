@@ -35,12 +35,10 @@ struct vmm_config {
     int pids_limit;
     int cpus;      /* --cpus: host CPUs the guest's threads may run on at once */
     /* Networking (net.c): --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp] (one port each),
-     * --network default|none|allow=CIDR[,CIDR...], --net-dir DIR (the instance's private
-     * directory for its loopback; made and removed by uno-vmm when not given). */
+     * --network default|none|allow=CIDR[,CIDR...]. */
     const char **publish;
     int npublish;
     const char *network;
-    const char *net_dir;
 };
 
 /* One vCPU = one guest thread = one host thread of this process (vcpu.c). */
@@ -196,8 +194,7 @@ int handle_poll_fds(struct vmm *v, uint32_t h, int *fds, int max);
 #define HANDLE_POLL_MAX 8
 
 /* Sockets (net.c). */
-int net_init(struct vmm *v);                    /* the instance's directory, published ports */
-void net_finish(struct vmm *v);                 /* PID 1 ends: the directory goes */
+int net_init(struct vmm *v);                    /* the instance's name, published ports */
 int64_t net_op(struct vmm *v, struct ring_req *r); /* UNO_OP_SOCKET ... UNO_OP_RECVMSG */
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max);
 void net_close(struct vmm *v, struct vsock *s);

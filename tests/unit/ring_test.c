@@ -27,7 +27,8 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
-#include "vmm.h"
+#include "net.h"
+#include <arpa/inet.h>
 
 #include "check.h"
 
@@ -1591,6 +1592,121 @@ static void test_breadth_ops(void)
     EQ(submit(&ev, NULL, 0), -EINVAL);
 }
 
+/* ---------------------------------------------------------------- sockets (net.c) */
+static int64_t sock_op(uint32_t h, uint64_t what, uint64_t a1, uint64_t a2, const void *data,
+                       size_t dlen, uint64_t len)
+{
+    struct uno_sqe sqe = {.op = UNO_OP_SOCK, .handle = h, .len = len, .arg = {what, a1, a2}};
+    return submit(&sqe, data, dlen);
+}
+
+/* A UNO_OP_SENDMSG/RECVMSG whose one segment is `n` bytes of guest RAM at `gpa`. */
+static int64_t msg_op(uint16_t op, uint32_t h, uint64_t gpa, uint64_t n, uint32_t niov,
+                      uint32_t namelen)
+{
+    uint8_t buf[512] = {0};
+    struct uno_msg m = {.flags = 0, .namelen = namelen, .niov = niov};
+    memcpy(buf, &m, sizeof m);
+    struct uno_iov iov = {gpa, n};
+    memcpy(buf + sizeof m + namelen, &iov, sizeof iov);
+    size_t len = sizeof m + namelen + (niov ? sizeof iov : 0);
+    struct uno_sqe sqe = {.op = op, .handle = h, .len = niov > 1 ? sizeof buf : len};
+    return submit(&sqe, buf, sizeof buf);
+}
+
+static void test_sockets(void)
+{
+    EQ(net_init(&V), 0);
+    int fds0 = count_fds();
+
+    struct uno_sqe so = {.op = UNO_OP_SOCKET, .arg = {AF_INET, SOCK_STREAM, 0}};
+    int64_t l = submit(&so, NULL, 0);
+    CHECK(l >= 3 && l < UNO_MAX_HANDLES, "socket = %lld", (long long)l);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    EQ(sock_op((uint32_t)l, UNO_SOCK_BIND, 0, 0, &a, 4, 4), -EINVAL); /* too short */
+    EQ(sock_op((uint32_t)l, UNO_SOCK_BIND, 0, 0, &a, sizeof a, sizeof a), 0);
+    EQ(sock_op((uint32_t)l, UNO_SOCK_BIND, 0, 0, &a, sizeof a, sizeof a), -EINVAL); /* again */
+    EQ(sock_op((uint32_t)l, UNO_SOCK_LISTEN, 8, 0, NULL, 0, 0), 0);
+    EQ(sock_op((uint32_t)l, UNO_SOCK_GETNAME, 0, 0, NULL, 0, 4 + sizeof a), 0);
+    struct sockaddr_in got;
+    memcpy(&got, slot + 4, sizeof got);
+    CHECK(got.sin_family == AF_INET && got.sin_port != 0, "an ephemeral port was chosen");
+    a.sin_port = got.sin_port;
+    char name[64], unix_table[1 << 16];
+    snprintf(name, sizeof name, "@uno-%s/t%u", V.net->token, ntohs(got.sin_port));
+    host_read("/proc/net/unix", unix_table, sizeof unix_table);
+    CHECK(strstr(unix_table, name) != NULL, "the listener is %s", name);
+
+    int64_t l2 = submit(&so, NULL, 0);
+    EQ(sock_op((uint32_t)l2, UNO_SOCK_BIND, 0, 0, &a, sizeof a, sizeof a), -EADDRINUSE);
+    EQ(sock_op((uint32_t)l2, UNO_SOCK_ACCEPT, 0, 0, NULL, 0, 132), -EINVAL); /* not listening */
+    EQ(sock_op((uint32_t)l, UNO_SOCK_ACCEPT, 0, 0, NULL, 0, 132), -EAGAIN);
+
+    int64_t c = submit(&so, NULL, 0);
+    EQ(sock_op((uint32_t)c, UNO_SOCK_CONNECT, 0, 0, &a, sizeof a, sizeof a), 0);
+    EQ(sock_op((uint32_t)c, UNO_SOCK_CONNECT, 0, 0, &a, sizeof a, sizeof a), -EISCONN);
+    int64_t s = sock_op((uint32_t)l, UNO_SOCK_ACCEPT, 0, 0, NULL, 0, 132);
+    CHECK(s >= 3 && s < UNO_MAX_HANDLES, "accept = %lld", (long long)s);
+    uint32_t alen;
+    memcpy(&alen, slot, 4);
+    memcpy(&got, slot + 4, sizeof got);
+    CHECK(alen == sizeof got && got.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+          "the peer is 127.0.0.1");
+
+    /* Data in place: from one range of guest RAM into another. */
+    memcpy(V.mem.ram + 4096, "in place", 8);
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, 4096, 8, 1, 0), 8);
+    EQ(msg_op(UNO_OP_RECVMSG, (uint32_t)s, 8192, 64, 1, 0), 8);
+    CHECK(!memcmp(V.mem.ram + 8192, "in place", 8), "received where asked");
+    /* Hostile scatter lists and headers. */
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, V.mem.ram_size - 4, 8, 1, 0), -EFAULT);
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, UINT64_MAX - 4, 16, 1, 0), -EFAULT);
+    EQ(msg_op(UNO_OP_RECVMSG, (uint32_t)s, UNO_GPA_IMAGE, 16, 1, 0), -EFAULT);
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, 4096, 8, 100000, 0), -EINVAL);
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, 4096, 8, 1, 200), -EINVAL);
+    struct uno_sqe tiny = {.op = UNO_OP_SENDMSG, .handle = (uint32_t)c, .len = 4};
+    EQ(submit(&tiny, "abcd", 4), -EINVAL);
+    tiny.handle = 900;
+    EQ(submit(&tiny, "abcd", 4), -EBADF);
+    EQ(sock_op(900, UNO_SOCK_LISTEN, 1, 0, NULL, 0, 0), -EBADF);
+    EQ(sock_op(UNO_MAX_HANDLES + 5, UNO_SOCK_LISTEN, 1, 0, NULL, 0, 0), -EBADF);
+    EQ(sock_op(1, UNO_SOCK_LISTEN, 1, 0, NULL, 0, 0), -ENOTSOCK); /* the console */
+    EQ(sock_op((uint32_t)c, 99, 0, 0, NULL, 0, 0), -EINVAL);
+    EQ(sock_op((uint32_t)c, UNO_SOCK_SETOPT, SOL_SOCKET, SO_KEEPALIVE, "\1\0\0\0", 4, 300), -EINVAL);
+    EQ(sock_op((uint32_t)c, UNO_SOCK_SHUTDOWN, 7, 0, NULL, 0, 0), -EINVAL);
+
+    /* Bad arguments to socket(). */
+    struct uno_sqe bad = {.op = UNO_OP_SOCKET, .arg = {AF_PACKET, SOCK_STREAM, 0}};
+    EQ(submit(&bad, NULL, 0), -EAFNOSUPPORT);
+    bad.arg[0] = AF_INET;
+    bad.arg[1] = SOCK_RAW;
+    EQ(submit(&bad, NULL, 0), -ESOCKTNOSUPPORT);
+    bad.arg[1] = SOCK_STREAM;
+    bad.arg[2] = IPPROTO_UDP;
+    EQ(submit(&bad, NULL, 0), -EPROTONOSUPPORT);
+    bad.arg[0] = 1ull << 40;
+    EQ(submit(&bad, NULL, 0), -EINVAL);
+
+    /* Egress policy. */
+    struct sockaddr_in out = {.sin_family = AF_INET};
+    out.sin_addr.s_addr = inet_addr("169.254.169.254");
+    EQ(net_egress_check(V.net, (struct sockaddr *)&out), -ENETUNREACH);
+    out.sin_addr.s_addr = inet_addr("127.0.0.53");
+    EQ(net_egress_check(V.net, (struct sockaddr *)&out), -ENETUNREACH);
+    out.sin_addr.s_addr = inet_addr("192.0.2.7");
+    EQ(net_egress_check(V.net, (struct sockaddr *)&out), 0);
+    CHECK(net_is_loopback((struct sockaddr *)&a), "127.0.0.1 is the instance's own");
+    CHECK(!net_is_loopback((struct sockaddr *)&out), "192.0.2.7 is not");
+
+    uint32_t hs[] = {(uint32_t)l, (uint32_t)l2, (uint32_t)c, (uint32_t)s};
+    for (int i = 0; i < 4; i++)
+        EQ(h_op(UNO_OP_CLOSE, hs[i], 0, 0, 0), 0);
+    int64_t again = submit(&so, NULL, 0);
+    EQ(sock_op((uint32_t)again, UNO_SOCK_BIND, 0, 0, &a, sizeof a, sizeof a), 0); /* port free */
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)again, 0, 0, 0), 0);
+    EQ(count_fds(), fds0); /* every host descriptor of the sockets closed */
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-seeds")) {
@@ -1606,6 +1722,7 @@ int main(int argc, char **argv)
     test_confinement();
     test_handles();
     test_breadth_ops();
+    test_sockets();
     test_ring_serve();
     test_io_thread();
     teardown();
