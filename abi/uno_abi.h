@@ -398,7 +398,8 @@ struct uno_sockinfo {
 };
 /* UNO_OP_SENDMSG / RECVMSG data: this header, then namelen bytes of address, controllen
  * bytes of control data (cmsghdr as Linux lays them out; SCM_RIGHTS carries u32 handles),
- * then niov struct uno_iov. RECVMSG: namelen/controllen say the room in, the lengths out;
+ * then, from the next multiple of 8, niov struct uno_iov. RECVMSG: namelen/controllen say
+ * the room in, the lengths out;
  * flags are MSG_* in (the call's) and out (msg_flags). */
 struct uno_msg {
     uint32_t flags, namelen, controllen, niov;

@@ -43,7 +43,7 @@ static int beneath(struct vmm *v, const char *path, int flags, mode_t mode)
 }
 
 /* Open the parent directory of `path`; *name points at its last component. */
-static int parent_of(struct vmm *v, const char *path, const char **name)
+int parent_of(struct vmm *v, const char *path, const char **name)
 {
     const char *slash = strrchr(path, '/');
     if (!*path)
@@ -67,7 +67,7 @@ static int whiteout_name(char *out, size_t outsz, const char *name)
 }
 
 /* Drop a whiteout hiding `name`: an entry is being created there. Returns 1 if one was. */
-static int drop_whiteout(int dfd, const char *name)
+int drop_whiteout(int dfd, const char *name)
 {
     char wh[300];
     if (whiteout_name(wh, sizeof wh, name))

@@ -295,17 +295,217 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
     return 0;
 }
 
+/* --- the guest's AF_UNIX names ------------------------------------------------------------
+ * The libOS resolves a path name to the absolute path of its node in the writable layer;
+ * an abstract name comes as it is. On the host both become abstract names of the instance:
+ * "a/<name>" for an abstract one (a hash when too long), "i/<dev>.<ino>" for a socket node
+ * (bind makes the node; connect finds it: renames and hard links keep working, an unlinked
+ * node is unreachable, as on Linux). */
+
+#define UNIX_ROOM (sizeof(((struct sockaddr_un *)0)->sun_path))
+
+static uint64_t fnv(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The host's abstract address for a name of the instance ("a/…", "i/…"), name bytes given. */
+static socklen_t unix_abstract(struct net *n, const char *kind, const uint8_t *name, size_t len,
+                               struct sockaddr_un *sun)
+{
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    int pre = snprintf(sun->sun_path + 1, UNIX_ROOM - 1, "uno-%s/%s", n->token, kind);
+    size_t room = UNIX_ROOM - 1 - (size_t)pre;
+    if (len > room) { /* too long with our prefix: its hash */
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv(name, len));
+        sun->sun_path[1 + pre - 2] = (char)(kind[0] - 32); /* "A/": hashed */
+        memcpy(sun->sun_path + 1 + pre, hex, 16);
+        len = 16;
+    } else {
+        memcpy(sun->sun_path + 1 + pre, name, len);
+    }
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)pre + len);
+}
+
+/* The host address of a guest AF_UNIX address. create: bind's (the socket node is made,
+ * mode given; *made says so, for undoing). */
+static int unix_host_addr(struct vmm *v, const uint8_t *data, uint64_t len, bool create,
+                          uint32_t mode, struct sockaddr_un *host, socklen_t *hl, bool *made)
+{
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    struct sockaddr_un g;
+    if (len <= off || len > sizeof g)
+        return -EINVAL;
+    memset(&g, 0, sizeof g);
+    memcpy(&g, data, len);
+    if (g.sun_family != AF_UNIX)
+        return -EINVAL;
+    if (g.sun_path[0] == 0) {
+        *hl = unix_abstract(v->net, "a/", (uint8_t *)g.sun_path + 1, len - off - 1, host);
+        return 0;
+    }
+    size_t plen = strnlen(g.sun_path, len - off);
+    if (g.sun_path[0] != '/' || plen == len - off)
+        return -EINVAL; /* the libOS sends an absolute path, NUL-terminated */
+    char rel[UNIX_ROOM];
+    int err = check_path(g.sun_path + 1, plen, rel, sizeof rel, NULL);
+    if (err)
+        return err;
+    const char *name;
+    int dfd = parent_of(v, rel, &name);
+    if (dfd < 0)
+        return dfd;
+    if (create) {
+        if (mknodat(dfd, name, S_IFSOCK | (mode & 07777), 0) < 0) {
+            err = errno == EEXIST ? -EADDRINUSE : -errno;
+            close(dfd);
+            return err;
+        }
+        drop_whiteout(dfd, name);
+        *made = true;
+    }
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        err = -errno;
+    else if (!S_ISSOCK(st.st_mode))
+        err = -ECONNREFUSED;
+    close(dfd);
+    if (err)
+        return err;
+    char id[48];
+    int n = snprintf(id, sizeof id, "%llx.%llx", (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino);
+    *hl = unix_abstract(v->net, "i/", (uint8_t *)id, (size_t)n, host);
+    return 0;
+}
+
+/* The socket node a failed bind made goes again. */
+static void unix_unmake(struct vmm *v, const uint8_t *data)
+{
+    const struct sockaddr_un *g = (const struct sockaddr_un *)data;
+    char rel[UNIX_ROOM];
+    const char *name;
+    if (check_path(g->sun_path + 1, UNIX_ROOM - 1, rel, sizeof rel, NULL))
+        return;
+    int dfd = parent_of(v, rel, &name);
+    if (dfd >= 0) {
+        unlinkat(dfd, name, 0);
+        close(dfd);
+    }
+}
+
+/* A host peer's address as the guest sees it: the instance's abstract names map back; a
+ * socket node's path cannot be known here (the guest sees an unnamed peer). */
+static socklen_t unix_guest_addr(struct net *n, const struct sockaddr_un *hp, socklen_t hl,
+                                 struct sockaddr_storage *out)
+{
+    struct sockaddr_un hcopy = *hp, *h = &hcopy; /* out may be where hp points */
+    struct sockaddr_un *g = (struct sockaddr_un *)out;
+    memset(out, 0, sizeof *out);
+    g->sun_family = AF_UNIX;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    char pre[40];
+    int pl = snprintf(pre, sizeof pre, "uno-%s/a/", n->token);
+    if (hl > off + 1 + (size_t)pl && h->sun_path[0] == 0 && !memcmp(h->sun_path + 1, pre, (size_t)pl)) {
+        size_t len = hl - off - 1 - (size_t)pl;
+        memcpy(g->sun_path + 1, h->sun_path + 1 + pl, len);
+        return (socklen_t)(off + 1 + len);
+    }
+    return sizeof(sa_family_t);
+}
+
+/* bind of an AF_UNIX socket: data = the resolved address, then the guest's own (arg2
+ * bytes, kept for getsockname); arg1 = the node's mode. Just the family: an autobind. */
+static int64_t unix_bind(struct vmm *v, struct vsock *s, struct ring_req *r)
+{
+    uint64_t glen = r->arg[2];
+    if (glen > r->len || glen > sizeof(struct sockaddr_un))
+        return -EINVAL;
+    uint64_t rlen = r->len - glen;
+    struct sockaddr_un host;
+    socklen_t hl;
+    bool made = false;
+    if (rlen == sizeof(sa_family_t)) { /* autobind: five hex digits, as Linux */
+        static uint32_t seq;
+        for (int tries = 0; tries < 64; tries++) {
+            char nm[8];
+            uint32_t x = (uint32_t)now_ns(CLOCK_MONOTONIC) ^ ((uint32_t)getpid() * 2654435761u);
+            snprintf(nm, sizeof nm, "%05x", (x + seq++ * 7919u) & 0xfffff);
+            hl = unix_abstract(v->net, "a/", (uint8_t *)nm, 5, &host);
+            if (bind(s->loop_fd, (struct sockaddr *)&host, hl) == 0) {
+                struct sockaddr_un *g = (struct sockaddr_un *)&s->local;
+                memset(&s->local, 0, sizeof s->local);
+                g->sun_family = AF_UNIX;
+                memcpy(g->sun_path + 1, nm, 5);
+                s->local_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 6);
+                return 0;
+            }
+            if (errno != EADDRINUSE)
+                return -errno;
+        }
+        return -EADDRINUSE;
+    }
+    int err = unix_host_addr(v, r->data, rlen, true, (uint32_t)r->arg[1], &host, &hl, &made);
+    if (err)
+        return err;
+    if (bind(s->loop_fd, (struct sockaddr *)&host, hl) < 0) {
+        err = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+        if (made)
+            unix_unmake(v, r->data);
+        return err;
+    }
+    memset(&s->local, 0, sizeof s->local);
+    memcpy(&s->local, r->data + rlen, glen);
+    s->local_len = (socklen_t)glen;
+    return 0;
+}
+
+static int64_t unix_connect(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
+{
+    uint64_t glen = r->arg[2];
+    if (glen > r->len || glen > sizeof(struct sockaddr_un))
+        return -EINVAL;
+    if (s->listening)
+        return -EINVAL;
+    if (s->via != VIA_NONE && s->type != SOCK_DGRAM)
+        return -EISCONN;
+    struct sockaddr_un host;
+    socklen_t hl;
+    bool made = false;
+    int err = unix_host_addr(v, r->data, r->len - glen, false, 0, &host, &hl, &made);
+    if (err)
+        return err;
+    if (connect(s->loop_fd, (struct sockaddr *)&host, hl) < 0)
+        return errno == ENOENT ? -ECONNREFUSED : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    /* The peer's name: the resolved one (an absolute path), as the listener likely bound it. */
+    memset(&s->peer, 0, sizeof s->peer);
+    memcpy(&s->peer, r->data, r->len - glen);
+    s->peer_len = (socklen_t)(r->len - glen);
+    s->via = VIA_LOOP;
+    refresh(v, h);
+    return 0;
+}
+
 static int64_t sock_bind(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
 {
+    if (s->local_len)
+        return -EINVAL; /* bound already */
+    if (!is_inet(s->family)) {
+        int64_t e = unix_bind(v, s, r);
+        if (!e)
+            refresh(v, h);
+        return e;
+    }
     struct sockaddr_storage ss;
     socklen_t sl;
     int err = guest_addr(s, r->data, r->len, &ss, &sl);
     if (err)
         return err;
-    if (s->local_len)
-        return -EINVAL; /* bound already */
-    if (!is_inet(s->family))
-        return -EOPNOTSUPP; /* AF_UNIX names: see net_unix below */
     if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM)
         return -EOPNOTSUPP;
     s->local = ss;
@@ -327,9 +527,14 @@ static int64_t sock_listen(struct vmm *v, uint32_t h, struct vsock *s, int64_t b
         return -EINVAL;
     if (backlog < 0 || backlog > 4096)
         backlog = 4096;
+    if (!s->local_len && !is_inet(s->family)) { /* an unnamed AF_UNIX socket: autobind */
+        uint16_t fam = AF_UNIX;
+        struct ring_req ar = {.data = (uint8_t *)&fam, .len = sizeof fam};
+        int64_t e = unix_bind(v, s, &ar);
+        if (e)
+            return e;
+    }
     if (!s->local_len) { /* listen without bind: an ephemeral port */
-        if (!is_inet(s->family))
-            return -EINVAL;
         s->local_len = any_addr(s->family, &s->local);
         int err = bind_port(v, s, 0);
         if (err) {
@@ -396,7 +601,7 @@ static int64_t sock_connect(struct vmm *v, uint32_t h, struct vsock *s, struct r
     struct sockaddr_storage to;
     socklen_t tl;
     if (!is_inet(s->family))
-        return -EOPNOTSUPP;
+        return unix_connect(v, h, s, r);
     int err = guest_addr(s, r->data, r->len, &to, &tl);
     if (err)
         return err;
@@ -468,8 +673,7 @@ static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
             c->local_len = loop_addr(fam, port_of(&s->local), &c->local);
             to_family(s->family, &c->local, &c->local_len);
         } else {
-            c->peer = from;
-            c->peer_len = fl;
+            c->peer_len = unix_guest_addr(v->net, (struct sockaddr_un *)&from, fl, &c->peer);
             c->local = s->local;
             c->local_len = s->local_len;
         }
@@ -629,14 +833,14 @@ static int msg_parts(struct ring_req *r, struct msg_parts *p)
         return -EINVAL;
     p->m = (struct uno_msg *)r->data;
     struct uno_msg m = *p->m; /* one read of what the guest may still change */
-    uint64_t need = sizeof m + (uint64_t)m.namelen + m.controllen + (uint64_t)m.niov * sizeof(struct uno_iov);
-    if (m.namelen > UNO_SOCKADDR_MAX || m.controllen > 4096 || m.niov > MAX_IOV || need > r->len)
+    if (m.namelen > UNO_SOCKADDR_MAX || m.controllen > 4096 || m.niov > MAX_IOV)
+        return -EINVAL;
+    uint64_t at = (sizeof m + (uint64_t)m.namelen + m.controllen + 7) & ~7ull;
+    if (at + (uint64_t)m.niov * sizeof(struct uno_iov) > r->len)
         return -EINVAL;
     p->name = r->data + sizeof m;
     p->control = p->name + m.namelen;
-    p->iov = (struct uno_iov *)(p->control + m.controllen);
-    if (((uintptr_t)p->iov & 7) != 0)
-        return -EINVAL;
+    p->iov = (struct uno_iov *)(r->data + at);
     return 0;
 }
 
@@ -714,8 +918,17 @@ static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     }
     if (s->listening)
         return -ENOTCONN;
-    if (s->via == VIA_NONE)
-        return is_inet(s->family) ? -EPIPE : -ENOTCONN;
+    struct sockaddr_un to;
+    if (!is_inet(s->family) && m.namelen && s->type != SOCK_STREAM) {
+        socklen_t tl;
+        bool made = false;
+        if ((err = unix_host_addr(v, p.name, m.namelen, false, 0, &to, &tl, &made)))
+            return err;
+        mh.msg_name = &to;
+        mh.msg_namelen = tl;
+    } else if (s->via == VIA_NONE) {
+        return is_inet(s->family) ? -EPIPE : s->type == SOCK_DGRAM ? -EDESTADDRREQ : -ENOTCONN;
+    }
     ssize_t n = sendmsg(data_fd(s), &mh, host_flags(m.flags));
     return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
 }
@@ -762,14 +975,18 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
         }
     } else {
         int fd = data_fd(s);
-        if (s->via == VIA_NONE && s->type == SOCK_STREAM)
+        if (s->via == VIA_NONE && s->type != SOCK_DGRAM)
             return -ENOTCONN;
         n = recvmsg(fd, &mh, host_flags(m.flags)); /* MSG_WAITALL: the guest's loop */
     }
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     socklen_t fl = 0;
-    if (s->type == SOCK_DGRAM && is_inet(s->family)) {
+    if (!is_inet(s->family) && s->type != SOCK_STREAM) {
+        /* An unnamed sender: no address at all, as Linux's recvfrom says. */
+        fl = mh.msg_namelen <= sizeof(sa_family_t)
+                 ? 0 : unix_guest_addr(v->net, (struct sockaddr_un *)&from, mh.msg_namelen, &from);
+    } else if (s->type == SOCK_DGRAM && is_inet(s->family)) {
         if (loop) {
             fl = loop_source(s, (struct sockaddr_un *)&from, mh.msg_namelen, &from);
         } else {

@@ -15,7 +15,7 @@
 /* A guest path for the writable layer: relative, NUL-terminated within the buffer, no "."
  * or ".." components, no empty components, no names the layer reserves (".wh." prefix). The
  * libOS normalizes paths before it sends them; anything else is hostile or a bug. */
-static int check_path(const char *s, size_t max, char *out, size_t outsz, size_t *used)
+int check_path(const char *s, size_t max, char *out, size_t outsz, size_t *used)
 {
     size_t n = strnlen(s, max);
     if (n == max || n >= outsz)

@@ -186,6 +186,11 @@ struct ring_req {
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
 int alloc_handle(struct vmm *v, int fd, bool is_dir); /* -EMFILE; takes fd either way */
+/* A guest path of the writable layer checked (ring.c: relative, no "..", NUL within max). */
+int check_path(const char *s, size_t max, char *out, size_t outsz, size_t *used);
+/* The parent directory of a checked path (O_PATH, beneath the layer); *name: its last part. */
+int parent_of(struct vmm *v, const char *path, const char **name);
+int drop_whiteout(int dfd, const char *name); /* an entry is made there: 1 if one was hidden */
 int handle_fd(struct vmm *v, uint32_t h);             /* -1 if not open */
 /* The host descriptors whose readiness is handle h's (a listening socket may have several:
  * the instance's own listener and the published ports' ones): how many, at most max; 0 if

@@ -725,6 +725,12 @@ static int prepare_create(int dirfd, const char *path, struct node *n)
     return vfs_copy_up_dirs(dir);
 }
 
+int vfs_prepare_socket(const char *path, struct node *n)
+{
+    int r = prepare_create(AT_FDCWD, path, n);
+    return r == -EEXIST ? -EADDRINUSE : r;
+}
+
 int vfs_mkdir(int dirfd, const char *path, u32 mode)
 {
     static struct node n;

@@ -47,6 +47,9 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
 int vfs_stat(const struct node *n, struct linux_stat *st);
 int vfs_readlink(const struct node *n, char *buf, u64 size);
 int vfs_mkdir(int dirfd, const char *path, u32 mode);
+/* bind of an AF_UNIX path: the name must not exist (-EADDRINUSE); its directory is made to
+ * exist in the writable layer, where the VMM makes the socket node. */
+int vfs_prepare_socket(const char *path, struct node *n);
 int vfs_unlink(int dirfd, const char *path, int flags);
 int vfs_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int vfs_link(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, bool follow);

@@ -15,6 +15,7 @@
 #include "proc/proc.h"
 #include "proc/signal.h"
 #include "sys/syscalls.h"
+#include "fs/vfs.h"
 
 #define POLLIN 0x1
 #define POLLOUT 0x4
@@ -166,6 +167,62 @@ static i64 read_addr(u64 uaddr, u64 len, u8 *buf)
     return 0;
 }
 
+/* --- AF_UNIX names ---------------------------------------------------------------------
+ * The host gets abstract names as they are, and a path as the absolute path of its node in
+ * the namespace: the libOS resolves it (cwd, symlinks, the layers); the VMM makes or finds
+ * the node in the writable layer. */
+
+#define SUN_PATH_OFF 2
+#define SUN_ROOM 108
+
+static struct node unode; /* under the big lock */
+
+/* addr (len bytes, AF_UNIX) as the host takes it, into out (room for a sockaddr_un). */
+static i64 unix_resolve(const u8 *a, u64 len, bool bind, u8 *out, u64 *outlen)
+{
+    if (len < SUN_PATH_OFF || (a[0] | a[1] << 8) != AF_UNIX)
+        return -EINVAL;
+    if (len == SUN_PATH_OFF || a[SUN_PATH_OFF] == 0) { /* unnamed (autobind) or abstract */
+        if (len == SUN_PATH_OFF && !bind)
+            return -EINVAL;
+        memcpy(out, a, len);
+        *outlen = len;
+        return 0;
+    }
+    char path[SUN_ROOM + 1];
+    u64 n = strnlen((const char *)a + SUN_PATH_OFF, len - SUN_PATH_OFF);
+    memcpy(path, a + SUN_PATH_OFF, n);
+    path[n] = 0;
+    int r = bind ? vfs_prepare_socket(path, &unode)
+                 : vfs_resolve(AT_FDCWD, path, RESOLVE_FOLLOW, &unode);
+    if (r)
+        return r;
+    if (!bind && (!S_ISSOCK(unode.mode) || !unode.in_upper))
+        return -ECONNREFUSED;
+    u64 pl = strlen(unode.path);
+    if (pl >= SUN_ROOM)
+        return -ENAMETOOLONG;
+    out[0] = AF_UNIX;
+    out[1] = 0;
+    memcpy(out + SUN_PATH_OFF, unode.path, pl + 1);
+    *outlen = SUN_PATH_OFF + pl + 1;
+    return 0;
+}
+
+/* bind/connect of an AF_UNIX socket: the resolved address, then the app's own. */
+static i64 unix_name_call(struct file *f, u64 what, const u8 *a, u64 len)
+{
+    u8 res[SUN_PATH_OFF + SUN_ROOM];
+    u64 rl;
+    i64 r = unix_resolve(a, len, what == UNO_SOCK_BIND, res, &rl);
+    if (r)
+        return r;
+    struct ring_op op = {.op = UNO_OP_SOCK, .handle = f->handle,
+                         .arg = {what, 0777 & ~proc.umask, len}, .in = res, .in_len = rl,
+                         .in2 = a, .in2_len = len};
+    return ring_call(&op);
+}
+
 i64 sys_bind(u64 fd, u64 uaddr, u64 len)
 {
     i64 err;
@@ -173,6 +230,8 @@ i64 sys_bind(u64 fd, u64 uaddr, u64 len)
     u8 a[UNO_SOCKADDR_MAX];
     if (!f || (err = read_addr(uaddr, len, a)))
         return err;
+    if (sk(f)->family == AF_UNIX)
+        return unix_name_call(f, UNO_SOCK_BIND, a, len);
     return sock_call(f, UNO_SOCK_BIND, 0, 0, a, len, NULL, 0);
 }
 
@@ -190,7 +249,16 @@ i64 sys_connect(u64 fd, u64 uaddr, u64 len)
     u8 a[UNO_SOCKADDR_MAX];
     if (!f || (err = read_addr(uaddr, len, a)))
         return err;
-    i64 r = sock_call(f, UNO_SOCK_CONNECT, 0, 0, a, len, NULL, 0);
+    i64 r = sk(f)->family == AF_UNIX ? unix_name_call(f, UNO_SOCK_CONNECT, a, len)
+                                      : sock_call(f, UNO_SOCK_CONNECT, 0, 0, a, len, NULL, 0);
+    if (r == -EAGAIN && sk(f)->family == AF_UNIX && !nonblocking(f, 0)) {
+        /* A listener's backlog full: a blocking connect waits for room, as Linux's. */
+        while (r == -EAGAIN) {
+            if (sleep_for_ns(1000000) == -EINTR)
+                return -EINTR;
+            r = unix_name_call(f, UNO_SOCK_CONNECT, a, len);
+        }
+    }
     if (r != -EINPROGRESS || nonblocking(f, 0))
         return r;
     /* A blocking connect: the handshake's end, then its outcome. */
@@ -388,10 +456,7 @@ static i64 build_msg(struct xfer *x, bool write_to_user, u8 *buf, u64 room, u64 
     m->namelen = (u32)(x->name ? x->namelen : name_room);
     if (x->name)
         memcpy(buf + sizeof *m, x->name, x->namelen);
-    u64 at = ALIGN_UP(sizeof *m + m->namelen, 8);
-    m->namelen = (u32)(at - sizeof *m); /* padding counts as name room */
-    if (x->name)
-        memset(buf + sizeof *m + x->namelen, 0, m->namelen - x->namelen);
+    u64 at = ALIGN_UP(sizeof *m + m->namelen, 8); /* the scatter list: 8-byte aligned */
     struct uno_iov *out = (struct uno_iov *)(buf + at);
     int max = (int)((room - at) / sizeof *out), n = 0;
     u64 skip = x->skip;
@@ -539,6 +604,21 @@ static i64 sock_write(struct file *f, const void *buf, u64 len, i64 off)
     return do_send(f, &x);
 }
 
+/* A destination the app named (sendto, sendmsg), read in and, for AF_UNIX, resolved. */
+static i64 dest_addr(struct file *f, u64 uaddr, u64 *alen, u8 *a)
+{
+    i64 err = read_addr(uaddr, *alen, a);
+    if (err || sk(f)->family != AF_UNIX)
+        return err;
+    u8 res[SUN_PATH_OFF + SUN_ROOM];
+    u64 rl;
+    if ((err = unix_resolve(a, *alen, false, res, &rl)))
+        return err;
+    memcpy(a, res, rl);
+    *alen = rl;
+    return 0;
+}
+
 i64 sys_sendto(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 alen)
 {
     i64 err;
@@ -546,7 +626,7 @@ i64 sys_sendto(u64 fd, u64 buf, u64 len, u64 flags, u64 uaddr, u64 alen)
     if (!f)
         return err;
     u8 a[UNO_SOCKADDR_MAX];
-    if (uaddr && (err = read_addr(uaddr, alen, a)))
+    if (uaddr && (err = dest_addr(f, uaddr, &alen, a)))
         return err;
     struct k_iovec v = {(void *)buf, len};
     struct xfer x = {.iov = &v, .niov = 1, .name = uaddr ? a : NULL, .namelen = alen, .flags = flags};
@@ -613,13 +693,14 @@ static i64 sendmsg_one(struct file *f, u64 umsg, u64 flags)
     if (r)
         return r;
     u8 a[UNO_SOCKADDR_MAX];
+    u64 alen = m.namelen;
     if (m.controllen) {
         r = -EOPNOTSUPP; /* SCM_RIGHTS and friends: not yet (see docs/architecture.md) */
-    } else if (m.name && (r = read_addr((u64)m.name, m.namelen, a))) {
+    } else if (m.name && (r = dest_addr(f, (u64)m.name, &alen, a))) {
         /* r set */
     } else {
         struct xfer x = {.iov = iov, .niov = m.iovlen, .name = m.name ? a : NULL,
-                         .namelen = m.namelen, .flags = flags};
+                         .namelen = alen, .flags = flags};
         r = do_send(f, &x);
     }
     kfree(iov);

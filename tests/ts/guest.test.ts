@@ -353,6 +353,13 @@ for (const v of VARIANTS) {
           [],
         ],
         [
+          "unixsock",
+          "AF_UNIX stream/datagram/seqpacket sockets with path and abstract names, autobind, " +
+            "addresses, a listener across fork",
+          {},
+          [],
+        ],
+        [
           "threadio",
           "host calls of several threads at once: poll and read of one pipe, fork from a thread",
           THREADIO_TODO,
