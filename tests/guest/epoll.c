@@ -4,9 +4,11 @@
  * EPOLLERR and EPOLLRDHUP of pipes whose other end closed, DEL, a closed (and a dup'ed)
  * registered descriptor, maxevents below the ready count, timeouts, a wake-up by a child,
  * an epoll fd inside poll and inside another epoll, epoll_pwait/epoll_pwait2 with a signal
- * mask and a signal (EINTR, even with SA_RESTART), and an instance shared across fork.
+ * mask and a signal (EINTR, even with SA_RESTART), an instance shared across fork, and
+ * threads: one waits while another adds descriptors and makes them ready.
  * Exits 1 (with a message on stderr) if a check failed. */
 #include "guest.h"
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -454,6 +456,61 @@ static void shared(void)
     close(ep);
 }
 
+struct waiter {
+    int ep, n;
+    uint64_t data[4];
+};
+
+static void *wait_thread(void *arg)
+{
+    struct waiter *w = arg;
+    struct epoll_event ev[4];
+    w->n = epoll_wait(w->ep, ev, 1, 10000);
+    for (int i = 0; i < w->n && i < 4; i++)
+        w->data[i] = ev[i].data.u64;
+    return NULL;
+}
+
+static void threads(void)
+{
+    section("threads");
+    int ep = epoll_create1(0), p[2], q[2];
+    xpipe(p);
+    xpipe(q);
+    /* A thread waits on an empty instance; this one adds a pipe, then makes it ready. */
+    struct waiter w = {.ep = ep};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_thread, &w);
+    usleep(50 * 1000);
+    OKAY("ADD while another thread waits", add(ep, p[0], EPOLLIN, 70));
+    usleep(50 * 1000);
+    put_byte(p[1], 'a');
+    pthread_join(t, NULL);
+    printf("waiting thread: %d, data %llu\n", w.n, w.n > 0 ? (unsigned long long)w.data[0] : 0ull);
+    /* Two threads wait on one edge-triggered, one-shot descriptor: exactly one wakes. */
+    OKAY("ADD q EPOLLONESHOT", add(ep, q[0], EPOLLIN | EPOLLONESHOT, 71));
+    epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL);
+    struct waiter a = {.ep = ep}, b = {.ep = ep};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, wait_thread, &a);
+    pthread_create(&tb, NULL, wait_thread, &b);
+    usleep(50 * 1000);
+    put_byte(q[1], 'q');
+    /* The one left waiting ends when p (its byte still unread) is added back. */
+    usleep(100 * 1000);
+    add(ep, p[0], EPOLLIN, 72);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    int saw71 = (a.n == 1 && a.data[0] == 71) + (b.n == 1 && b.data[0] == 71);
+    int saw72 = (a.n == 1 && a.data[0] == 72) + (b.n == 1 && b.data[0] == 72);
+    printf("one thread got q, the other p: %s\n", yesno(saw71 == 1 && saw72 == 1));
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+    close(ep);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -470,6 +527,7 @@ int main(int argc, char **argv)
     nested();
     signals();
     shared();
+    threads();
     stop_watchdog_child();
     return guest_failures ? 1 : 0;
 }
