@@ -58,6 +58,15 @@ static struct ep *eps[UNO_MAX_HANDLES];
 static struct sfd *sfds[UNO_MAX_HANDLES];
 static volatile bool any_sfd; /* a signalfd was ever made: signalfd_posted has work */
 
+/* The VMM forks itself (a guest fork) from one vCPU thread while another may be inside a
+ * wait here: the child must not inherit ep_lock taken by a thread it does not have. */
+static void ep_fork_prepare(void) { pthread_mutex_lock(&ep_lock); }
+static void ep_fork_done(void) { pthread_mutex_unlock(&ep_lock); }
+__attribute__((constructor)) static void ep_init(void)
+{
+    pthread_atfork(ep_fork_prepare, ep_fork_done, ep_fork_done);
+}
+
 static void free_ep(struct ep *e)
 {
     while (e->regs) {
