@@ -168,7 +168,12 @@ static i64 ep_wait_checked(u64 epfd, u64 uevents, u64 maxevents, i64 timeout_ns)
         return -EBADF;
     if (f->ops != &epoll_ops)
         return -EINVAL;
-    return ep_wait(f, uevents, max, timeout_ns);
+    /* Held while we wait without the big lock: a close by another thread leaves the host
+     * instance open until we are done, as Linux's fdget keeps the file. */
+    file_get(f);
+    i64 r = ep_wait(f, uevents, max, timeout_ns);
+    file_put(f);
+    return r;
 }
 
 static i64 ms_to_ns(u64 timeout_ms)

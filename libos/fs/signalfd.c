@@ -163,13 +163,25 @@ static void to_record(const struct k_siginfo *si, struct k_signalfd_siginfo *o)
 /* As many pending signals of the mask as fit; none: EAGAIN, or wait for the eventfd (a
  * signal of interest interrupts that: -EINTR, which read's SA_RESTART rule then handles,
  * as Linux's -ERESTARTSYS). */
+static i64 sfd_read_held(struct file *f, void *buf, u64 room);
+
 static i64 sfd_read(struct file *f, void *buf, u64 len, i64 off)
 {
     (void)off;
-    struct sfd *s = f->priv;
     u64 room = len / sizeof(struct k_signalfd_siginfo);
     if (!room)
         return -EINVAL;
+    /* Another thread may close the descriptor while we wait without the big lock: our
+     * reference keeps the file (and its mask) until we are done, as Linux's fdget does. */
+    file_get(f);
+    i64 r = sfd_read_held(f, buf, room);
+    file_put(f);
+    return r;
+}
+
+static i64 sfd_read_held(struct file *f, void *buf, u64 room)
+{
+    struct sfd *s = f->priv;
     for (;;) {
         u64 n = 0;
         struct k_siginfo si;
