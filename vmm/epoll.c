@@ -57,6 +57,16 @@ static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ep *eps[UNO_MAX_HANDLES];
 static struct sfd *sfds[UNO_MAX_HANDLES];
 static volatile bool any_sfd; /* a signalfd was ever made: signalfd_posted has work */
+/* Registrations this VMM keeps, all instances together: bounded, as Linux bounds a user's
+ * epoll watches (max_user_watches, ENOSPC beyond), so a hostile guest cannot grow us. */
+#define EP_REGS_MAX 65536
+static int nregs;
+
+static void reg_free(struct ep_reg *g)
+{
+    nregs--;
+    free(g);
+}
 
 /* The VMM forks itself (a guest fork) from one vCPU thread while another may be inside a
  * wait here: the child must not inherit ep_lock taken by a thread it does not have. */
@@ -72,7 +82,7 @@ static void free_ep(struct ep *e)
     while (e->regs) {
         struct ep_reg *g = e->regs;
         e->regs = g->next;
-        free(g);
+        reg_free(g);
     }
     free(e);
 }
@@ -134,7 +144,7 @@ static void ep_sync(struct vmm *v, struct ep *e)
         }
         if (hh->fd < 0 || !hh->sock || hh->sock != g->sock) {
             *pp = g->next; /* closed (or another file now): the host dropped it with the fd */
-            free(g);
+            reg_free(g);
             continue;
         }
         int now[HANDLE_POLL_MAX];
@@ -168,7 +178,7 @@ static void reg_drop(struct ep *e, uint32_t h)
         if ((*pp)->handle == h) {
             struct ep_reg *g = *pp;
             *pp = g->next;
-            free(g);
+            reg_free(g);
             return;
         }
     }
@@ -228,6 +238,10 @@ static int64_t ep_ctl(struct vmm *v, struct ring_req *r)
         goto out;
     }
     ep_sync(v, e);
+    if (op == EPOLL_CTL_ADD && nregs >= EP_REGS_MAX) {
+        res = -ENOSPC;
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
         if (epoll_ctl(e->fd, op, fds[i], op == EPOLL_CTL_DEL ? NULL : &ev) == 0)
             continue;
@@ -244,6 +258,7 @@ static int64_t ep_ctl(struct vmm *v, struct ring_req *r)
         if (!g && op == EPOLL_CTL_ADD && (g = calloc(1, sizeof *g))) {
             g->next = e->regs;
             e->regs = g;
+            nregs++;
         }
         if (g) { /* MOD of another process's registration (a fork) has none here */
             g->handle = (uint32_t)th;
