@@ -2,9 +2,11 @@
  * with values, several at once in signal order, real-time ones queued), EAGAIN, a short
  * buffer, a mask changed on an existing descriptor, readiness in poll and epoll (and gone
  * once read), a blocking read and an epoll_wait woken by a child's kill, SIGCHLD of an
- * exiting child with its status, and a signal taken by sigwaitinfo instead.
+ * exiting child with its status, a signal taken by sigwaitinfo instead, and another thread's
+ * pthread_kill of the thread waiting in epoll_wait.
  * Exits 1 (with a message on stderr) if a check failed. */
 #include "guest.h"
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -203,6 +205,37 @@ static void readiness(void)
     sigprocmask(SIG_UNBLOCK, &s1, NULL);
 }
 
+static pthread_t main_thread;
+
+static void *kill_main(void *arg)
+{
+    (void)arg;
+    usleep(100 * 1000);
+    pthread_kill(main_thread, SIGUSR1);
+    return NULL;
+}
+
+static void threads(void)
+{
+    section("another thread's pthread_kill while we wait");
+    sigset_t s1 = set_of(SIGUSR1, 0);
+    sigprocmask(SIG_BLOCK, &s1, NULL);
+    int fd = signalfd(-1, &s1, SFD_NONBLOCK);
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = 5}, out[2];
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+    main_thread = pthread_self();
+    pthread_t t;
+    pthread_create(&t, NULL, kill_main, NULL);
+    int r = epoll_wait(ep, out, 2, 10000);
+    printf("epoll_wait: %d data %llu\n", r, r > 0 ? (unsigned long long)out[0].data.u64 : 0ull);
+    pthread_join(t, NULL);
+    read_show("read", fd, 4, getpid());
+    close(ep);
+    close(fd);
+    sigprocmask(SIG_UNBLOCK, &s1, NULL);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -211,6 +244,7 @@ int main(void)
     errors();
     reading();
     readiness();
+    threads();
     stop_watchdog_child();
     return guest_failures ? 1 : 0;
 }
