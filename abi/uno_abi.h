@@ -510,4 +510,44 @@ _Static_assert(sizeof(struct uno_hcall) <= 0x800 &&
 _Static_assert(UNO_GPA_RING + UNO_RING_BYTES <= UNO_GPA_LIBOS, "ring overlaps libOS");
 _Static_assert(UNO_GPA_PGTABLE + UNO_PGTABLE_MAX <= UNO_GPA_RING, "page tables overlap");
 
+/* ---------------------------------------------------------------- readiness ---------- */
+/* epoll, timerfd and signalfd (docs/architecture.md, "Readiness"). All three are host
+ * objects the VMM holds behind a handle, so the host kernel keeps Linux's semantics. */
+
+/* UNO_OP_EPOLL: a host epoll instance. The guest's epoll_event.data travels unchanged as the
+ * host event's data, so a wait returns it as it was given. */
+#define UNO_EPOLL_CREATE 1 /* -> handle of a new host epoll instance */
+#define UNO_EPOLL_CTL 2    /* handle = the epoll's, arg1 = EPOLL_CTL_ADD/DEL/MOD (1/2/3),
+                            * arg2 = the target's handle; data: struct uno_epoll_event (ADD,
+                            * MOD). The target's host descriptors (handle_poll_fds) are what
+                            * the host instance watches. */
+#define UNO_EPOLL_WAIT 3   /* handle, arg1 = maxevents (1..UNO_EPOLL_MAX_EVENTS), arg2 =
+                            * timeout ns (-1: none; only a UNO_SQE_BLOCKING one waits) ->
+                            * count, struct uno_epoll_event[count] in data */
+struct uno_epoll_event {
+    uint32_t events, _pad; /* EPOLL* bits as Linux numbers them */
+    uint64_t data;
+};
+#define UNO_EPOLL_MAX_EVENTS (UNO_RING_SLOT / sizeof(struct uno_epoll_event))
+
+/* UNO_OP_TIMERFD: a host timerfd (a stream: a READ of 8 bytes may wait, as for pipes). */
+#define UNO_TIMERFD_CREATE 1 /* arg1 = clock id as Linux numbers them -> handle */
+#define UNO_TIMERFD_SET 2    /* handle, arg1 = TFD_TIMER_ABSTIME 1 | TFD_TIMER_CANCEL_ON_SET 2,
+                              * data: struct uno_itimerspec, the new setting -> the old one */
+#define UNO_TIMERFD_GET 3    /* handle -> struct uno_itimerspec in data */
+struct uno_itimerspec {      /* struct itimerspec as Linux x86-64 lays it out */
+    int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
+/* UNO_OP_SIGNALFD: the libOS owns signals and reads a signalfd itself; the VMM only holds a
+ * host eventfd per signalfd that is readable while a signal of its mask may be pending, so
+ * poll and epoll (and a blocking read) wake up. The VMM writes it when a signal of the mask
+ * reaches the guest from the instance's table; the libOS for signals it raises itself, and
+ * drains it once none is pending. */
+#define UNO_SIGNALFD_CREATE 1 /* arg1 = mask (bit n-1 = signal n) -> handle of the eventfd */
+#define UNO_SIGNALFD_MASK 2   /* handle, arg1 = the new mask */
+
+_Static_assert(sizeof(struct uno_epoll_event) == 16, "uno_epoll_event layout");
+_Static_assert(sizeof(struct uno_itimerspec) == 32, "uno_itimerspec layout");
+
 #endif

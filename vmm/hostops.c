@@ -792,6 +792,9 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_memfd(v, r);
     case UNO_OP_EVENTFD:
         return op_eventfd(v, r);
+    case UNO_OP_EPOLL: return epoll_op(v, r);
+    case UNO_OP_TIMERFD: return timerfd_op(v, r);
+    case UNO_OP_SIGNALFD: return signalfd_op(v, r);
     case UNO_OP_SETFL: {
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;

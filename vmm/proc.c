@@ -212,6 +212,7 @@ void proc_take_signals(struct vmm *v)
         }
     }
     __atomic_fetch_or(&sp->pending, bits, __ATOMIC_SEQ_CST);
+    signalfd_posted(v, bits); /* after: a signalfd reader woken by it finds it pending */
 }
 
 /* Must vCPU c's thread look at its signals now: a process signal it does not block, or news

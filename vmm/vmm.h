@@ -204,6 +204,13 @@ int64_t net_op(struct vmm *v, struct ring_req *r); /* UNO_OP_SOCKET ... UNO_OP_R
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max);
 void net_close(struct vmm *v, struct vsock *s);
 
+/* epoll.c — readiness: host epoll instances, timerfds, and the host eventfds that make
+ * signalfds readable (UNO_OP_EPOLL, UNO_OP_TIMERFD, UNO_OP_SIGNALFD) */
+int64_t epoll_op(struct vmm *v, struct ring_req *r);
+int64_t timerfd_op(struct vmm *v, struct ring_req *r);
+int64_t signalfd_op(struct vmm *v, struct ring_req *r);
+void signalfd_posted(struct vmm *v, uint64_t bits); /* signals reached the guest (proc.c) */
+
 /* filemap.c — shared file mappings (UNO_OP_FMAP); fd: the handle's host file for MAP */
 int64_t filemap_op(struct vmm *v, const struct ring_req *r, int fd);
 int filemap_restore(struct vmm *v); /* after fork: the inherited windows in the new VM */

@@ -91,6 +91,7 @@ int signal_raise(int sig, const struct k_siginfo *info)
             q->si_code = SI_KERNEL;
         }
         q->si_signo = sig;
+        signalfd_raised(sig);
         return 0;
     }
     if (!(proc.sigpending & SIGBIT(sig))) {
@@ -108,12 +109,13 @@ int signal_raise(int sig, const struct k_siginfo *info)
         proc.sigpending &= ~(SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU));
     else if (default_action(sig) == DFL_STOP)
         proc.sigpending &= ~SIGBIT(SIGCONT);
+    signalfd_raised(sig);
     return 0;
 }
 
 /* Take one instance of pending `sig`: its siginfo; the signal stays pending while more
  * instances of a real-time signal are queued. */
-static void take_pending(int sig, struct k_siginfo *out)
+static void take_pending_one(int sig, struct k_siginfo *out)
 {
     struct cpu *c = this_cpu();
     if (c->tpending & SIGBIT(sig)) {
@@ -133,6 +135,32 @@ static void take_pending(int sig, struct k_siginfo *out)
         }
     }
     proc.sigpending &= ~SIGBIT(sig);
+}
+
+static void take_from_vmm(void);
+
+static void take_pending(int sig, struct k_siginfo *out)
+{
+    take_pending_one(sig, out);
+    signalfd_taken(sig); /* a signalfd of it is readable only while another is pending */
+}
+
+/* For signalfd (fs/signalfd.c): what is pending for this thread, and taking one of `mask`
+ * (0: none). */
+u64 signal_pending_set(void)
+{
+    take_from_vmm();
+    return proc.sigpending | this_cpu()->tpending;
+}
+
+int signal_dequeue(u64 mask, struct k_siginfo *info)
+{
+    u64 got = signal_pending_set() & mask & ~unblockable();
+    if (!got)
+        return 0;
+    int sig = __builtin_ctzll(got) + 1;
+    take_pending(sig, info);
+    return sig;
 }
 
 void signal_set_mask(u64 m)
@@ -215,6 +243,7 @@ int signal_thread(struct cpu *t, int sig, const struct k_siginfo *info)
     t->tinfo[sig - 1] = *info;
     t->tinfo[sig - 1].si_signo = sig;
     t->tpending |= SIGBIT(sig);
+    signalfd_raised(sig);
     if (t != this_cpu() && !(t->sigmask & SIGBIT(sig))) {
         t->vc.wake = 1;
         thread_kick(t);

@@ -85,6 +85,13 @@ int signal_thread(struct cpu *t, int sig, const struct k_siginfo *info);
 /* A CPU exception in the app: deliver its signal, or end the process. */
 NORETURN void signal_fault(struct regs *r, int sig, int code, u64 addr);
 
+/* signalfd (fs/signalfd.c): signal.c tells it when a signal becomes pending or is taken,
+ * and it reads pending signals through these two. */
+void signalfd_raised(int sig);
+void signalfd_taken(int sig);
+u64 signal_pending_set(void);                      /* this thread's and the process's */
+int signal_dequeue(u64 mask, struct k_siginfo *info); /* a signal of mask taken, or 0 */
+
 /* sigframe.c */
 int sigframe_setup(struct regs *r, int sig, const struct k_siginfo *info, u64 handler,
                    u64 flags, u64 restorer, u64 oldmask);

@@ -175,6 +175,19 @@ i64 sys_memfd_create(u64 name, u64 flags);
 i64 sys_eventfd(u64 initval);
 i64 sys_eventfd2(u64 initval, u64 flags);
 
+/* fs/epoll.c, fs/timerfd.c, fs/signalfd.c */
+i64 sys_epoll_create(u64 size);
+i64 sys_epoll_create1(u64 flags);
+i64 sys_epoll_ctl(u64 epfd, u64 op, u64 fd, u64 event);
+i64 sys_epoll_wait(u64 epfd, u64 events, u64 maxevents, u64 timeout);
+i64 sys_epoll_pwait(u64 epfd, u64 events, u64 maxevents, u64 timeout, u64 mask, u64 size);
+i64 sys_epoll_pwait2(u64 epfd, u64 events, u64 maxevents, u64 ts, u64 mask, u64 size);
+i64 sys_timerfd_create(u64 clockid, u64 flags);
+i64 sys_timerfd_settime(u64 fd, u64 flags, u64 new_value, u64 old_value);
+i64 sys_timerfd_gettime(u64 fd, u64 cur);
+i64 sys_signalfd(u64 fd, u64 mask, u64 size);
+i64 sys_signalfd4(u64 fd, u64 mask, u64 size, u64 flags);
+
 /* fs/pipe.c, sys/poll.c */
 i64 sys_pipe(u64 fds);
 i64 sys_pipe2(u64 fds, u64 flags);

@@ -377,6 +377,24 @@ for (const v of VARIANTS) {
           NONE,
           [],
         ],
+        [
+          "epoll",
+          "epoll: ctl errors, level/edge triggered, ONESHOT, hang-ups, DEL/close, nesting, pwait, fork",
+          NONE,
+          [],
+        ],
+        [
+          "timerfd",
+          "timerfd: relative/absolute/interval timers, gettime, EAGAIN, in poll and epoll, fork",
+          NONE,
+          [],
+        ],
+        [
+          "signalfd",
+          "signalfd: blocked signals read, mask update, EAGAIN, poll/epoll, a child's kill, SIGCHLD",
+          NONE,
+          [],
+        ],
       ];
       for (const [name, what, table, unoFlags] of programs) {
         it(`${name}: ${what}`, async (t) => {

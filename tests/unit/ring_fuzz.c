@@ -241,6 +241,45 @@ static void check_result(const struct uno_sqe *sqe, int64_t res, const uint8_t *
         break;
     case UNO_OP_LSEEK:
         break;
+    case UNO_OP_POLL:
+        if ((uint64_t)res > sqe->len / sizeof(struct uno_pollfd))
+            FAIL("poll: %lld ready of %llu", (long long)res,
+                 (unsigned long long)(sqe->len / sizeof(struct uno_pollfd)));
+        break;
+    case UNO_OP_PIPE:
+        if (res != 8)
+            FAIL("pipe returned %lld", (long long)res);
+        break;
+    case UNO_OP_MEMFD:
+    case UNO_OP_EVENTFD:
+        if (res < 3 || res >= UNO_MAX_HANDLES)
+            FAIL("op %u returned handle %lld", sqe->op, (long long)res);
+        break;
+    case UNO_OP_PROC:     /* pids, groups, counts */
+    case UNO_OP_PIPECTL:  /* sizes */
+    case UNO_OP_STATFS:
+    case UNO_OP_TTY:
+    case UNO_OP_FMAP:     /* a window's address */
+        break;
+    case UNO_OP_EPOLL:
+    case UNO_OP_TIMERFD:
+    case UNO_OP_SIGNALFD:
+        if (sqe->arg[0] == 1 /* UNO_*_CREATE */) {
+            if (res < 3 || res >= UNO_MAX_HANDLES)
+                FAIL("op %u create returned handle %lld", sqe->op, (long long)res);
+        } else if (sqe->op == UNO_OP_EPOLL && sqe->arg[0] == UNO_EPOLL_WAIT) {
+            if ((uint64_t)res > sqe->arg[1] || (uint64_t)res > UNO_EPOLL_MAX_EVENTS)
+                FAIL("epoll wait: %lld events for maxevents %llu", (long long)res,
+                     (unsigned long long)sqe->arg[1]);
+        } else if (sqe->op == UNO_OP_TIMERFD) {
+            if (res != sizeof(struct uno_itimerspec))
+                FAIL("timerfd op %llu returned %lld", (unsigned long long)sqe->arg[0],
+                     (long long)res);
+        } else if (res != 0) {
+            FAIL("op %u/%llu returned %lld", sqe->op, (unsigned long long)sqe->arg[0],
+                 (long long)res);
+        }
+        break;
     default:
         if (res != 0)
             FAIL("op %u returned %lld", sqe->op, (long long)res);

@@ -1707,6 +1707,158 @@ static void test_sockets(void)
     EQ(count_fds(), fds0); /* every host descriptor of the sockets closed */
 }
 
+/* ---------------------------------------------------------------- readiness */
+/* epoll, timerfd, signalfd: every handle, count, length and sub-op the guest gives is
+ * checked; nothing leaks a host descriptor. */
+static void test_readiness(void)
+{
+    int fds0 = count_fds();
+    struct uno_sqe c = {.op = UNO_OP_EPOLL, .arg = {UNO_EPOLL_CREATE}};
+    int64_t ep = submit(&c, NULL, 0);
+    CHECK(ep >= 3 && ep < UNO_MAX_HANDLES, "epoll handle %lld", (long long)ep);
+    struct uno_sqe pp = {.op = UNO_OP_PIPE, .len = 8};
+    EQ(submit(&pp, NULL, 0), 8);
+    uint32_t hs[2];
+    memcpy(hs, slot, 8);
+    struct uno_epoll_event ue = {.events = 1 /* EPOLLIN */, .data = 0x123456789abcull};
+    struct uno_sqe ctl = {.op = UNO_OP_EPOLL, .handle = (uint32_t)ep, .len = sizeof ue,
+                          .arg = {UNO_EPOLL_CTL, 1 /* ADD */, hs[0]}};
+    EQ(submit(&ctl, &ue, sizeof ue), 0);
+    EQ(submit(&ctl, &ue, sizeof ue), -EEXIST);
+    struct uno_sqe bad = ctl;
+    bad.arg[2] = UNO_MAX_HANDLES;
+    EQ(submit(&bad, &ue, sizeof ue), -EBADF);
+    bad.arg[2] = 1ull << 40;
+    EQ(submit(&bad, &ue, sizeof ue), -EBADF);
+    bad.arg[2] = 900;
+    EQ(submit(&bad, &ue, sizeof ue), -EBADF);
+    bad = ctl;
+    bad.handle = hs[1]; /* not an epoll */
+    EQ(submit(&bad, &ue, sizeof ue), -EINVAL);
+    bad.handle = 900;
+    EQ(submit(&bad, &ue, sizeof ue), -EBADF);
+    bad.handle = UNO_MAX_HANDLES;
+    EQ(submit(&bad, &ue, sizeof ue), -EBADF);
+    bad = ctl;
+    for (uint64_t op = 0; op < 6; op += 4) {
+        bad.arg[1] = op;
+        EQ(submit(&bad, &ue, sizeof ue), -EINVAL);
+    }
+    bad.arg[1] = 1ull << 33 | 1; /* ADD in the low bits only */
+    EQ(submit(&bad, &ue, sizeof ue), -EINVAL);
+    bad.arg[1] = 3; /* MOD with too little data */
+    bad.len = 4;
+    EQ(submit(&bad, &ue, 4), -EINVAL);
+    bad.arg[0] = 99;
+    EQ(submit(&bad, &ue, sizeof ue), -EINVAL);
+
+    struct uno_sqe w = {.op = UNO_OP_EPOLL, .handle = (uint32_t)ep,
+                        .len = 4 * sizeof(struct uno_epoll_event), .arg = {UNO_EPOLL_WAIT, 4, 0}};
+    EQ(submit(&w, NULL, 0), 0);
+    EQ(write_op(hs[1], -1, "x"), 1);
+    EQ(submit(&w, NULL, 0), 1);
+    struct uno_epoll_event got;
+    memcpy(&got, slot, sizeof got);
+    EQ(got.data, 0x123456789abcull);
+    EQ(got.events, 1);
+    /* A wait that may not block (no UNO_SQE_BLOCKING) never waits, whatever its timeout. */
+    EQ(h_op(UNO_OP_READ, hs[0], -1, 1, 0), 1);
+    w.arg[2] = (uint64_t)-1;
+    EQ(submit(&w, NULL, 0), 0);
+    w.arg[2] = 0;
+    struct uno_sqe bw = w;
+    bw.arg[1] = 0;
+    EQ(submit(&bw, NULL, 0), -EINVAL);
+    bw.arg[1] = UNO_EPOLL_MAX_EVENTS + 1;
+    bw.len = UNO_RING_SLOT;
+    EQ(submit(&bw, NULL, 0), -EINVAL);
+    bw.arg[1] = 5; /* more than the data length holds */
+    bw.len = 4 * sizeof(struct uno_epoll_event);
+    EQ(submit(&bw, NULL, 0), -EINVAL);
+    bw = w;
+    bw.handle = hs[0];
+    EQ(submit(&bw, NULL, 0), -EINVAL);
+    bw.handle = 900;
+    EQ(submit(&bw, NULL, 0), -EBADF);
+    /* DEL, and a closed target is forgotten. */
+    struct uno_sqe del = ctl;
+    del.arg[1] = 2;
+    del.len = 0;
+    EQ(submit(&del, NULL, 0), 0);
+    EQ(submit(&del, NULL, 0), -ENOENT);
+    EQ(submit(&ctl, &ue, sizeof ue), 0);
+    EQ(write_op(hs[1], -1, "y"), 1);
+    EQ(h_op(UNO_OP_CLOSE, hs[0], 0, 0, 0), 0);
+    EQ(submit(&w, NULL, 0), 0);
+
+    /* timerfd */
+    struct uno_sqe tc = {.op = UNO_OP_TIMERFD, .arg = {UNO_TIMERFD_CREATE, 99}};
+    EQ(submit(&tc, NULL, 0), -EINVAL);
+    tc.arg[1] = 1ull << 32 | 1;
+    EQ(submit(&tc, NULL, 0), -EINVAL);
+    tc.arg[1] = 1; /* CLOCK_MONOTONIC */
+    int64_t t = submit(&tc, NULL, 0);
+    CHECK(t >= 3 && t < UNO_MAX_HANDLES, "timerfd handle %lld", (long long)t);
+    struct uno_itimerspec its = {0, 0, 0, 1000}; /* 1 µs */
+    struct uno_sqe ts = {.op = UNO_OP_TIMERFD, .handle = (uint32_t)t, .len = sizeof its,
+                         .arg = {UNO_TIMERFD_SET, 0}};
+    EQ(submit(&ts, &its, sizeof its), sizeof its);
+    usleep(2000);
+    EQ(h_op(UNO_OP_READ, (uint32_t)t, -1, 8, 0), 8);
+    struct uno_sqe tb = ts;
+    tb.arg[1] = 4;
+    EQ(submit(&tb, &its, sizeof its), -EINVAL);
+    tb.arg[1] = 0;
+    tb.len = 8;
+    EQ(submit(&tb, &its, 8), -EINVAL);
+    struct uno_itimerspec neg = {0, 0, 0, 1000000000};
+    EQ(submit(&ts, &neg, sizeof neg), -EINVAL);
+    tb = ts;
+    tb.handle = hs[1]; /* a pipe */
+    EQ(submit(&tb, &its, sizeof its), -EINVAL);
+    tb.handle = 900;
+    EQ(submit(&tb, &its, sizeof its), -EBADF);
+    struct uno_sqe tg = {.op = UNO_OP_TIMERFD, .handle = (uint32_t)t, .len = sizeof its,
+                         .arg = {UNO_TIMERFD_GET}};
+    EQ(submit(&tg, NULL, 0), sizeof its);
+    tg.arg[0] = 7;
+    EQ(submit(&tg, NULL, 0), -EINVAL);
+
+    /* signalfd: the VMM's signal delivery makes it readable. */
+    struct uno_sqe sc = {.op = UNO_OP_SIGNALFD, .arg = {UNO_SIGNALFD_CREATE, 1ull << 9}};
+    int64_t sf = submit(&sc, NULL, 0);
+    CHECK(sf >= 3 && sf < UNO_MAX_HANDLES, "signalfd handle %lld", (long long)sf);
+    struct uno_sqe rd = {.op = UNO_OP_READ, .handle = (uint32_t)sf, .off = -1, .len = 8,
+                         .flags = UNO_SQE_NONBLOCK};
+    EQ(submit(&rd, NULL, 0), -EAGAIN);
+    signalfd_posted(&V, 1ull << 11); /* not in the mask */
+    EQ(submit(&rd, NULL, 0), -EAGAIN);
+    signalfd_posted(&V, 1ull << 9);
+    EQ(submit(&rd, NULL, 0), 8);
+    struct uno_sqe sm = {.op = UNO_OP_SIGNALFD, .handle = (uint32_t)sf,
+                         .arg = {UNO_SIGNALFD_MASK, 1ull << 11}};
+    EQ(submit(&sm, NULL, 0), 0);
+    signalfd_posted(&V, 1ull << 11);
+    EQ(submit(&rd, NULL, 0), 8);
+    sm.handle = hs[1];
+    EQ(submit(&sm, NULL, 0), -EINVAL);
+    sm.handle = UNO_MAX_HANDLES;
+    EQ(submit(&sm, NULL, 0), -EBADF);
+    sm.arg[0] = 9;
+    sm.handle = (uint32_t)sf;
+    EQ(submit(&sm, NULL, 0), -EINVAL);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)sf, 0, 0, 0), 0);
+    sm.arg[0] = UNO_SIGNALFD_MASK;
+    EQ(submit(&sm, NULL, 0), -EINVAL); /* closed: no longer a signalfd */
+    signalfd_posted(&V, ~0ull);         /* and nothing is written anywhere */
+
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)t, 0, 0, 0), 0);
+    EQ(h_op(UNO_OP_CLOSE, hs[1], 0, 0, 0), 0);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)ep, 0, 0, 0), 0);
+    EQ(submit(&w, NULL, 0), -EBADF);
+    EQ(count_fds(), fds0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-seeds")) {
@@ -1723,6 +1875,7 @@ int main(int argc, char **argv)
     test_handles();
     test_breadth_ops();
     test_sockets();
+    test_readiness();
     test_ring_serve();
     test_io_thread();
     teardown();
