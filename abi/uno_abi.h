@@ -407,6 +407,16 @@ struct uno_msg {
 struct uno_iov {
     uint64_t gpa, len;
 };
+/* Control data (AF_UNIX): SCM_RIGHTS carries u32 handles in SENDMSG and, in RECVMSG, one
+ * struct uno_fdpass per descriptor received (a new handle of the receiver, and what it is);
+ * SCM_CREDENTIALS carries a struct ucred of guest ids (the VMM translates). */
+enum { UNO_FD_SOCKET = 1, UNO_FD_PIPE = 2, UNO_FD_EVENTFD = 3, UNO_FD_FILE = 4 };
+struct uno_fdpass {
+    uint32_t handle, kind;
+    int32_t flags;                /* O_ACCMODE | O_APPEND | O_NONBLOCK of the description */
+    int32_t family, type, listening; /* sockets */
+};
+#define UNO_CONTROL_MAX 4096
 
 /* Linux O_ flags the ring carries (x86-64 values). */
 #define UNO_O_ACCMODE 03

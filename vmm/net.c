@@ -844,6 +844,170 @@ static int msg_parts(struct ring_req *r, struct msg_parts *p)
     return 0;
 }
 
+/* --- passing descriptors (SCM_RIGHTS) and credentials (SCM_CREDENTIALS) ------------------- */
+
+#define MAX_PASS 253 /* SCM_MAX_FD */
+
+/* The guest's control data for the host: handles become host descriptors; credentials are
+ * left to the host kernel, which adds the real ones (the receiver translates them). Size of
+ * the host control data, or -errno. */
+static int control_out(struct vmm *v, const uint8_t *in, uint32_t len, uint8_t *out, size_t room)
+{
+    size_t used = 0;
+    uint32_t at = 0;
+    while (at + sizeof(struct cmsghdr) <= len) {
+        struct cmsghdr h;
+        memcpy(&h, in + at, sizeof h);
+        if (h.cmsg_len < sizeof h || h.cmsg_len > len - at)
+            return -EINVAL;
+        size_t dlen = h.cmsg_len - sizeof h;
+        if (h.cmsg_level != SOL_SOCKET)
+            return -EINVAL;
+        if (h.cmsg_type == SCM_RIGHTS) {
+            size_t n = dlen / 4;
+            if (n == 0 || n > MAX_PASS || used + CMSG_SPACE(n * sizeof(int)) > room)
+                return -EINVAL;
+            struct cmsghdr *o = (struct cmsghdr *)(out + used);
+            o->cmsg_len = CMSG_LEN(n * sizeof(int));
+            o->cmsg_level = SOL_SOCKET;
+            o->cmsg_type = SCM_RIGHTS;
+            int *fds = (int *)CMSG_DATA(o);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t hd;
+                memcpy(&hd, in + at + sizeof h + i * 4, 4);
+                if (hd < 3 || (fds[i] = handle_fd(v, hd)) < 0)
+                    return -EBADF;
+            }
+            used += CMSG_SPACE(n * sizeof(int));
+        } else if (h.cmsg_type != SCM_CREDENTIALS) {
+            return -EINVAL;
+        }
+        at += (uint32_t)((h.cmsg_len + 7) & ~7ul);
+    }
+    return (int)used;
+}
+
+/* What a received host descriptor is, for the guest: its handle and kind (the descriptor is
+ * the handle's from now on). -1 for one the guest cannot have (it is closed). */
+static int received(struct vmm *v, int fd, struct uno_fdpass *p)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) < 0 || fl < 0) {
+        close(fd);
+        return -1;
+    }
+    memset(p, 0, sizeof *p);
+    p->flags = fl & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+    if (S_ISSOCK(st.st_mode)) {
+        int fam = 0, type = 0, acc = 0;
+        socklen_t l = sizeof fam;
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &fam, &l);
+        l = sizeof type;
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l);
+        l = sizeof acc;
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l);
+        struct vsock *s = vsock_new(fam, type, 0);
+        if (!s) {
+            close(fd);
+            return -1;
+        }
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK); /* the VMM's descriptors never wait */
+        if (is_inet(fam)) {
+            s->host_fd = fd;
+            s->via = acc ? VIA_NONE : VIA_HOST;
+        } else {
+            s->loop_fd = fd;
+            s->via = acc ? VIA_NONE : VIA_LOOP;
+        }
+        s->listening = acc != 0;
+        int64_t h = install(v, s);
+        if (h < 0)
+            return -1;
+        p->handle = (uint32_t)h;
+        p->kind = UNO_FD_SOCKET;
+        p->family = fam;
+        p->type = type;
+        p->listening = acc;
+        return 0;
+    }
+    char link[64] = "";
+    char self[32];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    ssize_t ln = readlink(self, link, sizeof link - 1);
+    link[ln > 0 ? ln : 0] = 0;
+    if (S_ISFIFO(st.st_mode))
+        p->kind = UNO_FD_PIPE;
+    else if (!strcmp(link, "anon_inode:[eventfd]"))
+        p->kind = UNO_FD_EVENTFD;
+    else if (S_ISREG(st.st_mode))
+        p->kind = UNO_FD_FILE;
+    else {
+        close(fd);
+        return -1;
+    }
+    if (p->kind != UNO_FD_FILE)
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int h = alloc_handle(v, fd, false);
+    if (h < 0)
+        return -1;
+    v->handles[h].stream = p->kind != UNO_FD_FILE;
+    p->handle = (uint32_t)h;
+    return 0;
+}
+
+/* The host's control data for the guest (room bytes at out): descriptors become handles,
+ * credentials guest ids. Its length; *trunc when something did not fit. */
+static uint32_t control_in(struct vmm *v, struct msghdr *mh, uint8_t *out, uint32_t room,
+                           bool *trunc)
+{
+    uint32_t used = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_RIGHTS) {
+            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int *fds = (int *)CMSG_DATA(c);
+            struct uno_fdpass pass[MAX_PASS];
+            size_t k = 0;
+            for (size_t i = 0; i < n && i < MAX_PASS; i++)
+                if (received(v, fds[i], &pass[k]) == 0)
+                    k++;
+            size_t need = sizeof(struct cmsghdr) + k * sizeof pass[0];
+            if (used + need > room) { /* no room: the descriptors are not delivered */
+                for (size_t i = 0; i < k; i++) {
+                    struct ring_req cr = {.op = UNO_OP_CLOSE, .handle = pass[i].handle};
+                    hostop_exec(v, &cr);
+                }
+                *trunc = true;
+                continue;
+            }
+            struct cmsghdr h = {.cmsg_len = need, .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+            memcpy(out + used, &h, sizeof h);
+            memcpy(out + used + sizeof h, pass, k * sizeof pass[0]);
+            used += (uint32_t)((need + 7) & ~7ul);
+        } else if (c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof cr);
+            /* The sender's guest pid; our user is the guest's root. */
+            struct ucred g = {.pid = proc_guest_pid_of_host(cr.pid),
+                              .uid = cr.uid == geteuid() ? 0 : 65534,
+                              .gid = cr.gid == getegid() ? 0 : 65534};
+            size_t need = sizeof(struct cmsghdr) + sizeof g;
+            if (used + need > room) {
+                *trunc = true;
+                continue;
+            }
+            struct cmsghdr h = {.cmsg_len = need, .cmsg_level = SOL_SOCKET,
+                                .cmsg_type = SCM_CREDENTIALS};
+            memcpy(out + used, &h, sizeof h);
+            memcpy(out + used + sizeof h, &g, sizeof g);
+            used += (uint32_t)((need + 7) & ~7ul);
+        }
+    }
+    return used;
+}
+
 /* Host flags from the guest's: never wait, never SIGPIPE the VMM. */
 static int host_flags(uint32_t f)
 {
@@ -890,9 +1054,17 @@ static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     struct iovec iov[MAX_IOV];
     if ((err = map_iov(v, p.iov, m.niov, false, iov)))
         return err;
-    if (m.controllen)
-        return -EOPNOTSUPP; /* control data: only AF_UNIX (SCM_RIGHTS), not yet */
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m.niov};
+    uint8_t control[CMSG_SPACE(MAX_PASS * sizeof(int)) + 64];
+    if (m.controllen) {
+        if (is_inet(s->family))
+            return -EINVAL; /* no control data Linux takes on TCP/UDP here */
+        int cl = control_out(v, p.control, m.controllen, control, sizeof control);
+        if (cl < 0)
+            return cl;
+        mh.msg_control = cl ? control : NULL;
+        mh.msg_controllen = (size_t)cl;
+    }
     if (s->type == SOCK_DGRAM && is_inet(s->family)) {
         struct sockaddr_storage to;
         socklen_t tl;
@@ -958,6 +1130,11 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     struct sockaddr_storage from;
     struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = iov,
                         .msg_iovlen = m.niov};
+    uint8_t control[CMSG_SPACE(MAX_PASS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+    if (!is_inet(s->family) && m.controllen) {
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof control;
+    }
     ssize_t n;
     bool loop = false;
     if (s->listening)
@@ -977,7 +1154,7 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
         int fd = data_fd(s);
         if (s->via == VIA_NONE && s->type != SOCK_DGRAM)
             return -ENOTCONN;
-        n = recvmsg(fd, &mh, host_flags(m.flags)); /* MSG_WAITALL: the guest's loop */
+        n = recvmsg(fd, &mh, host_flags(m.flags) | MSG_CMSG_CLOEXEC); /* MSG_WAITALL: the guest's loop */
     }
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
@@ -996,9 +1173,11 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     }
     uint32_t give = fl < m.namelen ? fl : m.namelen;
     memcpy(p.name, &from, give);
+    bool trunc = false;
+    uint32_t cl = mh.msg_control ? control_in(v, &mh, p.control, m.controllen, &trunc) : 0;
     p.m->namelen = fl;
-    p.m->controllen = 0;
-    p.m->flags = (uint32_t)mh.msg_flags;
+    p.m->controllen = cl;
+    p.m->flags = (uint32_t)mh.msg_flags | (trunc ? MSG_CTRUNC : 0);
     return n;
 }
 

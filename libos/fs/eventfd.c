@@ -80,6 +80,19 @@ static const struct file_ops eventfd_ops = {
     .release = efd_release,
 };
 
+/* An eventfd's file for a host handle (a new one, or one received through SCM_RIGHTS). */
+struct file *eventfd_file_from_handle(u32 handle, int flags)
+{
+    struct file *f = file_alloc(&eventfd_ops, O_RDWR | (flags & O_NONBLOCK), 0600,
+                                "anon_inode:[eventfd]");
+    if (f) {
+        f->handle = handle;
+        f->host_polled = true;
+        f->stream = true;
+    }
+    return f;
+}
+
 i64 sys_eventfd2(u64 initval, u64 flags)
 {
     if (flags & ~(u64)(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK))
@@ -89,16 +102,12 @@ i64 sys_eventfd2(u64 initval, u64 flags)
     i64 h = ring_call(&op);
     if (h < 0)
         return h;
-    struct file *f = file_alloc(&eventfd_ops, O_RDWR | (int)(flags & EFD_NONBLOCK), 0600,
-                                "anon_inode:[eventfd]");
+    struct file *f = eventfd_file_from_handle((u32)h, (int)(flags & EFD_NONBLOCK));
     if (!f) {
         struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
         ring_call(&c);
         return -ENFILE;
     }
-    f->handle = (u32)h;
-    f->host_polled = true;
-    f->stream = true;
     int fd = fd_install(f, 0, (flags & EFD_CLOEXEC) != 0);
     if (fd < 0)
         file_put(f);

@@ -139,6 +139,10 @@ i64 file_dir_index_lseek(struct file *f, i64 off, int whence);
 struct node;
 int file_node(const struct file *f, struct node *n);
 
+/* Files for host handles received from another process (SCM_RIGHTS). */
+struct file *pipe_file_from_handle(u32 handle, int flags);
+struct file *eventfd_file_from_handle(u32 handle, int flags);
+
 /* The host handle whose readiness is f's (f->host_polled), for poll, select and epoll. */
 bool file_poll_handle(const struct file *f, u32 *h);
 

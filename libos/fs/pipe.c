@@ -148,6 +148,9 @@ static struct file *pipe_end(u32 handle, int flags)
     return f;
 }
 
+/* A pipe end received from another process (SCM_RIGHTS). */
+struct file *pipe_file_from_handle(u32 handle, int flags) { return pipe_end(handle, flags); }
+
 i64 sys_pipe2(u64 ufds, u64 flags)
 {
     if (flags & ~(u64)(O_CLOEXEC | O_NONBLOCK | 040000 /* O_DIRECT */))

@@ -437,6 +437,9 @@ struct xfer {
     const u8 *name;            /* sendto: the destination */
     u64 namelen;
     u64 flags;                 /* MSG_* */
+    const u8 *control;         /* sendmsg: control data for the host (handles), and its size */
+    u64 controllen;
+    u64 control_room;          /* recvmsg: room for the host's control data */
 };
 
 /* The libOS's own buffers (sendfile's): guest-physical through the direct map or the
@@ -456,7 +459,10 @@ static i64 build_msg(struct xfer *x, bool write_to_user, u8 *buf, u64 room, u64 
     m->namelen = (u32)(x->name ? x->namelen : name_room);
     if (x->name)
         memcpy(buf + sizeof *m, x->name, x->namelen);
-    u64 at = ALIGN_UP(sizeof *m + m->namelen, 8); /* the scatter list: 8-byte aligned */
+    m->controllen = (u32)(x->control ? x->controllen : x->control_room);
+    if (x->control)
+        memcpy(buf + sizeof *m + m->namelen, x->control, x->controllen);
+    u64 at = ALIGN_UP(sizeof *m + m->namelen + m->controllen, 8); /* the scatter list */
     struct uno_iov *out = (struct uno_iov *)(buf + at);
     int max = (int)((room - at) / sizeof *out), n = 0;
     u64 skip = x->skip;
@@ -509,8 +515,11 @@ static i64 do_send(struct file *f, struct xfer *x)
     for (;;) {
         x->skip = done;
         i64 r = send_once(f, x);
-        if (r > 0)
+        if (r > 0) {
             done += (u64)r;
+            x->control = NULL; /* control data goes with the first bytes only */
+            x->controllen = 0;
+        }
         if (r >= 0 && (done >= total || s->type != SOCK_STREAM || nb))
             return (i64)done;
         if (r < 0 && r != -EAGAIN) {
@@ -535,6 +544,8 @@ static i64 do_send(struct file *f, struct xfer *x)
 struct recv_out {
     u8 name[UNO_SOCKADDR_MAX];
     u32 namelen, flags;
+    u8 control[UNO_CONTROL_MAX]; /* the host's: struct uno_fdpass records, guest ucreds */
+    u32 controllen;
 };
 
 static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
@@ -544,13 +555,16 @@ static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
         return len;
     struct ring_op op = {.op = UNO_OP_RECVMSG, .handle = f->handle, .in = msgbuf,
                          .in_len = (u64)len, .out = msgbuf,
-                         .out_len = sizeof(struct uno_msg) + UNO_SOCKADDR_MAX, .out_fixed = true};
+                         .out_len = sizeof(struct uno_msg) + UNO_SOCKADDR_MAX + x->control_room,
+                         .out_fixed = true};
     i64 r = ring_call(&op);
     if (r >= 0) {
         struct uno_msg *m = (struct uno_msg *)msgbuf;
         o->namelen = MIN(m->namelen, (u32)UNO_SOCKADDR_MAX);
         o->flags = m->flags;
         memcpy(o->name, msgbuf + sizeof *m, o->namelen);
+        o->controllen = MIN(m->controllen, (u32)x->control_room);
+        memcpy(o->control, msgbuf + sizeof *m + UNO_SOCKADDR_MAX, o->controllen);
     }
     return r;
 }
@@ -563,6 +577,7 @@ static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
     bool all = (x->flags & MSG_WAITALL) && s->type == SOCK_STREAM && !(x->flags & MSG_PEEK);
     o->namelen = 0;
     o->flags = 0;
+    o->controllen = 0;
     for (;;) {
         x->skip = done;
         i64 r = recv_once(f, x, o);
@@ -685,6 +700,143 @@ static i64 read_msghdr(u64 umsg, struct k_msghdr *m, struct k_iovec **iov)
     return 0;
 }
 
+/* --- control data: SCM_RIGHTS, SCM_CREDENTIALS ------------------------------------------ */
+
+struct k_cmsghdr {
+    u64 len;
+    i32 level, type;
+};
+#define CMSG_HDR 16
+#define SCM_RIGHTS 1
+#define SCM_CREDENTIALS 2
+#define MAX_PASS 253
+#define MSG_CTRUNC 0x8
+#define MSG_CMSG_CLOEXEC 0x40000000
+
+struct k_ucred {
+    i32 pid;
+    u32 uid, gid;
+};
+
+/* The app's control data for the host: descriptors become their host handles (files the
+ * libOS serves itself cannot travel: EOPNOTSUPP); credentials are checked as Linux checks
+ * them and left to the host, which sends the real ones. */
+static i64 control_to_host(const u8 *in, u64 len, u8 *out, u64 *outlen)
+{
+    u64 at = 0, used = 0;
+    while (at + CMSG_HDR <= len) {
+        struct k_cmsghdr h;
+        memcpy(&h, in + at, sizeof h);
+        if (h.len < CMSG_HDR || h.len > len - at || h.level != SOL_SOCKET)
+            return -EINVAL;
+        u64 dlen = h.len - CMSG_HDR;
+        if (h.type == SCM_RIGHTS) {
+            u64 n = dlen / 4;
+            if (n > MAX_PASS || used + CMSG_HDR + n * 4 > UNO_CONTROL_MAX)
+                return -EINVAL;
+            struct k_cmsghdr o = {CMSG_HDR + n * 4, SOL_SOCKET, SCM_RIGHTS};
+            memcpy(out + used, &o, sizeof o);
+            for (u64 i = 0; i < n; i++) {
+                int fd;
+                memcpy(&fd, in + at + CMSG_HDR + 4 * i, 4);
+                struct file *f = fd_get(fd);
+                if (!f)
+                    return -EBADF;
+                if (!(f->host_polled || f->has_upper) || f->handle < 3)
+                    return -EOPNOTSUPP;
+                memcpy(out + used + CMSG_HDR + 4 * i, &f->handle, 4);
+            }
+            used += ALIGN_UP(CMSG_HDR + n * 4, 8);
+        } else if (h.type == SCM_CREDENTIALS) {
+            struct k_ucred c;
+            if (dlen < sizeof c)
+                return -EINVAL;
+            memcpy(&c, in + at + CMSG_HDR, sizeof c);
+            if (c.pid != proc.pid || c.uid != proc.uid || c.gid != proc.gid)
+                return -EPERM; /* what Linux says to an unprivileged process */
+        } else {
+            return -EINVAL;
+        }
+        at += ALIGN_UP(h.len, 8);
+    }
+    *outlen = used;
+    return 0;
+}
+
+/* A file for a descriptor received through SCM_RIGHTS. */
+static struct file *passed_file(const struct uno_fdpass *p)
+{
+    switch (p->kind) {
+    case UNO_FD_SOCKET:
+        return sock_file(p->handle, p->family, p->type, 0);
+    case UNO_FD_PIPE:
+        return pipe_file_from_handle(p->handle, p->flags & O_ACCMODE);
+    case UNO_FD_EVENTFD:
+        return eventfd_file_from_handle(p->handle, 0);
+    case UNO_FD_FILE:
+        return upper_file_from_handle(p->handle, p->flags & (O_ACCMODE | O_APPEND), S_IFREG | 0600,
+                                      "[received file]");
+    default:
+        return NULL;
+    }
+}
+
+/* The host's control data (o) into the app's buffer (room bytes at uctl): received
+ * descriptors installed as files. The length written; MSG_CTRUNC added to *flags when
+ * something did not fit (descriptors that did not are closed, as Linux does). */
+static i64 control_to_app(const struct recv_out *o, u8 *uctl, u64 room, u64 flags, u32 *mflags)
+{
+    u64 at = 0, used = 0;
+    while (at + CMSG_HDR <= o->controllen) {
+        struct k_cmsghdr h;
+        memcpy(&h, o->control + at, sizeof h);
+        if (h.len < CMSG_HDR || h.len > o->controllen - at)
+            break;
+        u64 dlen = h.len - CMSG_HDR;
+        if (h.type == SCM_RIGHTS) {
+            u64 n = dlen / sizeof(struct uno_fdpass), fit = 0;
+            if (used + CMSG_HDR <= room)
+                fit = MIN(n, (room - used - CMSG_HDR) / 4);
+            int fds[MAX_PASS];
+            u64 k = 0;
+            for (u64 i = 0; i < n && i < MAX_PASS; i++) {
+                struct uno_fdpass p;
+                memcpy(&p, o->control + at + CMSG_HDR + i * sizeof p, sizeof p);
+                struct file *f = i < fit ? passed_file(&p) : NULL;
+                int fd = f ? fd_install(f, 0, (flags & MSG_CMSG_CLOEXEC) != 0) : -1;
+                if (f && fd < 0)
+                    file_put(f);
+                if (fd >= 0)
+                    fds[k++] = fd;
+                else if (!f)
+                    close_handle(p.handle);
+            }
+            if (k < n)
+                *mflags |= MSG_CTRUNC;
+            if (k) {
+                struct k_cmsghdr c = {CMSG_HDR + k * 4, SOL_SOCKET, SCM_RIGHTS};
+                if (copy_to_user(uctl + used, &c, sizeof c) ||
+                    copy_to_user(uctl + used + CMSG_HDR, fds, k * 4))
+                    return -EFAULT;
+                used += MIN(ALIGN_UP(c.len, 8), room - used);
+            }
+        } else if (h.type == SCM_CREDENTIALS) {
+            if (used + CMSG_HDR + sizeof(struct k_ucred) > room) {
+                *mflags |= MSG_CTRUNC;
+            } else {
+                struct k_cmsghdr c = {CMSG_HDR + sizeof(struct k_ucred), SOL_SOCKET, SCM_CREDENTIALS};
+                if (copy_to_user(uctl + used, &c, sizeof c) ||
+                    copy_to_user(uctl + used + CMSG_HDR, o->control + at + CMSG_HDR,
+                                 sizeof(struct k_ucred)))
+                    return -EFAULT;
+                used += MIN(ALIGN_UP(c.len, 8), room - used);
+            }
+        }
+        at += ALIGN_UP(h.len, 8);
+    }
+    return (i64)used;
+}
+
 static i64 sendmsg_one(struct file *f, u64 umsg, u64 flags)
 {
     struct k_msghdr m;
@@ -693,16 +845,27 @@ static i64 sendmsg_one(struct file *f, u64 umsg, u64 flags)
     if (r)
         return r;
     u8 a[UNO_SOCKADDR_MAX];
-    u64 alen = m.namelen;
-    if (m.controllen) {
-        r = -EOPNOTSUPP; /* SCM_RIGHTS and friends: not yet (see docs/architecture.md) */
+    u64 alen = m.namelen, clen = 0;
+    /* Per call: a blocking send lets the lock go between attempts. */
+    u8 *uctl = m.controllen ? kmalloc(2 * UNO_CONTROL_MAX) : NULL;
+    u8 *control_buf = uctl ? uctl + UNO_CONTROL_MAX : NULL;
+    if (m.controllen > UNO_CONTROL_MAX) {
+        r = -ENOBUFS;
+    } else if (m.controllen && !uctl) {
+        r = -ENOMEM;
+    } else if (m.controllen && copy_from_user(uctl, m.control, m.controllen)) {
+        r = -EFAULT;
+    } else if (m.controllen && (r = control_to_host(uctl, m.controllen, control_buf, &clen))) {
+        /* r set */
     } else if (m.name && (r = dest_addr(f, (u64)m.name, &alen, a))) {
         /* r set */
     } else {
         struct xfer x = {.iov = iov, .niov = m.iovlen, .name = m.name ? a : NULL,
-                         .namelen = alen, .flags = flags};
+                         .namelen = alen, .flags = flags, .control = clen ? control_buf : NULL,
+                         .controllen = clen};
         r = do_send(f, &x);
     }
+    kfree(uctl);
     kfree(iov);
     return r;
 }
@@ -714,19 +877,22 @@ static i64 recvmsg_one(struct file *f, u64 umsg, u64 flags)
     i64 r = read_msghdr(umsg, &m, &iov);
     if (r)
         return r;
-    struct xfer x = {.iov = iov, .niov = m.iovlen, .flags = flags};
-    struct recv_out o;
+    struct xfer x = {.iov = iov, .niov = m.iovlen, .flags = flags,
+                     .control_room = m.controllen && m.control ? UNO_CONTROL_MAX : 0};
+    static struct recv_out o; /* big; under the big lock */
     r = do_recv(f, &x, &o);
     kfree(iov);
     if (r < 0)
         return r;
-    u32 nl = o.namelen;
+    u32 nl = o.namelen, mflags = o.flags;
     if (m.name && nl && copy_to_user(m.name, o.name, MIN(nl, m.namelen)))
         return -EFAULT;
+    i64 cl = o.controllen ? control_to_app(&o, m.control, m.controllen, flags, &mflags) : 0;
+    if (cl < 0)
+        return cl;
     struct k_msghdr *um = (struct k_msghdr *)umsg;
-    u64 zero = 0;
-    if (copy_to_user(&um->namelen, &nl, 4) || copy_to_user(&um->controllen, &zero, 8) ||
-        copy_to_user(&um->flags, &o.flags, 4))
+    if (copy_to_user(&um->namelen, &nl, 4) || copy_to_user(&um->controllen, &cl, 8) ||
+        copy_to_user(&um->flags, &mflags, 4))
         return -EFAULT;
     return r;
 }

@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/eventfd.h>
+
+static int eventfd_like(void) { return eventfd(0, 0); }
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *path)
 {
@@ -136,6 +139,121 @@ static void abstract(void)
     close(r);
 }
 
+/* Sends `n` descriptors with one byte of data. */
+static int send_fds(int sock, const int *fds, int n)
+{
+    char byte = 'F';
+    struct iovec v = {&byte, 1};
+    char buf[CMSG_SPACE(8 * sizeof(int))];
+    memset(buf, 0, sizeof buf);
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = buf,
+                       .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+    return (int)sendmsg(sock, &m, 0);
+}
+
+/* Receives up to max descriptors; how many came (-1 on error); *trunc: MSG_CTRUNC. */
+static int recv_fds(int sock, int *fds, int max, size_t room, int *trunc)
+{
+    char byte;
+    struct iovec v = {&byte, 1};
+    char buf[CMSG_SPACE(8 * sizeof(int))];
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = room};
+    if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+        return -1;
+    *trunc = (m.msg_flags & MSG_CTRUNC) != 0;
+    int n = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k && n < max; i++)
+                memcpy(&fds[n++], CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
+        }
+    return n;
+}
+
+static void passing(void)
+{
+    section("SCM_RIGHTS between processes, SCM_CREDENTIALS");
+    int sv[2], p[2], sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+        return;
+    int efd = eventfd_like();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        int got[4], trunc = 0;
+        int n = recv_fds(sv[1], got, 4, CMSG_SPACE(3 * sizeof(int)), &trunc);
+        if (n != 3 || trunc)
+            _exit(10 + (n < 0 ? 0 : n));
+        if (!(fcntl(got[0], F_GETFD) & FD_CLOEXEC))
+            _exit(20);
+        char b[8] = {0};
+        if (read(got[0], b, 5) != 5 || strcmp(b, "piped"))
+            _exit(21);
+        if (write(got[1], "via socket", 10) != 10)
+            _exit(22);
+        uint64_t one = 0;
+        if (read(got[2], &one, 8) != 8 || one != 7)
+            _exit(23);
+        /* Our credentials, to a parent that asked for them. */
+        struct ucred cr = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
+        char byte = 'C';
+        struct iovec v = {&byte, 1};
+        char buf[CMSG_SPACE(sizeof cr)];
+        struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof cr);
+        memcpy(CMSG_DATA(c), &cr, sizeof cr);
+        if (sendmsg(sv[1], &m, 0) != 1)
+            _exit(24);
+        /* Too little room: MSG_CTRUNC, and the descriptors that did not fit are closed. */
+        n = recv_fds(sv[1], got, 4, CMSG_LEN(sizeof(int)), &trunc);
+        if (n != 1 || !trunc)
+            _exit(30 + (n < 0 ? 0 : n));
+        _exit(0);
+    }
+    close(sv[1]);
+    int on = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    int fds[3] = {p[0], sp[1], efd};
+    SHOW("sendmsg with three descriptors", send_fds(sv[0], fds, 3));
+    SHOW("write the pipe", write(p[1], "piped", 5));
+    uint64_t seven = 7;
+    SHOW("write the eventfd", write(efd, &seven, 8));
+    char b[16] = {0};
+    SHOW("read what the child sent on the passed socket", read(sp[0], b, 10));
+    printf("\"%s\"\n", b);
+    char byte;
+    struct iovec v = {&byte, 1};
+    char buf[CMSG_SPACE(sizeof(struct ucred))];
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+    SHOW("recvmsg of the credentials", recvmsg(sv[0], &m, 0));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    struct ucred cr = {0};
+    if (c && c->cmsg_type == SCM_CREDENTIALS)
+        memcpy(&cr, CMSG_DATA(c), sizeof cr);
+    printf("the child's pid came: %s\n", yesno(cr.pid == pid));
+    int two[2] = {p[0], efd};
+    SHOW("two more descriptors", send_fds(sv[0], two, 2));
+    int st = 0;
+    waitpid(pid, &st, 0);
+    printf("child status: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 99);
+    close(sv[0]);
+    close(p[0]);
+    close(p[1]);
+    close(sp[0]);
+    close(sp[1]);
+    close(efd);
+}
+
 int main(void)
 {
     start_watchdog();
@@ -146,6 +264,7 @@ int main(void)
     }
     paths(dir);
     abstract();
+    passing();
     char p[256];
     snprintf(p, sizeof p, "%s/plain", dir);
     unlink(p);
