@@ -100,7 +100,9 @@ static i64 wait_ready(struct file *f, u16 events, i64 timeout_ns)
     struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
                          .out_len = sizeof p, .arg = {(u64)(timeout_ns ? timeout_ns : -1)},
                          .blocking = true, .out_fixed = true};
+    file_get(f); /* another thread's close must not free the socket while we wait on it */
     i64 r = ring_call(&op);
+    file_put(f);
     if (r < 0)
         return r;
     return r == 0 ? -EAGAIN : 0;

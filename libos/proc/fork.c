@@ -116,10 +116,10 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
     /* vfork: the child borrows this VM (and so our memory) until it execs or exits. A vfork
      * from a vfork child gets a VM at once, and so does one from a threaded process: the
      * other threads must keep running with their own descriptors and signal state. */
+    upper_mark_active(); /* from now on another process may change the writable layer */
     if ((flags & CLONE_VFORK) && (flags & CLONE_VM) && !vf.active && nthreads == 1)
         return vfork_inplace(flags, newsp);
     ring_flush(); /* nothing of ours may be in flight while the VMM forks */
-    upper_mark_active(); /* from now on another process may change the writable layer */
     struct uno_hcall *hc = platform_hcall_block();
     hc->arg[0] = ((flags & CLONE_VFORK) ? UNO_FORK_VFORK : 0) | ((flags & 0xff) << 8);
     hc->arg[1] = newsp;

@@ -1,6 +1,9 @@
 # Debian's coreutils, findutils, grep/sed from the root (dash as sh): pipelines over files
 # of the image and files written to /tmp. Prints only what is the same on any run.
 set -e
+# First, before anything forks: a directory a (vforked) child makes is there for the shell.
+mkdir -p /tmp/uno-child-made && cd /tmp/uno-child-made && echo "the shell sees its child's mkdir"
+cd / && rmdir /tmp/uno-child-made
 d=$(mktemp -d)
 seq 1 2000 > "$d/n"
 sort -rn "$d/n" | head -3
