@@ -2,6 +2,7 @@
  * The `uno` command line: a thin layer over src/lib (options, elf, instance) and src/image.
  *
  *   uno run [--memory SIZE] [-e KEY=VALUE]... [--env-file F] [-w DIR] [--entrypoint PATH]
+ *           [-p [HOSTIP:][HOSTPORT:]GUESTPORT[/PROTO]]... [-P] [--network MODE]
  *           [--trace] [--verbose] [--keep] TARGET [ARGS...]
  *   uno version
  *
@@ -24,6 +25,7 @@ import { hostInfo } from "../lib/host.js";
 import { checkKvm } from "../lib/kvm.js";
 import { formatMemory, parseRunOptions, type RunOptions } from "../lib/options.js";
 import * as paths from "../lib/paths.js";
+import { formatNetwork, formatPublishedPort } from "../lib/ports.js";
 
 /** The exit status for uno's own failures (bad usage, missing build, no KVM...). */
 export const EXIT_UNO_ERROR = 125;
@@ -43,6 +45,9 @@ interface RunFlags {
   /** commander's negatable --no-syscall-rewrite: false when given. */
   syscallRewrite?: boolean;
   cpus?: string;
+  publish?: string[];
+  publishAll?: boolean;
+  network?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -60,6 +65,8 @@ interface Prepared {
   digest: string;
   command: string;
   args: string[];
+  /** The ports the image EXPOSEs ("80/tcp"): none until images carry a config (issue 7). */
+  exposedPorts: string[];
 }
 
 /** Splits TARGET [ARGS...] for a directory target into program + arguments. */
@@ -146,7 +153,7 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
     checkRuntime();
     const { packDirectory } = await import("../image/rootfs.js");
     const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
-    return { image: packed.erofsPath, digest: packed.digest, ...program };
+    return { image: packed.erofsPath, digest: packed.digest, ...program, exposedPorts: [] };
   }
   if (!st.isFile()) {
     throw new UsageError(`${target} is not a regular file or a directory`);
@@ -172,7 +179,13 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
   }
   checkRuntime();
   const packed = await packPlannedElf(plan, paths.imageCacheDir());
-  return { image: packed.erofsPath, digest: packed.digest, command: packed.execPath, args };
+  return {
+    image: packed.erofsPath,
+    digest: packed.digest,
+    command: packed.execPath,
+    args,
+    exposedPorts: [],
+  };
 }
 
 /** Fails early, before packing, when uno-vmm/libOS are not built or KVM is unusable. */
@@ -191,7 +204,10 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     keep: flags.keep ?? false,
     tty: flags.tty ?? false,
     noSyscallRewrite: flags.syscallRewrite === false,
+    publish: flags.publish ?? [],
+    publishAll: flags.publishAll ?? false,
   };
+  if (flags.network !== undefined) raw.network = flags.network;
   if (flags.pidsLimit !== undefined) raw.pidsLimit = flags.pidsLimit;
   if (flags.cpus !== undefined) raw.cpus = flags.cpus;
   if (flags.memory !== undefined) raw.memory = flags.memory;
@@ -214,6 +230,10 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     noSyscallRewrite: opts.noSyscallRewrite,
     ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
     ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
+    publish: opts.publish,
+    publishAll: opts.publishAll,
+    exposedPorts: prepared.exposedPorts,
+    network: opts.network,
     vmmPath: paths.vmmPath(),
     libosPath: paths.libosPath(),
     kvmDevice: false, // checked by checkRuntime()
@@ -223,6 +243,11 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     log(`image ${prepared.digest} (${prepared.image})`);
     log(`instance ${instance.id} (${instance.dir})`);
     if (opts.memoryBytes !== undefined) log(`memory ${formatMemory(opts.memoryBytes)}`);
+    log(`network ${formatNetwork(instance.network)}`);
+    for (const p of instance.ports) log(`publish ${formatPublishedPort(p)}`);
+    if (opts.publishAll && prepared.exposedPorts.length === 0) {
+      log("-P: the image exposes no ports; nothing more published");
+    }
     log(`exec ${[instance.vmmPath, ...instance.vmmArgs()].map(shellQuote).join(" ")}`);
   }
   const result = await instance.run();
@@ -291,6 +316,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "--cpus <n>",
       "CPUs the guest sees; its threads run on at most that many host CPUs at once (default: all)",
     )
+    .option(
+      "-p, --publish <spec>",
+      "publish a guest port on the host: [HOSTIP:][HOSTPORT:]GUESTPORT[/tcp|/udp], ranges 8000-8010:80-90, [::1]:8080:80 (repeatable; no HOSTPORT: a random one)",
+      collect,
+    )
+    .option("-P, --publish-all", "publish every port the image exposes on a random host port")
+    .option(
+      "--network <mode>",
+      "default (alias bridge): outbound connections and -p ports; none: no network; allow=CIDR[,CIDR...]: outbound only to those networks",
+    )
     .passThroughOptions()
     .showHelpAfterError("(see 'uno run --help')")
     .addHelpText(
@@ -303,6 +338,7 @@ Examples:
   uno run rootfs/ -- /bin/busybox ls -la /  run a program inside a root directory
   uno run -e NAME=world --memory 64m ./hello
   uno run -it rootfs/ -- /bin/sh           an interactive shell
+  uno run -p 8080:80 rootfs/ -- /usr/sbin/nginx   host port 8080 to the guest's port 80
 `,
     )
     .action(async (target: string, args: string[], flags: RunFlags) => {

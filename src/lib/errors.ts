@@ -69,3 +69,10 @@ export class VmmError extends UnoError {
     super("VMM", message);
   }
 }
+
+/** A host port asked for with -p cannot be bound (in use, privileged, not this host's address). */
+export class PortUnavailableError extends UnoError {
+  constructor(message: string) {
+    super("PORT_UNAVAILABLE", message);
+  }
+}

@@ -15,6 +15,16 @@ import { UsageError, VmmError } from "./errors.js";
 import { checkKvm } from "./kvm.js";
 import { mergeEnv, MIN_MEMORY_BYTES, type EnvEntry } from "./options.js";
 import * as paths from "./paths.js";
+import {
+  checkPublishConflicts,
+  formatNetwork,
+  formatVmmPublish,
+  publishAllRequests,
+  resolveHostPorts,
+  type NetworkMode,
+  type PortRequest,
+  type PublishedPort,
+} from "./ports.js";
 
 /** The PATH docker gives containers whose image sets none. */
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -46,6 +56,14 @@ export interface InstanceOptions {
   noSyscallRewrite?: boolean;
   /** CPUs the guest sees and its threads run on at once (uno-vmm --cpus). */
   cpus?: number;
+  /** Ports to publish (uno run -p; ports.ts parsePublish), host ports chosen by create(). */
+  publish?: PortRequest[];
+  /** Publish every port of exposedPorts on a random host port (uno run -P). */
+  publishAll?: boolean;
+  /** The ports the image EXPOSEs ("80/tcp", "53/udp"); from its config (none yet for directories). */
+  exposedPorts?: string[];
+  /** Network mode (uno-vmm --network); default: { mode: "default" }. */
+  network?: NetworkMode;
   /** Keep <state>/instances/<id> (and its writable layer) after the run. */
   keep?: boolean;
   /** Instance id (64 hex digits by default). */
@@ -150,6 +168,11 @@ export class Instance {
   readonly dir: string;
   /** The writable layer handed to uno-vmm as --upper. */
   readonly upperDir: string;
+  /** The instance's private networking directory (uno-vmm --net-dir), mode 0700. */
+  readonly netDir: string;
+  /** The published ports, host ports chosen (uno run -p, -P). */
+  readonly ports: readonly PublishedPort[];
+  readonly network: NetworkMode;
   readonly vmmPath: string;
   readonly libosPath: string;
   /** The final environment given to the program. */
@@ -160,9 +183,18 @@ export class Instance {
 
   private constructor(
     readonly options: Readonly<InstanceOptions>,
-    init: { id: string; dir: string; vmmPath: string; libosPath: string },
+    init: {
+      id: string;
+      dir: string;
+      vmmPath: string;
+      libosPath: string;
+      ports: PublishedPort[];
+    },
   ) {
     this.id = init.id;
+    this.ports = init.ports;
+    this.network = options.network ?? { mode: "default" };
+    this.netDir = path.join(init.dir, "net");
     this.cpuidCache = cpuidCachePath(path.dirname(path.dirname(init.dir)));
     this.dir = init.dir;
     this.upperDir = path.join(init.dir, "upper");
@@ -177,8 +209,9 @@ export class Instance {
   }
 
   /**
-   * Checks the build outputs and KVM, and creates the instance directory.
-   * @throws NotBuiltError, KvmUnavailableError, UsageError
+   * Checks the build outputs and KVM, chooses the published host ports (checking that the
+   * fixed ones are free), and creates the instance directory.
+   * @throws NotBuiltError, KvmUnavailableError, UsageError, PortUnavailableError
    */
   static async create(options: InstanceOptions): Promise<Instance> {
     const vmmPath = options.vmmPath ?? paths.requireVmm();
@@ -203,6 +236,17 @@ export class Instance {
     }
     if (options.kvmDevice !== false) checkKvm(options.kvmDevice);
 
+    const requests = [...(options.publish ?? [])];
+    if (options.publishAll)
+      requests.push(...publishAllRequests(options.exposedPorts ?? [], requests));
+    checkPublishConflicts(requests);
+    if (options.network?.mode === "none" && requests.length > 0) {
+      throw new UsageError("--network none gives the instance no network: it cannot publish ports");
+    }
+
+    // Before anything is created: a port that cannot be bound leaves nothing behind.
+    const ports = await resolveHostPorts(requests);
+
     const id = options.id ?? newId();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) {
       throw new UsageError(`invalid instance id "${id}"`);
@@ -220,8 +264,9 @@ export class Instance {
       }
       throw e;
     }
-    const inst = new Instance(options, { id, dir, vmmPath, libosPath });
+    const inst = new Instance(options, { id, dir, vmmPath, libosPath, ports });
     fs.mkdirSync(inst.upperDir, { mode: 0o755 });
+    fs.mkdirSync(inst.netDir, { mode: 0o700 });
     return inst;
   }
 
@@ -255,6 +300,8 @@ export class Instance {
     if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
     if (o.noSyscallRewrite) args.push("--no-syscall-rewrite");
     if (o.cpus !== undefined) args.push("--cpus", String(o.cpus));
+    args.push("--network", formatNetwork(this.network), "--net-dir", this.netDir);
+    for (const p of this.ports) args.push("--publish", formatVmmPublish(p));
     args.push("--", o.command, ...(o.args ?? []));
     return args;
   }

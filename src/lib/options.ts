@@ -1,11 +1,13 @@
 /**
  * Parsing and validation of run options, shared by the CLI and (later) the REST API.
- * Formats follow docker's where docker has one: memory sizes, -e KEY[=VALUE], --env-file.
+ * Formats follow docker's where docker has one: memory sizes, -e KEY[=VALUE], --env-file,
+ * -p/-P/--network (parsed in ports.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { UsageError } from "./errors.js";
+import { parseNetwork, parsePublish, type NetworkMode, type PortRequest } from "./ports.js";
 
 /** The smallest guest memory uno accepts. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
@@ -184,6 +186,12 @@ export const runOptionsSchema = z
     pidsLimit: z.union([z.string(), z.number()]).optional(),
     noSyscallRewrite: z.boolean().default(false),
     cpus: z.union([z.string(), z.number()]).optional(),
+    /** -p, --publish values: [HOSTIP:][HOSTPORT:]GUESTPORT[/tcp|/udp] (see ports.ts). */
+    publish: z.array(z.string()).default([]),
+    /** -P, --publish-all: the image's EXPOSEd ports on random host ports. */
+    publishAll: z.boolean().default(false),
+    /** --network default|bridge|none|allow=CIDR[,CIDR...] */
+    network: z.string().optional(),
   })
   .strict();
 
@@ -208,6 +216,12 @@ export interface RunOptions {
   noSyscallRewrite: boolean;
   /** CPUs the guest sees and its threads run on at once (uno-vmm --cpus). */
   cpus?: number;
+  /** Ports to publish (-p), ranges expanded; host ports not yet chosen. */
+  publish: PortRequest[];
+  /** -P: publish the image's EXPOSEd ports too. */
+  publishAll: boolean;
+  /** --network (default: { mode: "default" }). */
+  network: NetworkMode;
 }
 
 /** The most CPUs a VM can have (UNO_MAX_VCPUS: one vCPU per thread). */
@@ -262,7 +276,15 @@ export function parseRunOptions(
     keep: o.keep,
     tty: o.tty,
     noSyscallRewrite: o.noSyscallRewrite,
+    publish: parsePublish(o.publish),
+    publishAll: o.publishAll,
+    network: o.network === undefined ? { mode: "default" } : parseNetwork(o.network),
   };
+  if (out.network.mode === "none" && (out.publish.length > 0 || out.publishAll)) {
+    throw new UsageError(
+      `--network none gives the instance no network, so ${out.publish.length > 0 ? "-p" : "-P"} cannot publish ports: drop one of them`,
+    );
+  }
   if (o.pidsLimit !== undefined) out.pidsLimit = parsePidsLimit(o.pidsLimit);
   if (o.cpus !== undefined) out.cpus = parseCpus(o.cpus);
   if (o.memory !== undefined) out.memoryBytes = parseMemory(o.memory);

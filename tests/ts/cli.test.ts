@@ -712,6 +712,10 @@ describe("Instance", () => {
       "/srv",
       "--trace",
       "--verbose",
+      "--network",
+      "default",
+      "--net-dir",
+      path.join(state, "instances", "test-argv", "net"),
       "--",
       "/hello",
       "-x",
@@ -922,6 +926,77 @@ describe("uno CLI (subprocess)", () => {
     r = uno(["run", "--env-file", path.join(tmp, "missing.env"), "/nonexistent"]);
     assert.equal(r.status, 125);
     assert.match(r.stderr, /cannot read --env-file/);
+  });
+
+  it("-p, -P and --network errors: exit 125 before anything runs", () => {
+    let r = uno(["run", "-p", "8080:80/sctp", "/nonexistent"]);
+    assert.equal(r.status, 125);
+    assert.equal(
+      r.stderr,
+      'uno: invalid --publish "8080:80/sctp": sctp is not supported: use /tcp or /udp\n',
+    );
+    r = uno(["run", "--network", "host", "/nonexistent"]);
+    assert.equal(r.status, 125);
+    assert.equal(
+      r.stderr,
+      "uno: --network host: uno has no host network mode: use -p to publish ports\n",
+    );
+    r = uno(["run", "--publish", "8000-8010:80-85", "/nonexistent"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /ranges must be of equal length/);
+    r = uno(["run", "-P", "--network", "none", "/nonexistent"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /--network none gives the instance no network, so -P cannot publish/);
+    r = uno(["run", "-p", "9000:90", "-p", "9000:91", "/nonexistent"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /-p 9000:90 and -p 9000:91 map host port 0\.0\.0\.0:9000\/tcp twice/);
+  });
+
+  it("-p and --network reach uno-vmm; --verbose shows the chosen ports docker's way", () => {
+    assert.ok(elfs.gccStatic, "gcc unavailable: install it with scripts/setup.sh");
+    assert.ok(kvmOk, "no usable /dev/kvm: these tests need KVM");
+    const r = uno(
+      [
+        "run",
+        "--verbose",
+        "-p",
+        "127.0.0.1::80",
+        "--publish=127.0.0.1::90-91/udp",
+        "-P",
+        "--network",
+        "allow=10.0.0.0/8,2001:DB8::/32",
+        elfs.gccStatic,
+      ],
+      fakeEnv(),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const args = [...r.stdout.matchAll(/^ARG\[(.*)\]$/gm)].map((m) => m[1]!);
+    const after = (flag: string): string[] =>
+      args.flatMap((a, k) => (a === flag && k < args.indexOf("--") ? [args[k + 1]!] : []));
+    assert.deepEqual(after("--network"), ["allow=10.0.0.0/8,2001:db8::/32"]);
+    const netDir = after("--net-dir");
+    assert.equal(netDir.length, 1);
+    assert.match(netDir[0]!, /\/instances\/[0-9a-f]{64}\/net$/);
+    const pub = after("--publish");
+    assert.equal(pub.length, 3, `--publish arguments: ${pub.join(" ")}`);
+    const m = pub.map((p) => /^127\.0\.0\.1:(\d+):(\d+)\/(tcp|udp)$/.exec(p));
+    assert.ok(
+      m.every((x) => x !== null),
+      pub.join(" "),
+    );
+    assert.deepEqual(
+      m.map((x) => `${x![2]}/${x![3]}`),
+      ["80/tcp", "90/udp", "91/udp"],
+    );
+    for (const x of m) {
+      assert.ok(Number(x![1]) > 0);
+      // The same mapping, as docker shows it.
+      assert.ok(
+        r.stderr.includes(`uno: publish 127.0.0.1:${x![1]}->${x![2]}/${x![3]}\n`),
+        r.stderr,
+      );
+    }
+    assert.match(r.stderr, /uno: -P: the image exposes no ports; nothing more published/);
   });
 
   it("directory target without a command", () => {
