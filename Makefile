@@ -15,7 +15,7 @@ LIBOS_C := $(shell find libos -name '*.c' -not -path 'libos/vdso/*')
 LIBOS_S := $(shell find libos -name '*.S')
 LIBOS_OBJ := $(LIBOS_C:%.c=$(BUILD)/%.o) $(LIBOS_S:%.S=$(BUILD)/%.o)
 
-.PHONY: all c ts test test-unit test-ts test-svm test-busybox-suite test-python-suite fuzz examples clean
+.PHONY: all c ts test test-unit test-ts test-servers test-svm test-busybox-suite test-python-suite fuzz examples clean
 all: c ts
 
 # Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
@@ -44,8 +44,17 @@ test-svm: all guest-progs
 
 test-unit: erofs-test ring-test elf-test
 
+# Every suite of dist/tests/ts but servers.test.js, which has a target of its own until the
+# guest has sockets (issue 6).
+TS_TESTS = $(filter-out dist/tests/ts/servers.test.js,$(wildcard dist/tests/ts/*.test.js))
 test-ts: all guest-progs
-	node --test --test-concurrency=1 --test-timeout=300000 dist/tests/ts/
+	node --test --test-concurrency=1 --test-timeout=300000 $(TS_TESTS)
+
+# nginx and redis-server from the Debian root serving real traffic, natively in network
+# namespaces the test makes and in uno with published ports (tests/ts/servers.test.ts; needs
+# root, KVM, curl and redis-tools). Not in `make test` yet: the guest's sockets are being built.
+test-servers: all
+	node --test --test-concurrency=1 --test-timeout=300000 dist/tests/ts/servers.test.js
 
 fuzz: erofs-fuzz ring-fuzz elf-fuzz
 c: $(BUILD)/uno-vmm $(BUILD)/libos.elf

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DIR=${1:-build/debian-root}
-PACKAGES=python3,libpython3.11-testsuite,sqlite3,lua5.4,perl,findutils,coreutils,procps
+# nginx-light and redis-server: the servers of tests/ts/servers.test.ts (make test-servers).
+PACKAGES=python3,libpython3.11-testsuite,sqlite3,lua5.4,perl,findutils,coreutils,procps,nginx-light,redis-server
 STAMP="$DIR/.uno-debian-root"
 WANT="bookworm minbase $PACKAGES"
 
