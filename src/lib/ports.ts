@@ -1,7 +1,7 @@
 /**
  * Published ports and network modes of `uno run`, in docker's formats:
  *
- *   -p, --publish [HOSTIP:][HOSTPORT]:GUESTPORT[/tcp|/udp]   also ranges: 8000-8010:80-90
+ *   -p, --publish [HOSTIP:][HOSTPORT:]GUESTPORT[/tcp|/udp]   also ranges: 8000-8010:80-90
  *   -P, --publish-all                                        the image's EXPOSEd ports
  *   --network default|bridge|none|allow=CIDR[,CIDR...]
  *

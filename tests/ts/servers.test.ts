@@ -284,7 +284,8 @@ function startNative(what: string, cmd: string[], port: number): Server {
  * Starts `uno run --verbose -p 127.0.0.1:HOSTPORT:GUESTPORT SERVERS_ROOT -- cmd` with a mark in
  * its environment (to find its VMM processes), and learns its instance directory from the
  * verbose output. stop() sends uno SIGTERM (which it forwards to the guest's PID 1), then
- * SIGKILL if it has not ended within 20 s, and checks that no process of the instance is left.
+ * SIGKILL if it has not ended within 20 s, and checks that no process of the instance is left
+ * and that a running server ended with status 0 on SIGTERM (as nginx and redis-server do).
  */
 async function startUno(what: string, cmd: string[], guestPort: number): Promise<Server> {
   requireKvm();
@@ -333,14 +334,25 @@ async function startUno(what: string, cmd: string[], guestPort: number): Promise
     output: () => out() + err(),
     processes: () => marked(mark).length,
     stop: async () => {
+      const wasRunning = child.exitCode === null && child.signalCode === null;
       child.kill("SIGTERM");
-      if (!(await exited(child, 20_000))) {
+      const graceful = await exited(child, 20_000);
+      if (!graceful) {
         child.kill("SIGKILL");
         assert.ok(await exited(child, 10_000), `uno run (${what}) did not end after SIGKILL`);
       }
       const end2 = Date.now() + 10_000;
       while (marked(mark).length > 0 && Date.now() < end2) await sleep(100);
       assert.deepEqual(marked(mark), [], `processes of the ${what} instance outlived uno`);
+      // docker stop's way: nginx and redis-server end cleanly on SIGTERM, and so must uno.
+      if (wasRunning) {
+        assert.ok(graceful, `uno run (${what}) did not end within 20 s of SIGTERM`);
+        assert.equal(
+          child.exitCode,
+          0,
+          `uno run (${what}) ended with ${child.exitCode ?? child.signalCode} after SIGTERM\n${clip(out() + err())}`,
+        );
+      }
     },
   };
 }
