@@ -17,6 +17,7 @@ import { mergeEnv, MIN_MEMORY_BYTES, type EnvEntry } from "./options.js";
 import * as paths from "./paths.js";
 import {
   checkPublishConflicts,
+  checkPublishCount,
   formatNetwork,
   formatVmmPublish,
   publishAllRequests,
@@ -168,8 +169,6 @@ export class Instance {
   readonly dir: string;
   /** The writable layer handed to uno-vmm as --upper. */
   readonly upperDir: string;
-  /** The instance's private networking directory (uno-vmm --net-dir), mode 0700. */
-  readonly netDir: string;
   /** The published ports, host ports chosen (uno run -p, -P). */
   readonly ports: readonly PublishedPort[];
   readonly network: NetworkMode;
@@ -194,7 +193,6 @@ export class Instance {
     this.id = init.id;
     this.ports = init.ports;
     this.network = options.network ?? { mode: "default" };
-    this.netDir = path.join(init.dir, "net");
     this.cpuidCache = cpuidCachePath(path.dirname(path.dirname(init.dir)));
     this.dir = init.dir;
     this.upperDir = path.join(init.dir, "upper");
@@ -239,6 +237,7 @@ export class Instance {
     const requests = [...(options.publish ?? [])];
     if (options.publishAll)
       requests.push(...publishAllRequests(options.exposedPorts ?? [], requests));
+    checkPublishCount(requests);
     checkPublishConflicts(requests);
     if (options.network?.mode === "none" && requests.length > 0) {
       throw new UsageError("--network none gives the instance no network: it cannot publish ports");
@@ -266,7 +265,6 @@ export class Instance {
     }
     const inst = new Instance(options, { id, dir, vmmPath, libosPath, ports });
     fs.mkdirSync(inst.upperDir, { mode: 0o755 });
-    fs.mkdirSync(inst.netDir, { mode: 0o700 });
     return inst;
   }
 
@@ -300,7 +298,7 @@ export class Instance {
     if (o.pidsLimit !== undefined) args.push("--pids-limit", String(o.pidsLimit));
     if (o.noSyscallRewrite) args.push("--no-syscall-rewrite");
     if (o.cpus !== undefined) args.push("--cpus", String(o.cpus));
-    args.push("--network", formatNetwork(this.network), "--net-dir", this.netDir);
+    args.push("--network", formatNetwork(this.network));
     for (const p of this.ports) args.push("--publish", formatVmmPublish(p));
     args.push("--", o.command, ...(o.args ?? []));
     return args;

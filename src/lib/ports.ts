@@ -40,6 +40,12 @@ export interface PublishedPort {
   protocol: Protocol;
 }
 
+/** The most ports an instance can publish (uno-vmm's NET_MAX_PUBLISH). */
+export const MAX_PUBLISHED_PORTS = 256;
+
+/** The most CIDRs --network allow= takes (uno-vmm's NET_MAX_ALLOW). */
+export const MAX_ALLOW_CIDRS = 32;
+
 /** The host address ports are published on when -p names none (docker's). */
 export const DEFAULT_HOST_IP = "0.0.0.0";
 
@@ -278,9 +284,19 @@ export function checkPublishConflicts(requests: readonly PortRequest[]): void {
   }
 }
 
+/** Refuses more published ports (ranges counted port by port) than uno-vmm takes. */
+export function checkPublishCount(requests: readonly PortRequest[]): void {
+  if (requests.length > MAX_PUBLISHED_PORTS) {
+    throw new UsageError(
+      `${requests.length} ports to publish (ranges count port by port): an instance publishes at most ${MAX_PUBLISHED_PORTS}`,
+    );
+  }
+}
+
 /** Parses every -p value and checks them against each other. */
 export function parsePublish(specs: readonly string[]): PortRequest[] {
   const out = specs.flatMap((s) => parsePublishSpec(s));
+  checkPublishCount(out);
   checkPublishConflicts(out);
   return out;
 }
@@ -408,6 +424,11 @@ export function parseNetwork(value: string): NetworkMode {
     for (const item of list.split(",")) {
       const c = parseCidr(item.trim());
       if (!cidrs.includes(c)) cidrs.push(c);
+    }
+    if (cidrs.length > MAX_ALLOW_CIDRS) {
+      throw new UsageError(
+        `--network allow= has ${cidrs.length} CIDRs: at most ${MAX_ALLOW_CIDRS} (join neighbours into wider networks)`,
+      );
     }
     return { mode: "allow", cidrs };
   }

@@ -714,8 +714,6 @@ describe("Instance", () => {
       "--verbose",
       "--network",
       "default",
-      "--net-dir",
-      path.join(state, "instances", "test-argv", "net"),
       "--",
       "/hello",
       "-x",
@@ -974,9 +972,6 @@ describe("uno CLI (subprocess)", () => {
     const after = (flag: string): string[] =>
       args.flatMap((a, k) => (a === flag && k < args.indexOf("--") ? [args[k + 1]!] : []));
     assert.deepEqual(after("--network"), ["allow=10.0.0.0/8,2001:db8::/32"]);
-    const netDir = after("--net-dir");
-    assert.equal(netDir.length, 1);
-    assert.match(netDir[0]!, /\/instances\/[0-9a-f]{64}\/net$/);
     const pub = after("--publish");
     assert.equal(pub.length, 3, `--publish arguments: ${pub.join(" ")}`);
     const m = pub.map((p) => /^127\.0\.0\.1:(\d+):(\d+)\/(tcp|udp)$/.exec(p));

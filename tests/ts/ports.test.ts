@@ -178,6 +178,14 @@ describe("-p: two specs that bind the same host port are refused", () => {
     assert.equal(parsePublish(["8080:80", "8081:80"]).length, 2);
     assert.equal(parsePublish(["80", "80"]).length, 2, "two random host ports for one guest port");
   });
+  it("at most 256 ports (uno-vmm's limit), ranges counted port by port", () => {
+    assert.equal(parsePublish(["10000-10255:20000-20255"]).length, 256);
+    usageError(
+      () => parsePublish(["10000-10255:20000-20255", "80"]),
+      /^257 ports to publish \(ranges count port by port\): an instance publishes at most 256$/,
+    );
+    usageError(() => parsePublish(["1000-2000:1000-2000"]), /1001 ports to publish/);
+  });
   it("checkPublishConflicts sees -P's requests too", () => {
     const explicit = parsePublish(["8080:80"]);
     assert.doesNotThrow(() => checkPublishConflicts([...explicit, ...publishAllRequests(["80"])]));
@@ -263,6 +271,19 @@ describe("--network", () => {
   for (const [value, re] of bad) {
     it(`refuses ${JSON.stringify(value)}`, () => usageError(() => parseNetwork(value), re));
   }
+
+  it("at most 32 CIDRs (uno-vmm's limit), counted after duplicates go", () => {
+    const list = (n: number): string =>
+      Array.from({ length: n }, (_, i) => `10.0.${i}.0/24`).join(",");
+    assert.equal(
+      (parseNetwork(`allow=${list(32)},10.0.0.0/24`) as { cidrs: string[] }).cidrs.length,
+      32,
+    );
+    usageError(
+      () => parseNetwork(`allow=${list(33)}`),
+      /--network allow= has 33 CIDRs: at most 32/,
+    );
+  });
 
   it("parseCidr normalizes", () => {
     assert.equal(parseCidr("172.16.0.0/12"), "172.16.0.0/12");
@@ -453,7 +474,7 @@ describe("resolveHostPorts: checks fixed host ports and chooses the others (loop
   });
 });
 
-describe("Instance: ports, network and the net directory handed to uno-vmm", () => {
+describe("Instance: the ports and network handed to uno-vmm", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uno-ports-test-"));
   const libos = path.join(tmp, "libos.elf");
   const state = path.join(tmp, "state");
@@ -473,20 +494,13 @@ describe("Instance: ports, network and the net directory handed to uno-vmm", () 
     return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
   }
 
-  it("no ports: --network default and a private --net-dir, before the program", async () => {
+  it("no ports: --network default, before the program", async () => {
     const inst = await Instance.create({ ...base(), id: "net-default" });
     const args = inst.vmmArgs();
     assert.deepEqual(values(args, "--network"), ["default"]);
-    assert.deepEqual(values(args, "--net-dir"), [
-      path.join(state, "instances", "net-default", "net"),
-    ]);
     assert.deepEqual(values(args, "--publish"), []);
-    assert.ok(args.indexOf("--net-dir") < args.indexOf("--"));
-    const st = fs.statSync(inst.netDir);
-    assert.ok(st.isDirectory());
-    assert.equal(st.mode & 0o777, 0o700);
+    assert.ok(args.indexOf("--network") < args.indexOf("--"));
     inst.cleanup();
-    assert.equal(fs.existsSync(inst.dir), false, "the net directory goes with the instance");
   });
 
   it("-p, ranges expanded, random ports chosen; --network allow", async () => {
