@@ -38,6 +38,16 @@ const BIG_BYTES = 100 * 1024 * 1024;
 const LOOPBACK = "127.0.0.1";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uno-servers-test-"));
+
+/**
+ * Every wait on a server (starting, clients, saves) shares one budget of 200 s from the end of
+ * the setup, so that even a run where everything hangs ends in about 5 minutes (stopping the
+ * servers comes on top: at most 40 s for each uno instance).
+ */
+let budgetEnd = Number.POSITIVE_INFINITY;
+function budget(ms: number): number {
+  return Math.max(1_000, Math.min(ms, budgetEnd - Date.now()));
+}
 /** A private UNO_HOME: the image cache and instances of this run. */
 const unoHome = path.join(tmp, "uno-home");
 
@@ -184,6 +194,8 @@ interface Server {
   output: () => string;
   /** How many processes the server has now (natively: in its namespace; uno: its VMMs). */
   processes: () => number;
+  /** Set when a client timed out: the later checks fail at once instead of waiting again. */
+  hung?: string;
   stop: () => Promise<void>;
 }
 
@@ -195,7 +207,7 @@ function client(
   o: { input?: string | Buffer; timeoutMs?: number } = {},
 ): { status: number; stdout: Buffer; stderr: string } {
   const argv = [...s.enter, cmd, ...args];
-  const timeoutMs = o.timeoutMs ?? 30_000;
+  const timeoutMs = budget(o.timeoutMs ?? 30_000);
   const r = spawnSync(argv[0]!, argv.slice(1), {
     input: o.input ?? "",
     timeout: timeoutMs,
@@ -204,6 +216,7 @@ function client(
   });
   if (r.error) {
     const timedOut = (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT";
+    if (timedOut) s.hung = `${cmd} ${args[0] ?? ""}… timed out after ${timeoutMs} ms`;
     assert.fail(
       `${cmd} ${args.join(" ")} (${s.what}): ${timedOut ? `timed out after ${timeoutMs} ms` : r.error.message}\n` +
         `server output:\n${clip(s.output())}`,
@@ -214,6 +227,7 @@ function client(
 
 /** Polls `ready` every 200 ms until it is true, the server exits, or `ms` pass. */
 async function waitReady(s: Server, ready: () => boolean, ms: number): Promise<void> {
+  ms = budget(ms);
   const end = Date.now() + ms;
   for (;;) {
     if (s.child.exitCode !== null || s.child.signalCode !== null) {
@@ -309,7 +323,7 @@ async function startUno(what: string, cmd: string[], guestPort: number): Promise
   const out = tail(child.stdout);
   const err = tail(child.stderr, 256 * 1024);
   // uno prints its instance directory before it starts uno-vmm.
-  const end = Date.now() + 120_000;
+  const end = Date.now() + budget(120_000);
   let instanceDir: string | undefined;
   while (instanceDir === undefined) {
     const m = /^uno: instance [0-9a-f]+ \((.+)\)$/m.exec(err());
@@ -438,6 +452,7 @@ function nginxSuite(label: string, start: () => Promise<Server>): void {
     let ready = false;
     const started = (): Server => {
       assert.ok(server && ready, `nginx did not start (see the first test of "${label}")`);
+      assert.ok(!server.hung, `an earlier check hung (${server.hung}): not waiting again`);
       return server;
     };
     after(async () => {
@@ -464,7 +479,7 @@ function nginxSuite(label: string, start: () => Promise<Server>): void {
       );
       ready = true;
       // The master forked its two workers (natively: processes in the namespace; in uno: VMMs).
-      const end = Date.now() + 20_000;
+      const end = Date.now() + budget(20_000);
       while (s.processes() < 3 && Date.now() < end) await sleep(100);
       assert.ok(s.processes() >= 3, `${s.processes()} nginx process(es), not master + 2 workers`);
     });
@@ -611,6 +626,7 @@ function redisSuite(label: string, start: () => Promise<Server>): void {
     let ready = false;
     const started = (): Server => {
       assert.ok(server && ready, `redis-server did not start (see the first test of "${label}")`);
+      assert.ok(!server.hung, `an earlier check hung (${server.hung}): not waiting again`);
       return server;
     };
     after(async () => {
@@ -673,9 +689,12 @@ function redisSuite(label: string, start: () => Promise<Server>): void {
         // LASTSAVE counts seconds: start the save in a later second than the last one.
         while (Date.now() / 1000 < before + 1) await sleep(50);
         assert.match(redis(s, ["BGSAVE"]), /^Background saving started$/);
-        const end = Date.now() + 60_000;
+        const end = Date.now() + budget(60_000);
         while (Number(redis(s, ["LASTSAVE"])) === before) {
-          assert.ok(Date.now() < end, `LASTSAVE did not change within 60 s\n${clip(s.output())}`);
+          assert.ok(
+            Date.now() < end,
+            `LASTSAVE did not change in time after BGSAVE\n${clip(s.output())}`,
+          );
           await sleep(100);
         }
         const info = redis(s, ["INFO", "persistence"]);
@@ -737,6 +756,7 @@ describe("nginx and redis-server from the Debian root: natively and in uno", () 
       );
     }
     makeServersRoot(debianRoot);
+    budgetEnd = Date.now() + 200_000;
     const t = spawnSync(
       "chroot",
       [SERVERS_ROOT, "/usr/sbin/nginx", "-t", "-c", "/etc/nginx/uno-test.conf"],
