@@ -253,7 +253,9 @@ enum uno_op {
     UNO_OP_FSYNC = 16,    /* handle, arg0 = UNO_FSYNC_DATA for fdatasync */
     UNO_OP_CHMOD = 17,    /* upper path, arg1 = mode */
     UNO_OP_UTIMENS = 18,  /* upper path, arg0 = atime ns, arg1 = mtime ns (-1: leave) */
-    UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode */
+    UNO_OP_SETFL = 19,    /* handle, arg0 = UNO_O_APPEND or 0: the host file's append mode;
+                           * arg1 = UNO_SETFL_ASYNC: instead, arg0 = 1/0 turns signal-driven
+                           * I/O on/off (the host's SIGIO comes to this process) */
     UNO_OP_OPAQUE = 20,   /* upper path of a directory: hide the lower one from now on */
     UNO_OP_CHOWN = 21,    /* upper path, arg0 = uid, arg1 = gid: the owner the guest sees */
     UNO_OP_TTY = 22,      /* console handle, arg0 = UNO_TTY_*: terminal settings in data */
@@ -424,6 +426,7 @@ struct uno_fdpass {
 #define UNO_O_EXCL 0200
 #define UNO_O_TRUNC 01000
 #define UNO_O_APPEND 02000
+#define UNO_SETFL_ASYNC 1
 #define UNO_O_DIRECTORY 0200000
 
 /* UNO_OP_TTY requests on a console handle that is a terminal. Data: struct termios as the

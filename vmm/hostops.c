@@ -798,11 +798,19 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_SETFL: {
         if ((fd = handle_fd(v, r->handle)) < 0)
             return -EBADF;
-        if (r->arg[0] & ~(uint64_t)UNO_O_APPEND)
-            return -EINVAL;
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0)
             return -errno;
+        if (r->arg[1] == UNO_SETFL_ASYNC) { /* SIGIO: main.c passes it to the guest */
+            if (r->arg[0] > 1)
+                return -EINVAL;
+            if (r->arg[0] && fcntl(fd, F_SETOWN, getpid()) < 0)
+                return -errno;
+            fl = r->arg[0] ? (fl | O_ASYNC) : (fl & ~O_ASYNC);
+            return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+        }
+        if (r->arg[0] & ~(uint64_t)UNO_O_APPEND || r->arg[1])
+            return -EINVAL;
         if (v->handles[r->handle].stream)
             return 0; /* pipes stay non-blocking on the host; O_APPEND means nothing there */
         fl = r->arg[0] ? (fl | O_APPEND) : (fl & ~O_APPEND);

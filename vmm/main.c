@@ -233,7 +233,8 @@ static void host_signals(struct vmm *v)
     sigaction(SIGPIPE, &sa, NULL); /* a closed pipe is the guest's EPIPE, not our end */
     sa.sa_handler = on_host_signal;
     sa.sa_flags = SA_RESTART;
-    static const int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2, SIGTSTP, SIGWINCH};
+    /* SIGIO: the guest's signal-driven I/O (UNO_OP_SETFL with UNO_SETFL_ASYNC). */
+    static const int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2, SIGTSTP, SIGWINCH, SIGIO};
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
         if ((fwd[i] != SIGWINCH && fwd[i] != SIGTSTP) || v->cfg.tty)
             sigaction(fwd[i], &sa, NULL);

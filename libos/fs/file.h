@@ -97,6 +97,7 @@ struct file {
     u64 priv_len;
     int kind;                 /* synthetic: which device/proc file */
     bool stream;              /* no file position: pread/pwrite/lseek give ESPIPE */
+    int owner;                /* F_SETOWN: the pid (or -pgid) SIGIO is for */
     bool host_polled;         /* readiness is the host's: the VMM polls `handle` (pipes,
                                * sockets, eventfds, the console...) for poll/select/epoll */
     u32 *shared_status;       /* after a fork: the status flags, shared with the other

@@ -139,6 +139,10 @@ static const char *basename_of(const char *path)
 /* The command name: the program's base name, at most 15 bytes as in Linux. */
 static void comm_of(char out[16])
 {
+    if (proc.comm[0]) {
+        memcpy(out, proc.comm, 16);
+        return;
+    }
     const char *b = basename_of(proc.exe);
     size_t n = 0;
     while (b[n] && b[n] != '/' && n < 15)
@@ -303,9 +307,12 @@ static void gen_status(struct tbuf *b)
     tb_printf(b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\n"
                  "Pid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
               comm, proc.umask, proc.pid, proc.pid, proc.ppid);
-    tb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t\n",
-              proc.uid, proc.euid, proc.euid, proc.euid, proc.gid, proc.egid, proc.egid,
-              proc.egid, fd_max());
+    tb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t",
+              proc.uid, proc.euid, proc.suid, proc.fsuid, proc.gid, proc.egid, proc.sgid,
+              proc.fsgid, fd_max());
+    for (int i = 0; i < proc.ngroups; i++)
+        tb_printf(b, "%u ", proc.groups[i]);
+    tb_printf(b, "\n");
     tb_printf(b, "NStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n", proc.pid, proc.pid,
               proc.pgid, proc.sid);
     kb_line(b, "VmPeak", m.size);

@@ -14,9 +14,11 @@ void proc_init(void)
     proc.ppid = 0;
     proc.pgid = 1;
     proc.sid = 1;
-    proc.uid = proc.euid = bootinfo->uid;
-    proc.gid = proc.egid = bootinfo->gid;
+    proc.uid = proc.euid = proc.suid = proc.fsuid = bootinfo->uid;
+    proc.gid = proc.egid = proc.sgid = proc.fsgid = bootinfo->gid;
     proc.umask = 022;
+    proc.dumpable = 1;
+    proc.timerslack_ns = 50000;
     for (int i = 0; i < RLIMIT_NLIMITS; i++)
         proc.rlimits[i].cur = proc.rlimits[i].max = RLIM_INFINITY;
     proc.rlimits[3].cur = 8ull << 20;  /* RLIMIT_STACK */

@@ -25,9 +25,18 @@ struct altstack {
     u64 size;
 };
 
+#define NGROUPS_MAX 64 /* of the guest's; Linux allows 65536 */
+
 struct proc {
     int pid, ppid, pgid, sid;
     u32 uid, gid, euid, egid;
+    u32 suid, sgid, fsuid, fsgid;  /* saved and file-system ids (proc/cred.c) */
+    u32 groups[NGROUPS_MAX];       /* supplementary groups */
+    int ngroups;
+    char comm[16];                 /* PR_SET_NAME's; empty: the program's base name */
+    int dumpable;                  /* PR_SET_DUMPABLE (1 at exec) */
+    bool no_new_privs, keepcaps;   /* PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS */
+    u64 timerslack_ns;
     u32 umask;
     char exe[4096];              /* absolute path of the running program */
     u64 clear_child_tid;

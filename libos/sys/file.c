@@ -18,6 +18,10 @@
 #define F_SETLK 6
 #define F_SETLKW 7
 #define F_DUPFD_CLOEXEC 1030
+#define F_SETOWN 8
+#define F_GETOWN 9
+#define O_ASYNC 020000
+#define FIOASYNC 0x5452
 #define FD_CLOEXEC 1
 #define FIONBIO 0x5421
 #define FIOCLEX 0x5451
@@ -188,6 +192,16 @@ i64 sys_getdents64(u64 fd, u64 buf, u64 len)
     return (i64)sink.used;
 }
 
+/* O_ASYNC: SIGIO when a host-polled file becomes ready, sent by the host to this process's
+ * VMM, which passes it on. Other files never signal (as Linux's regular files). */
+static i64 set_async(struct file *f, bool on)
+{
+    if (!f->host_polled || ((file_status(f) & O_ASYNC) != 0) == on)
+        return 0;
+    struct ring_op op = {.op = UNO_OP_SETFL, .handle = f->handle, .arg = {on, UNO_SETFL_ASYNC}};
+    return ring_call(&op);
+}
+
 i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
 {
     struct file *f = fd_get((int)fd);
@@ -207,6 +221,16 @@ i64 sys_ioctl(u64 fd, u64 cmd, u64 arg)
         int st = file_status(f);
         file_set_status(f, on ? st | O_NONBLOCK : st & ~O_NONBLOCK);
         return 0;
+    }
+    case FIOASYNC: {
+        int on;
+        if (copy_from_user(&on, (const void *)arg, sizeof on))
+            return -EFAULT;
+        int st = file_status(f);
+        i64 r = set_async(f, on != 0);
+        if (!r)
+            file_set_status(f, on ? st | O_ASYNC : st & ~O_ASYNC);
+        return r;
     }
     }
     if (!f->ops->ioctl)
@@ -252,9 +276,17 @@ i64 sys_fcntl(u64 fd, u64 cmd, u64 arg)
             if (r < 0)
                 return r;
         }
+        i64 ar = set_async(f, ((int)arg & O_ASYNC) != 0);
+        if (ar)
+            return ar;
         file_set_status(f, (file_status(f) & ~changeable) | ((int)arg & changeable));
         return 0;
     }
+    case F_SETOWN:
+        f->owner = (int)arg;
+        return 0;
+    case F_GETOWN:
+        return f->owner;
     case 1032: /* F_GETPIPE_SZ */
     case 1031: /* F_SETPIPE_SZ */
         return pipe_size(f, cmd == 1031, arg);

@@ -65,28 +65,6 @@ i64 sys_setpgid(u64 upid, u64 upgid)
 }
 i64 sys_setsid(void) { return proc_call(UNO_PROC_SETSID, 0, 0); }
 
-i64 sys_getgroups(u64 size, u64 list)
-{
-    if ((int)size < 0)
-        return -EINVAL;
-    if (size == 0)
-        return 1;
-    u32 gid = proc.gid;
-    return copy_to_user((void *)list, &gid, 4) ?: 1;
-}
-
-static i64 put3(u64 a, u64 b, u64 c, u32 x, u32 y, u32 z)
-{
-    if (!user_ok((void *)a, 4, PROT_WRITE) || !user_ok((void *)b, 4, PROT_WRITE) ||
-        !user_ok((void *)c, 4, PROT_WRITE))
-        return -EFAULT;
-    return copy_to_user((void *)a, &x, 4) ?: copy_to_user((void *)b, &y, 4)
-                                             ?: copy_to_user((void *)c, &z, 4);
-}
-
-i64 sys_getresuid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.uid, proc.euid, proc.euid); }
-i64 sys_getresgid(u64 r, u64 e, u64 s) { return put3(r, e, s, proc.gid, proc.egid, proc.egid); }
-
 i64 sys_set_robust_list(u64 head, u64 len)
 {
     if (len != 24)

@@ -360,6 +360,12 @@ for (const v of VARIANTS) {
           [],
         ],
         [
+          "creds",
+          "set*uid/set*gid/setgroups with Linux's rules, /proc/self/status ids, prctl options",
+          {},
+          [],
+        ],
+        [
           "threadio",
           "host calls of several threads at once: poll and read of one pipe, fork from a thread",
           THREADIO_TODO,
