@@ -20,7 +20,7 @@ all: c ts
 
 # Tests: host-side C unit tests (sanitizers), then the TypeScript suites, which run the
 # guest programs and Debian's binaries natively and inside uno and compare.
-test: all test-unit test-ts test-svm test-busybox-suite test-python-suite
+test: all test-unit test-ts test-servers test-svm test-busybox-suite test-python-suite
 	node scripts/compat.mjs --check
 
 # Python's regression tests (Debian's libpython3.11-testsuite) inside uno, from the Debian root
