@@ -44,7 +44,42 @@ struct vsock {
     bool listening;
     struct sockaddr_storage local, peer;
     socklen_t local_len, peer_len; /* 0: none */
+    /* UDP through a published port from a client on the host's own loopback: its address
+     * looks like the instance's loopback, so the last few are remembered, and replies to
+     * them leave through the published port. */
+    struct sockaddr_storage outside[8];
+    int noutside, next_outside;
 };
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+}
+
+static bool from_outside(const struct vsock *s, const struct sockaddr_storage *a)
+{
+    for (int i = 0; i < s->noutside; i++)
+        if (same_addr(&s->outside[i], a))
+            return true;
+    return false;
+}
+
+static void remember_outside(struct vsock *s, const struct sockaddr_storage *a)
+{
+    if (!net_is_loopback((const struct sockaddr *)a) || from_outside(s, a))
+        return;
+    s->outside[s->next_outside] = *a;
+    s->next_outside = (s->next_outside + 1) % 8;
+    if (s->noutside < 8)
+        s->noutside++;
+}
 
 static bool is_inet(int family) { return family == AF_INET || family == AF_INET6; }
 
@@ -1077,9 +1112,9 @@ static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
         } else {
             return -EDESTADDRREQ;
         }
-        if (net_is_loopback((struct sockaddr *)&to))
+        if (net_is_loopback((struct sockaddr *)&to) && !from_outside(s, &to))
             return send_loop_dgram(v, s, &mh, &to);
-        if ((err = net_egress_check(v->net, (struct sockaddr *)&to)))
+        if (!from_outside(s, &to) && (err = net_egress_check(v->net, (struct sockaddr *)&to)))
             return err;
         if (m.namelen) {
             mh.msg_name = &to;
@@ -1169,6 +1204,7 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
         } else {
             fl = mh.msg_namelen;
             to_family(s->family, &from, &fl);
+            remember_outside(s, &from);
         }
     }
     uint32_t give = fl < m.namelen ? fl : m.namelen;
