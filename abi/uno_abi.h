@@ -393,6 +393,9 @@ enum uno_sock_op {
     UNO_SOCK_ERROR = 9,       /* -> the pending error (SO_ERROR), cleared */
     UNO_SOCK_NREAD = 10,      /* -> bytes waiting to be read (FIONREAD) */
     UNO_SOCK_INFO = 11,       /* -> data: struct uno_sockinfo */
+    UNO_SOCK_SENDFILE = 12,   /* arg1 = a file's handle, arg2 = offset (-1: the file's own),
+                               * arg3 = count -> bytes sent by the host's sendfile (no copy
+                               * through the guest); never waits */
 };
 #define UNO_SOCKADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
 struct uno_sockinfo {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -1343,6 +1344,19 @@ static int64_t op_sock(struct vmm *v, struct ring_req *r)
         if (fd < 0 || ioctl(fd, FIONREAD, &n) < 0)
             return fd < 0 ? 0 : -errno;
         return n;
+    }
+    case UNO_SOCK_SENDFILE: {
+        int in = handle_fd(v, (uint32_t)r->arg[1]);
+        if (in < 0 || v->handles[r->arg[1]].sock || v->handles[r->arg[1]].is_dir)
+            return -EBADF;
+        int64_t off = (int64_t)r->arg[2];
+        if (off < -1 || r->arg[3] > (1ull << 30))
+            return -EINVAL;
+        if (s->listening || s->via == VIA_NONE)
+            return s->type == SOCK_STREAM ? -ENOTCONN : -EDESTADDRREQ;
+        off_t o = (off_t)off;
+        ssize_t n = sendfile(data_fd(s), in, off >= 0 ? &o : NULL, (size_t)r->arg[3]);
+        return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
     }
     case UNO_SOCK_INFO: {
         struct uno_sockinfo in = {s->family, s->type, s->protocol, s->listening};

@@ -44,6 +44,25 @@ u64 lower_page_gpa(const struct file *f, u64 off)
     return virt_to_phys_dmap(p);
 }
 
+int lower_io_list(const struct file *f, u64 off, u64 len, struct uno_iov *out, int max)
+{
+    if (!f->has_lower || f->has_upper || off >= f->ino.size)
+        return 0;
+    len = MIN(len, f->ino.size - off);
+    int n = 0;
+    while (len && n < max) {
+        u64 avail;
+        const u8 *p = erofs_data(&rootfs, &f->ino, off, &avail);
+        if (!p || !avail)
+            break;
+        u64 take = MIN(avail, len);
+        out[n++] = (struct uno_iov){.gpa = virt_to_phys_dmap(p), .len = take};
+        off += take;
+        len -= take;
+    }
+    return n;
+}
+
 static const struct file_ops lower_ops = {
     .read = lower_read,
     .write = lower_write,

@@ -90,6 +90,9 @@ const char *path_next(const char **p, size_t *len);
 /* The guest-physical address of the image page holding file offset `off` (page-aligned),
  * when the whole page lies in the file and can be mapped in place; 0 otherwise. */
 u64 lower_page_gpa(const struct file *f, u64 off);
+/* The image's bytes of a file of the image, [off, off+len), as guest-physical segments (for
+ * sending them with no copy): how many, covering at most len; 0 if none can be given. */
+int lower_io_list(const struct file *f, u64 off, u64 len, struct uno_iov *out, int max);
 
 /* Per-kind file operations and openers. */
 int lower_open(const struct node *n, int flags, struct file **out);

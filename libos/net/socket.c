@@ -442,6 +442,8 @@ struct xfer {
     const u8 *control;         /* sendmsg: control data for the host (handles), and its size */
     u64 controllen;
     u64 control_room;          /* recvmsg: room for the host's control data */
+    const struct uno_iov *gpas; /* instead of iov: guest-physical segments (the image's) */
+    u64 ngpas;
 };
 
 /* The libOS's own buffers (sendfile's): guest-physical through the direct map or the
@@ -468,6 +470,14 @@ static i64 build_msg(struct xfer *x, bool write_to_user, u8 *buf, u64 room, u64 
     struct uno_iov *out = (struct uno_iov *)(buf + at);
     int max = (int)((room - at) / sizeof *out), n = 0;
     u64 skip = x->skip;
+    for (u64 i = 0; x->gpas && i < x->ngpas && n < max; i++) {
+        if (skip >= x->gpas[i].len) {
+            skip -= x->gpas[i].len;
+            continue;
+        }
+        out[n++] = (struct uno_iov){.gpa = x->gpas[i].gpa + skip, .len = x->gpas[i].len - skip};
+        skip = 0;
+    }
     for (u64 i = 0; i < x->niov && n < max; i++) {
         u64 base = (u64)x->iov[i].base, len = x->iov[i].len;
         if (skip >= len) {
@@ -513,6 +523,8 @@ static i64 do_send(struct file *f, struct xfer *x)
 {
     struct sock *s = sk(f);
     u64 total = iov_total(x->iov, x->niov), done = 0;
+    for (u64 i = 0; x->gpas && i < x->ngpas; i++)
+        total += x->gpas[i].len;
     bool nb = nonblocking(f, x->flags);
     for (;;) {
         x->skip = done;
@@ -602,6 +614,86 @@ i64 sock_iov(struct file *f, const struct k_iovec *iov, u64 n, bool write)
     struct xfer x = {.iov = iov, .niov = n};
     struct recv_out o;
     return write ? do_send(f, &x) : do_recv(f, &x, &o);
+}
+
+/* --- sendfile: no copy through the libOS ----------------------------------------------- */
+
+static void raise_sigpipe(void)
+{
+    struct k_siginfo si;
+    memset(&si, 0, sizeof si);
+    si.si_code = SI_USER;
+    si.kill.pid = proc.pid;
+    signal_raise(SIGPIPE, &si);
+}
+
+/* A file of the writable layer: the host's sendfile, the socket's waits as a send's. */
+static i64 sendfile_host(struct file *out, struct file *in, i64 *off, u64 count)
+{
+    bool nb = nonblocking(out, 0);
+    u64 done = 0;
+    while (done < count) {
+        i64 at = *off < 0 ? -1 : *off + (i64)done;
+        struct ring_op op = {.op = UNO_OP_SOCK, .handle = out->handle,
+                             .arg = {UNO_SOCK_SENDFILE, in->handle, (u64)at,
+                                     MIN(count - done, (u64)1 << 30)}};
+        i64 r = ring_call(&op);
+        if (r > 0) {
+            done += (u64)r;
+            continue;
+        }
+        if (r == 0)
+            break; /* the file ended */
+        if (r == -EPIPE)
+            raise_sigpipe();
+        if (r != -EAGAIN || nb)
+            return done ? (i64)done : r;
+        if ((r = wait_ready(out, POLLOUT, sk(out)->sndtimeo_ns)))
+            return done ? (i64)done : r;
+    }
+    if (*off >= 0)
+        *off += (i64)done;
+    return (i64)done;
+}
+
+/* A file of the image: its bytes are guest memory already; sent from there in place. */
+static i64 sendfile_image(struct file *out, struct file *in, i64 *off, u64 count)
+{
+    i64 pos = *off >= 0 ? *off : in->off;
+    u64 done = 0;
+    struct uno_iov seg[256];
+    while (done < count) {
+        u64 want = MIN(count - done, (u64)1 << 20);
+        int n = lower_io_list(in, (u64)pos + done, want, seg, 256);
+        if (n <= 0)
+            break; /* the end of the file */
+        u64 len = 0;
+        for (int i = 0; i < n; i++)
+            len += seg[i].len;
+        struct xfer x = {.gpas = seg, .ngpas = (u64)n, .flags = MSG_NOSIGNAL};
+        i64 r = do_send(out, &x);
+        if (r == -EPIPE)
+            raise_sigpipe();
+        if (r < 0)
+            return done ? (i64)done : r;
+        done += (u64)r;
+        if ((u64)r < len)
+            break; /* a non-blocking socket took what it could */
+    }
+    if (*off >= 0)
+        *off += (i64)done;
+    else
+        in->off += (i64)done;
+    return (i64)done;
+}
+
+i64 sock_sendfile(struct file *out, struct file *in, i64 *off, u64 count)
+{
+    if (in->has_upper && !in->stream && !S_ISDIR(in->mode))
+        return sendfile_host(out, in, off, count);
+    if (in->has_lower && !in->has_upper && S_ISREG(in->mode))
+        return sendfile_image(out, in, off, count);
+    return -EOPNOTSUPP;
 }
 
 static i64 sock_read(struct file *f, void *buf, u64 len, i64 off)

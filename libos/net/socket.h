@@ -33,4 +33,7 @@ struct file;
 bool file_is_socket(const struct file *f);
 /* readv/writev of a socket: one message, however many buffers. */
 i64 sock_iov(struct file *f, const struct k_iovec *iov, u64 n, bool write);
+/* sendfile from a file of the image or the writable layer to a socket, with no copy
+ * through the libOS; *off < 0: the file's own position. -EOPNOTSUPP for other files. */
+i64 sock_sendfile(struct file *out, struct file *in, i64 *off, u64 count);
 #endif

@@ -466,6 +466,8 @@ i64 sys_fchown(u64 fd, u64 uid, u64 gid)
     return r ? r : vfs_chown(&n, (u32)uid, (u32)gid);
 }
 
+static i64 generic_sendfile(struct file *fo, struct file *fi, i64 *offp, u64 count, u8 *buf);
+
 i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
 {
     struct file *fo = fd_get((int)out), *fi = fd_get((int)in);
@@ -478,10 +480,31 @@ i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
         if (off < 0)
             return -EINVAL;
     }
-    static u8 buf[RING_MAX_IO];
+    if (file_is_socket(fo)) {
+        i64 r = sock_sendfile(fo, fi, &off, count);
+        if (r != -EOPNOTSUPP) {
+            if (r >= 0 && offp && copy_to_user((void *)offp, &off, 8))
+                return -EFAULT;
+            return r;
+        }
+    }
+    /* Per call: a write that waits lets the lock go, and another thread may come. */
+    u8 *buf = kmalloc(RING_MAX_IO);
+    if (!buf)
+        return -ENOMEM;
+    i64 total = generic_sendfile(fo, fi, &off, count, buf);
+    kfree(buf);
+    if (total >= 0 && offp && copy_to_user((void *)offp, &off, 8))
+        return -EFAULT;
+    return total;
+}
+
+static i64 generic_sendfile(struct file *fo, struct file *fi, i64 *offp, u64 count, u8 *buf)
+{
+    i64 off = *offp;
     i64 total = 0;
     while ((u64)total < count) {
-        u64 want = MIN(count - (u64)total, (u64)sizeof buf);
+        u64 want = MIN(count - (u64)total, (u64)RING_MAX_IO);
         i64 n = fi->ops->read(fi, buf, want, off);
         if (n <= 0) {
             if (n < 0 && !total)
@@ -497,7 +520,6 @@ i64 sys_sendfile(u64 out, u64 in, u64 offp, u64 count)
         if (w < n)
             break;
     }
-    if (offp && copy_to_user((void *)offp, &off, 8))
-        return -EFAULT;
+    *offp = off;
     return total;
 }

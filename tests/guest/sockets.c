@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 
 static struct sockaddr_in lo4(int port)
 {
@@ -382,6 +384,97 @@ static void across_fork(void)
     close(sv[1]);
 }
 
+/* sendfile of `n` bytes of `fd` (at *off, or its own position) to a connection; the bytes
+ * that arrived, hashed. */
+static off_t last_position; /* the file position after a sendfile without an offset */
+
+static uint64_t sendfile_through(int fd, off_t *off, size_t n, long *sent, long *got)
+{
+    int port, l = listener(&port);
+    int p[2];
+    if (pipe(p))
+        return 0;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) { /* the sender; the parent reads as it goes (a buffer would fill) */
+        int a = accept(l, NULL, NULL);
+        long s = 0;
+        while ((size_t)s < n) {
+            ssize_t r = sendfile(a, fd, off, n - (size_t)s);
+            if (r <= 0)
+                break;
+            s += r;
+        }
+        close(a);
+        off_t o = off ? *off : lseek(fd, 0, SEEK_CUR); /* the sender's view */
+        if (write(p[1], &s, sizeof s) != sizeof s || write(p[1], &o, sizeof o) != sizeof o)
+            _exit(1);
+        _exit(0);
+    }
+    close(p[1]);
+    int c = connect_to(port);
+    uint64_t h = FNV_INIT;
+    char buf[65536];
+    ssize_t r;
+    *got = 0;
+    while ((r = read(c, buf, sizeof buf)) > 0) {
+        h = fnv1a(buf, (size_t)r, h);
+        *got += r;
+    }
+    close(c);
+    close(l);
+    off_t o = -1;
+    if (read(p[0], sent, sizeof *sent) != sizeof *sent || read(p[0], &o, sizeof o) != sizeof o)
+        *sent = -1;
+    if (off)
+        *off = o; /* the child's: an explicit offset is the caller's variable */
+    else
+        last_position = o;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    return h;
+}
+
+static void sendfiles(void)
+{
+    section("sendfile from files to a socket");
+    /* A file of the image in uno (this program), a host file natively. */
+    int fd = open("/proc/self/exe", O_RDONLY);
+    struct stat st;
+    fstat(fd, &st);
+    char *all = malloc((size_t)st.st_size);
+    EXPECT("read the program", pread(fd, all, (size_t)st.st_size, 0) == st.st_size);
+    off_t off = 100;
+    long sent, got;
+    uint64_t h = sendfile_through(fd, &off, (size_t)st.st_size - 100, &sent, &got);
+    EXPECT("all of the program but 100 bytes, intact",
+           sent == got && got == st.st_size - 100 && h == fnv1a(all + 100, (size_t)got, FNV_INIT));
+    EXPECT("the offset moved, the file position did not",
+           off == st.st_size && lseek(fd, 0, SEEK_CUR) == 0);
+    lseek(fd, 10, SEEK_SET);
+    h = sendfile_through(fd, NULL, 1000, &sent, &got);
+    EXPECT("from the file position", got == 1000 && h == fnv1a(all + 10, 1000, FNV_INIT));
+    EXPECT("which moved", last_position == 1010);
+    close(fd);
+    free(all);
+    /* A file written here (the writable layer in uno). */
+    char path[] = "/tmp/sendfile.XXXXXX";
+    fd = mkstemp(path);
+    char *data = malloc(3 << 20);
+    fill_pattern(data, 3 << 20, 11);
+    EXPECT("write 3 MiB", write(fd, data, 3 << 20) == 3 << 20);
+    lseek(fd, 0, SEEK_SET);
+    h = sendfile_through(fd, NULL, 3 << 20, &sent, &got);
+    EXPECT("3 MiB of a written file, intact", got == 3 << 20 && h == fnv1a(data, 3 << 20, FNV_INIT));
+    printf("its position: %ld\n", (long)last_position);
+    off = (3 << 20) - 5;
+    h = sendfile_through(fd, &off, 100, &sent, &got);
+    printf("past the end: %ld sent, offset at the end: %s\n", sent, yesno(off == 3 << 20));
+    close(fd);
+    unlink(path);
+    free(data);
+}
+
 int main(void)
 {
     start_watchdog();
@@ -394,6 +487,7 @@ int main(void)
     ipv6();
     scatter();
     across_fork();
+    sendfiles();
     printf("failures: %d\n", guest_failures);
     return guest_failures != 0;
 }
