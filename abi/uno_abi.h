@@ -287,6 +287,9 @@ enum uno_op {
     UNO_OP_EPOLL = 40,    /* arg0 = UNO_EPOLL_*: a host epoll instance (see "epoll") */
     UNO_OP_TIMERFD = 41,  /* arg0 = UNO_TIMERFD_*: a host timerfd (see "timerfd") */
     UNO_OP_SIGNALFD = 42, /* arg0 = UNO_SIGNALFD_*: see "signalfd" */
+    UNO_OP_SPLICE = 43,   /* handle = from, arg0 = to (handles; one a pipe), arg1/arg2 =
+                           * their offsets (-1: none, or the file's own), arg3 = length ->
+                           * bytes moved by the host's splice; never waits */
     UNO_OP_MAX
 };
 

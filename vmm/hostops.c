@@ -666,6 +666,21 @@ static int64_t op_eventfd(struct vmm *v, struct ring_req *r)
     return h;
 }
 
+/* splice between two host descriptors (one a pipe: the host checks), never waiting. */
+static int64_t op_splice(struct vmm *v, struct ring_req *r)
+{
+    int in = handle_fd(v, r->handle), out = r->arg[0] < UNO_MAX_HANDLES ? handle_fd(v, (uint32_t)r->arg[0]) : -1;
+    if (in < 0 || out < 0 || v->handles[r->handle].is_dir || v->handles[r->arg[0]].is_dir)
+        return -EBADF;
+    int64_t oi = (int64_t)r->arg[1], oo = (int64_t)r->arg[2];
+    if (oi < -1 || oo < -1 || r->arg[3] > (1ull << 30))
+        return -EINVAL;
+    loff_t li = oi, lo = oo;
+    ssize_t n = splice(in, oi >= 0 ? &li : NULL, out, oo >= 0 ? &lo : NULL, (size_t)r->arg[3],
+                       SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+}
+
 int64_t hostop_exec(struct vmm *v, struct ring_req *r)
 {
     int fd;
@@ -682,6 +697,8 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_pipe(v, r);
     case UNO_OP_POLL:
         return op_poll(v, r);
+    case UNO_OP_SPLICE:
+        return op_splice(v, r);
     case UNO_OP_SOCKET:
     case UNO_OP_SOCKPAIR:
     case UNO_OP_SOCK:

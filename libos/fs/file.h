@@ -146,6 +146,9 @@ struct file *eventfd_file_from_handle(u32 handle, int flags);
 
 /* The host handle whose readiness is f's (f->host_polled), for poll, select and epoll. */
 bool file_poll_handle(const struct file *f, u32 *h);
+/* Waits, without the big lock, until a host-polled file is ready for `events` (POLL* bits):
+ * 0, -EAGAIN when timeout_ns (0: none) passes, -EINTR when a signal comes (sys/poll.c). */
+i64 file_wait(struct file *f, u16 events, i64 timeout_ns);
 
 /* Generic helpers. */
 i64 file_truncate(struct file *f, u64 len);

@@ -92,20 +92,9 @@ static i64 sock_call(struct file *f, u64 what, u64 a1, u64 a2, const void *in, s
     return ring_call(&op);
 }
 
-/* Waits, without the big lock, until the socket is ready for `events`: 0, -EAGAIN when
- * the timeout (SO_RCVTIMEO/SO_SNDTIMEO) passes, -EINTR when a signal comes. */
 static i64 wait_ready(struct file *f, u16 events, i64 timeout_ns)
 {
-    struct uno_pollfd p = {.handle = f->handle, .events = events};
-    struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
-                         .out_len = sizeof p, .arg = {(u64)(timeout_ns ? timeout_ns : -1)},
-                         .blocking = true, .out_fixed = true};
-    file_get(f); /* another thread's close must not free the socket while we wait on it */
-    i64 r = ring_call(&op);
-    file_put(f);
-    if (r < 0)
-        return r;
-    return r == 0 ? -EAGAIN : 0;
+    return file_wait(f, events, timeout_ns);
 }
 
 static bool nonblocking(struct file *f, u64 msg_flags)

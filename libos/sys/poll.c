@@ -306,3 +306,20 @@ i64 sys_pselect6(u64 nfds, u64 ur, u64 uw, u64 ue, u64 uts, u64 usig)
     }
     return r;
 }
+
+i64 file_wait(struct file *f, u16 events, i64 timeout_ns)
+{
+    u32 h;
+    if (!file_poll_handle(f, &h))
+        return 0; /* always ready */
+    struct uno_pollfd p = {.handle = h, .events = events};
+    struct ring_op op = {.op = UNO_OP_POLL, .in = &p, .in_len = sizeof p, .out = &p,
+                         .out_len = sizeof p, .arg = {(u64)(timeout_ns ? timeout_ns : -1)},
+                         .blocking = true, .out_fixed = true};
+    file_get(f); /* another thread's close must not free the file while we wait on it */
+    i64 r = ring_call(&op);
+    file_put(f);
+    if (r < 0)
+        return r;
+    return r == 0 ? -EAGAIN : 0;
+}

@@ -241,4 +241,6 @@ i64 sys_recvmsg(u64 fd, u64 umsg, u64 flags);
 i64 sys_sendmmsg(u64 fd, u64 uvec, u64 n, u64 flags);
 i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout);
 
+i64 sys_splice(u64 fd_in, u64 uoff_in, u64 fd_out, u64 uoff_out, u64 len, u64 flags);
+
 #endif

@@ -72,6 +72,7 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(38, setitimer, "dpp"),
     SYS(39, getpid, ""),
     SYS(40, sendfile, "ddpu"),
+    SYS(275, splice, "dpdpux"),
     /* sockets (net/socket.c) */
     SYS(41, socket, "ddd"),
     SYS(42, connect, "dpd"),
@@ -325,7 +326,7 @@ static enum restart restart_kind(u64 nr, const u64 a[6])
         return a[3] ? RESTART_NOHAND : RESTART_SYS;
     case 0: case 1: case 16: case 17: case 18: case 19: case 20: case 40: case 61:
     case 72: case 73: case 247: case 295: case 296:
-    case 42: case 43: case 44: case 45: case 46: case 47: case 288: case 299: case 307:
+    case 42: case 43: case 44: case 45: case 46: case 47: case 288: case 299: case 307: case 275:
         return RESTART_SYS;
     case 7: case 23: case 34: case 35: case 130: case 230: case 270: case 271:
         return RESTART_NOHAND;

@@ -475,6 +475,59 @@ static void sendfiles(void)
     free(data);
 }
 
+static void splices(void)
+{
+    section("splice: a file into a pipe, the pipe into a socket");
+    char path[] = "/tmp/splice.XXXXXX";
+    int fd = mkstemp(path);
+    char *data = malloc(200000);
+    fill_pattern(data, 200000, 5);
+    EXPECT("write the file", write(fd, data, 200000) == 200000);
+    int p[2];
+    if (pipe(p))
+        return;
+    int port, l = listener(&port);
+    int c = connect_to(port);
+    int a = accept(l, NULL, NULL);
+    loff_t off = 1000;
+    long moved = 0;
+    uint64_t h = FNV_INIT;
+    char buf[65536];
+    while (moved < 100000) {
+        ssize_t in = splice(fd, &off, p[1], NULL, (size_t)(100000 - moved), 0);
+        if (in <= 0)
+            break;
+        ssize_t left = in;
+        while (left > 0) {
+            ssize_t outn = splice(p[0], NULL, a, NULL, (size_t)left, SPLICE_F_MORE);
+            if (outn <= 0)
+                break;
+            left -= outn;
+            ssize_t r = read(c, buf, (size_t)outn);
+            while (r > 0) {
+                h = fnv1a(buf, (size_t)r, h);
+                outn -= r;
+                r = outn > 0 ? read(c, buf, (size_t)outn) : 0;
+            }
+        }
+        moved += in;
+    }
+    EXPECT("100000 bytes from offset 1000, intact", moved == 100000 &&
+                                                        h == fnv1a(data + 1000, 100000, FNV_INIT));
+    printf("the offset: %ld, the file position: %ld\n", (long)off, (long)lseek(fd, 0, SEEK_CUR));
+    SHOW("splice between two files", splice(fd, NULL, fd, NULL, 10, 0));
+    SHOW("an offset for a pipe", splice(p[0], &off, a, NULL, 10, 0));
+    SHOW("an empty pipe, SPLICE_F_NONBLOCK", splice(p[0], NULL, a, NULL, 10, SPLICE_F_NONBLOCK));
+    close(a);
+    close(c);
+    close(l);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+    unlink(path);
+    free(data);
+}
+
 int main(void)
 {
     start_watchdog();
@@ -488,6 +541,7 @@ int main(void)
     scatter();
     across_fork();
     sendfiles();
+    splices();
     printf("failures: %d\n", guest_failures);
     return guest_failures != 0;
 }

@@ -9,7 +9,8 @@
  *   instances can both listen on the same guest port;
  * - egress to a test host in a network namespace this test makes (a veth pair, addresses
  *   from 10.213.7.0/30): allowed by default, denied by --network none and by an allow= list
- *   that does not name it (ENETUNREACH), allowed by one that does.
+ *   that does not name it (ENETUNREACH), allowed by one that does; DNS through the guest's
+ *   resolver (glibc, UDP) to a small DNS server on the test host.
  *
  * Traffic goes only to the loopback and to the namespace the test makes. Needs root (ip netns)
  * and KVM: fails without them, never skips.
@@ -302,6 +303,52 @@ except OSError as e:
     it("--network none: nothing leaves (ENETUNREACH)", () => {
       const r = unoPythonSync(["--network", "none"], CLIENT);
       assert.match(r.out, /error: ENETUNREACH/);
+    });
+
+    it("DNS: glibc's resolver asks the test host's DNS server over UDP", async () => {
+      const dns = spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          NS,
+          "python3",
+          "-c",
+          `
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("${NS_IP}", 53))
+print("dns up", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    i = 12
+    while q[i] != 0:
+        i += 1 + q[i]
+    qtype = struct.unpack(">H", q[i + 1:i + 3])[0]
+    answer, count = b"", 0
+    if qtype == 1:  # A: one address; anything else: no data
+        answer = b"\\xc0\\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("10.213.7.99")
+        count = 1
+    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, count, 0, 0) + q[12:i + 5] + answer, peer)
+`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      running.push(dns);
+      let up = "";
+      dns.stdout!.on("data", (b: Buffer) => (up += b.toString()));
+      await waitFor(() => up, "dns up", 20_000);
+      const r = unoPythonSync(
+        [],
+        `
+import socket
+open("/etc/resolv.conf", "w").write("nameserver ${NS_IP}\\n")
+print("resolved:", socket.gethostbyname("svc.uno.test"))
+`,
+      );
+      dns.kill("SIGKILL");
+      assert.equal(r.status, 0, r.out);
+      assert.match(r.out, /resolved: 10\.213\.7\.99/);
     });
 
     it("--network allow=: only the networks named", () => {
