@@ -1080,15 +1080,24 @@ static int64_t send_loop_dgram(struct vmm *v, struct vsock *s, struct msghdr *mh
     return n < 0 ? -errno : n;
 }
 
+/* A message's parts, its header as read once, and its scatter list as host iovecs. */
+static int msg_setup(struct vmm *v, struct ring_req *r, bool into_guest, struct msg_parts *p,
+                     struct uno_msg *m, struct iovec *iov)
+{
+    int err = msg_parts(r, p);
+    if (err)
+        return err;
+    *m = *p->m;
+    return map_iov(v, p->iov, m->niov, into_guest, iov);
+}
+
 static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
 {
     struct msg_parts p;
-    int err = msg_parts(r, &p);
-    if (err)
-        return err;
-    struct uno_msg m = *p.m;
+    struct uno_msg m;
     struct iovec iov[MAX_IOV];
-    if ((err = map_iov(v, p.iov, m.niov, false, iov)))
+    int err = msg_setup(v, r, false, &p, &m, iov);
+    if (err)
         return err;
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m.niov};
     uint8_t control[CMSG_SPACE(MAX_PASS * sizeof(int)) + 64];
@@ -1156,12 +1165,10 @@ static socklen_t loop_source(struct vsock *s, const struct sockaddr_un *sun, soc
 static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
 {
     struct msg_parts p;
-    int err = msg_parts(r, &p);
-    if (err)
-        return err;
-    struct uno_msg m = *p.m;
+    struct uno_msg m;
     struct iovec iov[MAX_IOV];
-    if ((err = map_iov(v, p.iov, m.niov, true, iov)))
+    int err = msg_setup(v, r, true, &p, &m, iov);
+    if (err)
         return err;
     struct sockaddr_storage from;
     struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = iov,

@@ -45,24 +45,12 @@ static i64 ep_write(struct file *f, const void *buf, u64 len, i64 off)
     return -EINVAL;
 }
 
-static i64 ep_lseek(struct file *f, i64 off, int whence)
-{
-    (void)f, (void)off, (void)whence;
-    return 0; /* Linux's noop_llseek */
-}
-
-static void ep_release(struct file *f)
-{
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
-}
-
 static const struct file_ops epoll_ops = {
     .read = ep_read,
     .write = ep_write,
     .stat = upper_fstat,
-    .lseek = ep_lseek,
-    .release = ep_release,
+    .lseek = file_lseek_noop,
+    .release = file_close_handle,
 };
 
 i64 sys_epoll_create1(u64 flags)

@@ -1,6 +1,7 @@
 /* The descriptor table and file objects. Files are allocated from a fixed pool: the libOS
  * has no general heap, and a process has at most NR_OPEN descriptors. */
 #include "file.h"
+#include "io/ring.h"
 #include "libos/errno.h"
 #include "libos/string.h"
 #include "core/kernel.h"
@@ -12,6 +13,37 @@
 static struct file pool[NR_FILES];
 static struct file *fds[NR_OPEN];
 static u64 cloexec_bits[NR_OPEN / 64];
+
+void file_close_handle(struct file *f)
+{
+    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
+    ring_call(&op);
+}
+
+i64 file_lseek_espipe(struct file *f, i64 off, int whence)
+{
+    (void)f, (void)off, (void)whence;
+    return -ESPIPE;
+}
+
+i64 file_lseek_noop(struct file *f, i64 off, int whence)
+{
+    (void)f, (void)off, (void)whence;
+    return 0;
+}
+
+int file_anon_stat(struct file *f, struct linux_stat *st, u64 dev, u64 ino_base, u32 mode)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = dev;
+    st->st_ino = ino_base + f->handle;
+    st->st_mode = mode;
+    st->st_nlink = 1;
+    st->st_uid = proc.uid;
+    st->st_gid = proc.gid;
+    st->st_blksize = 4096;
+    return 0;
+}
 
 bool file_poll_handle(const struct file *f, u32 *h)
 {

@@ -150,6 +150,14 @@ bool file_poll_handle(const struct file *f, u32 *h);
  * 0, -EAGAIN when timeout_ns (0: none) passes, -EINTR when a signal comes (sys/poll.c). */
 i64 file_wait(struct file *f, u16 events, i64 timeout_ns);
 
+/* Shared by the files that are a host object behind a handle (pipes, sockets, epoll,
+ * timerfd, signalfd: fdtable.c). */
+void file_close_handle(struct file *f);                       /* release: UNO_OP_CLOSE */
+i64 file_lseek_espipe(struct file *f, i64 off, int whence);    /* -ESPIPE (pipes, sockets) */
+i64 file_lseek_noop(struct file *f, i64 off, int whence);      /* 0 (Linux's noop_llseek) */
+/* stat of an object with no name: a device number, an inode from the handle, a mode. */
+int file_anon_stat(struct file *f, struct linux_stat *st, u64 dev, u64 ino_base, u32 mode);
+
 /* Generic helpers. */
 i64 file_truncate(struct file *f, u64 len);
 i64 file_generic_lseek(struct file *f, i64 off, int whence, u64 size);

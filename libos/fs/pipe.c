@@ -72,25 +72,6 @@ static i64 pipe_write(struct file *f, const void *buf, u64 len, i64 off)
     return (i64)done;
 }
 
-static int pipe_stat(struct file *f, struct linux_stat *st)
-{
-    memset(st, 0, sizeof *st);
-    st->st_dev = 0xc;
-    st->st_ino = 0x10000 + f->handle;
-    st->st_mode = S_IFIFO | 0600;
-    st->st_nlink = 1;
-    st->st_uid = proc.uid;
-    st->st_gid = proc.gid;
-    st->st_blksize = 4096;
-    return 0;
-}
-
-static i64 pipe_lseek(struct file *f, i64 o, int w)
-{
-    (void)f, (void)o, (void)w;
-    return -ESPIPE;
-}
-
 extern const struct file_ops pipe_ops;
 
 static i64 pipe_ctl(struct file *f, u64 what, u64 arg)
@@ -118,19 +99,18 @@ i64 pipe_size(struct file *f, bool set, u64 size)
     return pipe_ctl(f, set ? UNO_PIPECTL_SETSZ : UNO_PIPECTL_GETSZ, size);
 }
 
-static void pipe_release(struct file *f)
+static int pipe_stat(struct file *f, struct linux_stat *st)
 {
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
+    return file_anon_stat(f, st, 0xc, 0x10000, S_IFIFO | 0600);
 }
 
 const struct file_ops pipe_ops = {
     .read = pipe_read,
     .write = pipe_write,
     .stat = pipe_stat,
-    .lseek = pipe_lseek,
+    .lseek = file_lseek_espipe,
     .ioctl = pipe_ioctl,
-    .release = pipe_release,
+    .release = file_close_handle,
 };
 
 bool file_is_pipe(const struct file *f) { return f->ops == &pipe_ops; }

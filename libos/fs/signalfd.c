@@ -210,12 +210,6 @@ static i64 sfd_write(struct file *f, const void *buf, u64 len, i64 off)
     return -EINVAL;
 }
 
-static i64 sfd_lseek(struct file *f, i64 off, int whence)
-{
-    (void)f, (void)off, (void)whence;
-    return 0; /* Linux's noop_llseek */
-}
-
 static void sfd_release(struct file *f)
 {
     struct sfd *s = f->priv;
@@ -235,7 +229,7 @@ static const struct file_ops signalfd_ops = {
     .read = sfd_read,
     .write = sfd_write,
     .stat = upper_fstat,
-    .lseek = sfd_lseek,
+    .lseek = file_lseek_noop,
     .release = sfd_release,
 };
 

@@ -40,24 +40,12 @@ static i64 tfd_write(struct file *f, const void *buf, u64 len, i64 off)
     return -EINVAL; /* Linux's timerfd has no write */
 }
 
-static i64 tfd_lseek(struct file *f, i64 off, int whence)
-{
-    (void)f, (void)off, (void)whence;
-    return 0; /* Linux's noop_llseek */
-}
-
-static void tfd_release(struct file *f)
-{
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
-}
-
 static const struct file_ops timerfd_ops = {
     .read = tfd_read,
     .write = tfd_write,
     .stat = upper_fstat,
-    .lseek = tfd_lseek,
-    .release = tfd_release,
+    .lseek = file_lseek_noop,
+    .release = file_close_handle,
 };
 
 i64 sys_timerfd_create(u64 clockid, u64 flags)

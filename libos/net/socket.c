@@ -1049,21 +1049,7 @@ i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout)
 
 static int sock_stat(struct file *f, struct linux_stat *st)
 {
-    memset(st, 0, sizeof *st);
-    st->st_dev = 0x8;
-    st->st_ino = 0x20000 + f->handle;
-    st->st_mode = S_IFSOCK | 0777;
-    st->st_nlink = 1;
-    st->st_uid = proc.uid;
-    st->st_gid = proc.gid;
-    st->st_blksize = 4096;
-    return 0;
-}
-
-static i64 sock_lseek(struct file *f, i64 o, int w)
-{
-    (void)f, (void)o, (void)w;
-    return -ESPIPE;
+    return file_anon_stat(f, st, 0x8, 0x20000, S_IFSOCK | 0777);
 }
 
 static i64 sock_ioctl(struct file *f, u64 cmd, u64 arg)
@@ -1088,7 +1074,7 @@ const struct file_ops sock_ops = {
     .read = sock_read,
     .write = sock_write,
     .stat = sock_stat,
-    .lseek = sock_lseek,
+    .lseek = file_lseek_espipe,
     .ioctl = sock_ioctl,
     .release = sock_release,
 };
