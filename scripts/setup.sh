@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # curl, redis-tools (redis-cli, redis-benchmark, redis-check-rdb) and iproute2: the host side
-# of tests/ts/servers.test.ts (make test-servers).
+# of tests/ts/servers.test.ts (make test-servers); wrk: the HTTP load of the network
+# benchmarks (node dist/bench/run.js servers).
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang lld libclang-rt-14-dev
           valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap
-          curl redis-tools iproute2)
+          curl redis-tools iproute2 wrk)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
