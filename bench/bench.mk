@@ -14,7 +14,7 @@ BENCH_CC ?= gcc
 BENCH_MUSL_CC ?= musl-gcc
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror
 BENCH_ARGS ?=
-BENCH_GUEST := hello syscalls filewrite procs threads
+BENCH_GUEST := hello syscalls filewrite procs threads netloop
 BENCH_GUEST_BINS := $(foreach p,$(BENCH_GUEST),$(BENCH_BUILD)/$(p)-musl $(BENCH_BUILD)/$(p)-glibc)
 
 .PHONY: bench bench-build

@@ -4,7 +4,11 @@
  * as ratios. Prints a markdown table per benchmark, then one JSON line for it (so
  * `grep '^{'` gives the machine-readable results).
  *
- *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [--runs N] [--out FILE]
+ *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers]
+ *                          [netloop] [--runs N] [--out FILE]
+ *
+ * `servers` (nginx, redis-server: bench/servers.ts, then the loopback of `netloop`) needs root
+ * and is not in the default set.
  *
  * The guest programs and the boot timer are built by `make bench` (bench/bench.mk) into
  * build/bench/. Images are packed with uno's own packer (src/image/rootfs.ts), as `uno run`
@@ -18,6 +22,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { packDirectory, packElf } from "../src/image/rootfs.js";
 import { benchPython } from "./python.js";
+import { benchServers, type Row as ServerRow } from "./servers.js";
 
 const ROOT =
   process.env.UNO_BENCH_ROOT ??
@@ -837,6 +842,84 @@ async function benchPythonTable(results: Record<string, unknown>[]) {
   emit(text, { bench: "python", ...r, loadavg: [load0, loadavg()] }, results);
 }
 
+// ---------------------------------------------------------------------------------------
+// networking (issue 6): nginx and redis-server against native (bench/servers.ts), and the
+// loopback inside one instance (bench/guest/netloop.c: TCP and AF_UNIX between two processes)
+
+async function benchNetloop(results: Record<string, unknown>[]) {
+  const N = 2000;
+  const MIB = 256;
+  const REPS = 5;
+  const load0 = loadavg();
+  const rows: (string | number)[][] = [];
+  const out: Record<string, unknown> = {};
+  type S = { min: number; median: number; max: number };
+  type T = { tcp_rtt_ns: S; unix_rtt_ns: S; tcp_bulk_mibs: S };
+  for (const libc of LIBCS) {
+    const bin = guestBin("netloop", libc);
+    const img = await image(bin);
+    const args = [String(N), String(MIB), String(REPS)];
+    const n = runJson([bin, ...args], "native netloop") as unknown as T;
+    const u = runJson(
+      [...vmmArgs(img, freshDir(os.tmpdir(), "uno-bench-net-")), ...args],
+      "uno netloop",
+    ) as unknown as T;
+    out[libc] = { uno: u, native: n };
+    const us = (s: S) =>
+      `${fmt(s.median / 1000, 1)} (${fmt(s.min / 1000, 1)}–${fmt(s.max / 1000, 1)})`;
+    const mb = (s: S) => `${fmt(s.median, 0)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`;
+    rows.push(
+      [
+        `TCP 127.0.0.1 ping-pong, µs per round trip (${libc})`,
+        us(u.tcp_rtt_ns),
+        us(n.tcp_rtt_ns),
+        fmt(u.tcp_rtt_ns.median / n.tcp_rtt_ns.median, 2),
+      ],
+      [
+        `AF_UNIX socketpair ping-pong, µs per round trip (${libc})`,
+        us(u.unix_rtt_ns),
+        us(n.unix_rtt_ns),
+        fmt(u.unix_rtt_ns.median / n.unix_rtt_ns.median, 2),
+      ],
+      [
+        `TCP 127.0.0.1 bulk, ${MIB} MiB in 64 KiB writes, MiB/s (${libc})`,
+        mb(u.tcp_bulk_mibs),
+        mb(n.tcp_bulk_mibs),
+        fmt(u.tcp_bulk_mibs.median / n.tcp_bulk_mibs.median, 2),
+      ],
+    );
+  }
+  const text =
+    `### Loopback inside one instance: two processes (fork), median (min–max) of ${REPS} repetitions; ` +
+    `ping-pong ${N} round trips each (load ${load0} → ${loadavg()})\n\n` +
+    table(["what", "uno", "native", "uno / native"], rows);
+  emit(
+    text,
+    { bench: "netloop", n: N, mib: MIB, reps: REPS, ...out, loadavg: [load0, loadavg()] },
+    results,
+  );
+}
+
+async function benchServersTable(results: Record<string, unknown>[]) {
+  const load0 = loadavg();
+  const opts = { reps: 5, seconds: 3, redisN: 50000 };
+  const rows = await benchServers({ root: ROOT, benchBuild: BENCH_BUILD }, opts);
+  const cell = (s: ServerRow["uno"], digits: number) =>
+    s.n === 0
+      ? `failed (${s.failed})`
+      : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` +
+        (s.failed ? `, ${s.failed} failed` : "");
+  const text =
+    `### Servers: Debian's nginx and redis-server, uno (client on the host, published port) vs ` +
+    `native (network namespace, client inside it); median (min–max) of ${opts.reps} alternating ` +
+    `runs (load ${load0} → ${loadavg()})\n\n` +
+    table(
+      ["what", "unit", "uno", "native", "uno / native"],
+      rows.map((r) => [r.what, r.unit, cell(r.uno, 0), cell(r.native, 0), fmt(r.ratio, 3)]),
+    );
+  emit(text, { bench: "servers", ...opts, rows, loadavg: [load0, loadavg()] }, results);
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   let runs = 50;
@@ -846,10 +929,13 @@ async function main() {
     const a = argv[i]!;
     if (a === "--runs") runs = Number(argv[++i]);
     else if (a === "--out") outFile = argv[++i];
-    else if (["boot", "syscalls", "file", "procs", "threads", "python"].includes(a)) which.add(a);
+    else if (
+      ["boot", "syscalls", "file", "procs", "threads", "python", "servers", "netloop"].includes(a)
+    )
+      which.add(a);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [--runs N] [--out FILE]\n",
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers] [netloop] [--runs N] [--out FILE]\n",
       );
       return;
     } else die(`unknown argument ${a}`);
@@ -873,6 +959,8 @@ async function main() {
   if (which.has("procs")) await benchProcs(results);
   if (which.has("threads")) await benchThreads(results);
   if (which.has("python")) await benchPythonTable(results);
+  if (which.has("servers")) await benchServersTable(results);
+  if (which.has("servers") || which.has("netloop")) await benchNetloop(results);
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
 }
