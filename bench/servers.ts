@@ -389,7 +389,7 @@ export async function benchServers(env: ServersBenchEnv, o: ServersOptions): Pro
       rows.push(
         compare(
           ng,
-          `nginx 1 KiB GET, keep-alive, ${c} connection(s) (wrk -t1 -c${c} -d${w}s)`,
+          `nginx 1 KiB GET, keep-alive, ${c} connection${c > 1 ? "s" : ""} (wrk -t1 -c${c} -d${w}s)`,
           "requests/s",
           true,
           o.reps,
