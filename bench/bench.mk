@@ -3,7 +3,8 @@
 # Use from the repository root:
 #   make bench                              # when the top Makefile has `include bench/bench.mk`
 #   make -f Makefile -f bench/bench.mk bench   # otherwise
-#   node dist/bench/run.js [boot] [syscalls] [file] [procs] [--runs N] [--out FILE]   # after bench-build
+#   node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers] [netloop]
+#                          [--runs N] [--out FILE]   # after bench-build (servers: root, wrk)
 # Results and how to read them: docs/benchmarks.md. Everything is built into build/bench/.
 # Including this file does not change the including Makefile's default goal.
 
