@@ -371,14 +371,18 @@ export async function benchServers(env: ServersBenchEnv, o: ServersOptions): Pro
   const stopAll = async () => {
     while (running.length > 0) await running.pop()!.stop();
   };
+  /** Starts the pair; each server is stopped in the end even when the other did not start. */
+  const startPair = async (what: string, cmd: string[], port: number) => {
+    const native = startNative(tmp, root, what, cmd, port);
+    running.push(native);
+    const uno = await startUno(env, unoHome, root, what, cmd, port);
+    running.push(uno);
+    return { native, uno };
+  };
   try {
     // nginx
     const nginx = ["/usr/sbin/nginx", "-c", "/etc/nginx/uno-test.conf"];
-    const ng = {
-      native: startNative(tmp, root, "nginx", nginx, 80),
-      uno: await startUno(env, unoHome, root, "nginx", nginx, 80),
-    };
-    running.push(ng.native, ng.uno);
+    const ng = await startPair("nginx", nginx, 80);
     for (const s of [ng.native, ng.uno]) {
       const probe = ["curl", "-s", "-o", "/dev/null", "--max-time", "2", "-w", "%{http_code}"];
       const url = `http://${LOOPBACK}:${s.port}/1k.bin`;
@@ -425,11 +429,7 @@ export async function benchServers(env: ServersBenchEnv, o: ServersOptions): Pro
       "--dir",
       "/data",
     ]);
-    const rd = {
-      native: startNative(tmp, root, "redis-server", redisCmd, 6379),
-      uno: await startUno(env, unoHome, root, "redis-server", redisCmd, 6379),
-    };
-    running.push(rd.native, rd.uno);
+    const rd = await startPair("redis-server", redisCmd, 6379);
     for (const s of [rd.native, rd.uno]) {
       const ping = ["redis-cli", "-h", LOOPBACK, "-p", String(s.port), "PING"];
       await waitReady(s, () => client(s, ping, 5_000, true) === "PONG\n", 180_000);
