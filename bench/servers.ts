@@ -26,9 +26,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { exited, freePort, hasCommand, sleep, tail } from "../tests/ts/proc-util.js";
 
 export interface ServersBenchEnv {
   root: string; // the repository
@@ -68,48 +68,12 @@ function sample(xs: number[], failed: number): Sample {
   return { min: s[0]!, median, max: s[s.length - 1]!, n: s.length, failed };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 function log(msg: string): void {
   process.stderr.write(`bench servers: ${msg}\n`);
 }
 
 function requireCommand(cmd: string, hint: string): void {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-  if (r.status !== 0) throw new Error(`${cmd} is missing on this host: ${hint}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, LOOPBACK, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-function tail(stream: NodeJS.ReadableStream | null, max = 16 * 1024): () => string {
-  let text = "";
-  stream?.on("data", (d: Buffer) => {
-    text += d.toString("utf8");
-    if (text.length > 2 * max) text = text.slice(-max);
-  });
-  return () => text.slice(-max);
+  if (!hasCommand(cmd)) throw new Error(`${cmd} is missing on this host: ${hint}`);
 }
 
 /** A running server and the command prefix that puts a client into its network. */

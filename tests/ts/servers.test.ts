@@ -29,6 +29,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { requireKvm, ROOT, UNO } from "./guest-util.js";
+import { exited, freePort, hasCommand, sleep, tail } from "./proc-util.js";
 
 const BUILD = path.join(ROOT, "build");
 const SERVERS_ROOT = path.join(BUILD, "servers-root");
@@ -86,26 +87,9 @@ function clip(s: string, n = 3000): string {
   return s.length > n ? `…${s.slice(-n)}` : s;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Fails unless `cmd` is on PATH. */
 function requireCommand(cmd: string, hint: string): void {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-  assert.equal(r.status, 0, `${cmd} is missing on this host: ${hint}`);
-}
-
-/** A TCP port of 127.0.0.1 that is free right now (bind port 0, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, LOOPBACK, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+  assert.ok(hasCommand(cmd), `${cmd} is missing on this host: ${hint}`);
 }
 
 /** Does something accept TCP connections on 127.0.0.1:port of the host? */
@@ -121,28 +105,6 @@ function accepts(port: number): Promise<boolean> {
     s.once("timeout", () => {
       s.destroy();
       resolve(false);
-    });
-  });
-}
-
-/** Keeps the last `max` characters of a stream. */
-function tail(stream: NodeJS.ReadableStream | null, max = 64 * 1024): () => string {
-  let text = "";
-  stream?.on("data", (d: Buffer) => {
-    text += d.toString("utf8");
-    if (text.length > 2 * max) text = text.slice(-max);
-  });
-  return () => text.slice(-max);
-}
-
-/** Waits (bounded) for a child process to exit; true when it did. */
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
     });
   });
 }
