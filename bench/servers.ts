@@ -28,7 +28,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { exited, freePort, hasCommand, sleep, tail } from "../tests/ts/proc-util.js";
+import { exited, freePort, hasCommand, sleep, spawnIsolated, tail } from "../tests/ts/proc-util.js";
 
 export interface ServersBenchEnv {
   root: string; // the repository
@@ -106,19 +106,7 @@ function client(s: Server, argv: string[], timeoutMs: number, quiet = false): st
 }
 
 function startNative(tmp: string, root: string, what: string, cmd: string[], port: number): Server {
-  const dir = fs.mkdtempSync(path.join(tmp, "native-"));
-  for (const d of ["upper", "work", "merged"]) fs.mkdirSync(path.join(dir, d));
-  const script =
-    "set -e; root=$1; dir=$2; shift 2; ip link set lo up; " +
-    'mount -t overlay overlay -o "lowerdir=$root,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"; ' +
-    'mount -t proc proc "$dir/merged/proc"; exec chroot "$dir/merged" "$@"';
-  const child = spawn(
-    "unshare",
-    ["--net", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", script, "native-server"]
-      .concat([root, dir])
-      .concat(cmd),
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const { child, dir } = spawnIsolated(tmp, root, cmd);
   const out = tail(child.stdout);
   const err = tail(child.stderr);
   return {

@@ -385,10 +385,7 @@ int64_t timerfd_op(struct vmm *v, struct ring_req *r)
         fd = timerfd_create((int)r->arg[1], TFD_NONBLOCK | TFD_CLOEXEC);
         if (fd < 0)
             return -errno;
-        int h = alloc_handle(v, fd, false);
-        if (h >= 0)
-            v->handles[h].stream = true;
-        return h;
+        return alloc_stream_handle(v, fd);
     }
     case UNO_TIMERFD_SET:
         if ((fd = handle_fd(v, r->handle)) < 0)
@@ -434,12 +431,11 @@ int64_t signalfd_op(struct vmm *v, struct ring_req *r)
             free(s);
             return -errno;
         }
-        int h = alloc_handle(v, fd, false);
+        int h = alloc_stream_handle(v, fd); /* the libOS's blocking read waits on it */
         if (h < 0) {
             free(s);
             return h;
         }
-        v->handles[h].stream = true; /* the libOS's blocking read waits on it */
         s->gen = v->handles[h].gen;
         s->mask = r->arg[1];
         pthread_mutex_lock(&ep_lock);

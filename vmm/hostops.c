@@ -103,6 +103,14 @@ int alloc_handle(struct vmm *v, int fd, bool is_dir)
     return -EMFILE;
 }
 
+int alloc_stream_handle(struct vmm *v, int fd)
+{
+    int h = alloc_handle(v, fd, false);
+    if (h >= 0)
+        v->handles[h].stream = true;
+    return h;
+}
+
 int handle_fd(struct vmm *v, uint32_t h)
 {
     return h < UNO_MAX_HANDLES ? v->handles[h].fd : -1;
@@ -642,12 +650,7 @@ static int64_t op_memfd(struct vmm *v, struct ring_req *r)
         return -EINVAL;
     unsigned flags = MFD_CLOEXEC | ((r->arg[0] & UNO_MFD_ALLOW_SEALING) ? MFD_ALLOW_SEALING : 0);
     int fd = memfd_create(r->path, flags);
-    if (fd < 0)
-        return -errno;
-    int h = alloc_handle(v, fd, false);
-    if (h >= 0)
-        v->handles[h].stream = false;
-    return h;
+    return fd < 0 ? -errno : alloc_handle(v, fd, false);
 }
 
 /* eventfd: a host eventfd, kept non-blocking on the host like pipes; the guest's blocking
@@ -658,12 +661,7 @@ static int64_t op_eventfd(struct vmm *v, struct ring_req *r)
         return -EINVAL;
     int flags = EFD_NONBLOCK | EFD_CLOEXEC | (r->arg[1] ? EFD_SEMAPHORE : 0);
     int fd = eventfd((unsigned)r->arg[0], flags);
-    if (fd < 0)
-        return -errno;
-    int h = alloc_handle(v, fd, false);
-    if (h >= 0)
-        v->handles[h].stream = true;
-    return h;
+    return fd < 0 ? -errno : alloc_stream_handle(v, fd);
 }
 
 /* splice between two host descriptors (one a pipe: the host checks), never waiting. */

@@ -984,10 +984,9 @@ static int received(struct vmm *v, int fd, struct uno_fdpass *p)
     }
     if (p->kind != UNO_FD_FILE)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    int h = alloc_handle(v, fd, false);
+    int h = p->kind == UNO_FD_FILE ? alloc_handle(v, fd, false) : alloc_stream_handle(v, fd);
     if (h < 0)
         return -1;
-    v->handles[h].stream = p->kind != UNO_FD_FILE;
     p->handle = (uint32_t)h;
     return 0;
 }

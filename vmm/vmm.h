@@ -186,6 +186,7 @@ struct ring_req {
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
 int alloc_handle(struct vmm *v, int fd, bool is_dir); /* -EMFILE; takes fd either way */
+int alloc_stream_handle(struct vmm *v, int fd);       /* the same, reads and writes may wait */
 /* A guest path of the writable layer checked (ring.c: relative, no "..", NUL within max). */
 int check_path(const char *s, size_t max, char *out, size_t outsz, size_t *used);
 /* The parent directory of a checked path (O_PATH, beneath the layer); *name: its last part. */

@@ -61,15 +61,12 @@ i64 sys_epoll_create1(u64 flags)
     i64 h = ring_call(&op);
     if (h < 0)
         return h;
-    struct file *f = file_alloc(&epoll_ops, O_RDWR, 0600, "anon_inode:[eventpoll]");
+    /* Host-polled: an epoll fd can be polled, or put in another epoll. */
+    struct file *f = file_for_handle(&epoll_ops, (u32)h, O_RDWR, 0600, "anon_inode:[eventpoll]");
     if (!f) {
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
         return -ENFILE;
     }
-    f->handle = (u32)h;
-    f->host_polled = true; /* an epoll fd can be polled, or put in another epoll */
-    f->stream = true;
     int fd = fd_install(f, 0, (flags & EPOLL_CLOEXEC) != 0);
     if (fd < 0)
         file_put(f);

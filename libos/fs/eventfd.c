@@ -66,31 +66,19 @@ static i64 efd_lseek(struct file *f, i64 off, int whence)
     return 0;
 }
 
-static void efd_release(struct file *f)
-{
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
-}
-
 static const struct file_ops eventfd_ops = {
     .read = efd_read,
     .write = efd_write,
     .stat = upper_fstat,
     .lseek = efd_lseek,
-    .release = efd_release,
+    .release = file_close_handle,
 };
 
 /* An eventfd's file for a host handle (a new one, or one received through SCM_RIGHTS). */
 struct file *eventfd_file_from_handle(u32 handle, int flags)
 {
-    struct file *f = file_alloc(&eventfd_ops, O_RDWR | (flags & O_NONBLOCK), 0600,
-                                "anon_inode:[eventfd]");
-    if (f) {
-        f->handle = handle;
-        f->host_polled = true;
-        f->stream = true;
-    }
-    return f;
+    return file_for_handle(&eventfd_ops, handle, O_RDWR | (flags & O_NONBLOCK), 0600,
+                           "anon_inode:[eventfd]");
 }
 
 i64 sys_eventfd2(u64 initval, u64 flags)
@@ -104,8 +92,7 @@ i64 sys_eventfd2(u64 initval, u64 flags)
         return h;
     struct file *f = eventfd_file_from_handle((u32)h, (int)(flags & EFD_NONBLOCK));
     if (!f) {
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
         return -ENFILE;
     }
     int fd = fd_install(f, 0, (flags & EFD_CLOEXEC) != 0);

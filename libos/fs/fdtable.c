@@ -14,11 +14,25 @@ static struct file pool[NR_FILES];
 static struct file *fds[NR_OPEN];
 static u64 cloexec_bits[NR_OPEN / 64];
 
-void file_close_handle(struct file *f)
+struct file *file_for_handle(const struct file_ops *ops, u32 h, int flags, u32 mode,
+                             const char *name)
 {
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
+    struct file *f = file_alloc(ops, flags, mode, name);
+    if (f) {
+        f->handle = h;
+        f->stream = true;
+        f->host_polled = true;
+    }
+    return f;
+}
+
+void handle_close(u32 h)
+{
+    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = h};
     ring_call(&op);
 }
+
+void file_close_handle(struct file *f) { handle_close(f->handle); }
 
 i64 file_lseek_espipe(struct file *f, i64 off, int whence)
 {

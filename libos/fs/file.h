@@ -152,7 +152,11 @@ i64 file_wait(struct file *f, u16 events, i64 timeout_ns);
 
 /* Shared by the files that are a host object behind a handle (pipes, sockets, epoll,
  * timerfd, signalfd: fdtable.c). */
-void file_close_handle(struct file *f);                       /* release: UNO_OP_CLOSE */
+/* A new file for host handle h: a stream (no position), polled by the host. NULL if none. */
+struct file *file_for_handle(const struct file_ops *ops, u32 h, int flags, u32 mode,
+                             const char *name);
+void handle_close(u32 h);                                     /* UNO_OP_CLOSE of a handle */
+void file_close_handle(struct file *f);                       /* release: handle_close */
 i64 file_lseek_espipe(struct file *f, i64 off, int whence);    /* -ESPIPE (pipes, sockets) */
 i64 file_lseek_noop(struct file *f, i64 off, int whence);      /* 0 (Linux's noop_llseek) */
 /* stat of an object with no name: a device number, an inode from the handle, a mode. */

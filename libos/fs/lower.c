@@ -199,8 +199,7 @@ static int read_upper_dir(struct file *f, struct namelist *l)
         if (err)
             break;
     }
-    struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-    ring_call(&c);
+    handle_close((u32)h);
     return err;
 }
 

@@ -37,8 +37,7 @@ i64 sys_memfd_create(u64 uname, u64 flags)
     if (f)
         f->anon = true;
     if (!f) {
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
         return -ENFILE;
     }
     int fd = fd_install(f, 0, (flags & MFD_CLOEXEC) != 0);

@@ -119,13 +119,7 @@ static struct file *pipe_end(u32 handle, int flags)
 {
     char name[32];
     snprintf_l(name, sizeof name, "pipe:[%u]", 0x10000 + handle);
-    struct file *f = file_alloc(&pipe_ops, flags, S_IFIFO | 0600, name);
-    if (f) {
-        f->handle = handle;
-        f->stream = true;
-        f->host_polled = true;
-    }
-    return f;
+    return file_for_handle(&pipe_ops, handle, flags, S_IFIFO | 0600, name);
 }
 
 /* A pipe end received from another process (SCM_RIGHTS). */

@@ -221,8 +221,7 @@ static void sfd_release(struct file *f)
     }
     kfree(s);
     rewatch();
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
+    file_close_handle(f);
 }
 
 static const struct file_ops signalfd_ops = {
@@ -274,17 +273,13 @@ i64 sys_signalfd4(u64 ufd, u64 umask, u64 size, u64 flags)
         kfree(s);
         return h;
     }
-    struct file *f = file_alloc(&signalfd_ops, O_RDWR | (int)(flags & SFD_NONBLOCK), 0600,
-                                "anon_inode:[signalfd]");
+    struct file *f = file_for_handle(&signalfd_ops, (u32)h, O_RDWR | (int)(flags & SFD_NONBLOCK),
+                                     0600, "anon_inode:[signalfd]");
     if (!f) {
         kfree(s);
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
         return -ENFILE;
     }
-    f->handle = (u32)h;
-    f->host_polled = true;
-    f->stream = true;
     f->priv = s;
     *s = (struct sfd){.next = sfds, .f = f, .mask = mask};
     sfds = s;

@@ -58,16 +58,12 @@ i64 sys_timerfd_create(u64 clockid, u64 flags)
     i64 h = ring_call(&op);
     if (h < 0)
         return h;
-    struct file *f = file_alloc(&timerfd_ops, O_RDWR | (int)(flags & TFD_NONBLOCK), 0600,
-                                "anon_inode:[timerfd]");
+    struct file *f = file_for_handle(&timerfd_ops, (u32)h, O_RDWR | (int)(flags & TFD_NONBLOCK),
+                                     0600, "anon_inode:[timerfd]");
     if (!f) {
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
         return -ENFILE;
     }
-    f->handle = (u32)h;
-    f->host_polled = true;
-    f->stream = true;
     int fd = fd_install(f, 0, (flags & TFD_CLOEXEC) != 0);
     if (fd < 0)
         file_put(f);

@@ -74,18 +74,12 @@ static int upper_sync(struct file *f, bool data_only)
     return (int)ring_call(&op);
 }
 
-static void upper_release(struct file *f)
-{
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = f->handle};
-    ring_call(&op);
-}
-
 static const struct file_ops upper_ops = {
     .read = upper_read,
     .write = upper_write,
     .stat = upper_fstat,
     .lseek = upper_lseek,
-    .release = upper_release,
+    .release = file_close_handle,
     .truncate = upper_truncate,
     .sync = upper_sync,
 };

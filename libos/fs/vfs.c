@@ -483,8 +483,7 @@ static int copy_up_etc_default(const struct node *n)
     struct ring_op w = {.op = UNO_OP_WRITE, .handle = (u32)h, .off = 0, .in = text,
                         .in_len = (size_t)len};
     i64 put = ring_call(&w);
-    struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-    ring_call(&c);
+    handle_close((u32)h);
     return put < 0 ? (int)put : put != len ? -EIO : 0;
 }
 
@@ -531,14 +530,12 @@ static int copy_up(struct node *n)
                                 .in = p, .in_len = avail};
             i64 got = ring_call(&w);
             if (got <= 0) {
-                struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-                ring_call(&c);
+                handle_close((u32)h);
                 return got < 0 ? (int)got : -EIO;
             }
             off += (u64)got;
         }
-        struct ring_op c = {.op = UNO_OP_CLOSE, .handle = (u32)h};
-        ring_call(&c);
+        handle_close((u32)h);
     } else {
         return -EOPNOTSUPP; /* devices and fifos of the image stay read-only */
     }

@@ -43,23 +43,15 @@ static struct file *sock_file(u32 handle, int family, int type, int flags)
     s->type = type;
     char name[32];
     snprintf_l(name, sizeof name, "socket:[%u]", 0x20000 + handle);
-    struct file *f = file_alloc(&sock_ops, O_RDWR | (flags & O_NONBLOCK), S_IFSOCK | 0777, name);
+    struct file *f = file_for_handle(&sock_ops, handle, O_RDWR | (flags & O_NONBLOCK),
+                                     S_IFSOCK | 0777, name);
     if (!f) {
         kfree(s);
         return NULL;
     }
     f->priv = s;
-    f->handle = handle;
-    f->stream = true;
-    f->host_polled = true;
     f->anon = true;
     return f;
-}
-
-static void close_handle(u32 h)
-{
-    struct ring_op op = {.op = UNO_OP_CLOSE, .handle = h};
-    ring_call(&op);
 }
 
 /* A descriptor for a new socket handle; the handle is closed if none can be had. */
@@ -67,7 +59,7 @@ static i64 install(u32 h, int family, int type, int flags)
 {
     struct file *f = sock_file(h, family, type, flags);
     if (!f) {
-        close_handle(h);
+        handle_close(h);
         return -ENOMEM;
     }
     int fd = fd_install(f, 0, (flags & O_CLOEXEC) != 0); /* the table takes our reference */
@@ -138,7 +130,7 @@ i64 sys_socketpair(u64 family, u64 type, u64 protocol, u64 usv)
     int fds[2];
     fds[0] = (int)install(hs[0], (int)family, kind, flags);
     if (fds[0] < 0) {
-        close_handle(hs[1]);
+        handle_close(hs[1]);
         return fds[0];
     }
     fds[1] = (int)install(hs[1], (int)family, kind, flags);
@@ -892,7 +884,7 @@ static i64 control_to_app(const struct recv_out *o, u8 *uctl, u64 room, u64 flag
                 if (fd >= 0)
                     fds[k++] = fd;
                 else if (!f)
-                    close_handle(p.handle);
+                    handle_close(p.handle);
             }
             if (k < n)
                 *mflags |= MSG_CTRUNC;
@@ -1065,7 +1057,7 @@ static i64 sock_ioctl(struct file *f, u64 cmd, u64 arg)
 
 static void sock_release(struct file *f)
 {
-    close_handle(f->handle);
+    handle_close(f->handle);
     kfree(f->priv);
     f->priv = NULL;
 }

@@ -1,9 +1,12 @@
 /**
  * Small helpers for tests and benchmarks that run servers as child processes: waiting,
- * ports, output tails, process ends. Shared by tests/ts/servers.test.ts and bench/servers.ts.
+ * ports, output tails, process ends, servers in namespaces of their own. Shared by
+ * tests/ts/servers.test.ts and bench/servers.ts.
  */
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -46,4 +49,28 @@ export function exited(child: ChildProcess, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
+}
+
+/**
+ * Starts `cmd` natively as PID 1 of fresh network, mount and PID namespaces, chrooted into an
+ * overlay of `root` whose writable layer is a new directory under `tmp` (returned as `dir`,
+ * with `dir/upper` the layer). The namespace's loopback is up; nothing else is. Killing the
+ * child (SIGKILL) kills the namespace's PID 1 (--kill-child) and every process inside.
+ */
+export function spawnIsolated(
+  tmp: string,
+  root: string,
+  cmd: string[],
+): { child: ChildProcess; dir: string } {
+  const dir = fs.mkdtempSync(path.join(tmp, "native-"));
+  for (const d of ["upper", "work", "merged"]) fs.mkdirSync(path.join(dir, d));
+  const script =
+    "set -e; root=$1; dir=$2; shift 2; ip link set lo up; " +
+    'mount -t overlay overlay -o "lowerdir=$root,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"; ' +
+    'mount -t proc proc "$dir/merged/proc"; exec chroot "$dir/merged" "$@"';
+  const args = ["--net", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", script];
+  const child = spawn("unshare", [...args, "native-server", root, dir, ...cmd], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return { child, dir };
 }

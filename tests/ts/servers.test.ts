@@ -29,7 +29,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { requireKvm, ROOT, UNO } from "./guest-util.js";
-import { exited, freePort, hasCommand, sleep, tail } from "./proc-util.js";
+import { exited, freePort, hasCommand, sleep, spawnIsolated, tail } from "./proc-util.js";
 
 const BUILD = path.join(ROOT, "build");
 const SERVERS_ROOT = path.join(BUILD, "servers-root");
@@ -206,37 +206,9 @@ async function waitReady(s: Server, ready: () => boolean, ms: number): Promise<v
   }
 }
 
-/**
- * Starts `cmd` natively as PID 1 of fresh network, mount and PID namespaces, chrooted into an
- * overlay of SERVERS_ROOT whose writable layer is a temporary directory. The loopback of the
- * namespace is up; nothing else is. Killing `unshare` (SIGKILL) kills the namespace's PID 1
- * (--kill-child) and with it every process inside.
- */
+/** Starts `cmd` natively in namespaces of its own over SERVERS_ROOT (spawnIsolated). */
 function startNative(what: string, cmd: string[], port: number): Server {
-  const dir = fs.mkdtempSync(path.join(tmp, "native-"));
-  for (const d of ["upper", "work", "merged"]) fs.mkdirSync(path.join(dir, d));
-  const script =
-    "set -e; root=$1; dir=$2; shift 2; ip link set lo up; " +
-    'mount -t overlay overlay -o "lowerdir=$root,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"; ' +
-    'mount -t proc proc "$dir/merged/proc"; exec chroot "$dir/merged" "$@"';
-  const child = spawn(
-    "unshare",
-    [
-      "--net",
-      "--mount",
-      "--pid",
-      "--fork",
-      "--kill-child",
-      "sh",
-      "-c",
-      script,
-      "native-server",
-      SERVERS_ROOT,
-      dir,
-      ...cmd,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const { child, dir } = spawnIsolated(tmp, SERVERS_ROOT, cmd);
   const out = tail(child.stdout);
   const err = tail(child.stderr);
   return {
