@@ -146,6 +146,13 @@ static int64_t install(struct vmm *v, struct vsock *s)
     return h;
 }
 
+/* A handle made here given back (its socket and descriptors closed), as UNO_OP_CLOSE does. */
+static void release_handle(struct vmm *v, uint32_t h)
+{
+    struct ring_req cr = {.op = UNO_OP_CLOSE, .handle = h};
+    hostop_exec(v, &cr);
+}
+
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max)
 {
     (void)v;
@@ -1010,10 +1017,8 @@ static uint32_t control_in(struct vmm *v, struct msghdr *mh, uint8_t *out, uint3
                     k++;
             size_t need = sizeof(struct cmsghdr) + k * sizeof pass[0];
             if (used + need > room) { /* no room: the descriptors are not delivered */
-                for (size_t i = 0; i < k; i++) {
-                    struct ring_req cr = {.op = UNO_OP_CLOSE, .handle = pass[i].handle};
-                    hostop_exec(v, &cr);
-                }
+                for (size_t i = 0; i < k; i++)
+                    release_handle(v, pass[i].handle);
                 *trunc = true;
                 continue;
             }
@@ -1261,6 +1266,21 @@ static int64_t op_socket(struct vmm *v, struct ring_req *r)
     return install(v, s);
 }
 
+/* One end of a socketpair as a guest socket (fd is closed if it cannot be one). */
+static int64_t pair_end(struct vmm *v, int fd, int type)
+{
+    struct vsock *s = vsock_new(AF_UNIX, type, 0);
+    if (!s) {
+        close(fd);
+        return -ENOMEM;
+    }
+    s->loop_fd = fd;
+    s->via = VIA_LOOP;
+    s->peer.ss_family = AF_UNIX;
+    s->peer_len = sizeof(sa_family_t);
+    return install(v, s);
+}
+
 static int64_t op_sockpair(struct vmm *v, struct ring_req *r)
 {
     int type = (int)r->arg[1];
@@ -1276,30 +1296,15 @@ static int64_t op_sockpair(struct vmm *v, struct ring_req *r)
     if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
     int64_t h[2];
-    for (int i = 0; i < 2; i++) {
-        struct vsock *s = vsock_new(AF_UNIX, type, 0);
-        if (!s) {
-            close(fds[i]);
-            if (i == 0)
-                close(fds[1]);
-            h[i] = -ENOMEM;
-        } else {
-            s->loop_fd = fds[i];
-            s->via = VIA_LOOP;
-            s->peer.ss_family = AF_UNIX;
-            s->peer_len = sizeof(sa_family_t);
-            h[i] = install(v, s);
-        }
-        if (h[i] < 0) {
-            if (i == 1 && h[0] >= 0) {
-                net_close(v, v->handles[h[0]].sock);
-                v->handles[h[0]].sock = NULL;
-                v->handles[h[0]].fd = -1;
-            } else if (i == 0) {
-                close(fds[1]);
-            }
-            return h[i];
-        }
+    h[0] = pair_end(v, fds[0], type);
+    if (h[0] < 0) {
+        close(fds[1]);
+        return h[0];
+    }
+    h[1] = pair_end(v, fds[1], type);
+    if (h[1] < 0) {
+        release_handle(v, (uint32_t)h[0]);
+        return h[1];
     }
     uint32_t out[2] = {(uint32_t)h[0], (uint32_t)h[1]};
     memcpy(r->data, out, sizeof out);
