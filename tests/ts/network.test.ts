@@ -137,6 +137,18 @@ async function refused(port: number): Promise<boolean> {
   });
 }
 
+/** python3 -c SCRIPT on the test host (in the namespace), once it printed `ready`. */
+async function testHostPython(script: string, ready: string): Promise<ChildProcess> {
+  const child = spawn("ip", ["netns", "exec", NS, "python3", "-c", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  running.push(child);
+  let out = "";
+  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  await waitFor(() => out, ready, 20_000);
+  return child;
+}
+
 const ACCEPT_ONE = (port: number) => `
 import socket
 s = socket.socket()
@@ -237,7 +249,6 @@ time.sleep(3)
   });
 
   describe("egress to a test host in a network namespace", () => {
-    let server: ChildProcess | undefined;
     before(async () => {
       const veth = `${NS.slice(0, 10)}h`;
       const cmds: string[][] = [
@@ -254,15 +265,8 @@ time.sleep(3)
         assert.equal(r.status, 0, `ip ${c.join(" ")}: ${r.stderr}${r.error?.message ?? ""}`);
       }
       // The test host: answers every connection with one line.
-      server = spawn(
-        "ip",
-        [
-          "netns",
-          "exec",
-          NS,
-          "python3",
-          "-c",
-          `
+      await testHostPython(
+        `
 import socket
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -274,13 +278,8 @@ while True:
     c.sendall(b"hello from the test host\\n")
     c.close()
 `,
-        ],
-        { stdio: ["ignore", "pipe", "inherit"] },
+        "up",
       );
-      running.push(server);
-      let up = "";
-      server.stdout!.on("data", (b: Buffer) => (up += b.toString()));
-      await waitFor(() => up, "up", 20_000);
     });
 
     const CLIENT = `
@@ -306,15 +305,8 @@ except OSError as e:
     });
 
     it("DNS: glibc's resolver asks the test host's DNS server over UDP", async () => {
-      const dns = spawn(
-        "ip",
-        [
-          "netns",
-          "exec",
-          NS,
-          "python3",
-          "-c",
-          `
+      const dns = await testHostPython(
+        `
 import socket, struct
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("${NS_IP}", 53))
@@ -331,13 +323,8 @@ while True:
         count = 1
     s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, count, 0, 0) + q[12:i + 5] + answer, peer)
 `,
-        ],
-        { stdio: ["ignore", "pipe", "inherit"] },
+        "dns up",
       );
-      running.push(dns);
-      let up = "";
-      dns.stdout!.on("data", (b: Buffer) => (up += b.toString()));
-      await waitFor(() => up, "dns up", 20_000);
       const r = unoPythonSync(
         [],
         `
