@@ -958,10 +958,11 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
             _exit(VMM_EXIT_ERROR);
         }
         free(state);
-        if (vfork_exec) {
-            v->vfork_parent = NULL; /* the VM is ours alone now */
+        /* The VM is ours alone: a vfork child running in our parent's VM (in place) that
+         * forks gives its child no claim on that parent. */
+        v->vfork_parent = NULL;
+        if (vfork_exec)
             return 0;
-        }
         hand_vm_to(v, c); /* our copy of the parent's signal page is not ours */
         hc->arg[2] = (uint64_t)pid;
         hc->arg[3] = (uint64_t)me->pid;

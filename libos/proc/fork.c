@@ -136,7 +136,12 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
         return ret;
     }
     if (ret == 0) {
-        /* The child: a copy of us in a new VM. */
+        /* The child: a copy of us in a new VM. A fork from an in-place vfork child: the
+         * vforked parent saved aside in our copy of memory is not this child's to resume. */
+        if (vf.active) {
+            vf.active = false;
+            fd_table_forget_saved();
+        }
         proc.ppid = (int)hc->arg[3];
         proc.pid = (int)hc->arg[2];
         thread_fork_child();

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -119,6 +120,49 @@ static void vfork_tests(void)
         return;
     }
     reap("vfork+failed execve child", pid);
+
+    /* busybox timeout: the vfork child forks a watcher and exits; the watcher lives on
+     * after the parent has resumed, and its exit must end only itself. */
+    section("a vfork child forks a process that outlives it");
+    prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L); /* natively; in uno we are PID 1 */
+    int go[2], res[2];
+    if (pipe(go) || pipe(res)) {
+        printf("pipe: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    fflush(stdout);
+    pid = vfork();
+    if (pid == 0) {
+        if (syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L) == 0) {
+            char b;
+            close(go[1]);
+            close(res[0]);
+            if (read(go[0], &b, 1) == 1 && write(res[1], "watcher ran\n", 12) == 12)
+                _exit(0);
+            _exit(1);
+        }
+        _exit(3);
+    }
+    close(go[0]);
+    close(res[1]);
+    st = reap("vfork child that forked", pid);
+    EXPECT("the vfork child's status", WIFEXITED(st) && WEXITSTATUS(st) == 3);
+    EXPECT("the parent resumed once, as itself", getpid() == me);
+    if (write(go[1], "x", 1) != 1)
+        guest_failures++;
+    close(go[1]);
+    char got[64];
+    ssize_t n, len = 0;
+    while ((n = read(res[0], got + len, sizeof got - 1 - (size_t)len)) > 0)
+        len += n;
+    close(res[0]);
+    got[len < 0 ? 0 : len] = 0;
+    printf("from the watcher: %s", got);
+    /* Orphaned, it is ours to reap: in uno we are PID 1, natively the subreaper. */
+    pid_t w = waitpid(-1, &st, 0);
+    printf("the orphaned watcher reaped: %s\n",
+           w < 0 ? errname(errno) : WIFEXITED(st) ? "exited" : "other status");
 }
 
 static void clone_raw(void)
