@@ -96,6 +96,19 @@ static struct proc_entry *find(int pid)
 
 static bool live(const struct proc_entry *e) { return e->state == P_ALIVE || e->state == P_STOPPED; }
 
+/* A process group exists while any member is in the table, zombies included: a pipeline's
+ * later processes join (and give the terminal to) the group of a first one that may have
+ * exited already. Called locked. */
+static bool group_in_session(int32_t pgid, int32_t sid)
+{
+    for (int i = 0; i < PROC_MAX; i++) {
+        const struct proc_entry *e = &inst->p[i];
+        if ((live(e) || e->state == P_EXITED) && e->pgid == pgid && e->sid == sid)
+            return true;
+    }
+    return false;
+}
+
 static void kick(struct proc_entry *e)
 {
     if (e->host_pid > 0 && e->vcpu_tid > 0)
@@ -647,13 +660,8 @@ static int64_t proc_setpgid(struct vmm *v, int pid, int pgid)
     else {
         if (pgid == 0)
             pgid = t->pid;
-        if (pgid != t->pid) {
-            bool ok = false;
-            for (int i = 0; i < PROC_MAX && !ok; i++)
-                ok = live(&inst->p[i]) && inst->p[i].pgid == pgid && inst->p[i].sid == me->sid;
-            if (!ok)
-                res = -EPERM;
-        }
+        if (pgid != t->pid && !group_in_session(pgid, me->sid))
+            res = -EPERM;
         if (!res)
             t->pgid = pgid;
     }
@@ -775,9 +783,7 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
         return inst->fg_pgrp;
     case UNO_PROC_TCSETPGRP: {
         lock();
-        bool ok = false;
-        for (int i = 0; i < PROC_MAX && !ok; i++)
-            ok = live(&inst->p[i]) && inst->p[i].pgid == a1 && inst->p[i].sid == me->sid;
+        bool ok = group_in_session((int32_t)a1, me->sid);
         if (ok)
             inst->fg_pgrp = a1;
         unlock();

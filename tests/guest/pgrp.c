@@ -150,6 +150,23 @@ static void setpgid_tests(void)
     close(ready[0]);
     /* the member is an orphan now: reparented to the init process or a subreaper (natively
      * maybe not this process), so it is not waited for here */
+
+    /* A pipeline: the first process may exit before the second joins its group. */
+    section("joining the group of a zombie leader");
+    pid = xfork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        _exit(0);
+    }
+    siginfo_t si;
+    waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT); /* a zombie, not reaped */
+    pid_t second = xfork();
+    if (second == 0)
+        _exit(setpgid(0, pid) == 0 && getpgid(0) == pid ? 0 : 1);
+    int st2 = 0;
+    waitpid(second, &st2, 0);
+    EXPECT("the second process joined the zombie's group", WIFEXITED(st2) && WEXITSTATUS(st2) == 0);
+    reap_ok("zombie leader", pid);
 }
 
 static void setsid_tests(void)
