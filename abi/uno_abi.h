@@ -77,6 +77,7 @@ enum uno_backend {
 #define UNO_BOOT_VERBOSE 0x20u    /* print libOS boot phases (uno run --verbose) */
 #define UNO_BOOT_NO_REWRITE 0x40u /* leave syscall sites alone (uno run --no-syscall-rewrite) */
 
+#define UNO_BOOT_GROUPS_MAX 32
 struct uno_bootinfo {
     uint64_t magic;           /* UNO_BOOT_MAGIC */
     uint32_t abi_version;     /* UNO_ABI_VERSION */
@@ -106,6 +107,8 @@ struct uno_bootinfo {
     char uname_release[32];
     char hostname[64];
     char nameservers[128];    /* the host's non-loopback DNS servers, space-separated */
+    uint32_t ngroups;         /* supplementary groups of the first process (--user) */
+    uint32_t groups[UNO_BOOT_GROUPS_MAX];
 };
 
 /* ---------------------------------------------------------------- libOS image -------- */

@@ -284,8 +284,10 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
         bi->tty_rows = ws.ws_row;
         bi->tty_cols = ws.ws_col;
     }
-    bi->uid = 0;
-    bi->gid = 0;
+    bi->uid = v->cfg.uid;
+    bi->gid = v->cfg.gid;
+    bi->ngroups = v->cfg.ngroups;
+    memcpy(bi->groups, v->cfg.groups, sizeof bi->groups);
 
     int khz = ioctl(v->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
     if (khz <= 0) {

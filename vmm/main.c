@@ -27,6 +27,7 @@ static void usage(FILE *f)
                "               [--pids-limit N] [--cpus N] [--tty] [--trace] [--verbose]\n"
                "               [--no-syscall-rewrite] [--publish HOSTIP:HOSTPORT:GUESTPORT/PROTO]...\n"
                "               [--network default|none|allow=CIDR,...]\n"
+               "               [--user UID:GID[:GID,...]]\n"
                "       uno-vmm --probe     (which kind of KVM this host has)\n"
                "               -- PROGRAM [ARGS...]\n");
 }
@@ -61,6 +62,38 @@ static char *default_libos(const char *argv0)
     return path;
 }
 
+/* One id: a decimal number below 2^32 - 1 (which Linux reserves as "no id"), followed by
+ * one of `ends` or the end of the string. */
+static int parse_id(const char **s, const char *ends, uint32_t *id)
+{
+    char *e;
+    if (**s < '0' || **s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long n = strtoull(*s, &e, 10);
+    if (errno || n >= 0xffffffffull || !strchr(ends, *e))
+        return -1;
+    *id = (uint32_t)n;
+    *s = e;
+    return 0;
+}
+
+/* --user UID:GID[:GROUP,...]: uno resolves names from the image; here only numbers. */
+static int parse_user(struct vmm_config *c, const char *s)
+{
+    if (parse_id(&s, ":", &c->uid) || *s++ != ':' || parse_id(&s, ":", &c->gid))
+        return -1;
+    c->ngroups = 0;
+    if (!*s++)
+        return 0;
+    for (;;) {
+        if (c->ngroups == UNO_BOOT_GROUPS_MAX || parse_id(&s, ",", &c->groups[c->ngroups++]))
+            return -1;
+        if (!*s++)
+            return 0;
+    }
+}
+
 static int parse_args(struct vmm *v, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -75,6 +108,7 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         {"no-syscall-rewrite", no_argument, 0, 'R'},
         {"cpus", required_argument, 0, 'C'},
         {"publish", required_argument, 0, 'o'}, {"network", required_argument, 0, 'N'},
+        {"user", required_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
     struct vmm_config *c = &v->cfg;
@@ -122,6 +156,13 @@ static int parse_args(struct vmm *v, int argc, char **argv)
         case 'c': c->cpuid_cache = optarg; break;
         case 'o': c->publish[c->npublish++] = optarg; break; /* checked by net_init */
         case 'N': c->network = optarg; break;
+        case 'U':
+            if (parse_user(c, optarg)) {
+                fprintf(stderr, "uno-vmm: --user %s: expected UID:GID[:GID,...] (numbers, at "
+                                "most %d groups)\n", optarg, UNO_BOOT_GROUPS_MAX);
+                return -1;
+            }
+            break;
         case 'b':
             if (!strcmp(optarg, "cpl3"))
                 c->backend = UNO_BACKEND_CPL3;

@@ -39,6 +39,10 @@ struct vmm_config {
     const char **publish;
     int npublish;
     const char *network;
+    /* --user UID:GID[:GROUP,...]: the first process's credentials (default root). */
+    uint32_t uid, gid;
+    uint32_t ngroups;
+    uint32_t groups[UNO_BOOT_GROUPS_MAX];
 };
 
 /* One vCPU = one guest thread = one host thread of this process (vcpu.c). */

@@ -16,6 +16,8 @@ void proc_init(void)
     proc.sid = 1;
     proc.uid = proc.euid = proc.suid = proc.fsuid = bootinfo->uid;
     proc.gid = proc.egid = proc.sgid = proc.fsgid = bootinfo->gid;
+    proc.ngroups = (int)MIN(bootinfo->ngroups, UNO_BOOT_GROUPS_MAX);
+    memcpy(proc.groups, bootinfo->groups, (u64)proc.ngroups * 4);
     proc.umask = 022;
     proc.dumpable = 1;
     proc.timerslack_ns = 50000;

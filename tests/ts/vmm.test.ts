@@ -176,6 +176,61 @@ describe("processes of an instance", () => {
   });
 });
 
+describe("--user: the first process's credentials", () => {
+  it("uid, gid and supplementary groups as setpriv gives them natively (busybox id)", () => {
+    requireKvm();
+    const root = path.join(tmp, "idroot");
+    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+    fs.copyFileSync("/bin/busybox", path.join(root, "bin", "busybox"));
+    fs.chmodSync(path.join(root, "bin", "busybox"), 0o755);
+    const img = path.join(tmp, "id.erofs");
+    const mk = spawnSync("mkfs.erofs", ["--quiet", img, root], { encoding: "utf8" });
+    assert.equal(mk.status, 0, `mkfs.erofs (erofs-utils): ${mk.stderr}`);
+    for (const [uid, gid, groups] of [
+      ["1000", "100", "5,6,7"],
+      ["0", "0", ""],
+      ["4242", "4343", ""],
+    ]) {
+      const user = groups ? `${uid}:${gid}:${groups}` : `${uid}:${gid}`;
+      const uno = spawnSync(
+        VMM,
+        [
+          "--user",
+          user,
+          "--image",
+          img,
+          "--upper",
+          fs.mkdtempSync(path.join(tmp, "up-")),
+          "--libos",
+          LIBOS,
+          "--",
+          "/bin/busybox",
+          "id",
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      const native = spawnSync(
+        "setpriv",
+        [
+          "--reuid",
+          uid,
+          "--regid",
+          gid,
+          groups ? `--groups=${groups}` : "--clear-groups",
+          "/bin/busybox",
+          "id",
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      assert.equal(native.status, 0, `setpriv: ${native.stderr}`);
+      // Natively the names of the host's users may show; the guest's root has no /etc/passwd.
+      const numeric = (s: string) => s.replace(/\([^)]*\)/g, "");
+      assert.equal(uno.status, 0, uno.stderr);
+      assert.equal(numeric(uno.stdout), numeric(native.stdout), `--user ${user}`);
+    }
+  });
+});
+
 describe("backends", () => {
   const hardware = ["kvm_intel", "kvm_amd"].some((m) => fs.existsSync(`/sys/module/${m}`));
   const pvm = fs.existsSync("/sys/module/kvm_pvm");
@@ -267,6 +322,19 @@ describe("uno-vmm: bad input gets a clear error and status 125", () => {
     r = vmm(["--image", img, "--upper", upper(), "--env", "NOEQUALS", "--", "/x"]);
     assert.equal(r.status, 125);
     assert.match(r.stderr, /--env NOEQUALS: expected KEY=VALUE/);
+    for (const bad of [
+      "1000",
+      "x:1",
+      "1:2:",
+      "1:2:3,",
+      "4294967295:0",
+      "1:-2",
+      "1:2:" + "3,".repeat(33) + "3",
+    ]) {
+      r = vmm(["--image", img, "--upper", upper(), "--user", bad, "--", "/x"]);
+      assert.equal(r.status, 125, bad);
+      assert.match(r.stderr, /--user .*: expected UID:GID\[:GID,...\]/, bad);
+    }
   });
 
   it("a libOS file that is not a libOS", () => {
