@@ -4,6 +4,7 @@
  *   uno run [--memory SIZE] [-e KEY=VALUE]... [--env-file F] [-w DIR] [--entrypoint PATH]
  *           [-p [HOSTIP:][HOSTPORT:]GUESTPORT[/PROTO]]... [-P] [--network MODE]
  *           [--trace] [--verbose] [--keep] TARGET [ARGS...]
+ *   uno run [OPTIONS] IMAGE [CMD...]       (a stored image; see images.ts for load/images/rmi/...)
  *   uno version
  *
  * Exit status: the program's own status for `uno run`; 125 when uno itself fails (docker's
@@ -23,8 +24,11 @@ import {
 import { Instance } from "../lib/instance.js";
 import { hostInfo } from "../lib/host.js";
 import { checkKvm } from "../lib/kvm.js";
-import { formatMemory, parseRunOptions, type RunOptions } from "../lib/options.js";
+import { formatMemory, parseRunOptions, type EnvEntry, type RunOptions } from "../lib/options.js";
+import type { Image, RunOverrides } from "../lib/image.js";
 import * as paths from "../lib/paths.js";
+import { Store } from "../lib/store.js";
+import { registerImageCommands } from "./images.js";
 import { formatNetwork, formatPublishedPort } from "../lib/ports.js";
 
 /** The exit status for uno's own failures (bad usage, missing build, no KVM...). */
@@ -36,6 +40,7 @@ interface RunFlags {
   envFile?: string[];
   workdir?: string;
   entrypoint?: string;
+  user?: string;
   trace?: boolean;
   verbose?: boolean;
   keep?: boolean;
@@ -65,8 +70,12 @@ interface Prepared {
   digest: string;
   command: string;
   args: string[];
-  /** The ports the image EXPOSEs ("80/tcp"): none until images carry a config (issue 7). */
+  /** The ports the image EXPOSEs ("80/tcp"); none for a directory or a program. */
   exposedPorts: string[];
+  /** From a stored image's config: its Env, working directory and user. */
+  imageEnv?: EnvEntry[];
+  cwd?: string;
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 /** Splits TARGET [ARGS...] for a directory target into program + arguments. */
@@ -144,12 +153,38 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
     st = fs.statSync(target);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw new TargetNotFoundError(target);
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      // Not a path: a stored image (name[:tag], name@sha256:…, an ID prefix)?
+      const { Image } = await import("../lib/image.js");
+      const image = Image.find(Store.open(), target);
+      if (image) return prepareImage(image, args, opts);
+      throw new TargetNotFoundError(target);
+    }
     throw new UsageError(`cannot access ${target}: ${(e as Error).message}`);
   }
 
+  if (opts.user !== undefined && !st.isDirectory()) {
+    throw new UsageError(
+      `--user needs an image or a root directory as TARGET (${target} is a file)`,
+    );
+  }
   if (st.isDirectory()) {
     const program = programInDirectory(target, args, opts);
+    if (opts.user !== undefined) {
+      const { resolveUser } = await import("../lib/image.js");
+      const read = (p: string): string | undefined => {
+        const host = paths.resolveInRoot(target, p);
+        return host !== undefined && fs.statSync(host).isFile()
+          ? fs.readFileSync(host, "utf8")
+          : undefined;
+      };
+      const u = resolveUser(opts.user, { passwd: read("/etc/passwd"), group: read("/etc/group") });
+      const user = { uid: u.uid, gid: u.gid, groups: u.groups };
+      checkRuntime();
+      const { packDirectory } = await import("../image/rootfs.js");
+      const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
+      return { image: packed.erofsPath, digest: packed.digest, ...program, exposedPorts: [], user };
+    }
     checkRuntime();
     const { packDirectory } = await import("../image/rootfs.js");
     const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
@@ -188,6 +223,29 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
   };
 }
 
+/** A stored image: its cached EROFS root and the program its config (and the flags) give. */
+async function prepareImage(image: Image, args: string[], opts: RunOptions): Promise<Prepared> {
+  checkRuntime();
+  const root = await image.rootfs();
+  if (opts.verbose && !root.cached) process.stderr.write(`uno: built ${root.erofsPath}\n`);
+  const overrides: RunOverrides = { args, env: opts.env };
+  if (opts.entrypoint !== undefined) overrides.entrypoint = opts.entrypoint;
+  if (opts.workdir !== undefined) overrides.workdir = opts.workdir;
+  if (opts.user !== undefined) overrides.user = opts.user;
+  const spec = image.runSpec(overrides, root.summary);
+  const prepared: Prepared = {
+    image: root.erofsPath,
+    digest: image.id,
+    command: spec.command,
+    args: spec.args,
+    exposedPorts: spec.exposedPorts,
+    imageEnv: spec.imageEnv,
+  };
+  if (spec.cwd !== undefined) prepared.cwd = spec.cwd;
+  if (spec.user !== undefined) prepared.user = spec.user;
+  return prepared;
+}
+
 /** Fails early, before packing, when uno-vmm/libOS are not built or KVM is unusable. */
 function checkRuntime(): void {
   paths.requireVmm();
@@ -213,6 +271,7 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
   if (flags.memory !== undefined) raw.memory = flags.memory;
   if (flags.workdir !== undefined) raw.workdir = flags.workdir;
   if (flags.entrypoint !== undefined) raw.entrypoint = flags.entrypoint;
+  if (flags.user !== undefined) raw.user = flags.user;
   const opts = parseRunOptions(raw);
 
   const prepared = await prepare(target, args, opts);
@@ -221,7 +280,11 @@ async function runCommand(target: string, args: string[], flags: RunFlags): Prom
     command: prepared.command,
     args: prepared.args,
     env: opts.env,
-    ...(opts.workdir !== undefined ? { cwd: opts.workdir } : {}),
+    ...(prepared.imageEnv ? { imageEnv: prepared.imageEnv } : {}),
+    ...(prepared.user ? { user: prepared.user } : {}),
+    ...((prepared.cwd ?? opts.workdir) !== undefined
+      ? { cwd: (prepared.cwd ?? opts.workdir)! }
+      : {}),
     ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
     trace: opts.trace,
     verbose: opts.verbose,
@@ -277,7 +340,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .usage("[OPTIONS] TARGET [ARGS...]")
     .argument(
       "<target>",
-      "an x86-64 ELF file (a dynamic one is packed with its interpreter and libraries), or a directory to use as the root filesystem",
+      "an x86-64 ELF file (a dynamic one is packed with its interpreter and libraries), a directory to use as the root filesystem, or a stored image (NAME[:TAG], NAME@DIGEST, ID)",
     )
     .argument("[args...]", "arguments for the program (for a directory: /path/in/rootfs [ARGS])")
     .option("-m, --memory <size>", "guest memory, e.g. 64m, 512M, 1g (a bare number is bytes)")
@@ -293,8 +356,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option("-w, --workdir <dir>", "working directory inside the guest (absolute)")
     .option(
+      "-u, --user <user>",
+      "run as USER, UID, USER:GROUP or UID:GID (names from the image's /etc/passwd and /etc/group)",
+    )
+    .option(
       "--entrypoint <path>",
-      "program to run inside a root directory; ARGS become its arguments",
+      "program to run inside a root directory or image; ARGS become its arguments (for an image: replaces its Entrypoint and Cmd)",
     )
     .option("--trace", "print each system call the guest makes (strace-like) and an ENOSYS summary")
     .option("--verbose", "print what uno and uno-vmm do")
@@ -339,11 +406,14 @@ Examples:
   uno run -e NAME=world --memory 64m ./hello
   uno run -it rootfs/ -- /bin/sh           an interactive shell
   uno run -p 8080:80 rootfs/ -- /usr/sbin/nginx   host port 8080 to the guest's port 80
+  uno run busybox:latest echo hi           a stored image (uno load); ARGS replace its Cmd
 `,
     )
     .action(async (target: string, args: string[], flags: RunFlags) => {
       setExit(await runCommand(target, args, flags));
     });
+
+  registerImageCommands(program, setExit);
 
   program
     .command("version")

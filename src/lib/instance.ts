@@ -43,6 +43,8 @@ export interface InstanceOptions {
   env?: EnvEntry[];
   /** Working directory inside the guest (absolute). */
   cwd?: string;
+  /** Credentials of the first process (uno-vmm --user UID:GID[:GID,...]); root when undefined. */
+  user?: { uid: number; gid: number; groups?: number[] };
   /** Guest memory in bytes; uno-vmm's default when undefined. */
   memoryBytes?: number;
   /** Ask uno-vmm to print strace-like lines and an ENOSYS summary to stderr. */
@@ -292,6 +294,12 @@ export class Instance {
     if (o.memoryBytes !== undefined) args.push("--memory", String(o.memoryBytes));
     for (const [k, v] of this.env) args.push("--env", `${k}=${v}`);
     if (o.cwd !== undefined) args.push("--cwd", o.cwd);
+    if (o.user !== undefined)
+      args.push(
+        "--user",
+        `${o.user.uid}:${o.user.gid}` +
+          (o.user.groups?.length ? `:${o.user.groups.join(",")}` : ""),
+      );
     if (o.trace) args.push("--trace");
     if (o.verbose) args.push("--verbose");
     if (o.tty) args.push("--tty");

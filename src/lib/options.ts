@@ -179,6 +179,8 @@ export const runOptionsSchema = z
     envFiles: z.array(z.string()).default([]),
     workdir: z.string().optional(),
     entrypoint: z.string().optional(),
+    /** -u, --user: USER, UID, USER:GROUP or UID:GID (names resolved from the image). */
+    user: z.string().optional(),
     trace: z.boolean().default(false),
     verbose: z.boolean().default(false),
     keep: z.boolean().default(false),
@@ -205,6 +207,8 @@ export interface RunOptions {
   env: EnvEntry[];
   workdir?: string;
   entrypoint?: string;
+  /** -u, --user as given (resolved against the image's /etc/passwd and /etc/group). */
+  user?: string;
   trace: boolean;
   verbose: boolean;
   keep: boolean;
@@ -293,7 +297,15 @@ export function parseRunOptions(
     if (o.entrypoint === "") throw new UsageError("--entrypoint must not be empty");
     out.entrypoint = o.entrypoint;
   }
+  if (o.user !== undefined) out.user = parseUserSpec(o.user);
   return out;
+}
+
+/** Checks the form of -u/--user: NAME|UID[:GROUP|GID]; names are resolved later, in the image. */
+export function parseUserSpec(spec: string): string {
+  if (!/^[^:\s\0]+(:[^:\s\0]+)?$/.test(spec))
+    throw new UsageError(`invalid --user "${spec}": use USER, UID, USER:GROUP or UID:GID`);
+  return spec;
 }
 
 /**

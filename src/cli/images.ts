@@ -1,0 +1,227 @@
+/**
+ * The image commands of the `uno` CLI, a thin layer over src/lib/image.ts and store.ts:
+ *
+ *   uno load [-i FILE]              docker save archive, OCI layout dir or tar (stdin without -i)
+ *   uno images [--format json]      uno image ls
+ *   uno tag SOURCE TARGET
+ *   uno rmi [-f] IMAGE...           uno image rm
+ *   uno inspect IMAGE...            JSON
+ *   uno save [-o FILE] IMAGE...     an OCI image layout tar (stdout without -o)
+ *   uno image prune                 untagged images and unused blobs, roots, temporary files
+ *   uno system df
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Command } from "commander";
+import { UsageError } from "../lib/errors.js";
+import {
+  diskUsage,
+  displayTag,
+  Image,
+  inspectImage,
+  listImages,
+  pruneImages,
+  removeImage,
+  saveImages,
+  shortId,
+  tagImage,
+} from "../lib/image.js";
+import { Store } from "../lib/store.js";
+import { loadImages } from "../image/load.js";
+
+/** Bytes for people: "1.2MB" (docker's decimal units). */
+export function formatSize(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
+}
+
+/** Left-aligned columns separated by three spaces. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((v, c) => v.padEnd(widths[c]!))
+          .join("   ")
+          .trimEnd() + "\n",
+    )
+    .join("");
+}
+
+function since(iso: string | undefined): string {
+  if (!iso) return "N/A";
+  const s = (Date.now() - Date.parse(iso)) / 1000;
+  if (!Number.isFinite(s)) return "N/A";
+  const [n, u] =
+    s < 120
+      ? [s, "seconds"]
+      : s < 7200
+        ? [s / 60, "minutes"]
+        : s < 172800
+          ? [s / 3600, "hours"]
+          : [s / 86400, "days"];
+  return `${Math.floor(n)} ${u} ago`;
+}
+
+function listAction(flags: { format: string; quiet?: boolean }): void {
+  const rows = listImages(Store.open());
+  if (flags.quiet) {
+    for (const id of new Set(rows.map((r) => shortId(r.id)))) process.stdout.write(`${id}\n`);
+  } else if (flags.format === "json") {
+    const out = rows.map((r) => ({
+      Repository: r.repository,
+      Tag: r.tag,
+      ID: r.id,
+      Digest: r.digest,
+      Created: r.created ?? null,
+      Size: r.size,
+    }));
+    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+  } else if (flags.format === "table") {
+    const lines = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];
+    for (const r of rows)
+      lines.push([r.repository, r.tag, shortId(r.id), since(r.created), formatSize(r.size)]);
+    process.stdout.write(table(lines));
+  } else {
+    throw new UsageError(`--format ${flags.format}: expected table or json`);
+  }
+}
+
+async function pruneAction(): Promise<void> {
+  const r = await pruneImages(Store.open());
+  if (r.images.length > 0)
+    process.stdout.write(`Deleted Images:\n${r.images.map((i) => `  ${i}\n`).join("")}`);
+  process.stdout.write(
+    `Removed ${r.blobs} blobs and ${r.erofs} root images\nTotal reclaimed space: ${formatSize(r.bytes)}\n`,
+  );
+}
+
+async function rmiAction(refs: string[], flags: { force?: boolean }): Promise<void> {
+  const store = Store.open();
+  for (const ref of refs)
+    for (const line of await removeImage(store, ref, flags.force ?? false))
+      process.stdout.write(line + "\n");
+}
+
+/** Registers the image commands on `program`. */
+export function registerImageCommands(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("load")
+    .description(
+      "load images from a docker save archive or an OCI image layout (directory or tar, optionally gzipped)",
+    )
+    .option("-i, --input <file>", "read from FILE instead of standard input")
+    .action(async (flags: { input?: string }) => {
+      if (flags.input === undefined && process.stdin.isTTY)
+        throw new UsageError(
+          "uno load reads an archive from standard input: redirect one (< FILE) or give -i FILE",
+        );
+      const images = await loadImages(
+        Store.open(),
+        flags.input !== undefined ? { file: flags.input } : { stream: process.stdin },
+      );
+      for (const im of images) {
+        if (im.tags.length === 0) process.stdout.write(`Loaded image ID: ${im.config}\n`);
+        for (const t of im.tags) process.stdout.write(`Loaded image: ${displayTag(t)}\n`);
+      }
+      setExit(0);
+    });
+
+  const images = (cmd: Command): Command =>
+    cmd
+      .description("list stored images")
+      .option("--format <format>", "table or json", "table")
+      .option("-q, --quiet", "only image IDs")
+      .action((flags: { format: string; quiet?: boolean }) => listAction(flags));
+  images(program.command("images"));
+
+  program
+    .command("tag")
+    .description("give an image another name: uno tag SOURCE TARGET[:TAG]")
+    .argument("<source>", "image (NAME[:TAG], ID)")
+    .argument("<target>", "new NAME[:TAG]")
+    .action(async (source: string, target: string) => tagImage(Store.open(), source, target));
+
+  const rmi = (cmd: Command): Command =>
+    cmd
+      .description("remove images (a NAME:TAG only untags when the image has other tags)")
+      .argument("<images...>", "NAME[:TAG], NAME@DIGEST or ID")
+      .option("-f, --force", "remove an image by ID even when it has several tags")
+      .action(rmiAction);
+  rmi(program.command("rmi"));
+
+  program
+    .command("inspect")
+    .description("show stored images as JSON")
+    .argument("<images...>", "NAME[:TAG], NAME@DIGEST or ID")
+    .action((refs: string[]) => {
+      const store = Store.open();
+      const out = refs.map((r) => inspectImage(Image.get(store, r)));
+      process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    });
+
+  program
+    .command("save")
+    .description(
+      "write images as an OCI image layout tar (readable by uno load, skopeo, docker load)",
+    )
+    .argument("<images...>", "NAME[:TAG], NAME@DIGEST or ID")
+    .option("-o, --output <file>", "write to FILE instead of standard output")
+    .action(async (refs: string[], flags: { output?: string }) => {
+      const store = Store.open();
+      for (const r of refs) Image.get(store, r); // every name checked before writing
+      if (flags.output === undefined) {
+        if (process.stdout.isTTY)
+          throw new UsageError("refusing to write a tar to a terminal: give -o FILE or redirect");
+        await saveImages(store, refs, process.stdout);
+        return;
+      }
+      // Written beside FILE and renamed: an interrupted save leaves no half archive.
+      const tmp = path.join(
+        path.dirname(path.resolve(flags.output)),
+        `.${path.basename(flags.output)}.${process.pid}.tmp`,
+      );
+      try {
+        const out = fs.createWriteStream(tmp, { mode: 0o644 });
+        await saveImages(store, refs, out);
+        fs.renameSync(tmp, flags.output);
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw err;
+      }
+    });
+
+  const image = program.command("image").description("manage stored images");
+  images(image.command("ls"));
+  rmi(image.command("rm"));
+  image
+    .command("prune")
+    .description(
+      "remove untagged images and every blob, root image and temporary file no image uses",
+    )
+    .action(pruneAction);
+
+  program
+    .command("system")
+    .description("uno's state")
+    .command("df")
+    .description("disk space used by the image store")
+    .action(() => {
+      const u = diskUsage(Store.open());
+      process.stdout.write(
+        table([
+          ["TYPE", "TOTAL", "SIZE", "RECLAIMABLE"],
+          ["Images", String(u.images), formatSize(u.blobBytes), formatSize(u.reclaimableBytes)],
+          ["Root images (EROFS)", "", formatSize(u.erofsBytes), ""],
+          ["Temporary files", "", formatSize(u.tmpBytes), formatSize(u.tmpBytes)],
+        ]),
+      );
+    });
+}
