@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # curl, redis-tools (redis-cli, redis-benchmark, redis-check-rdb) and iproute2: the host side
 # of tests/ts/servers.test.ts (make test-servers); wrk: the HTTP load of the network
 # benchmarks (node dist/bench/run.js servers).
-PACKAGES=(build-essential musl-tools erofs-utils busybox-static clang lld libclang-rt-14-dev
+PACKAGES=(build-essential musl-tools erofs-utils busybox-static skopeo umoci clang lld libclang-rt-14-dev
           valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap
           curl redis-tools iproute2 wrk)
 
