@@ -138,6 +138,8 @@ class LayerReader {
 
   constructor(
     private readonly layer: string,
+    /** The layer's position: staged file names are unique across layers. */
+    private readonly index: number,
     private readonly lower: DirNode,
     private readonly staging: string,
     private readonly warn: (m: string) => void,
@@ -220,7 +222,7 @@ class LayerReader {
       }
       case "file":
       case "contiguous-file": {
-        const file = path.join(this.staging, String(this.fileCount++));
+        const file = path.join(this.staging, `${this.index}-${this.fileCount++}`);
         const size = await writeStaged(file, body);
         dir.entries.set(name, hostFileNode(file, { ...metaOf(h), size }));
         return;
@@ -332,6 +334,7 @@ async function applyLayer(
   root: DirNode,
   d: Descriptor,
   diffId: string,
+  index: number,
   staging: string,
   warn: (m: string) => void,
 ): Promise<void> {
@@ -341,7 +344,7 @@ async function applyLayer(
       MT.ociLayerZstd,
       `layer ${d.digest}: zstd layers are not supported yet (Node 20's zlib has no zstd)`,
     );
-  const reader = new LayerReader(d.digest, root, staging, warn);
+  const reader = new LayerReader(d.digest, index, root, staging, warn);
   const h = createHash("sha256");
   const extract = tar.extract();
   const stages = [
@@ -364,7 +367,8 @@ async function applyLayer(
     extract.destroy();
     if (err instanceof BadLayerError || err instanceof UnsupportedMediaTypeError) throw err;
     const msg = (err as Error).message;
-    if (/unexpected end|premature|incorrect header|invalid/i.test(msg))
+    // The tar or gzip stream ended early (the extractor reports it as destroyed or ended).
+    if (/unexpected end|premature|destroyed|incorrect header|invalid/i.test(msg))
       throw new TruncatedBlobError(`layer ${d.digest}`, msg);
     throw err;
   }
@@ -389,7 +393,7 @@ export async function flattenLayers(
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`uno: warning: ${m}\n`));
   const root = dirNode({ mode: 0o755, uid: 0, gid: 0 });
   for (const [i, l] of layers.entries())
-    await applyLayer(store, root, l, diffIds[i]!, staging, warn);
+    await applyLayer(store, root, l, diffIds[i]!, i, staging, warn);
   return root;
 }
 
