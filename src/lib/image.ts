@@ -107,12 +107,13 @@ export class Image {
     return this.manifest.layers.reduce((n, l) => n + l.size, this.manifest.config.size);
   }
 
-  /** The EROFS cache key: the flattening rules, the config (with its diff_ids) and layers. */
+  /**
+   * The EROFS cache key: the flattening rules and the config digest. The config lists the
+   * diff_ids (digests of the uncompressed layers, checked when flattening), so it fixes the
+   * tree: the same image loaded with gzip or plain layers shares one root.
+   */
   rootfsKey(): string {
-    const h = createHash("sha256");
-    for (const f of [FLATTEN_FORMAT_VERSION, this.id, ...this.manifest.layers.map((l) => l.digest)])
-      h.update(f + "\0");
-    return h.digest("hex");
+    return createHash("sha256").update(`${FLATTEN_FORMAT_VERSION}\0${this.id}`).digest("hex");
   }
 
   /**
@@ -223,20 +224,31 @@ export function shortId(id: string): string {
  * unique prefix of at least 4 hex digits; a manifest digest; name@digest; name[:tag].
  */
 export function resolveReference(idx: StoreIndex, ref: string): string | undefined {
-  const hex = /^(?:sha256:)?([0-9a-f]{4,64})$/.exec(ref)?.[1];
-  if (hex !== undefined) {
-    const hits = new Set<string>();
-    for (const [m, e] of Object.entries(idx.images))
-      if (e.config.slice(7).startsWith(hex) || (hex.length === 64 && m === `sha256:${hex}`))
-        hits.add(m);
-    if (hits.size > 1) throw new AmbiguousImageError(ref, hits.size);
-    if (hits.size === 1) return [...hits][0];
-  }
+  const hits = idMatches(idx, ref);
+  if (hits.length > 0) return hits[0];
   const r = parseReference(ref);
   if (!r) return undefined;
   if (r.digest !== undefined) return idx.images[r.digest] ? r.digest : undefined;
   const d = idx.tags[formatReference(r)];
   return d !== undefined && idx.images[d] ? d : undefined;
+}
+
+/**
+ * The manifests whose image ID (config digest) `ref` is or starts with (at least 4 hex
+ * digits, "sha256:" optional), or whose manifest digest it is; oldest first. One image ID
+ * may have several manifests (the same image loaded from a docker archive and an OCI one).
+ * @throws AmbiguousImageError when the prefix matches several image IDs.
+ */
+export function idMatches(idx: StoreIndex, ref: string): string[] {
+  const hex = /^(?:sha256:)?([0-9a-f]{4,64})$/.exec(ref)?.[1];
+  if (hex === undefined) return [];
+  const hits = Object.entries(idx.images)
+    .filter(([m, e]) => e.config.slice(7).startsWith(hex) || m === `sha256:${hex}`)
+    .sort(([, a], [, b]) => a.added.localeCompare(b.added));
+  const configs = new Set(hits.map(([, e]) => e.config));
+  if (configs.size > 1) throw new AmbiguousImageError(ref, configs.size);
+  if (hits.some(([m]) => m === `sha256:${hex}`)) return [`sha256:${hex}`];
+  return hits.map(([m]) => m);
 }
 
 /** Follows symlinks in a RootSummary; the final entry's code ("f755", "d") or undefined. */
@@ -428,24 +440,36 @@ export async function tagImage(store: Store, source: string, target: string): Pr
 export async function removeImage(store: Store, ref: string, force = false): Promise<string[]> {
   const lines: string[] = [];
   await store.updateIndex((idx) => {
+    const r = parseReference(ref);
+    const tagged =
+      r !== undefined && r.digest === undefined ? idx.tags[formatReference(r)] : undefined;
+    if (tagged !== undefined) {
+      delete idx.tags[formatReference(r!)];
+      lines.push(`Untagged: ${displayTag(formatReference(r!))}`);
+      if (!Object.values(idx.tags).includes(tagged)) {
+        lines.push(`Deleted: ${idx.images[tagged]!.config}`);
+        delete idx.images[tagged];
+      }
+      return;
+    }
+    // By ID or digest: the image with every manifest and tag it has.
     const d = resolveReference(idx, ref);
     if (d === undefined) throw new ImageNotFoundError(ref);
-    const tags = Object.keys(idx.tags).filter((t) => idx.tags[t] === d);
-    const r = parseReference(ref);
-    const byTag = r !== undefined && r.digest === undefined && idx.tags[formatReference(r)] === d;
-    const untag = byTag ? [formatReference(r)] : tags;
-    if (!byTag && tags.length > 1 && !force)
+    const config = idx.images[d]!.config;
+    const manifests = new Set(
+      Object.keys(idx.images).filter((m) => idx.images[m]!.config === config),
+    );
+    const tags = Object.keys(idx.tags).filter((t) => manifests.has(idx.tags[t]!));
+    if (tags.length > 1 && !force)
       throw new ImageInUseError(
-        `image ${shortId(idx.images[d]!.config)} is tagged ${tags.length} times (${tags.map(displayTag).join(", ")}): remove the tags one by one or use --force`,
+        `image ${shortId(config)} is tagged ${tags.length} times (${tags.map(displayTag).join(", ")}): remove the tags one by one or use --force`,
       );
-    for (const t of untag) {
+    for (const t of tags) {
       delete idx.tags[t];
       lines.push(`Untagged: ${displayTag(t)}`);
     }
-    if (!Object.values(idx.tags).includes(d)) {
-      lines.push(`Deleted: ${idx.images[d]!.config}`);
-      delete idx.images[d];
-    }
+    for (const m of manifests) delete idx.images[m];
+    lines.push(`Deleted: ${config}`);
   });
   await collectGarbage(store);
   return lines;
