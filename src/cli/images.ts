@@ -15,6 +15,7 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../lib/errors.js";
 import {
+  collectGarbage,
   diskUsage,
   displayTag,
   Image,
@@ -123,10 +124,20 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
         throw new UsageError(
           "uno load reads an archive from standard input: redirect one (< FILE) or give -i FILE",
         );
-      const images = await loadImages(
-        Store.open(),
-        flags.input !== undefined ? { file: flags.input } : { stream: process.stdin },
-      );
+      const store = Store.open();
+      let images;
+      try {
+        images = await loadImages(
+          store,
+          flags.input !== undefined ? { file: flags.input } : { stream: process.stdin },
+          // Each image's root is built now: an image uno cannot run is refused, not stored.
+          { prepare: async (im) => void (await Image.open(store, im.manifest).rootfs()) },
+        );
+      } catch (err) {
+        // A root built for an image of this archive before another failed is not kept.
+        await collectGarbage(store).catch(() => undefined);
+        throw err;
+      }
       for (const im of images) {
         if (im.tags.length === 0) process.stdout.write(`Loaded image ID: ${im.config}\n`);
         for (const t of im.tags) process.stdout.write(`Loaded image: ${displayTag(t)}\n`);

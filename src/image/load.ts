@@ -386,6 +386,15 @@ async function loadDockerArchive(
   return out;
 }
 
+export interface LoadOptions {
+  /**
+   * Called for each image once its blobs are stored and checked, before it is indexed: the
+   * CLI builds the image's root there, so an image whose layers cannot be applied (escaping
+   * paths, sparse files...) is refused by load instead of being stored.
+   */
+  prepare?: (image: LoadedImage) => Promise<void>;
+}
+
 export interface LoadInput {
   /** A file or OCI layout directory; undefined: read `stream`. */
   file?: string;
@@ -397,7 +406,11 @@ export interface LoadInput {
  * @throws BadImageArchiveError, DigestMismatchError, TruncatedBlobError,
  *   UnsupportedMediaTypeError, StoreError — with the store unchanged.
  */
-export async function loadImages(store: Store, input: LoadInput): Promise<LoadedImage[]> {
+export async function loadImages(
+  store: Store,
+  input: LoadInput,
+  opts: LoadOptions = {},
+): Promise<LoadedImage[]> {
   return store.withLock(async () => {
     const created = new Set<string>();
     try {
@@ -421,6 +434,7 @@ export async function loadImages(store: Store, input: LoadInput): Promise<Loaded
         throw new BadImageArchiveError(
           `${contents.name} is neither a docker save archive (manifest.json) nor an OCI image layout (index.json)`,
         );
+      for (const im of images) await opts.prepare?.(im);
       await store.updateIndex((idx) => {
         const added = new Date().toISOString();
         for (const im of images) {
