@@ -113,7 +113,9 @@ async function readArchive(
       } else if (h.type === "file" || h.type === "contiguous-file") {
         const blob = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(p);
         const size = h.size ?? 0;
-        if (blob || size > MAX_JSON) {
+        // Layers (and anything else that is not small metadata) go straight to the store.
+        const metadata = /(^|\/)([^/]*\.json|oci-layout|repositories|VERSION)$/.test(p);
+        if (blob || !metadata || size > MAX_JSON) {
           const expected = {
             what: `${p} in ${name}`,
             size,

@@ -501,6 +501,64 @@ describe("images", () => {
       assert.match(table.stdout, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n/);
       assert.match(table.stdout, new RegExp(`^bb\\s+1\\.0\\s+${bb.config.slice(7, 19)}\\s`, "m"));
     });
+
+    it("loads docker 25's archive (OCI layout plus manifest.json) by its containerd name", () => {
+      const dir = path.join(work, "docker25");
+      fs.mkdirSync(dir);
+      tool("tar", ["-C", dir, "-xf", `${work}/bb-oci.tar`]);
+      const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as {
+        manifests: { digest: string; annotations?: Record<string, string> }[];
+      };
+      const m = index.manifests[0]!;
+      m.annotations = {
+        "io.containerd.image.name": "docker.io/library/bb:25",
+        "org.opencontainers.image.ref.name": "25",
+      };
+      fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
+      const manifest = JSON.parse(
+        fs.readFileSync(path.join(dir, "blobs", "sha256", m.digest.slice(7)), "utf8"),
+      ) as {
+        config: { digest: string };
+        layers: { digest: string }[];
+      };
+      const blob = (d: string): string => `blobs/sha256/${d.slice(7)}`;
+      fs.writeFileSync(
+        path.join(dir, "manifest.json"),
+        JSON.stringify([
+          {
+            Config: blob(manifest.config.digest),
+            RepoTags: ["bb:25"],
+            Layers: manifest.layers.map((l) => blob(l.digest)),
+          },
+        ]),
+      );
+      tool("tar", ["-C", dir, "-cf", `${work}/docker25.tar`, "."]);
+      const r = uno(["load", "-i", `${work}/docker25.tar`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "Loaded image: bb:25\n");
+      // Without the OCI files, manifest.json alone (blobs/ paths, a gzip layer) is read.
+      fs.rmSync(path.join(dir, "index.json"));
+      fs.rmSync(path.join(dir, "oci-layout"));
+      fs.writeFileSync(
+        path.join(dir, "manifest.json"),
+        JSON.stringify([
+          {
+            Config: blob(manifest.config.digest),
+            RepoTags: ["bb:legacy"],
+            Layers: manifest.layers.map((l) => blob(l.digest)),
+          },
+        ]),
+      );
+      tool("tar", ["-C", dir, "-cf", `${work}/docker-blobs.tar`, "."]);
+      const legacy = uno(["load", "-i", `${work}/docker-blobs.tar`]);
+      assert.equal(legacy.status, 0, legacy.stderr);
+      assert.equal(legacy.stdout, "Loaded image: bb:legacy\n");
+      const ids = JSON.parse(uno(["inspect", "bb:25", "bb:legacy"]).stdout) as { Id: string }[];
+      assert.deepEqual(
+        ids.map((i) => i.Id),
+        [manifest.config.digest, manifest.config.digest],
+      );
+    });
   });
 
   describe("flattening", () => {
@@ -598,6 +656,15 @@ describe("images", () => {
       assert.match(bad.stderr, /unable to find user nobody/);
     });
 
+    it("-u also works for a root directory, from its /etc/passwd", () => {
+      requireKvm();
+      const dir = path.join(work, "rootdir");
+      makeRoot(dir);
+      const r = uno(["run", "-u", "app", dir, "--", "/bin/sh", "-c", "id -u; id -G"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "1000\n1000 50\n");
+    });
+
     it("-P publishes the image's ExposedPorts", () => {
       requireKvm();
       const r = uno(["run", "--verbose", "-P", "bb:1.0", "-c", "true"]);
@@ -693,6 +760,60 @@ describe("images", () => {
           t,
         );
       assert.ok(!fs.existsSync(store.lockPath), "the lock file is left behind");
+    });
+  });
+
+  describe("store robustness", () => {
+    const deadPid = (): number => {
+      const r = spawnSync("sh", ["-c", "echo $$"]);
+      return Number(r.stdout.toString().trim());
+    };
+
+    it("breaks the lock of a process that died, and keeps it while its holder lives", () => {
+      fs.writeFileSync(store.lockPath, `${deadPid()}\n`);
+      const t = uno(["tag", "bb:1.0", "after-stale-lock:1"]);
+      assert.equal(t.status, 0, t.stderr);
+      assert.ok(!fs.existsSync(store.lockPath));
+      assert.equal(uno(["inspect", "after-stale-lock:1"]).status, 0);
+    });
+
+    it("a load killed midway leaves only complete blobs and a consistent index", async () => {
+      const before = storeState();
+      const child = spawn(UNO, ["load"], {
+        env: { ...process.env, UNO_HOME: home },
+        stdio: ["pipe", "ignore", "ignore"],
+      });
+      const data = fs.readFileSync(`${work}/layered-docker.tar`);
+      child.stdin.write(data.subarray(0, Math.floor(data.length * 0.6)));
+      // Wait until it is writing a blob, then kill it without a chance to clean up.
+      for (let i = 0; i < 200 && storeState().tmp.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.ok(storeState().tmp.length > 0, "uno load never started writing a blob");
+      child.kill("SIGKILL");
+      await new Promise((r) => child.on("exit", r));
+      const after = storeState();
+      assert.equal(after.index, before.index, "the index changed");
+      for (const b of after.blobs)
+        assert.equal(
+          sha(fs.readFileSync(path.join(store.blobsDir, b))),
+          b,
+          `blob ${b} is not complete`,
+        );
+      // The next command breaks its lock; prune removes its temporary files.
+      assert.equal(uno(["images"]).status, 0);
+      assert.equal(uno(["image", "prune"]).status, 0);
+      assert.deepEqual(storeState().tmp, []);
+      assert.ok(!fs.existsSync(store.lockPath));
+    });
+
+    it("prune keeps the temporary files of a live writer", () => {
+      const mine = path.join(store.tmpDir, `blob-${process.pid}-0123abcd`);
+      const dead = path.join(store.tmpDir, `blob-${deadPid()}-0123abcd`);
+      fs.writeFileSync(mine, "x");
+      fs.writeFileSync(dead, "x");
+      assert.equal(uno(["image", "prune"]).status, 0);
+      assert.ok(fs.existsSync(mine) && !fs.existsSync(dead));
+      fs.rmSync(mine);
     });
   });
 
