@@ -28,6 +28,8 @@ import { formatMemory, parseRunOptions, type EnvEntry, type RunOptions } from ".
 import type { Image, RunOverrides } from "../lib/image.js";
 import * as paths from "../lib/paths.js";
 import { Store } from "../lib/store.js";
+import { TargetOrImageNotFoundError } from "../lib/image-errors.js";
+import { parseReference } from "../image/oci.js";
 import { registerImageCommands } from "./images.js";
 import { formatNetwork, formatPublishedPort } from "../lib/ports.js";
 
@@ -158,6 +160,9 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
       const { Image } = await import("../lib/image.js");
       const image = Image.find(Store.open(), target);
       if (image) return prepareImage(image, args, opts);
+      // Something that reads as an image name gets a message that mentions images too.
+      if (/^[a-z0-9]/.test(target) && parseReference(target) !== undefined)
+        throw new TargetOrImageNotFoundError(target);
       throw new TargetNotFoundError(target);
     }
     throw new UsageError(`cannot access ${target}: ${(e as Error).message}`);
@@ -170,25 +175,18 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
   }
   if (st.isDirectory()) {
     const program = programInDirectory(target, args, opts);
-    if (opts.user !== undefined) {
-      const { resolveUser } = await import("../lib/image.js");
-      const read = (p: string): string | undefined => {
-        const host = paths.resolveInRoot(target, p);
-        return host !== undefined && fs.statSync(host).isFile()
-          ? fs.readFileSync(host, "utf8")
-          : undefined;
-      };
-      const u = resolveUser(opts.user, { passwd: read("/etc/passwd"), group: read("/etc/group") });
-      const user = { uid: u.uid, gid: u.gid, groups: u.groups };
-      checkRuntime();
-      const { packDirectory } = await import("../image/rootfs.js");
-      const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
-      return { image: packed.erofsPath, digest: packed.digest, ...program, exposedPorts: [], user };
-    }
+    const user = opts.user !== undefined ? await userInDirectory(target, opts.user) : undefined;
     checkRuntime();
     const { packDirectory } = await import("../image/rootfs.js");
     const packed = await packDirectory(path.resolve(target), paths.imageCacheDir());
-    return { image: packed.erofsPath, digest: packed.digest, ...program, exposedPorts: [] };
+    const prepared: Prepared = {
+      image: packed.erofsPath,
+      digest: packed.digest,
+      ...program,
+      exposedPorts: [],
+    };
+    if (user) prepared.user = user;
+    return prepared;
   }
   if (!st.isFile()) {
     throw new UsageError(`${target} is not a regular file or a directory`);
@@ -221,6 +219,19 @@ async function prepare(target: string, rawArgs: string[], opts: RunOptions): Pro
     args,
     exposedPorts: [],
   };
+}
+
+/** -u for a root directory: names from the directory's own /etc/passwd and /etc/group. */
+async function userInDirectory(dir: string, spec: string): Promise<Prepared["user"]> {
+  const { resolveUser } = await import("../lib/image.js");
+  const read = (p: string): string | undefined => {
+    const host = paths.resolveInRoot(dir, p);
+    return host !== undefined && fs.statSync(host).isFile()
+      ? fs.readFileSync(host, "utf8")
+      : undefined;
+  };
+  const u = resolveUser(spec, { passwd: read("/etc/passwd"), group: read("/etc/group") });
+  return { uid: u.uid, gid: u.gid, groups: u.groups };
 }
 
 /** A stored image: its cached EROFS root and the program its config (and the flags) give. */

@@ -103,6 +103,8 @@ async function readArchive(
   const failed = new Promise<never>((_, reject) => {
     source.on("error", (err) => reject(truncatedOr(err, name)));
   });
+  // An error after the entries were all read (trailing garbage) must not go unhandled.
+  failed.catch(() => undefined);
   source.pipe(extract);
   const entries = (async () => {
     for await (const entry of extract) {

@@ -71,6 +71,16 @@ export class ImageNotFoundError extends UnoError {
   }
 }
 
+/** `uno run TARGET`: TARGET is neither a path nor a stored image. */
+export class TargetOrImageNotFoundError extends UnoError {
+  constructor(public readonly target: string) {
+    super(
+      "TARGET_NOT_FOUND",
+      `no such file, directory or image: ${target} (see 'uno images'; load an image with 'uno load -i FILE')`,
+    );
+  }
+}
+
 /** A reference matches more than one image (an ID prefix that is too short). */
 export class AmbiguousImageError extends UnoError {
   constructor(reference: string, count: number) {

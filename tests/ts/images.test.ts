@@ -665,6 +665,15 @@ describe("images", () => {
       assert.equal(r.stdout, "1000\n1000 50\n");
     });
 
+    it("a TARGET that is neither a path nor a stored image says so", () => {
+      const r = uno(["run", "no-such-image:1"]);
+      assert.equal(r.status, 125);
+      assert.match(
+        r.stderr,
+        /^uno: no such file, directory or image: no-such-image:1 \(see 'uno images'/,
+      );
+    });
+
     it("-P publishes the image's ExposedPorts", () => {
       requireKvm();
       const r = uno(["run", "--verbose", "-P", "bb:1.0", "-c", "true"]);
