@@ -138,11 +138,12 @@ static int build_stack(const struct loaded *l, const char *execfn, char *const a
      * other boot allocations, in guest RAM the host has already backed, instead of 8 MiB
      * further on (a fresh 2 MiB host page costs ~0.1 ms to fault in). */
     const u64 hot = 128 << 10;
+    /* Populated (never lazy): the arguments are written below through plain stores. */
     i64 r = mm_mmap_anon(STACK_TOP - hot, hot, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_GROWSDOWN, VMA_STACK, "[stack]");
+                         MAP_PRIVATE | MAP_GROWSDOWN | MAP_POPULATE, VMA_STACK, "[stack]");
     if (r >= 0)
         r = mm_mmap_anon(STACK_TOP - STACK_SIZE, STACK_SIZE - hot, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_GROWSDOWN, VMA_STACK, "[stack]");
+                         MAP_PRIVATE | MAP_GROWSDOWN | MAP_POPULATE, VMA_STACK, "[stack]");
     if (r < 0)
         return (int)r;
     int argc = 0, envc = 0;

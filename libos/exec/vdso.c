@@ -50,7 +50,7 @@ u64 vdso_map(u64 hint)
     if (pt_map(at, 1 + text, prot_to_pte(PROT_READ), vdso_page, &f))
         return 0;
     fill_data(phys_to_virt(f.data_pa));
-    pt_protect(at + PAGE_SIZE, text, prot_to_pte(PROT_READ | PROT_EXEC));
+    pt_protect(at + PAGE_SIZE, text, prot_to_pte(PROT_READ | PROT_EXEC), true);
     if (vma_add(at, at + PAGE_SIZE, PROT_READ, MAP_PRIVATE, VMA_ANON, 0, "[vvar]") ||
         vma_add(at + PAGE_SIZE, at + (1 + text) * PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE,
                 VMA_ANON, 0, "[vdso]")) {

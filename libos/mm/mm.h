@@ -30,6 +30,8 @@
 /* In struct vma's flags only: a shared file mapping whose file is open for writing, so
  * mprotect may add PROT_WRITE (Linux's VM_MAYWRITE). */
 #define VMA_F_MAYWRITE 0x40000000
+/* In struct vma's flags only: pages may be absent, filled on first touch (lazy.c). */
+#define VMA_F_LAZY 0x20000000
 
 /* User address space bounds (47-bit, as Linux x86-64 without 5-level paging). */
 #define USER_MIN 0x10000ull
@@ -66,8 +68,8 @@ int pt_map(u64 va, u64 n, u64 pte_flags, pa_fn pa_of, void *ctx);
 /* Unmap pages; frames in RAM are freed, image pages are not. */
 void pt_unmap(u64 va, u64 n);
 /* Set the flags of mapped pages; pages without a frame get a zeroed one when the new flags
- * make them accessible, and image pages get a private copy when they become writable. */
-int pt_protect(u64 va, u64 n, u64 pte_flags);
+ * make them accessible and `fill` says so (not in a lazy area), and image pages get a private copy when they become writable. */
+int pt_protect(u64 va, u64 n, u64 pte_flags, bool fill);
 /* Move n pages' frames from old to new (mremap), leaving old unmapped. */
 int pt_move(u64 old, u64 new, u64 n);
 u64 pt_lookup(u64 va); /* the PTE, 0 if none */
@@ -136,6 +138,11 @@ i64 strncpy_from_user(char *dst, const char *src, u64 max);
         _r;                                                                                     \
     })
 
+/* lazy.c: anonymous memory filled on first touch when it cannot be backed at once. */
+bool mm_can_back(u64 len);
+bool mm_lazy_choice(int flags, u64 len);
+int mm_fill(const struct vma *v, u64 start, u64 end);
+int mm_fault_in(u64 addr, bool write, bool exec);
 /* mmap.c */
 void mm_init(u64 brk_start);
 i64 mm_mmap_anon(u64 addr, u64 len, int prot, int flags, u8 kind, const char *name);

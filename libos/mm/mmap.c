@@ -28,8 +28,13 @@ void mm_init(u64 brk_start)
 
 i64 mm_mmap_anon(u64 addr, u64 len, int prot, int flags, u8 kind, const char *name)
 {
-    /* PROT_NONE reservations get no frames until mprotect makes them accessible. */
-    if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
+    /* PROT_NONE reservations get no frames until mprotect makes them accessible. Memory
+     * that cannot be backed now, or is mostly never touched (lazy.c), is filled on first
+     * touch, unless the caller wants it there at once. */
+    bool must = flags & (MAP_POPULATE | MAP_LOCKED);
+    if (!must && mm_lazy_choice(flags, len))
+        flags |= VMA_F_LAZY;
+    if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) && !(flags & VMA_F_LAZY)) {
         int r = pt_map(addr, len / PAGE_SIZE, prot_to_pte(prot), NULL, NULL);
         if (r)
             return r;
@@ -270,7 +275,7 @@ i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr)
     int r = pt_move(old, new_addr, keep / PAGE_SIZE);
     if (r)
         return r;
-    if (new_len > keep && copy.prot && pt_map(new_addr + keep, (new_len - keep) / PAGE_SIZE,
+    if (new_len > keep && copy.prot && !(copy.flags & VMA_F_LAZY) && pt_map(new_addr + keep, (new_len - keep) / PAGE_SIZE,
                                               prot_to_pte(copy.prot), NULL, NULL))
         return -ENOMEM;
     r = vma_add(new_addr, new_addr + new_len, copy.prot, copy.flags, copy.kind,
@@ -301,7 +306,9 @@ i64 sys_madvise(u64 addr, u64 len, u64 advice)
                 continue; /* shared pages are the file's (or the region's): nothing to drop */
             if (v->kind == VMA_FILE || v->kind == VMA_ELF)
                 return -EINVAL; /* refilling a private copy from its file: not yet */
-            if (pte & PTE_ADDR)
+            if ((pte & PTE_ADDR) && (v->flags & VMA_F_LAZY))
+                pt_unmap(a, 1); /* back to untouched: the frame goes back to the pool */
+            else if (pte & PTE_ADDR)
                 memset(phys_to_virt(pte & PTE_ADDR), 0, PAGE_SIZE);
         }
         return 0;

@@ -132,13 +132,13 @@ void pt_unmap(u64 va, u64 n)
     platform_tlb_flush(va, n * PAGE_SIZE);
 }
 
-int pt_protect(u64 va, u64 n, u64 flags)
+int pt_protect(u64 va, u64 n, u64 flags, bool fill)
 {
     for (u64 i = 0; i < n; i++) {
         u64 v = va + i * PAGE_SIZE;
         u64 *pte = pte_of(v);
         if (!pte || !has_frame(*pte)) {
-            if (!(flags & PTE_P))
+            if (!(flags & PTE_P) || !fill)
                 continue;
             int r = pt_map(v, 1, flags, NULL, NULL);
             if (r)

@@ -152,8 +152,13 @@ int vma_protect(u64 start, u64 end, int prot)
             v->end = end;
             insert_at(i + 1, &tail);
         }
+        /* An anonymous reservation made accessible: lazy if lazy.c says so. */
+        bool anon = v->kind == VMA_ANON || v->kind == VMA_STACK || v->kind == VMA_HEAP;
+        if (anon && !v->prot && prot && mm_lazy_choice(v->flags, v->end - v->start))
+            v->flags |= VMA_F_LAZY;
         v->prot = prot;
-        int r = pt_protect(v->start, (v->end - v->start) / PAGE_SIZE, prot_to_pte(prot));
+        int r = pt_protect(v->start, (v->end - v->start) / PAGE_SIZE, prot_to_pte(prot),
+                           !(v->flags & VMA_F_LAZY));
         if (r)
             return r;
     }
@@ -211,6 +216,10 @@ bool user_ok(const void *p, u64 len, int prot)
         struct vma *v = vma_find(a);
         if (!v || (v->prot & prot) != prot)
             return false;
+        /* The libOS is about to touch these pages (prot 0: only asks whether they are
+         * mapped): a lazy area's get their frames now. */
+        if (prot && (v->flags & VMA_F_LAZY) && mm_fill(v, a, MIN(end, v->end)))
+            return false;
         a = v->end;
     }
     return true;
@@ -256,6 +265,12 @@ bool user_str_ok(const char *s, u64 max, u64 *len_out)
         if (!v || !(v->prot & PROT_READ))
             return false;
         u64 avail = MIN(v->end - (a + n), max - n);
+        /* A lazy area: one page at a time, filled before it is read. */
+        if (v->flags & VMA_F_LAZY) {
+            avail = MIN(avail, PAGE_SIZE - ((a + n) & (PAGE_SIZE - 1)));
+            if (mm_fill(v, a + n, a + n + avail))
+                return false;
+        }
         for (u64 k = 0; k < avail; k++, n++) {
             if (s[n] == 0) {
                 *len_out = n;

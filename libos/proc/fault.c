@@ -46,6 +46,21 @@ void exception_dispatch(struct regs *r)
         struct uno_hcall *hc = platform_hcall_block();
         platform_hypercall(UNO_HC_CR2);
         addr = (u64)hc->ret;
+        /* A page of a lazy area, touched first: filled, and the app goes on. */
+        int filled = (r->error & 1) ? 0 : mm_fault_in(addr, r->error & 2, r->error & 16);
+        /* Every register as it was (not a syscall's return, which clobbers rcx and r11);
+         * the cpl3 return writes just below the app's red zone, so that must be there. */
+        if (filled > 0 && user_ok((void *)(r->rsp - 256), 256, PROT_WRITE)) {
+            big_unlock();
+            arch_return_full(r);
+        }
+        if (filled < 0) {
+            /* Linux's OOM killer would end it too; say why. */
+            kprintf("uno: out of guest memory at 0x%lx (pid %d); uno run --memory gives "
+                    "more\n", addr, proc.pid);
+            sig = SIGKILL;
+            break;
+        }
         /* Present-but-forbidden, or not present inside an area (PROT_NONE): ACCERR. A page of
          * a file mapping past the end of the file: SIGBUS, as Linux. */
         struct vma *v = vma_find(addr);

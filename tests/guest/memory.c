@@ -3,6 +3,8 @@
  * must fault is left to the `faults` program. Exits 1 if a CHECK failed. */
 #include "guest.h"
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -401,6 +403,124 @@ static void file_mmap_tests(const char *self)
     free(buf);
 }
 
+/* More memory than the VM has (uno's default is 128 MiB): reservations that are touched
+ * sparsely, as Linux overcommits; the libOS reading and writing such pages for the app. */
+#define MIB (1ul << 20)
+static void overcommit_tests(void)
+{
+    section("MAP_NORESERVE: 1 GiB touched every 4 MiB");
+    size_t len = 1024 * MIB;
+    unsigned char *p = mmap(NULL, len, RW, ANON | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        printf("mmap 1 GiB: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    for (size_t off = 0; off < len; off += 4 * MIB)
+        p[off + 123] = (unsigned char)(off / (4 * MIB));
+    int ok = 1;
+    for (size_t off = 0; off < len; off += 4 * MIB)
+        ok &= p[off + 123] == (unsigned char)(off / (4 * MIB)) && p[off + 124] == 0;
+    EXPECT("every touched byte kept, untouched bytes zero", ok);
+
+    section("the system reads into and writes from untouched pages");
+    int fds[2];
+    if (pipe(fds)) {
+        printf("pipe: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    unsigned char msg[3 * 4096];
+    for (size_t i = 0; i < sizeof msg; i++) msg[i] = (unsigned char)(i * 7 + 1);
+    unsigned char *dst = p + 512 * MIB + 4000; /* crosses into untouched pages */
+    EXPECT("write to the pipe", write(fds[1], msg, sizeof msg) == (ssize_t)sizeof msg);
+    EXPECT("read into untouched pages", read(fds[0], dst, sizeof msg) == (ssize_t)sizeof msg);
+    EXPECT("the data arrived", memcmp(dst, msg, sizeof msg) == 0);
+    unsigned char *zeros = p + 702 * MIB + 5; /* no byte touched above */
+    EXPECT("write from untouched pages", write(fds[1], zeros, 9000) == 9000);
+    unsigned char back[9000];
+    memset(back, 0xee, sizeof back);
+    EXPECT("read it back", read(fds[0], back, sizeof back) == 9000);
+    EXPECT("all zero", all_bytes(back, sizeof back, 0));
+    close(fds[0]);
+    close(fds[1]);
+
+    section("madvise(MADV_DONTNEED) and fork in an overcommitted area");
+    p[100 * MIB] = 42;
+    EXPECT("madvise", madvise(p + 100 * MIB, PG, MADV_DONTNEED) == 0);
+    EXPECT("the page reads zero again", p[100 * MIB] == 0);
+    p[200 * MIB] = 43;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int good = p[200 * MIB] == 43 && p[200 * MIB + 1] == 0 && dst[0] == msg[0];
+        p[300 * MIB] = 1; /* the child's own page */
+        _exit(good ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EXPECT("the child sees the parent's pages", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT("the child's write is its own", p[300 * MIB] == 0);
+    EXPECT("munmap", munmap(p, len) == 0);
+
+    section("plain mappings larger than free memory, touched sparsely");
+    unsigned char *big[3];
+    ok = 1;
+    for (int i = 0; i < 3; i++) {
+        big[i] = mmap(NULL, 256 * MIB, RW, ANON, -1, 0);
+        if (big[i] == MAP_FAILED) {
+            printf("mmap 256 MiB #%d: %s\n", i, errname(errno));
+            guest_failures++;
+            return;
+        }
+        for (size_t off = 0; off < 256 * MIB; off += 8 * MIB) big[i][off] = (unsigned char)(i + 1);
+    }
+    for (int i = 0; i < 3; i++)
+        for (size_t off = 0; off < 256 * MIB; off += 8 * MIB) ok &= big[i][off] == i + 1;
+    EXPECT("three 256 MiB mappings hold their bytes", ok);
+    for (int i = 0; i < 3; i++) munmap(big[i], 256 * MIB);
+}
+
+/* 24 threads alive at once with the C library's default stacks (8 MiB each: more than the
+ * VM's memory, and natively never touched beyond a few pages). */
+static pthread_barrier_t all_started;
+static void *stack_thread(void *arg)
+{
+    volatile char buf[16384];
+    buf[0] = (char)(long)arg;
+    pthread_barrier_wait(&all_started);
+    return (void *)(long)buf[0];
+}
+
+static void thread_stack_tests(void)
+{
+    section("24 threads with default stacks at once");
+    enum { N = 24 };
+    pthread_t t[N];
+    pthread_barrier_init(&all_started, NULL, N + 1);
+    int started = 0, ok = 1;
+    for (int i = 0; i < N; i++) {
+        int e = pthread_create(&t[i], NULL, stack_thread, (void *)(long)(i + 1));
+        if (e) {
+            printf("pthread_create #%d: %s\n", i, errname(e));
+            break;
+        }
+        started++;
+    }
+    if (started < N) {
+        guest_failures++;
+        printf("started %d of %d\n", started, N);
+        return; /* the barrier would wait forever */
+    }
+    pthread_barrier_wait(&all_started);
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        ok &= (long)r == i + 1;
+    }
+    EXPECT("all joined with their values", ok);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -411,6 +531,8 @@ int main(int argc, char **argv)
     mremap_tests();
     madvise_tests();
     file_mmap_tests(argv[0]);
+    overcommit_tests();
+    thread_stack_tests();
     printf("failures: %d\n", guest_failures);
     return guest_failures ? 1 : 0;
 }

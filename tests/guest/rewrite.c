@@ -190,12 +190,64 @@ static void generated_code(void)
     unlink(path);
 }
 
+/* The libOS writes a new page of stubs while memory is nearly all used (then new mappings
+ * are filled on first touch): the stubs must be there all the same. Far from the other code,
+ * so that the site needs a stub page of its own. */
+static void low_memory_site(void)
+{
+    section("a new syscall site while memory is nearly all used");
+    long free_kb = -1;
+    FILE *m = fopen("/proc/meminfo", "r");
+    char line[128];
+    while (m && fgets(line, sizeof line, m))
+        if (sscanf(line, "MemFree: %ld kB", &free_kb) == 1)
+            break;
+    if (m)
+        fclose(m);
+    if (free_kb < 4096) {
+        printf("MemFree: %ld kB\n", free_kb);
+        guest_failures++;
+        return;
+    }
+    size_t take = (size_t)(free_kb - 1024) << 10;
+    if (take > (256ul << 20))
+        take = 256ul << 20; /* natively: enough */
+    unsigned char *fill = mmap(NULL, take, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (fill == MAP_FAILED) {
+        printf("mmap: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    for (size_t off = 0; off < take; off += 4096)
+        fill[off] = 1;
+    unsigned char *code = mmap((void *)0x300000000000ul, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (code == MAP_FAILED) {
+        printf("mmap RWX: %s\n", errname(errno));
+        guest_failures++;
+    } else {
+        /* rax = -1 before the site: code that is not the stub faults on it at once. */
+        static const unsigned char bad_rax[] = {0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff};
+        memcpy(code, bad_rax, sizeof bad_rax);
+        emit(code + sizeof bad_rax, SYS_getpid);
+        long (*fn)(void) = (long (*)(void))code;
+        int ok = 1;
+        for (int i = 0; i < 5; i++)
+            ok &= fn() == getpid();
+        printf("generated getpid far away, called 5 times: %s\n", yesno(ok));
+        munmap(code, 4096);
+    }
+    munmap(fill, take);
+}
+
 int main(void)
 {
     red_zone();
     signals();
     children();
     generated_code();
+    low_memory_site();
     printf("failures: %d\n", guest_failures);
     return guest_failures ? 1 : 0;
 }

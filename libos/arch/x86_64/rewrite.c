@@ -140,8 +140,9 @@ static u64 stub_alloc(u64 site)
     if (!free_slot)
         return 0;
     u64 page = vma_find_free_near(PAGE_SIZE, site, NEAR - 2 * PAGE_SIZE);
-    if (!page || mm_mmap_anon(page, PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE, VMA_ANON,
-                              "[uno-syscall]") < 0)
+    /* Populated: the libOS writes stubs through the direct map, so the frame must exist. */
+    if (!page || mm_mmap_anon(page, PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_POPULATE,
+                              VMA_ANON, "[uno-syscall]") < 0)
         return 0;
     free_slot->start = page;
     free_slot->used = STUB_SIZE;
