@@ -181,7 +181,7 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
   program
     .command("save")
     .description(
-      "write images as an OCI image layout tar (readable by uno load, skopeo, docker load)",
+      "write images as an OCI image layout tar (readable by uno load and skopeo's oci-archive:)",
     )
     .argument("<images...>", "NAME[:TAG], NAME@DIGEST or ID")
     .option("-o, --output <file>", "write to FILE instead of standard output")

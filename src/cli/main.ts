@@ -346,7 +346,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("run")
     .description(
-      "run an x86-64 program (static, or dynamic with its libraries from this host), or a program inside a root directory, in a micro-VM",
+      "run an x86-64 program (static, or dynamic with its libraries from this host), a program inside a root directory, or a stored image, in a micro-VM",
     )
     .usage("[OPTIONS] TARGET [ARGS...]")
     .argument(
