@@ -11,7 +11,6 @@
  * one atomic write. On any error the blobs this load added are removed again: the store is
  * as it was.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
@@ -23,7 +22,7 @@ import {
   TruncatedBlobError,
   UnsupportedMediaTypeError,
 } from "../lib/image-errors.js";
-import { isDigest, Store } from "../lib/store.js";
+import type { Store } from "../lib/store.js";
 import {
   configSchema,
   formatReference,
@@ -465,10 +464,3 @@ export function manifestBlobs(store: Store, manifestDigest: string): string[] {
   const m = parseJson(manifestSchema, store.readBlob(manifestDigest), `manifest ${manifestDigest}`);
   return [manifestDigest, m.config.digest, ...m.layers.map((l) => l.digest)];
 }
-
-/** sha256 of bytes as "sha256:<hex>". */
-export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
-}
-
-export { isDigest };

@@ -26,12 +26,7 @@ import {
   type Manifest,
 } from "../image/oci.js";
 import { UnoError, UsageError } from "./errors.js";
-import {
-  AmbiguousImageError,
-  ImageInUseError,
-  ImageNotFoundError,
-  StoreError,
-} from "./image-errors.js";
+import { AmbiguousImageError, ImageInUseError, ImageNotFoundError } from "./image-errors.js";
 import type { EnvEntry } from "./options.js";
 import { Store, type StoreIndex } from "./store.js";
 
@@ -657,10 +652,4 @@ export async function saveImages(store: Store, refs: string[], out: Writable): P
   }
   pack.finalize();
   await done;
-}
-
-/** Checks the store can be opened (for error messages before long work). */
-export function requireStore(store: Store): void {
-  if (!fs.existsSync(store.dir))
-    throw new StoreError(`no image store at ${store.dir}: load an image first (uno load -i FILE)`);
 }
