@@ -175,7 +175,13 @@ enum uno_hcall_nr {
                              * served first. ret = its result */
     UNO_HC_MEMBARRIER = 17, /* every other running vCPU passes a full barrier before ret */
     UNO_HC_AFFINITY = 18,   /* arg[0] = vCPU n, arg[1] = mask of the VM's CPUs (--cpus) */
+    UNO_HC_CPUTIME = 19,    /* CPU time the host counted: arg[0] = UNO_CPUTIME_PROCESS (this
+                             * process's VMM, every thread), or UNO_CPUTIME_VCPU with arg[1] =
+                             * vCPU n (its thread); ret = CPU ns in all, arg[2] out = the part
+                             * that was the host kernel's (system time; 0 for another vCPU) */
 };
+#define UNO_CPUTIME_PROCESS 0u
+#define UNO_CPUTIME_VCPU 1u
 
 #define UNO_FORK_VFORK 0x1u   /* the parent sleeps until the child execs or exits */
 /* vfork in place: no new VM yet. The child runs in this VM, in the parent's memory, as the

@@ -37,6 +37,9 @@ void arch_prctl_exec_reset(void); /* sys/proc.c: GS is the libOS's again after e
 struct file;
 i64 file_lock_fcntl(struct file *f, u64 cmd, u64 uarg); /* fs/lock.c */
 int sleep_for_ns(u64 ns); /* sys/time.c: -EINTR when a signal interrupts it */
+/* sys/time.c: CPU time of this process (thread false) or this thread, as the host counted it:
+ * ns in all, *sys_ns the system part. */
+u64 cpu_time_ns(bool thread, u64 *sys_ns);
 i64 sys_mincore(u64 addr, u64 len, u64 vec);
 
 /* sys/file.c: descriptors and I/O */

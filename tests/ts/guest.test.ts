@@ -262,6 +262,11 @@ for (const v of VARIANTS) {
       assert.match(uno.stdout, /realtime within 5 s of the host's: yes/);
     });
 
+    it("cputime: CPU-time clocks, getrusage and times count computing, per thread", () => {
+      requireKvm();
+      same(v, "cputime", [], { status: 0 });
+    });
+
     it("random: getrandom and the simple devices", () => {
       same(v, "random", [], { status: 0 });
     });
