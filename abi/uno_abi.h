@@ -299,6 +299,8 @@ enum uno_op {
     UNO_OP_SPLICE = 43,   /* handle = from, arg0 = to (handles; one a pipe), arg1/arg2 =
                            * their offsets (-1: none, or the file's own), arg3 = length ->
                            * bytes moved by the host's splice; never waits */
+    UNO_OP_MKNOD = 44,    /* upper path, arg1 = mode: a FIFO, a socket node or an empty file
+                           * (S_IFIFO/S_IFSOCK/S_IFREG | permissions); devices: -EPERM */
     UNO_OP_MAX
 };
 
@@ -443,6 +445,7 @@ struct uno_fdpass {
 #define UNO_O_APPEND 02000
 #define UNO_SETFL_ASYNC 1
 #define UNO_O_DIRECTORY 0200000
+#define UNO_O_NONBLOCK 04000 /* UNO_OP_OPEN of a FIFO: do not wait for the other end */
 
 /* UNO_OP_TTY requests on a console handle that is a terminal. Data: struct termios as the
  * kernel's TCGETS/TCSETS use it (36 bytes), or struct winsize (8 bytes). */

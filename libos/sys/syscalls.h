@@ -88,6 +88,8 @@ i64 sys_getcwd(u64 buf, u64 size);
 i64 sys_chdir(u64 path);
 i64 sys_mkdir(u64 path, u64 mode);
 i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode);
+i64 sys_mknod(u64 path, u64 mode, u64 dev);
+i64 sys_mknodat(u64 dirfd, u64 path, u64 mode, u64 dev);
 i64 sys_unlink(u64 path);
 i64 sys_unlinkat(u64 dirfd, u64 path, u64 flags);
 i64 sys_rmdir(u64 path);
