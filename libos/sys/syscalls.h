@@ -89,6 +89,8 @@ i64 sys_chdir(u64 path);
 i64 sys_mkdir(u64 path, u64 mode);
 i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode);
 i64 sys_mknod(u64 path, u64 mode, u64 dev);
+i64 sys_clock_settime(u64 clock, u64 ts);
+i64 sys_settimeofday(u64 tv, u64 tz);
 i64 sys_mknodat(u64 dirfd, u64 path, u64 mode, u64 dev);
 i64 sys_unlink(u64 path);
 i64 sys_unlinkat(u64 dirfd, u64 path, u64 flags);
