@@ -40,6 +40,7 @@ int sleep_for_ns(u64 ns); /* sys/time.c: -EINTR when a signal interrupts it */
 /* sys/time.c: CPU time of this process (thread false) or this thread, as the host counted it:
  * ns in all, *sys_ns the system part. */
 u64 cpu_time_ns(bool thread, u64 *sys_ns);
+u64 vcpu_time_ns(int index); /* another thread's, in all (no user/system split) */
 i64 sys_mincore(u64 addr, u64 len, u64 vec);
 
 /* sys/file.c: descriptors and I/O */

@@ -44,6 +44,13 @@ u64 cpu_time_ns(bool thread, u64 *sys_ns)
     return (u64)ns;
 }
 
+u64 vcpu_time_ns(int index)
+{
+    u64 sys;
+    i64 ns = host_cputime(UNO_CPUTIME_VCPU, (u64)index, &sys);
+    return ns < 0 ? 0 : (u64)ns;
+}
+
 /* A clock id made by clock_getcpuclockid/pthread_getcpuclockid: ~pid << 3 | which, bit 2 for
  * a thread (Linux's CPUCLOCK_* encoding). This process and its own threads only. */
 #define CPUCLOCK_PERTHREAD 4
