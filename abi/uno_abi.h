@@ -175,7 +175,13 @@ enum uno_hcall_nr {
                              * served first. ret = its result */
     UNO_HC_MEMBARRIER = 17, /* every other running vCPU passes a full barrier before ret */
     UNO_HC_AFFINITY = 18,   /* arg[0] = vCPU n, arg[1] = mask of the VM's CPUs (--cpus) */
+    UNO_HC_CPUTIME = 19,    /* CPU time the host counted: arg[0] = UNO_CPUTIME_PROCESS (this
+                             * process's VMM, every thread), or UNO_CPUTIME_VCPU with arg[1] =
+                             * vCPU n (its thread); ret = CPU ns in all, arg[2] out = the part
+                             * that was the host kernel's (system time; 0 for another vCPU) */
 };
+#define UNO_CPUTIME_PROCESS 0u
+#define UNO_CPUTIME_VCPU 1u
 
 #define UNO_FORK_VFORK 0x1u   /* the parent sleeps until the child execs or exits */
 /* vfork in place: no new VM yet. The child runs in this VM, in the parent's memory, as the
@@ -293,6 +299,8 @@ enum uno_op {
     UNO_OP_SPLICE = 43,   /* handle = from, arg0 = to (handles; one a pipe), arg1/arg2 =
                            * their offsets (-1: none, or the file's own), arg3 = length ->
                            * bytes moved by the host's splice; never waits */
+    UNO_OP_MKNOD = 44,    /* upper path, arg1 = mode: a FIFO, a socket node or an empty file
+                           * (S_IFIFO/S_IFSOCK/S_IFREG | permissions); devices: -EPERM */
     UNO_OP_MAX
 };
 
@@ -437,6 +445,7 @@ struct uno_fdpass {
 #define UNO_O_APPEND 02000
 #define UNO_SETFL_ASYNC 1
 #define UNO_O_DIRECTORY 0200000
+#define UNO_O_NONBLOCK 04000 /* UNO_OP_OPEN of a FIFO: do not wait for the other end */
 
 /* UNO_OP_TTY requests on a console handle that is a terminal. Data: struct termios as the
  * kernel's TCGETS/TCSETS use it (36 bytes), or struct winsize (8 bytes). */

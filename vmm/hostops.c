@@ -197,6 +197,19 @@ static void to_uno_stat(const struct stat *st, struct uno_stat *u, uint32_t flag
     u->flags = flags;
 }
 
+/* Is the layer's entry at path a FIFO? (Opening one may wait for the other end.) */
+static bool is_fifo(struct vmm *v, const char *path)
+{
+    const char *name;
+    struct stat st;
+    int dfd = parent_of(v, path, &name);
+    if (dfd < 0)
+        return false;
+    bool fifo = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode);
+    close(dfd);
+    return fifo;
+}
+
 static int64_t op_open(struct vmm *v, struct ring_req *r)
 {
     int allowed = UNO_O_ACCMODE | UNO_O_CREAT | UNO_O_EXCL | UNO_O_TRUNC | UNO_O_APPEND |
@@ -204,9 +217,24 @@ static int64_t op_open(struct vmm *v, struct ring_req *r)
     int flags = (int)(r->arg[0] & (uint64_t)allowed);
     if ((flags & UNO_O_ACCMODE) == 3)
         return -EINVAL;
+    /* A FIFO's open waits for the other end, as Linux's does, only on the vCPU thread of a
+     * guest that allows waiting (a signal interrupts it); anywhere else it must not wait. */
+    bool fifo = !(flags & O_CREAT) && *r->path && is_fifo(v, r->path);
+    if (fifo && (!r->may_block || (r->arg[0] & UNO_O_NONBLOCK)))
+        flags |= O_NONBLOCK;
     int fd = beneath(v, r->path, flags | O_NOFOLLOW, guest_mode(r->arg[1]));
     if (fd < 0)
         return fd;
+    if (fifo) {
+        /* A pipe end from now on: non-blocking on the host, like op_pipe's; whether a call
+         * waits is the guest's to say (stream_rw). */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+            close(fd);
+            return -EIO;
+        }
+        return alloc_stream_handle(v, fd);
+    }
     if ((flags & O_CREAT) && *r->path) {
         /* Only now that the name exists: a failed create must keep the lower one hidden. */
         const char *name;
@@ -319,6 +347,26 @@ static int64_t op_mkdir(struct vmm *v, struct ring_req *r)
         struct guest_attr ga = {.special = (uint32_t)(r->arg[1] & 06000)};
         res = attr_set_at(dfd, name, &ga);
     }
+    close(dfd);
+    return res;
+}
+
+/* mknod in the layer: FIFOs and socket nodes are harmless on the host (the VMM opens them
+ * itself, never as a device); device nodes are refused, as a container's are. */
+static int64_t op_mknod(struct vmm *v, struct ring_req *r)
+{
+    mode_t type = (mode_t)(r->arg[1] & S_IFMT), perm = guest_mode(r->arg[1]) & 0777;
+    if (type == S_IFCHR || type == S_IFBLK)
+        return -EPERM;
+    if (type != S_IFIFO && type != S_IFSOCK && type != S_IFREG)
+        return -EINVAL;
+    const char *name;
+    int dfd = parent_of(v, r->path, &name);
+    if (dfd < 0)
+        return dfd;
+    int64_t res = mknodat(dfd, name, type | perm, 0) < 0 ? -errno : 0;
+    if (res == 0)
+        drop_whiteout(dfd, name);
     close(dfd);
     return res;
 }
@@ -473,6 +521,12 @@ static int64_t stream_rw(struct vmm *v, struct ring_req *r, int fd)
     if (r->op == UNO_OP_READ) {
         for (;;) {
             int w = wait_ready(v, r, fd, POLLIN);
+            /* A FIFO that never had a writer polls as not ready, yet reads as at its end
+             * (0), as Linux's does; a non-blocking host descriptor can just be asked. */
+            if (w == -EAGAIN && (fcntl(fd, F_GETFL) & O_NONBLOCK)) {
+                ssize_t n = read(fd, r->data, r->len);
+                return n >= 0 ? n : errno == EINTR ? -EAGAIN : -errno;
+            }
             if (w < 0)
                 return w;
             ssize_t n = read(fd, r->data, r->len);
@@ -754,6 +808,8 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_stat(v, r);
     case UNO_OP_MKDIR:
         return op_mkdir(v, r);
+    case UNO_OP_MKNOD:
+        return op_mknod(v, r);
     case UNO_OP_UNLINK:
     case UNO_OP_WHITEOUT:
     case UNO_OP_READLINK:

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -300,6 +301,9 @@ int main(int argc, char **argv)
     v->t_start_ns = now_ns(CLOCK_MONOTONIC);
     if (parse_args(v, argc, argv))
         return VMM_EXIT_ERROR;
+    /* The guest's umask is the libOS's, applied to every mode it sends: the host's must not
+     * be applied again to what it creates in the writable layer. */
+    umask(0);
     if (v->cfg.probe) {
         if (kvm_open(v) || kvm_choose_backend(v))
             return VMM_EXIT_ERROR;

@@ -46,7 +46,7 @@ static bool op_has_path(uint16_t op)
     case UNO_OP_OPEN: case UNO_OP_STAT: case UNO_OP_MKDIR: case UNO_OP_UNLINK:
     case UNO_OP_RENAME: case UNO_OP_SYMLINK: case UNO_OP_READLINK: case UNO_OP_WHITEOUT:
     case UNO_OP_CHMOD: case UNO_OP_UTIMENS: case UNO_OP_OPAQUE: case UNO_OP_CHOWN:
-    case UNO_OP_LINK:
+    case UNO_OP_LINK: case UNO_OP_MKNOD:
         return true;
     default:
         return false;

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,6 +328,42 @@ int64_t vcpu_affinity(struct vmm *v, uint64_t n, uint64_t mask)
                                        : pthread_setaffinity_np(c->thread, sizeof set, &set);
     pthread_mutex_unlock(&v->vcpu_lock);
     return err ? -err : 0;
+}
+
+static uint64_t tv_ns(struct timeval t) { return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_usec * 1000; }
+
+/* UNO_HC_CPUTIME: what the host counted for this process (the VMM: its vCPU threads, which
+ * run the app and the libOS, and its I/O thread) or for one vCPU's thread. */
+int64_t vcpu_cputime(struct vmm *v, uint64_t which, uint64_t n, uint64_t *sys_ns)
+{
+    struct timespec ts;
+    struct rusage ru;
+    clockid_t clk = CLOCK_PROCESS_CPUTIME_ID;
+    int who = RUSAGE_SELF;
+    *sys_ns = 0;
+    if (which == UNO_CPUTIME_VCPU) {
+        if (n >= UNO_MAX_VCPUS)
+            return -EINVAL;
+        struct vcpu *c = &v->vcpus[n];
+        who = RUSAGE_THREAD;
+        if (c != this_vcpu) {
+            pthread_mutex_lock(&v->vcpu_lock);
+            int err = c->state != VCPU_RUNNING ? ESRCH : pthread_getcpuclockid(c->thread, &clk);
+            pthread_mutex_unlock(&v->vcpu_lock);
+            if (err)
+                return -err;
+            who = -100; /* another thread's split is not to be had */
+        } else {
+            clk = CLOCK_THREAD_CPUTIME_ID;
+        }
+    } else if (which != UNO_CPUTIME_PROCESS) {
+        return -EINVAL;
+    }
+    if (clock_gettime(clk, &ts))
+        return -errno;
+    if (who != -100 && getrusage(who, &ru) == 0)
+        *sys_ns = tv_ns(ru.ru_stime);
+    return (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 /* In a fork's child: the other threads do not exist here. */

@@ -141,6 +141,7 @@ void libos_main(const struct uno_bootinfo *bi)
     phase("namespace ready");
     platform_user_access_begin(); /* exec writes the app's initial stack */
     int r = exec_load(path, boot_argv, boot_envp, &entry_frame);
+    proc_set_comm(path);
     platform_user_access_end();
     if (r)
         exec_failed(path, r);

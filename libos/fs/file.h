@@ -36,6 +36,7 @@
 #define S_ISREG(m) (((m)&S_IFMT) == S_IFREG)
 #define S_ISLNK(m) (((m)&S_IFMT) == S_IFLNK)
 #define S_ISSOCK(m) (((m)&S_IFMT) == S_IFSOCK)
+#define S_ISFIFO(m) (((m)&S_IFMT) == S_IFIFO)
 
 #define DT_UNKNOWN 0
 #define DT_FIFO 1

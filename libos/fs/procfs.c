@@ -14,6 +14,8 @@
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "proc/proc.h"
+#include "proc/thread.h"
+#include "sys/syscalls.h"
 #include <stdarg.h>
 
 enum {
@@ -54,8 +56,25 @@ enum {
     PK_COMM,
     PK_PMOUNTS,
     PK_MOUNTINFO,
-    PK_FD0 = 1000, /* + fd number */
+    PK_TASK,
+    PK_TID0 = 200,     /* + vCPU index: task/TID */
+    PK_TSTAT0 = 300,   /* + vCPU index: task/TID/stat */
+    PK_TSTATUS0 = 400, /* + vCPU index: task/TID/status */
+    PK_TCOMM0 = 500,   /* + vCPU index: task/TID/comm */
+    PK_FD0 = 1000,     /* + fd number */
 };
+
+/* The thread a task/TID file describes while it is generated; NULL: the process. */
+static struct cpu *gen_thread;
+
+/* Kind k in [base, base + UNO_MAX_VCPUS): that vCPU's thread, if one runs there. */
+static struct cpu *task_of(int k, int base)
+{
+    if (k < base || k >= base + UNO_MAX_VCPUS)
+        return NULL;
+    struct cpu *c = cpus[k - base];
+    return c && c->state == CPU_RUNNING ? c : NULL;
+}
 
 /* ------------------------------------------------------------------ text buffers ------ */
 
@@ -261,16 +280,25 @@ static void gen_pstat(struct tbuf *b)
     elf_range(true, &code0, &code1);
     elf_range(false, &data0, &data1);
     sig_sets(&ign, &catch);
-    u64 ticks = uptime_ns() / 10000000ull; /* USER_HZ = 100 */
+    /* CPU time in USER_HZ (100) ticks: the process's, or the thread's (task/TID/stat). */
+    u64 sys = 0, all;
+    if (!gen_thread)
+        all = cpu_time_ns(false, &sys);
+    else if (gen_thread == this_cpu())
+        all = cpu_time_ns(true, &sys);
+    else
+        all = vcpu_time_ns(gen_thread->index); /* all of it counted as user time */
     int tty = have_tty() ? 0x8800 : 0;     /* pts/0 */
+    int id = gen_thread ? gen_thread->tid : proc.pid;
     /* Fields 1-13: pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt
      * majflt cmajflt. */
-    tb_printf(b, "%d (%s) R %d %d %d %d %d %u 0 0 0 0 ", proc.pid, comm, proc.ppid, proc.pgid,
+    tb_printf(b, "%d (%s) R %d %d %d %d %d %u 0 0 0 0 ", id, comm, proc.ppid, proc.pgid,
               proc.sid, tty, tty ? proc.pgid : -1, 0x400000u);
     /* 14-25: utime stime cutime cstime priority nice num_threads itrealvalue starttime
      * vsize rss rsslim. */
-    tb_printf(b, "%lu 0 0 0 20 0 1 0 0 %lu %lu %lu ", ticks, m.size, pages(m.rss),
-              proc.rlimits[5].cur);
+    tb_printf(b, "%lu %lu %lu %lu 20 0 %d 0 0 %lu %lu %lu ", (u64)((all - sys) / 10000000u),
+              (u64)(sys / 10000000u), proc.child_utime_us / 10000, proc.child_stime_us / 10000,
+              nthreads, m.size, pages(m.rss), proc.rlimits[5].cur);
     /* 26-38: startcode endcode startstack kstkesp kstkeip signal blocked sigignore sigcatch
      * wchan nswap cnswap exit_signal. */
     tb_printf(b, "%lu %lu %lu 0 0 %lu %lu %lu %lu 0 0 0 17 ", code0, code1, proc.arg_start,
@@ -306,7 +334,7 @@ static void gen_status(struct tbuf *b)
     u64 caps = proc.euid == 0 ? ALL_CAPS : 0;
     tb_printf(b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\n"
                  "Pid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-              comm, proc.umask, proc.pid, proc.pid, proc.ppid);
+              comm, proc.umask, proc.pid, gen_thread ? gen_thread->tid : proc.pid, proc.ppid);
     tb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t",
               proc.uid, proc.euid, proc.suid, proc.fsuid, proc.gid, proc.egid, proc.sgid,
               proc.fsgid, fd_max());
@@ -330,9 +358,10 @@ static void gen_status(struct tbuf *b)
     kb_line(b, "VmLib", 0);
     kb_line(b, "VmPTE", 0);
     kb_line(b, "VmSwap", 0);
-    tb_printf(b, "Threads:\t1\nSigQ:\t0/%lu\nSigPnd:\t%016lx\nShdPnd:\t%016lx\n"
+    tb_printf(b, "Threads:\t%d\nSigQ:\t0/%lu\nSigPnd:\t%016lx\nShdPnd:\t%016lx\n"
                  "SigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n",
-              proc.rlimits[11].cur, proc.sigpending, proc.sigpending, proc.sigmask, ign, catch);
+              nthreads, proc.rlimits[11].cur, proc.sigpending, proc.sigpending, proc.sigmask,
+              ign, catch);
     tb_printf(b, "CapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nCapBnd:\t%016lx\n"
                  "CapAmb:\t%016lx\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n",
               0ul, caps, caps, ALL_CAPS, 0ul);
@@ -675,6 +704,18 @@ static const struct pent pents[] = {
     {"comm", PK_PID, PK_COMM, REG, gen_comm},
     {"mounts", PK_PID, PK_PMOUNTS, REG, gen_mounts},
     {"mountinfo", PK_PID, PK_MOUNTINFO, REG, gen_mountinfo},
+    {"task", PK_PID, PK_TASK, DIR, NULL},
+};
+
+/* The files of a task/TID directory: name, kind base, generator. */
+static const struct {
+    const char *name;
+    int base;
+    gen_fn gen;
+} task_files[] = {
+    {"stat", PK_TSTAT0, gen_pstat},
+    {"status", PK_TSTATUS0, gen_status},
+    {"comm", PK_TCOMM0, gen_comm},
 };
 
 static const struct pent *by_kind(int kind)
@@ -715,6 +756,21 @@ static bool child(int dir, const char *name, size_t len, int *kind, u32 *mode)
         *kind = PK_PID;
         *mode = DIR;
         return true;
+    }
+    struct cpu *t = dir == PK_TASK && v > 0 ? thread_find(v) : NULL;
+    if (t) {
+        *kind = PK_TID0 + t->index;
+        *mode = DIR;
+        return true;
+    }
+    if (task_of(dir, PK_TID0)) {
+        for (size_t i = 0; i < ARRAY_LEN(task_files); i++) {
+            if (strlen(task_files[i].name) == len && !memcmp(task_files[i].name, name, len)) {
+                *kind = task_files[i].base + (dir - PK_TID0);
+                *mode = REG;
+                return true;
+            }
+        }
     }
     if (dir == PK_FD && v >= 0 && v < fd_max() && fd_get(v)) {
         *kind = PK_FD0 + v;
@@ -848,6 +904,20 @@ static int dir_entry(int dir, u64 pos, struct listed *e)
         e->ino = PK_PID + 2;
         return 1;
     }
+    if (dir == PK_TASK && pos - base < UNO_MAX_VCPUS) {
+        struct cpu *c = task_of(PK_TID0 + (int)(pos - base), PK_TID0);
+        if (!c)
+            return 0;
+        snprintf_l(e->name, sizeof e->name, "%d", c->tid);
+        e->ino = (u64)(PK_TID0 + c->index) + 2;
+        return 1;
+    }
+    if (task_of(dir, PK_TID0) && pos - base < ARRAY_LEN(task_files)) {
+        e->namep = task_files[pos - base].name;
+        e->ino = (u64)(task_files[pos - base].base + (dir - PK_TID0)) + 2;
+        e->type = DT_REG;
+        return 1;
+    }
     if (dir == PK_FD && pos - base < (u64)fd_max()) {
         int fd = (int)(pos - base);
         if (!fd_get(fd))
@@ -890,14 +960,23 @@ int procfs_open(const struct node *n, int flags, struct file **out)
     if (S_ISLNK(n->mode))
         return -ELOOP;
     const struct pent *p = by_kind(n->special_kind);
-    if (!p || !p->gen)
+    gen_fn gen = p ? p->gen : NULL;
+    struct cpu *t = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(task_files) && !gen; i++) {
+        t = task_of(n->special_kind, task_files[i].base);
+        if (t)
+            gen = task_files[i].gen;
+    }
+    if (!gen)
         return -ENOENT;
     if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
         return -EACCES;
     struct tbuf b = {0};
     if (!tb_grow(&b, 4096))
         return -ENOMEM;
-    p->gen(&b);
+    gen_thread = t;
+    gen(&b);
+    gen_thread = NULL;
     if (b.oom) {
         kfree(b.p);
         return -ENOMEM;

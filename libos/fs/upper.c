@@ -107,6 +107,29 @@ int upper_open(const struct node *n, int flags, u32 mode, struct file **out)
     return 0;
 }
 
+/* A FIFO of the layer: the host's, opened by the VMM, and a pipe end from then on. Opening
+ * waits for the other end as Linux's does (a blocking host call, which a signal interrupts);
+ * O_NONBLOCK: a reader at once, a writer ENXIO while there is no reader. */
+int upper_fifo_open(const struct node *n, int flags, struct file **out)
+{
+    upper_mark_active();
+    bool nb = flags & O_NONBLOCK;
+    const char *rel = upper_rel(n->path);
+    struct ring_op op = {.op = UNO_OP_OPEN,
+                         .arg = {(u64)(flags & O_ACCMODE) | (nb ? UNO_O_NONBLOCK : 0), 0},
+                         .in = rel, .in_len = strlen(rel) + 1, .blocking = !nb};
+    i64 h = ring_call(&op);
+    if (h < 0)
+        return (int)h;
+    struct file *f = pipe_file_from_handle((u32)h, flags);
+    if (!f) {
+        handle_close((u32)h);
+        return -ENFILE;
+    }
+    *out = f;
+    return 0;
+}
+
 /* A host file the VMM already holds (a memfd): the same operations as a file of the layer. */
 struct file *upper_file_from_handle(u32 handle, int flags, u32 mode, const char *name)
 {

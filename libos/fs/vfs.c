@@ -536,8 +536,12 @@ static int copy_up(struct node *n)
             off += (u64)got;
         }
         handle_close((u32)h);
+    } else if (S_ISFIFO(n->mode)) {
+        i64 m = upper_path_op(UNO_OP_MKNOD, n->path, 0, n->lower.mode & (S_IFMT | 0777));
+        if (m < 0)
+            return (int)m;
     } else {
-        return -EOPNOTSUPP; /* devices and fifos of the image stay read-only */
+        return -EOPNOTSUPP; /* devices of the image stay read-only */
     }
     if (n->has_lower && (n->lower.uid || n->lower.gid) && !S_ISLNK(n->mode)) {
         i64 c = upper_path_op(UNO_OP_CHOWN, n->path, n->lower.uid, n->lower.gid);
@@ -653,6 +657,14 @@ int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out
         return sysfs_open(&n, flags, out);
     if (S_ISDIR(n.mode))
         return dir_open_merged(&n, flags, out);
+    if (S_ISSOCK(n.mode))
+        return -ENXIO; /* a socket node: connect(2), not open */
+    if (S_ISFIFO(n.mode)) {
+        /* The image's FIFO gets its node in the layer first: the host's FIFO is the pipe. */
+        if (!n.in_upper && (r = copy_up(&n)))
+            return r;
+        return upper_fifo_open(&n, flags, out);
+    }
     bool writing = acc != O_RDONLY || (flags & O_TRUNC);
     if (writing && !n.in_upper) {
         r = copy_up(&n);
@@ -735,6 +747,24 @@ int vfs_mkdir(int dirfd, const char *path, u32 mode)
     if (r)
         return r;
     return (int)upper_path_op(UNO_OP_MKDIR, n.path, 0, mode & ~proc.umask & 07777);
+}
+
+/* mknod in the layer: a FIFO, a socket node or an empty file (devices: -EPERM). */
+int vfs_mknod(int dirfd, const char *path, u32 mode)
+{
+    static struct node n;
+    u32 type = mode & S_IFMT;
+    if (type == 0)
+        type = S_IFREG; /* as Linux: no type is a regular file */
+    if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+        type != S_IFBLK)
+        return -EINVAL;
+    if (type == S_IFCHR || type == S_IFBLK)
+        return -EPERM; /* no devices in the layer, as in a container */
+    int r = prepare_create(dirfd, path, &n);
+    if (r)
+        return r;
+    return (int)upper_path_op(UNO_OP_MKNOD, n.path, 0, type | (mode & ~proc.umask & 0777));
 }
 
 /* Does the merged directory hold anything but "." and ".."? */

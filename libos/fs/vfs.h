@@ -46,6 +46,7 @@ int vfs_resolve(int dirfd, const char *path, int flags, struct node *out);
 int vfs_open(int dirfd, const char *path, int flags, u32 mode, struct file **out);
 int vfs_stat(const struct node *n, struct linux_stat *st);
 int vfs_readlink(const struct node *n, char *buf, u64 size);
+int vfs_mknod(int dirfd, const char *path, u32 mode);
 int vfs_mkdir(int dirfd, const char *path, u32 mode);
 /* bind of an AF_UNIX path: the name must not exist (-EADDRINUSE); its directory is made to
  * exist in the writable layer, where the VMM makes the socket node. */
@@ -97,6 +98,7 @@ int lower_io_list(const struct file *f, u64 off, u64 len, struct uno_iov *out, i
 /* Per-kind file operations and openers. */
 int lower_open(const struct node *n, int flags, struct file **out);
 int upper_open(const struct node *n, int flags, u32 mode, struct file **out);
+int upper_fifo_open(const struct node *n, int flags, struct file **out);
 struct file *upper_file_from_handle(u32 handle, int flags, u32 mode, const char *name);
 int dir_open_merged(const struct node *n, int flags, struct file **out);
 int console_open(int which, int flags, struct file **out);

@@ -1,31 +1,24 @@
 /* Anonymous memory mapped on first touch. Memory is eager by default (mmap.c): a page fault
  * costs an exit and emulated ring-0 code on these machines, so hot paths must not take one.
- * But an area the guest cannot back now, or one programs reserve and mostly never touch
- * (mm_lazy_choice), gets its frames when first touched, a chunk at a time, as Linux
- * overcommits: such an area is marked VMA_F_LAZY. The libOS's own
- * accesses to the app's memory go through user_ok, which fills the range first, so only the
- * app itself faults. */
+ * But an area programs reserve and mostly never touch (mm_lazy_choice) gets its frames when
+ * first touched, a chunk at a time, as Linux overcommits: such an area is VMA_F_LAZY. The
+ * libOS's own accesses to the app's memory go through user_ok, which fills the range first,
+ * so only the app itself faults. */
 #include "mm.h"
 #include "libos/errno.h"
 
 #define LAZY_CHUNK (64ull << 10) /* filled per fault: 16 pages, one exit for a stack's 64 KiB */
 
-/* Can `len` bytes be backed now and leave a sixteenth of RAM for what comes next? */
-bool mm_can_back(u64 len)
-{
-    u64 need = len / PAGE_SIZE, spare = frame_total() / 16, free = frame_free_count();
-    return free > spare && need <= free - spare;
-}
-
 /* Whether a new anonymous area (mmap, or a reservation mprotect makes accessible) is lazy:
- * when memory cannot back it now, and for what programs reserve and mostly leave untouched —
- * thread stacks (MAP_STACK: glibc's are 8 MiB each) and MAP_NORESERVE areas (glibc's 64 MiB
- * malloc arenas). Everything else stays eager: on these machines a guest fault per 64 KiB
- * costs about as much as the host's own first touch of fresh memory, but twice that of
- * touching recycled frames. */
-bool mm_lazy_choice(int flags, u64 len)
+ * what programs reserve and mostly leave untouched — thread stacks (MAP_STACK: glibc's are
+ * 8 MiB each) and MAP_NORESERVE areas (glibc's 64 MiB malloc arenas). Everything else stays
+ * eager, and fails with ENOMEM when memory cannot back it, which programs handle (liblzma
+ * asking for a 64 MiB dictionary, say) where an overcommitted area would end them later:
+ * the VM's memory is small. On these machines a guest fault per 64 KiB costs about as much
+ * as the host's own first touch of fresh memory, but twice that of recycled frames. */
+bool mm_lazy_choice(int flags)
 {
-    return (flags & (MAP_STACK | MAP_NORESERVE)) || !mm_can_back(len);
+    return flags & (MAP_STACK | MAP_NORESERVE);
 }
 
 /* Give the absent pages of [start, end) (inside the lazy area v) their zeroed frames. */

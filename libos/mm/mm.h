@@ -138,9 +138,8 @@ i64 strncpy_from_user(char *dst, const char *src, u64 max);
         _r;                                                                                     \
     })
 
-/* lazy.c: anonymous memory filled on first touch when it cannot be backed at once. */
-bool mm_can_back(u64 len);
-bool mm_lazy_choice(int flags, u64 len);
+/* lazy.c: anonymous memory filled on first touch (thread stacks, MAP_NORESERVE). */
+bool mm_lazy_choice(int flags);
 int mm_fill(const struct vma *v, u64 start, u64 end);
 int mm_fault_in(u64 addr, bool write, bool exec);
 /* mmap.c */

@@ -29,10 +29,10 @@ void mm_init(u64 brk_start)
 i64 mm_mmap_anon(u64 addr, u64 len, int prot, int flags, u8 kind, const char *name)
 {
     /* PROT_NONE reservations get no frames until mprotect makes them accessible. Memory
-     * that cannot be backed now, or is mostly never touched (lazy.c), is filled on first
-     * touch, unless the caller wants it there at once. */
+     * that is mostly never touched (lazy.c) is filled on first touch, unless the caller
+     * wants it there at once. */
     bool must = flags & (MAP_POPULATE | MAP_LOCKED);
-    if (!must && mm_lazy_choice(flags, len))
+    if (!must && mm_lazy_choice(flags))
         flags |= VMA_F_LAZY;
     if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) && !(flags & VMA_F_LAZY)) {
         int r = pt_map(addr, len / PAGE_SIZE, prot_to_pte(prot), NULL, NULL);

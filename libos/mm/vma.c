@@ -154,7 +154,7 @@ int vma_protect(u64 start, u64 end, int prot)
         }
         /* An anonymous reservation made accessible: lazy if lazy.c says so. */
         bool anon = v->kind == VMA_ANON || v->kind == VMA_STACK || v->kind == VMA_HEAP;
-        if (anon && !v->prot && prot && mm_lazy_choice(v->flags, v->end - v->start))
+        if (anon && !v->prot && prot && mm_lazy_choice(v->flags))
             v->flags |= VMA_F_LAZY;
         v->prot = prot;
         int r = pt_protect(v->start, (v->end - v->start) / PAGE_SIZE, prot_to_pte(prot),

@@ -29,3 +29,16 @@ void proc_init(void)
     proc.start_ns = time_mono_ns();
     proc.altstack.flags = 2; /* SS_DISABLE */
 }
+
+/* The command name a new program gets, as Linux sets it at exec: the base name of the path
+ * given (a symlink's own name: python3, not python3.11), at most 15 bytes. */
+void proc_set_comm(const char *path)
+{
+    const char *base = path;
+    for (const char *q = path; *q; q++)
+        if (*q == '/' && q[1])
+            base = q + 1;
+    memset(proc.comm, 0, sizeof proc.comm);
+    for (int i = 0; i < 15 && base[i] && base[i] != '/'; i++)
+        proc.comm[i] = base[i];
+}

@@ -57,6 +57,7 @@ struct proc {
 extern struct proc proc;
 
 void proc_init(void);
+void proc_set_comm(const char *path);
 
 /* fork.c: the in-place vfork child (running in its parent's VM). */
 bool vfork_child_running(void);

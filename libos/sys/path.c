@@ -206,6 +206,16 @@ i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode)
 }
 i64 sys_mkdir(u64 path, u64 mode) { return sys_mkdirat((u64)AT_FDCWD, path, mode); }
 
+/* FIFOs, socket nodes and empty files; the device number matters only for devices, which
+ * are refused. */
+i64 sys_mknodat(u64 dirfd, u64 path, u64 mode, u64 dev)
+{
+    (void)dev;
+    int r = get_path(path, p1);
+    return r ? r : vfs_mknod((int)dirfd, p1, (u32)mode);
+}
+i64 sys_mknod(u64 path, u64 mode, u64 dev) { return sys_mknodat((u64)AT_FDCWD, path, mode, dev); }
+
 i64 sys_unlinkat(u64 dirfd, u64 path, u64 flags)
 {
     if (flags & ~(u64)AT_REMOVEDIR)

@@ -235,10 +235,15 @@ i64 sys_getrusage(u64 who, u64 usage)
         r->stime_usec = (i64)(proc.child_stime_us % 1000000);
         r->rest[0] = (i64)proc.child_maxrss_kb;
     } else {
-        /* All time counts as user time: the libOS runs in the app's own privilege. */
-        u64 us = (time_mono_ns() - proc.start_ns) / 1000;
+        /* The host's count for the process (or, RUSAGE_THREAD, this thread): the libOS runs
+         * in the vCPU thread with the app, so its work is user time; the host kernel's
+         * (exits, host calls) is system time. */
+        u64 sys, all = cpu_time_ns(w == 1, &sys);
+        u64 us = (all - sys) / 1000, sus = sys / 1000;
         r->utime_sec = (i64)(us / 1000000);
         r->utime_usec = (i64)(us % 1000000);
+        r->stime_sec = (i64)(sus / 1000000);
+        r->stime_usec = (i64)(sus % 1000000);
         r->rest[0] = (i64)((frame_total() - frame_free_count()) * 4); /* maxrss in KiB */
     }
     return copy_to_user((void *)usage, r, sizeof *r);
@@ -246,9 +251,10 @@ i64 sys_getrusage(u64 who, u64 usage)
 
 i64 sys_times(u64 buf)
 {
-    u64 ticks = (time_mono_ns() - proc.start_ns) / 10000000ull;
     if (buf) {
-        u64 t[4] = {ticks, 0, proc.child_utime_us / 10000, proc.child_stime_us / 10000};
+        u64 sys, all = cpu_time_ns(false, &sys);
+        u64 t[4] = {(all - sys) / 10000000ull, sys / 10000000ull, proc.child_utime_us / 10000,
+                    proc.child_stime_us / 10000};
         if (copy_to_user((void *)buf, t, sizeof t))
             return -EFAULT;
     }

@@ -37,6 +37,10 @@ void arch_prctl_exec_reset(void); /* sys/proc.c: GS is the libOS's again after e
 struct file;
 i64 file_lock_fcntl(struct file *f, u64 cmd, u64 uarg); /* fs/lock.c */
 int sleep_for_ns(u64 ns); /* sys/time.c: -EINTR when a signal interrupts it */
+/* sys/time.c: CPU time of this process (thread false) or this thread, as the host counted it:
+ * ns in all, *sys_ns the system part. */
+u64 cpu_time_ns(bool thread, u64 *sys_ns);
+u64 vcpu_time_ns(int index); /* another thread's, in all (no user/system split) */
 i64 sys_mincore(u64 addr, u64 len, u64 vec);
 
 /* sys/file.c: descriptors and I/O */
@@ -85,6 +89,10 @@ i64 sys_getcwd(u64 buf, u64 size);
 i64 sys_chdir(u64 path);
 i64 sys_mkdir(u64 path, u64 mode);
 i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode);
+i64 sys_mknod(u64 path, u64 mode, u64 dev);
+i64 sys_clock_settime(u64 clock, u64 ts);
+i64 sys_settimeofday(u64 tv, u64 tz);
+i64 sys_mknodat(u64 dirfd, u64 path, u64 mode, u64 dev);
 i64 sys_unlink(u64 path);
 i64 sys_unlinkat(u64 dirfd, u64 path, u64 flags);
 i64 sys_rmdir(u64 path);

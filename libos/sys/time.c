@@ -21,8 +21,69 @@ struct timespec {
     i64 sec, nsec;
 };
 
+/* CPU time the host counted (UNO_HC_CPUTIME): the process, or the thread on vCPU n. */
+static i64 host_cputime(u64 which, u64 n, u64 *sys_ns)
+{
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = which;
+    hc->arg[1] = n;
+    hc->arg[2] = 0;
+    platform_hypercall(UNO_HC_CPUTIME);
+    *sys_ns = hc->arg[2];
+    return hc->ret;
+}
+
+u64 cpu_time_ns(bool thread, u64 *sys_ns)
+{
+    i64 ns = host_cputime(thread ? UNO_CPUTIME_VCPU : UNO_CPUTIME_PROCESS,
+                          (u64)this_cpu()->index, sys_ns);
+    if (ns < 0)
+        ns = 0, *sys_ns = 0;
+    if (*sys_ns > (u64)ns)
+        *sys_ns = (u64)ns;
+    return (u64)ns;
+}
+
+u64 vcpu_time_ns(int index)
+{
+    u64 sys;
+    i64 ns = host_cputime(UNO_CPUTIME_VCPU, (u64)index, &sys);
+    return ns < 0 ? 0 : (u64)ns;
+}
+
+/* A clock id made by clock_getcpuclockid/pthread_getcpuclockid: ~pid << 3 | which, bit 2 for
+ * a thread (Linux's CPUCLOCK_* encoding). This process and its own threads only. */
+#define CPUCLOCK_PERTHREAD 4
+#define CPUCLOCK_VIRT 1
+#define CPUCLOCK_SCHED 2
+static int cpuclock_ns(i64 clock, u64 *ns)
+{
+    int id = (int)~(clock >> 3), which = (int)(clock & 3);
+    if (which == 3)
+        return -EINVAL;
+    u64 sys;
+    i64 r;
+    if (clock & CPUCLOCK_PERTHREAD) {
+        struct cpu *t = id == 0 ? this_cpu() : thread_find(id);
+        if (!t)
+            return -EINVAL;
+        r = host_cputime(UNO_CPUTIME_VCPU, (u64)t->index, &sys);
+    } else {
+        if (id != 0 && id != proc.pid)
+            return -EINVAL; /* another process's clock: not offered (docs/architecture.md) */
+        r = host_cputime(UNO_CPUTIME_PROCESS, 0, &sys);
+    }
+    if (r < 0)
+        return -EINVAL;
+    *ns = which == CPUCLOCK_VIRT && sys <= (u64)r ? (u64)r - sys : (u64)r;
+    return 0;
+}
+
 static int clock_ns(u64 clock, u64 *ns)
 {
+    if ((i32)clock < 0) /* a clockid_t is an int: the upper half of the register is not ours */
+        return cpuclock_ns((i32)clock, ns);
+    clock = (u32)clock;
     switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
@@ -35,11 +96,13 @@ static int clock_ns(u64 clock, u64 *ns)
         *ns = time_mono_ns();
         return 0;
     case CLOCK_PROCESS_CPUTIME_ID:
-    case CLOCK_THREAD_CPUTIME_ID:
-        /* The vCPU runs only this process: its CPU time is its time alive, minus sleeps
-         * we do not track yet. An upper bound, documented. */
-        *ns = time_mono_ns() - proc.start_ns;
+    case CLOCK_THREAD_CPUTIME_ID: {
+        /* The host's count: the vCPU threads run the app and the libOS, so their CPU time
+         * is the process's (one exit to read it). */
+        u64 sys;
+        *ns = cpu_time_ns(clock == CLOCK_THREAD_CPUTIME_ID, &sys);
         return 0;
+    }
     default:
         return -EINVAL;
     }
@@ -67,6 +130,30 @@ i64 sys_clock_getres(u64 clock, u64 ts)
         return copy_to_user((void *)ts, &t, sizeof t);
     }
     return 0;
+}
+
+static int read_ts(u64 p, u64 *ns);
+
+/* Setting the clock: the host's clock is not the instance's to change, so a container's
+ * answer (no CAP_SYS_TIME): EPERM for the settable clock, EINVAL for the others. */
+i64 sys_clock_settime(u64 clock, u64 ts)
+{
+    u64 ns;
+    if ((u32)clock != CLOCK_REALTIME)
+        return -EINVAL;
+    int r = read_ts(ts, &ns);
+    return r ? r : -EPERM;
+}
+
+i64 sys_settimeofday(u64 tv, u64 tz)
+{
+    (void)tz;
+    i64 t[2];
+    if (tv && copy_from_user(t, (const void *)tv, sizeof t))
+        return -EFAULT;
+    if (tv && (t[0] < 0 || t[1] < 0 || t[1] >= 1000000))
+        return -EINVAL;
+    return -EPERM;
 }
 
 i64 sys_gettimeofday(u64 tv, u64 tz)
@@ -121,8 +208,10 @@ static int read_ts(u64 p, u64 *ns)
 i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
 {
     u64 ns, now;
-    if (clock == CLOCK_THREAD_CPUTIME_ID)
+    if (clock == CLOCK_THREAD_CPUTIME_ID || ((i32)clock < 0 && (clock & CPUCLOCK_PERTHREAD)))
         return -EINVAL;
+    if ((i32)clock < 0 || clock == CLOCK_PROCESS_CPUTIME_ID)
+        return -EOPNOTSUPP; /* sleeping until a CPU-time deadline: not offered */
     int r = clock_ns(clock, &now);
     if (r)
         return r;

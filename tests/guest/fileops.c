@@ -790,6 +790,13 @@ int main(int argc, char **argv)
     stat_path("masked");
     mkdir("maskeddir", 0777);
     stat_path("maskeddir");
+    /* A umask looser than the host's usual 022: group write stays. */
+    umask(002);
+    fd = open("masked002", O_WRONLY | O_CREAT, 0666);
+    close(fd);
+    stat_path("masked002");
+    mkdir("maskeddir002", 0777);
+    stat_path("maskeddir002");
     umask(022);
     section("cleanup");
     list_dir(".");

@@ -403,8 +403,9 @@ static void file_mmap_tests(const char *self)
     free(buf);
 }
 
-/* More memory than the VM has (uno's default is 128 MiB): reservations that are touched
- * sparsely, as Linux overcommits; the libOS reading and writing such pages for the app. */
+/* More memory than the VM has (uno's default is 128 MiB): a MAP_NORESERVE reservation that is
+ * touched sparsely, as Linux overcommits; the libOS reading and writing such pages for the
+ * app. */
 #define MIB (1ul << 20)
 static void overcommit_tests(void)
 {
@@ -462,23 +463,6 @@ static void overcommit_tests(void)
     EXPECT("the child sees the parent's pages", WIFEXITED(st) && WEXITSTATUS(st) == 0);
     EXPECT("the child's write is its own", p[300 * MIB] == 0);
     EXPECT("munmap", munmap(p, len) == 0);
-
-    section("plain mappings larger than free memory, touched sparsely");
-    unsigned char *big[3];
-    ok = 1;
-    for (int i = 0; i < 3; i++) {
-        big[i] = mmap(NULL, 256 * MIB, RW, ANON, -1, 0);
-        if (big[i] == MAP_FAILED) {
-            printf("mmap 256 MiB #%d: %s\n", i, errname(errno));
-            guest_failures++;
-            return;
-        }
-        for (size_t off = 0; off < 256 * MIB; off += 8 * MIB) big[i][off] = (unsigned char)(i + 1);
-    }
-    for (int i = 0; i < 3; i++)
-        for (size_t off = 0; off < 256 * MIB; off += 8 * MIB) ok &= big[i][off] == i + 1;
-    EXPECT("three 256 MiB mappings hold their bytes", ok);
-    for (int i = 0; i < 3; i++) munmap(big[i], 256 * MIB);
 }
 
 /* 24 threads alive at once with the C library's default stacks (8 MiB each: more than the

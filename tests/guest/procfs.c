@@ -1,9 +1,11 @@
-/* /proc: self/exe, self/fd, self/maps, self/cmdline, meminfo, cpuinfo, uptime.
+/* /proc: self/exe, self/fd, self/maps, self/cmdline, meminfo, cpuinfo, uptime, self/task.
  * Run with any arguments: they are checked against /proc/self/cmdline. */
 #include "guest.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int cmpstr(const void *a, const void *b)
@@ -31,6 +33,97 @@ static char *slurp(const char *path, size_t *len)
     b[n] = 0;
     if (len) *len = n;
     return b;
+}
+
+static pthread_barrier_t started, finish;
+static pid_t tids[3];
+
+static void *waiter(void *arg)
+{
+    tids[(long)arg] = (pid_t)syscall(SYS_gettid);
+    pthread_barrier_wait(&started);
+    pthread_barrier_wait(&finish);
+    return NULL;
+}
+
+static int count_tasks(int *has_main, int *has_all)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0, seen[3] = {0};
+    *has_main = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int tid = atoi(e->d_name);
+        n++;
+        *has_main |= tid == getpid();
+        for (int i = 0; i < 3; i++)
+            seen[i] |= tid == tids[i];
+    }
+    closedir(d);
+    *has_all = seen[0] && seen[1] && seen[2];
+    return n;
+}
+
+/* /proc/self/task: one directory per thread, with its stat, status and comm. */
+static void task_tests(void)
+{
+    printf("== /proc/self/task\n");
+    pthread_barrier_init(&started, NULL, 4);
+    pthread_barrier_init(&finish, NULL, 4);
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, waiter, (void *)i);
+    pthread_barrier_wait(&started);
+    int has_main, has_all;
+    int n = count_tasks(&has_main, &has_all);
+    printf("tasks: %d, the main thread's: %s, each thread's: %s\n", n, yesno(has_main),
+           yesno(has_all));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tids[1]);
+    char *st = slurp(path, NULL);
+    int id = 0, threads = 0;
+    if (st) {
+        char *after = strrchr(st, ')');
+        sscanf(st, "%d", &id);
+        /* after ") ": field 3 (state) is the first; num_threads is field 20 */
+        char *p = after ? after + 2 : st;
+        for (int f = 3; f < 20 && p; f++) {
+            p = strchr(p, ' ');
+            if (p)
+                p++;
+        }
+        if (p)
+            threads = atoi(p);
+    }
+    printf("task stat: its tid %s, num_threads %d\n", yesno(id == tids[1]), threads);
+    free(st);
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", tids[2]);
+    char *status = slurp(path, NULL);
+    char want[32];
+    snprintf(want, sizeof want, "\nPid:\t%d\n", tids[2]);
+    printf("task status: its Pid %s, Threads: 4 %s\n", yesno(status && strstr(status, want)),
+           yesno(status && strstr(status, "\nThreads:\t4\n")));
+    free(status);
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tids[0]);
+    char *c1 = slurp(path, NULL), *c2 = slurp("/proc/self/comm", NULL);
+    printf("task comm is the process's: %s\n", yesno(c1 && c2 && !strcmp(c1, c2)));
+    free(c1);
+    free(c2);
+    snprintf(path, sizeof path, "/proc/self/task/%d/nonexistent", tids[0]);
+    printf("open a missing task file: %s\n", open(path, O_RDONLY) < 0 ? errname(errno) : "ok");
+    pthread_barrier_wait(&finish);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    /* Joined threads leave the list (natively perhaps a moment later). */
+    for (int tries = 0; tries < 100 && count_tasks(&has_main, &has_all) != 1; tries++)
+        usleep(10000);
+    printf("after join: %d task(s)\n", count_tasks(&has_main, &has_all));
+    snprintf(path, sizeof path, "/proc/self/task/%d", tids[0]);
+    printf("a joined thread's directory: %s\n", open(path, O_RDONLY) < 0 ? errname(errno) : "ok");
 }
 
 int main(int argc, char **argv)
@@ -137,5 +230,6 @@ int main(int argc, char **argv)
     errno = 0;
     fd = open("/proc/self/nonexistent", O_RDONLY);
     printf("open /proc/self/nonexistent: %s\n", fd < 0 ? errname(errno) : "ok");
+    task_tests();
     return guest_failures ? 1 : 0;
 }

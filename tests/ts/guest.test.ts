@@ -192,6 +192,16 @@ for (const v of VARIANTS) {
       }
     });
 
+    it("fifo: mkfifo/mknod, opening FIFOs (waits, O_NONBLOCK), two processes at one", async (t) => {
+      requireKvm();
+      const exe = prog(v, "fifo");
+      const nativeBase = path.join(fs.mkdtempSync(path.join(tmp, "fifo-")), "work");
+      const native = runNative(exe, [nativeBase], { env: NATIVE_ENV });
+      assert.equal(native.status, 0, `native fifo failed: ${native.stderr}`);
+      const uno = runUno(exe, ["/tmp/fifo"]);
+      await compareSections(t, native, uno, {});
+    });
+
     it("overlay: changes to the image's files (copy-up, whiteouts, opaque dirs)", async (t) => {
       requireKvm();
       const exe = prog(v, "overlay");
@@ -260,6 +270,11 @@ for (const v of VARIANTS) {
       // The guest compares its wall clock with this value (within 5 s).
       const { uno } = same(v, "time", [String(Math.floor(Date.now() / 1000))], { status: 0 });
       assert.match(uno.stdout, /realtime within 5 s of the host's: yes/);
+    });
+
+    it("cputime: CPU-time clocks, getrusage and times count computing, per thread", () => {
+      requireKvm();
+      same(v, "cputime", [], { status: 0 });
     });
 
     it("random: getrandom and the simple devices", () => {
