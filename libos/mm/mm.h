@@ -74,6 +74,7 @@ int pt_protect(u64 va, u64 n, u64 pte_flags, bool fill);
 int pt_move(u64 old, u64 new, u64 n);
 u64 pt_lookup(u64 va); /* the PTE, 0 if none */
 int pt_make_private(u64 va); /* this process's own frame at va (copy of an image page) */
+bool pt_private_frame(u64 va); /* va's frame is this process's own RAM (not the image's) */
 
 /* vma.c */
 enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF, VMA_SHARED };
@@ -105,10 +106,14 @@ struct vma {
     u8 kind;
     u64 off;          /* file offset of start */
     char name[64];    /* for /proc/self/maps */
+    struct file *file; /* a private file mapping's file (a reference): MADV_DONTNEED refills */
 };
 #define MAX_VMAS 1024
 struct vma *vma_find(u64 addr);                 /* area containing addr */
 int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name);
+/* The same, holding a reference to `file` (may be NULL) for as long as any part is mapped. */
+int vma_add_file(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name,
+                 struct file *file);
 void vma_remove(u64 start, u64 end);            /* split/trim areas; unmap their pages */
 int vma_protect(u64 start, u64 end, int prot);  /* -ENOMEM if a hole; PTEs too */
 u64 vma_find_free(u64 len, u64 hint);           /* top-down below MMAP_TOP, 0 if none */

@@ -144,7 +144,7 @@ static i64 map_file(u64 addr, u64 len, int prot, int flags, struct file *f, u64 
         pt_unmap(addr, len / PAGE_SIZE);
         return m.err;
     }
-    r = vma_add(addr, addr + len, prot, flags, VMA_FILE, off, f->path);
+    r = vma_add_file(addr, addr + len, prot, flags, VMA_FILE, off, f->path, f);
     if (r) {
         pt_unmap(addr, len / PAGE_SIZE);
         return r;
@@ -278,12 +278,24 @@ i64 sys_mremap(u64 old, u64 old_len, u64 new_len, u64 flags, u64 new_addr)
     if (new_len > keep && copy.prot && !(copy.flags & VMA_F_LAZY) && pt_map(new_addr + keep, (new_len - keep) / PAGE_SIZE,
                                               prot_to_pte(copy.prot), NULL, NULL))
         return -ENOMEM;
-    r = vma_add(new_addr, new_addr + new_len, copy.prot, copy.flags, copy.kind,
-                copy.off + (old - copy.start), copy.name[0] ? copy.name : NULL);
+    r = vma_add_file(new_addr, new_addr + new_len, copy.prot, copy.flags, copy.kind,
+                     copy.off + (old - copy.start), copy.name[0] ? copy.name : NULL, copy.file);
     if (r)
         return r;
     vma_remove(old, old + old_len); /* its PTEs are already empty: nothing is freed twice */
     return (i64)new_addr;
+}
+
+/* MADV_DONTNEED on a private file mapping: the page is the file's again. A private copy is
+ * read afresh from the file (zero past its end); a page still the image's own is already. */
+static int refill_from_file(const struct vma *v, u64 a)
+{
+    if (!pt_private_frame(a))
+        return 0;
+    u8 *page = phys_to_virt(pt_lookup(a) & PTE_ADDR);
+    memset(page, 0, PAGE_SIZE);
+    i64 n = v->file->ops->read(v->file, page, PAGE_SIZE, (i64)(v->off + (a - v->start)));
+    return n < 0 ? (int)n : 0;
 }
 
 i64 sys_madvise(u64 addr, u64 len, u64 advice)
@@ -304,8 +316,14 @@ i64 sys_madvise(u64 addr, u64 len, u64 advice)
             u64 pte = pt_lookup(a);
             if (filemap_page(pte & PTE_ADDR) || shared_page(pte & PTE_ADDR))
                 continue; /* shared pages are the file's (or the region's): nothing to drop */
+            if (v->kind == VMA_FILE && v->file) {
+                int e = refill_from_file(v, a);
+                if (e)
+                    return e;
+                continue;
+            }
             if (v->kind == VMA_FILE || v->kind == VMA_ELF)
-                return -EINVAL; /* refilling a private copy from its file: not yet */
+                return -EINVAL; /* a program's own segments (data and bss in one area) */
             if ((pte & PTE_ADDR) && (v->flags & VMA_F_LAZY))
                 pt_unmap(a, 1); /* back to untouched: the frame goes back to the pool */
             else if (pte & PTE_ADDR)

@@ -181,6 +181,12 @@ int pt_move(u64 old, u64 new, u64 n)
     return 0;
 }
 
+bool pt_private_frame(u64 va)
+{
+    u64 *pte = pte_of(va);
+    return pte && owned(*pte);
+}
+
 u64 pt_lookup(u64 va)
 {
     u64 *pte = pte_of(va);

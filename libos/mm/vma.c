@@ -3,6 +3,7 @@
 #include "mm.h"
 #include "libos/string.h"
 #include "core/kernel.h"
+#include "fs/file.h"
 
 static struct vma vmas[MAX_VMAS];
 static int nvmas;
@@ -12,8 +13,11 @@ struct vma *vma_at(int i) { return &vmas[i]; }
 /* Drop the whole address space (exec). */
 void vma_reset(void)
 {
-    for (int i = 0; i < nvmas; i++)
+    for (int i = 0; i < nvmas; i++) {
         pt_unmap(vmas[i].start, (vmas[i].end - vmas[i].start) / PAGE_SIZE);
+        if (vmas[i].file)
+            file_put(vmas[i].file);
+    }
     nvmas = 0;
 }
 
@@ -40,15 +44,20 @@ bool vma_range_free(u64 start, u64 end)
     return true;
 }
 
+/* Every area in the array holds its own reference to its file: a split makes two. */
 static void insert_at(int i, const struct vma *v)
 {
     memmove(&vmas[i + 1], &vmas[i], (size_t)(nvmas - i) * sizeof *v);
     vmas[i] = *v;
+    if (v->file)
+        file_get(v->file);
     nvmas++;
 }
 
 static void delete_at(int i)
 {
+    if (vmas[i].file)
+        file_put(vmas[i].file);
     memmove(&vmas[i], &vmas[i + 1], (size_t)(nvmas - i - 1) * sizeof vmas[0]);
     nvmas--;
 }
@@ -61,10 +70,16 @@ static bool same_kind(const struct vma *a, const struct vma *b)
 
 int vma_add(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name)
 {
+    return vma_add_file(start, end, prot, flags, kind, off, name, NULL);
+}
+
+int vma_add_file(u64 start, u64 end, int prot, int flags, u8 kind, u64 off, const char *name,
+                 struct file *file)
+{
     if (nvmas >= MAX_VMAS - 2)
         return -ENOMEM;
     struct vma v = {.start = start, .end = end, .prot = prot, .flags = flags, .kind = kind,
-                    .off = off};
+                    .off = off, .file = file};
     if (name) {
         size_t n = strnlen(name, sizeof v.name - 1);
         memcpy(v.name, name, n);

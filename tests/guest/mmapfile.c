@@ -3,7 +3,7 @@
  * shares them), msync, mincore, partial munmap and mprotect of a file mapping, MAP_FIXED over
  * part of one, MAP_SHARED_VALIDATE, mprotect(PROT_WRITE) refused on a read-only shared
  * mapping, SIGBUS past the end of the file, MAP_SHARED /dev/zero across fork, MAP_POPULATE
- * and MAP_NORESERVE. The files live in a fresh directory under /tmp. Exits 1 if a CHECK
+ * and MAP_NORESERVE, MADV_DONTNEED on private file mappings. The files live in a fresh directory under /tmp. Exits 1 if a CHECK
  * failed. */
 #include "guest.h"
 #include <setjmp.h>
@@ -220,8 +220,51 @@ static void past_eof(void)
     close(fd);
 }
 
-int main(void)
+/* MADV_DONTNEED on a private file mapping: the private copies go, the file's bytes come
+ * back (also after the descriptor is closed), and the file never changed. */
+static void private_dontneed(const char *self)
 {
+    section("MADV_DONTNEED on private file mappings");
+    int fd = make_file("private", 3, O_RDWR);
+    unsigned char *p = mmap(NULL, 3 * PG, RW, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        printf("mmap: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    memset(p + PG, 'X', PG);
+    p[2 * PG + 5] = 'Y';
+    close(fd);
+    EXPECT("madvise(MADV_DONTNEED) of two pages", madvise(p + PG, 2 * PG, MADV_DONTNEED) == 0);
+    EXPECT("page 1 is the file's again", p[PG] == 'b' && p[2 * PG - 1] == 'b');
+    EXPECT("page 2 is the file's again", p[2 * PG + 5] == 'c');
+    EXPECT("page 0 untouched", p[0] == 'a');
+    char path[128], buf[8];
+    snprintf(path, sizeof path, "%s/private", dir);
+    fd = open(path, O_RDONLY);
+    EXPECT("the file kept its bytes", pread(fd, buf, 1, PG) == 1 && buf[0] == 'b');
+    close(fd);
+    munmap(p, 3 * PG);
+
+    /* A file of the image (this program): a private copy of its first page, dropped. */
+    fd = open(self, O_RDONLY);
+    unsigned char *e = mmap(NULL, PG, RW, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (e == MAP_FAILED) {
+        printf("mmap %s: %s\n", self, errname(errno));
+        guest_failures++;
+        return;
+    }
+    unsigned char first = e[0];
+    e[0] = (unsigned char)~first;
+    EXPECT("madvise on the program's own file", madvise(e, PG, MADV_DONTNEED) == 0);
+    EXPECT("its first byte is the file's again (0x7f of ELF)", e[0] == first && first == 0x7f);
+    munmap(e, PG);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
     snprintf(dir, sizeof dir, "/tmp/mmapfile.XXXXXX");
     if (!mkdtemp(dir)) {
         printf("mkdtemp: %s\n", errname(errno));
@@ -232,7 +275,8 @@ int main(void)
     access_rules();
     residency();
     past_eof();
-    const char *names[] = {"shared", "forked", "ro", "wo", "core", "short"};
+    private_dontneed(argv[0]);
+    const char *names[] = {"shared", "forked", "ro", "wo", "core", "short", "private"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
