@@ -301,6 +301,8 @@ enum uno_op {
                            * bytes moved by the host's splice; never waits */
     UNO_OP_MKNOD = 44,    /* upper path, arg1 = mode: a FIFO, a socket node or an empty file
                            * (S_IFIFO/S_IFSOCK/S_IFREG | permissions); devices: -EPERM */
+    UNO_OP_TEE = 45,      /* handle = from, arg0 = to (pipes), arg3 = length -> bytes the
+                           * host's tee copied; never waits */
     UNO_OP_MAX
 };
 

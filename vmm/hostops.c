@@ -733,6 +733,18 @@ static int64_t op_splice(struct vmm *v, struct ring_req *r)
     return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
 }
 
+/* tee between two host pipes: the host's own, never waiting (the libOS waits). */
+static int64_t op_tee(struct vmm *v, struct ring_req *r)
+{
+    int in = handle_fd(v, r->handle), out = r->arg[0] < UNO_MAX_HANDLES ? handle_fd(v, (uint32_t)r->arg[0]) : -1;
+    if (in < 0 || out < 0 || !v->handles[r->handle].stream || !v->handles[r->arg[0]].stream)
+        return -EINVAL;
+    if (r->arg[3] > (1ull << 30))
+        return -EINVAL;
+    ssize_t n = tee(in, out, (size_t)r->arg[3], SPLICE_F_NONBLOCK);
+    return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+}
+
 int64_t hostop_exec(struct vmm *v, struct ring_req *r)
 {
     int fd;
@@ -751,6 +763,8 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         return op_poll(v, r);
     case UNO_OP_SPLICE:
         return op_splice(v, r);
+    case UNO_OP_TEE:
+        return op_tee(v, r);
     case UNO_OP_SOCKET:
     case UNO_OP_SOCKPAIR:
     case UNO_OP_SOCK:

@@ -59,6 +59,7 @@ static bool op_has_handle(uint16_t op)
     case UNO_OP_WRITE: case UNO_OP_READ: case UNO_OP_CLOSE: case UNO_OP_FSTAT:
     case UNO_OP_GETDENTS: case UNO_OP_LSEEK: case UNO_OP_FTRUNCATE: case UNO_OP_FSYNC:
     case UNO_OP_SETFL: case UNO_OP_TTY: case UNO_OP_PIPECTL: case UNO_OP_FALLOCATE: case UNO_OP_SPLICE:
+    case UNO_OP_TEE:
     case UNO_OP_EPOLL: case UNO_OP_TIMERFD: case UNO_OP_SIGNALFD:
         return true;
     default:

@@ -1,7 +1,9 @@
-/* splice: bytes between a pipe and another descriptor. When both are host descriptors (pipes,
+/* splice, tee and vmsplice. splice: bytes between a pipe and another descriptor. When both are host descriptors (pipes,
  * sockets, files of the writable layer) the host's splice moves them with no copy through the
  * guest (UNO_OP_SPLICE); a file of the image goes through a libOS buffer into the pipe. A call
- * that would wait is the libOS's loop of attempts and waits, as for pipes and sockets. */
+ * that would wait is the libOS's loop of attempts and waits, as for pipes and sockets. tee:
+ * the host's, between two host pipes. vmsplice: the app's pages into a pipe (or out of one),
+ * copied as writev/readv would: the data is the same, only Linux's page gifting is not. */
 #include "syscalls.h"
 #include "core/kernel.h"
 #include "core/kheap.h"
@@ -101,5 +103,57 @@ i64 sys_splice(u64 fd_in, u64 uoff_in, u64 fd_out, u64 uoff_out, u64 len, u64 fl
     if (r > 0 && ((uoff_in && copy_to_user((void *)uoff_in, &off_in, 8)) ||
                   (uoff_out && copy_to_user((void *)uoff_out, &off_out, 8))))
         return -EFAULT;
+    return r;
+}
+
+i64 sys_tee(u64 fd_in, u64 fd_out, u64 len, u64 flags)
+{
+    struct file *in = fd_get((int)fd_in), *out = fd_get((int)fd_out);
+    if (!in || !out)
+        return -EBADF;
+    if (flags & ~(u64)(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT))
+        return -EINVAL;
+    if (!file_is_pipe(in) || !file_is_pipe(out) || !host_backed(in) || !host_backed(out) ||
+        in->handle == out->handle)
+        return -EINVAL;
+    if ((in->flags & O_ACCMODE) == O_WRONLY || (out->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (len == 0)
+        return 0;
+    for (;;) {
+        struct ring_op op = {.op = UNO_OP_TEE, .handle = in->handle,
+                             .arg = {out->handle, 0, 0, MIN(len, (u64)1 << 30)}};
+        i64 r = ring_call(&op);
+        if (r != -EAGAIN || (flags & SPLICE_F_NONBLOCK))
+            return r;
+        /* Nothing in the first pipe, or no room in the second: wait for that one. */
+        struct ring_op q = {.op = UNO_OP_PIPECTL, .handle = in->handle,
+                            .arg = {UNO_PIPECTL_NREAD}};
+        struct file *w = ring_call(&q) > 0 ? out : in;
+        if ((r = file_wait(w, w == in ? POLLIN : POLLOUT, 0)))
+            return r;
+    }
+}
+
+#define IOV_MAX 1024
+
+i64 sys_vmsplice(u64 fd, u64 iov, u64 nr_segs, u64 flags)
+{
+    struct file *f = fd_get((int)fd);
+    if (!f || !file_is_pipe(f))
+        return -EBADF;
+    if (flags & ~(u64)(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT) ||
+        nr_segs > IOV_MAX)
+        return -EINVAL;
+    int acc = f->flags & O_ACCMODE;
+    if (acc == O_RDWR)
+        return -EBADF; /* which way is not to be told (a FIFO opened O_RDWR) */
+    /* SPLICE_F_NONBLOCK: this call only, as if the pipe were non-blocking. The call does not
+     * wait then, so no other thread runs while the flag is lent. */
+    int saved = f->flags;
+    if (flags & SPLICE_F_NONBLOCK)
+        f->flags |= O_NONBLOCK;
+    i64 r = acc == O_WRONLY ? sys_writev(fd, iov, nr_segs) : sys_readv(fd, iov, nr_segs);
+    f->flags = saved;
     return r;
 }

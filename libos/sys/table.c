@@ -73,6 +73,8 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(39, getpid, ""),
     SYS(40, sendfile, "ddpu"),
     SYS(275, splice, "dpdpux"),
+    SYS(276, tee, "ddux"),
+    SYS(278, vmsplice, "dpux"),
     /* sockets (net/socket.c) */
     SYS(41, socket, "ddd"),
     SYS(42, connect, "dpd"),

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -545,6 +546,51 @@ static void pipeline(void)
     EXPECT("the sink got every byte, transformed by each stage", !strcmp(line, want));
 }
 
+/* tee copies between two pipes and leaves the first one's bytes; vmsplice moves the app's
+ * memory into a pipe and out of one. */
+static void tee_vmsplice(void)
+{
+    section("tee and vmsplice");
+    int a[2], b[2];
+    if (pipe(a) || pipe(b)) {
+        printf("pipe: %s\n", errname(errno));
+        guest_failures++;
+        return;
+    }
+    char buf[64];
+    errno = 0;
+    printf("tee of an empty pipe, SPLICE_F_NONBLOCK: %s\n",
+           tee(a[0], b[1], 100, SPLICE_F_NONBLOCK) < 0 ? errname(errno) : "ok");
+    EXPECT("write", write(a[1], "hello world", 11) == 11);
+    printf("tee: %zd\n", tee(a[0], b[1], 100, 0));
+    ssize_t n = read(b[0], buf, sizeof buf);
+    printf("the copy: %.*s\n", (int)(n > 0 ? n : 0), buf);
+    n = read(a[0], buf, sizeof buf);
+    printf("still in the first pipe: %.*s\n", (int)(n > 0 ? n : 0), buf);
+    errno = 0;
+    printf("tee onto the same pipe: %s\n", tee(a[0], a[1], 10, 0) < 0 ? errname(errno) : "ok");
+    errno = 0;
+    printf("tee from a non-pipe: %s\n", tee(0 + open("/", O_RDONLY), b[1], 10, 0) < 0 ? errname(errno) : "ok");
+    errno = 0;
+    printf("tee from a write end: %s\n", tee(a[1], b[1], 10, 0) < 0 ? errname(errno) : "ok");
+
+    char p1[] = "vm", p2[] = "splice";
+    struct iovec out[2] = {{p1, 2}, {p2, 6}};
+    printf("vmsplice into the write end: %zd\n", vmsplice(a[1], out, 2, 0));
+    char r1[3] = {0}, r2[6] = {0};
+    struct iovec in[2] = {{r1, 3}, {r2, 5}};
+    printf("vmsplice out of the read end: %zd (%.3s|%.5s)\n", vmsplice(a[0], in, 2, 0), r1, r2);
+    errno = 0;
+    printf("vmsplice of an empty pipe, SPLICE_F_NONBLOCK: %s\n",
+           vmsplice(a[0], in, 1, SPLICE_F_NONBLOCK) < 0 ? errname(errno) : "ok");
+    errno = 0;
+    printf("vmsplice on a non-pipe: %s\n", vmsplice(1 + open("/", O_RDONLY) - 1, out, 1, 0) < 0 ? errname(errno) : "ok");
+    for (int i = 0; i < 2; i++) {
+        close(a[i]);
+        close(b[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "--upper")) return upper_main();
@@ -561,6 +607,7 @@ int main(int argc, char **argv)
     redirect();
     exec_filter(argv[0]);
     pipeline();
+    tee_vmsplice();
     if (guest_failures) fprintf(stderr, "pipes: %d check(s) failed\n", guest_failures);
     return guest_failures ? 1 : 0;
 }
