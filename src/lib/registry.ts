@@ -64,8 +64,12 @@ function networkError(err: unknown, url: string, insecure: boolean): RegistryErr
   let hint = "check the registry name and your network";
   if (url.startsWith("https:") && /EPROTO|SSL|TLS|wrong version/i.test(String(cause?.message)))
     hint = `the registry may speak plain HTTP: use --insecure if you trust the network`;
-  else if (!insecure && !isLoopback(host) && detail === "ECONNREFUSED")
-    hint = "is the registry running? (uno uses https for registries that are not loopback)";
+  else if (detail === "ECONNREFUSED")
+    hint =
+      "nothing listens there: is the registry running and the port right?" +
+      (!insecure && !isLoopback(host) ? " (uno uses https unless loopback or --insecure)" : "");
+  else if (detail === "ENOTFOUND" || detail === "EAI_AGAIN")
+    hint = `the host name ${new URL(url).hostname} does not resolve: check the registry name`;
   return new RegistryError(`cannot reach ${url}: ${detail}; ${hint}`);
 }
 

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createSign } from "node:crypto";
+import { createHash, createSign } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -470,6 +470,100 @@ describe("uno pull from docker-registry", () => {
     const images = uno(["images"], { env });
     assert.equal(images.status, 0, images.stderr);
     assert.match(images.stdout, /test\/bb +1\.0/);
+  });
+
+  it("pulls Docker schema 2 media types (skopeo --format v2s2)", () => {
+    tool("skopeo", [
+      "copy",
+      "-q",
+      "--dest-tls-verify=false",
+      "--format",
+      "v2s2",
+      `oci:${layout}:bb`,
+      `docker://${open.host}/test/v2s2:1`,
+    ]);
+    const r = uno(["pull", `${open.host}/test/v2s2:1`]);
+    assert.equal(r.status, 0, r.stderr);
+    const im = Image.get(store, `${open.host}/test/v2s2:1`);
+    assert.equal(im.manifest.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(
+      im.manifest.layers[0]!.mediaType,
+      "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    );
+    requireKvm();
+    assert.equal(
+      uno(["run", `${open.host}/test/v2s2:1`]).stdout,
+      "pulled from a registry\namd64\n",
+    );
+  });
+
+  it("refuses a zstd layer with the loader's error, storing nothing", async () => {
+    const repo = "test/zstd";
+    const blob = async (data: Buffer): Promise<string> => {
+      const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+      const post = await fetch(`http://${open.host}/v2/${repo}/blobs/uploads/`, {
+        method: "POST",
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(post.status, 202);
+      const loc = new URL(post.headers.get("location")!, `http://${open.host}`);
+      loc.searchParams.set("digest", digest);
+      const put = await fetch(loc, {
+        method: "PUT",
+        body: new Uint8Array(data),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(put.status, 201, await put.text());
+      return digest;
+    };
+    const layer = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [`sha256:${"1".repeat(64)}`] },
+      }),
+    );
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: await blob(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.oci.image.layer.v1.tar+zstd",
+          digest: await blob(layer),
+          size: layer.length,
+        },
+      ],
+    });
+    const put = await fetch(`http://${open.host}/v2/${repo}/manifests/1`, {
+      method: "PUT",
+      headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+      body: manifest,
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(put.status, 201, await put.text());
+    const before = storeState();
+    const r = uno(["pull", `${open.host}/${repo}:1`]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /zstd layers are not supported yet/);
+    assert.deepEqual(storeState(), before);
+  });
+
+  it("says when nothing listens at a registry address", async () => {
+    const port = await freePort();
+    const r = uno(["pull", `127.0.0.1:${port}/a/b:1`]);
+    assert.equal(r.status, 125);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `cannot reach http://127.0.0.1:${port}/v2/a/b/manifests/1: ECONNREFUSED; nothing listens there`,
+      ),
+    );
   });
 
   it("two pulls of the same image at once both succeed", async () => {
