@@ -35,6 +35,7 @@ import { Store } from "../lib/store.js";
 import { loadImages, type LoadOptions } from "../image/load.js";
 import { parseImageRef, registryHost, DOCKER_DOMAIN } from "../lib/reference.js";
 import { pullImage, type PullProgress } from "../lib/registry-pull.js";
+import { RegistryClient } from "../lib/registry.js";
 
 /** Bytes for people: "1.2MB" (docker's decimal units). */
 export function formatSize(n: number): string {
@@ -222,7 +223,7 @@ async function readStdin(): Promise<string> {
 
 async function loginAction(
   registry: string | undefined,
-  flags: { username?: string; passwordStdin?: boolean },
+  flags: { username?: string; passwordStdin?: boolean; insecure?: boolean },
 ): Promise<void> {
   if (!flags.passwordStdin || flags.username === undefined)
     throw new UsageError(
@@ -231,7 +232,12 @@ async function loginAction(
   const password = await readStdin();
   if (password === "") throw new UsageError("uno login: the password on standard input is empty");
   const domain = loginDomain(registry);
-  saveCredentials(domain, { username: flags.username, password });
+  const credentials = { username: flags.username, password };
+  await new RegistryClient(domain, "", {
+    credentials,
+    insecure: flags.insecure ?? false,
+  }).ping();
+  saveCredentials(domain, credentials);
   process.stdout.write(`Login Succeeded (credentials for ${domain} stored)\n`);
 }
 
@@ -277,6 +283,7 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
     .argument("[registry]", "host[:port] (default docker.io)")
     .option("-u, --username <user>", "user name")
     .option("--password-stdin", "read the password from standard input")
+    .option("--insecure", "use plain HTTP (always the case for loopback registries)")
     .action(loginAction);
 
   program

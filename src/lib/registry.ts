@@ -139,7 +139,9 @@ export class RegistryClient {
         `${this.domain}: refusing to send credentials to ${url} over plain HTTP`,
       );
     if (p.service) url.searchParams.set("service", p.service);
-    url.searchParams.set("scope", p.scope ?? `repository:${this.repository}:pull`);
+    // A ping (/v2/) names no repository: the token then only proves who we are.
+    const scope = p.scope ?? (this.repository ? `repository:${this.repository}:pull` : undefined);
+    if (scope !== undefined) url.searchParams.set("scope", scope);
     const b = this.basic();
     const res = await this.send(url.toString(), { headers: b ? { authorization: b } : {} });
     if (res.status === 401 || res.status === 403)
@@ -153,7 +155,24 @@ export class RegistryClient {
 
   /** GET `path` of the repository, authenticating once when challenged. */
   async get(path: string, accept?: string): Promise<Response> {
-    const url = `${this.base}/v2/${this.repository}/${path}`;
+    return this.getUrl(`${this.base}/v2/${this.repository}/${path}`, accept);
+  }
+
+  /**
+   * Checks the credentials against the registry's base endpoint (/v2/), as `docker login`
+   * does, so `uno login` does not store a wrong password.
+   * @throws UnauthorizedError, RegistryError
+   */
+  async ping(): Promise<void> {
+    const res = await this.getUrl(`${this.base}/v2/`);
+    if (!res.ok)
+      throw new RegistryError(
+        `${this.base}/v2/ is not a registry API (${await RegistryClient.describe(res)})`,
+      );
+    await res.body?.cancel();
+  }
+
+  private async getUrl(url: string, accept?: string): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
       if (accept) headers.accept = accept;

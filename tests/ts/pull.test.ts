@@ -601,13 +601,14 @@ describe("uno pull from docker-registry", () => {
         r.stderr,
         new RegExp(`${reg.host}: authentication required .*uno login ${reg.host}`),
       );
+      // A wrong password is refused by the registry at login and not stored.
       const wrong = uno(["login", "-u", "alice", "--password-stdin", reg.host], {
         env,
         input: "nope\n",
       });
-      assert.equal(wrong.status, 0, wrong.stderr);
-      const w = uno(["pull", ref], { env });
-      assert.match(w.stderr, /authentication failed/);
+      assert.equal(wrong.status, 125);
+      assert.match(wrong.stderr, new RegExp(`${reg.host}: authentication failed`));
+      assert.equal(fs.existsSync(path.join(env.UNO_HOME, "auth.json")), false);
       const l = uno(["login", "--username", "alice", "--password-stdin", reg.host], {
         env,
         input: "s3cret\n",
@@ -632,6 +633,17 @@ describe("uno pull from docker-registry", () => {
         env: { ...env, UNO_HOME: path.join(work, "home-docker") },
       });
       assert.equal(p.status, 0, p.stderr);
+      // Wrong ones there: the pull says authentication failed (not "required").
+      const bad = Buffer.from("alice:wrong").toString("base64");
+      fs.writeFileSync(
+        path.join(env.HOME, ".docker", "config.json"),
+        JSON.stringify({ auths: { [reg.host]: { auth: bad } } }),
+      );
+      const w = uno(["pull", `${reg.host}/private/bb:1`], {
+        env: { ...env, UNO_HOME: path.join(work, "home-docker") },
+      });
+      assert.equal(w.status, 125);
+      assert.match(w.stderr, /authentication failed .*check the credentials/);
     });
   });
 
@@ -691,10 +703,14 @@ describe("uno pull from docker-registry", () => {
         const url = new URL(req.url!, "http://x");
         const scope = url.searchParams.get("scope");
         requests.push({ auth: req.headers.authorization, scope });
-        const user =
-          req.headers.authorization === `Basic ${Buffer.from("bob:pw").toString("base64")}`
-            ? "bob"
-            : undefined;
+        const given = req.headers.authorization;
+        // Like real token servers: wrong credentials get 401, none get an anonymous token.
+        if (given !== undefined && given !== `Basic ${Buffer.from("bob:pw").toString("base64")}`) {
+          res.statusCode = 401;
+          res.end();
+          return;
+        }
+        const user = given !== undefined ? "bob" : undefined;
         res.setHeader("content-type", "application/json");
         res.end(JSON.stringify({ token: jwt(scope ?? "repository:x:pull", user) }));
       });
@@ -729,8 +745,14 @@ describe("uno pull from docker-registry", () => {
       assert.match(anon.stderr, /authentication required/);
       assert.equal(requests.at(-1)!.auth, undefined, "anonymous token request sent credentials");
       assert.equal(requests.at(-1)!.scope, "repository:tok/bb:pull");
-      const l = uno(["login", "-u", "bob", "--password-stdin", reg.host], { env, input: "pw" });
+      const login = (pw: string): Promise<Out> =>
+        unoAsync(["login", "-u", "bob", "--password-stdin", reg.host], env, pw);
+      const bad = await login("nope");
+      assert.equal(bad.status, 125);
+      assert.match(bad.stderr, /authentication failed \(token server said 401\)/);
+      const l = await login("pw");
       assert.equal(l.status, 0, l.stderr);
+      assert.equal(requests.at(-1)!.scope, null, "login's token request names a repository");
       const p = await unoAsync(["pull", ref], env);
       assert.equal(p.status, 0, p.stderr);
       assert.match(p.stdout, new RegExp(`Image ID: ${bb().config}`));
