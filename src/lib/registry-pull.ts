@@ -248,7 +248,7 @@ async function fetchImage(
 }
 
 /**
- * Pulls `reference` into `store` and tags it (a pull by digest alone stays untagged).
+ * Pulls `reference` into `store` and tags it (a pull by digest stays untagged).
  * @throws BadReferenceError, ManifestUnknownError, UnauthorizedError, RegistryError,
  *   NoMatchingPlatformError, DigestMismatchError, UnsupportedMediaTypeError — store unchanged.
  */
@@ -269,8 +269,9 @@ export async function pullImage(
     fetched.bytes,
     `manifest ${fetched.digest} of ${formatImageRef(ref)}`,
   );
+  // A digest pins the image; a tag beside it is ignored, as docker does.
   const tags =
-    ref.tag !== undefined
+    ref.tag !== undefined && ref.digest === undefined
       ? [formatImageRef({ domain: ref.domain, path: ref.path, tag: ref.tag })]
       : [];
   const [image] = await commitImages(

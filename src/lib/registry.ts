@@ -97,19 +97,43 @@ export class RegistryClient {
     return c && `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
   }
 
+  /**
+   * fetch with a deadline that is not a limit on the whole transfer (a large layer may take
+   * minutes): `timeoutMs` for the answer's headers, then for each gap between body chunks.
+   */
   private async send(url: string, init: RequestInit): Promise<Response> {
+    const ms = this.opts.timeoutMs ?? 60_000;
+    const ctl = new AbortController();
+    // Unreferenced: an abandoned body (cancelled after a 401) must not keep the process alive.
+    const arm = (): NodeJS.Timeout => setTimeout(() => ctl.abort(), ms).unref();
+    let timer = arm();
+    let res: Response;
     try {
-      return await fetch(url, {
-        ...init,
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000),
-      });
+      res = await fetch(url, { ...init, signal: ctl.signal });
     } catch (err) {
-      if ((err as Error).name === "TimeoutError")
-        throw new RegistryError(
-          `${url}: no answer within ${(this.opts.timeoutMs ?? 60_000) / 1000} s`,
-        );
+      clearTimeout(timer);
+      if (ctl.signal.aborted) throw new RegistryError(`${url}: no answer within ${ms / 1000} s`);
       throw networkError(err, url, this.opts.insecure ?? false);
     }
+    if (res.body === null) {
+      clearTimeout(timer);
+      return res;
+    }
+    const rearm = (): void => {
+      clearTimeout(timer);
+      timer = arm();
+    };
+    rearm();
+    const watched = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, out) => {
+          rearm();
+          out.enqueue(chunk);
+        },
+        flush: () => clearTimeout(timer),
+      }),
+    );
+    return new Response(watched, { status: res.status, headers: res.headers });
   }
 
   /** Answers a challenge: sets `authorization` for the retry. */

@@ -23,7 +23,7 @@ import {
   parseImageRef,
   registryBaseUrl,
 } from "../../src/lib/reference.js";
-import { parseChallenge } from "../../src/lib/registry.js";
+import { parseChallenge, RegistryClient } from "../../src/lib/registry.js";
 import { parsePlatform } from "../../src/lib/registry-pull.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
@@ -294,6 +294,37 @@ describe("references", () => {
       variant: "v8",
     });
     assert.throws(() => parsePlatform("amd64"), /OS\/ARCH/);
+  });
+});
+
+describe("registry client timeouts", () => {
+  let server: http.Server;
+  let base: string;
+  before(async () => {
+    // /v2/r/blobs/slow: 8 chunks 150 ms apart; /v2/r/blobs/stall: one chunk, then nothing.
+    server = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      let n = 0;
+      const tick = (): void => {
+        res.write("x".repeat(100));
+        if (req.url?.endsWith("/slow") && ++n < 8) setTimeout(tick, 150);
+        else if (req.url?.endsWith("/slow")) res.end();
+      };
+      tick();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  after(() => server.closeAllConnections?.() ?? server.close());
+
+  it("limits the wait for each chunk, not the whole transfer", async () => {
+    const client = new RegistryClient(base, "r", { timeoutMs: 500 });
+    const slow = await client.get("blobs/slow");
+    assert.equal((await slow.text()).length, 800, "a steady transfer longer than the timeout");
+    const stall = await client.get("blobs/stall");
+    const started = Date.now();
+    await assert.rejects(stall.text(), /abort/i);
+    assert.ok(Date.now() - started < 5000, "the stalled body was not cut off");
   });
 });
 
