@@ -24,7 +24,7 @@ import {
   registryBaseUrl,
 } from "../../src/lib/reference.js";
 import { parseChallenge, RegistryClient } from "../../src/lib/registry.js";
-import { parsePlatform } from "../../src/lib/registry-pull.js";
+import { parsePlatform, pullImage } from "../../src/lib/registry-pull.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { requireKvm, ROOT } from "./guest-util.js";
@@ -325,6 +325,100 @@ describe("registry client timeouts", () => {
     const started = Date.now();
     await assert.rejects(stall.text(), /abort/i);
     assert.ok(Date.now() - started < 5000, "the stalled body was not cut off");
+  });
+});
+
+describe("pullImage against a scripted registry", () => {
+  // Serves a Docker manifest list → a schema-2 manifest of 6 layers, each blob answered after
+  // 200 ms, counting the blob requests in flight.
+  const layers = Array.from({ length: 6 }, (_, i) => Buffer.from(`layer ${i}\n`.repeat(50)));
+  const dg = (b: Buffer | string): string =>
+    `sha256:${createHash("sha256").update(b).digest("hex")}`;
+  const config = Buffer.from(
+    JSON.stringify({
+      os: "linux",
+      architecture: "amd64",
+      rootfs: { type: "layers", diff_ids: layers.map(dg) },
+    }),
+  );
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+    config: {
+      mediaType: "application/vnd.docker.container.image.v1+json",
+      digest: dg(config),
+      size: config.length,
+    },
+    layers: layers.map((l) => ({
+      mediaType: "application/vnd.docker.image.rootfs.diff.tar",
+      digest: dg(l),
+      size: l.length,
+    })),
+  });
+  const list = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.docker.distribution.manifest.list.v2+json",
+    manifests: [
+      {
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        digest: dg("x"),
+        size: 1,
+        platform: { os: "linux", architecture: "arm", variant: "v7" },
+      },
+      {
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        digest: dg(manifest),
+        size: manifest.length,
+        platform: { os: "linux", architecture: "amd64" },
+      },
+    ],
+  });
+  const blobs = new Map([config, ...layers].map((b) => [dg(b), b]));
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let server: http.Server;
+  let host: string;
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const url = req.url ?? "";
+      const m = /^\/v2\/s\/(manifests|blobs)\/(.+)$/.exec(url);
+      if (m?.[1] === "manifests") {
+        const body = m[2] === "list" ? list : m[2] === dg(manifest) ? manifest : undefined;
+        if (!body) return void res.writeHead(404).end();
+        res.writeHead(200, { "content-type": JSON.parse(body).mediaType }).end(body);
+        return;
+      }
+      const blob = m ? blobs.get(m[2]!) : undefined;
+      if (!blob) return void res.writeHead(404).end();
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200).end(blob);
+      }, 200);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  it("resolves a Docker manifest list, downloads layers 3 at a time, reports progress", async () => {
+    const s = new Store(path.join(work, "scripted-store"));
+    const done: string[] = [];
+    const r = await pullImage(s, `${host}/s:list`, {
+      progress: { layers: () => undefined, bytes: () => undefined, done: (d) => void done.push(d) },
+    });
+    assert.equal(r.manifest, dg(manifest));
+    assert.equal(r.config, dg(config));
+    assert.deepEqual(r.tags, [`${host}/s:list`]);
+    assert.equal(maxInFlight, 3, "layers were not fetched 3 at a time");
+    assert.deepEqual(done.sort(), layers.map(dg).sort());
+    for (const l of layers) assert.equal(s.hasBlob(dg(l)), true);
+    await assert.rejects(
+      pullImage(s, `${host}/s:list`, { platform: "linux/arm/v6" }),
+      /has no image for linux\/arm\/v6 \(it has: linux\/arm\/v7, linux\/amd64\)/,
+    );
   });
 });
 
