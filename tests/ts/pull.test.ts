@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, createSign } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -27,9 +27,16 @@ import { parseChallenge, RegistryClient } from "../../src/lib/registry.js";
 import { parsePlatform, pullImage } from "../../src/lib/registry-pull.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
-import { requireKvm, ROOT } from "./guest-util.js";
+import { requireKvm } from "./guest-util.js";
+import {
+  runTool,
+  storeStateOf,
+  UNO,
+  unoWithHome,
+  type Out,
+  type StoreState,
+} from "./image-util.js";
 
-const UNO = path.join(ROOT, "bin", "uno");
 const BUSYBOX = "/bin/busybox";
 const REGISTRY = "/usr/bin/docker-registry";
 
@@ -45,21 +52,7 @@ after(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-interface Out {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function uno(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Out {
-  const r = spawnSync(UNO, args, {
-    input: o.input ?? "",
-    env: { ...process.env, UNO_HOME: home, ...o.env },
-    timeout: 120_000,
-    maxBuffer: 64 << 20,
-  });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
+const uno = unoWithHome(home);
 
 /** `uno` without waiting (for two pulls at once); bounded by a timeout. */
 function unoAsync(args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<Out> {
@@ -75,16 +68,7 @@ function unoAsync(args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<O
   });
 }
 
-function tool(cmd: string, args: string[], input?: string): string {
-  const r = spawnSync(cmd, args, { cwd: work, maxBuffer: 64 << 20, input: input ?? "" });
-  assert.equal(
-    r.status,
-    0,
-    `${cmd} ${args.join(" ")} failed (${r.error?.message ?? r.status}): ${r.stderr?.toString()}` +
-      (r.error ? `; install it (scripts/setup.sh installs it)` : ""),
-  );
-  return r.stdout.toString();
-}
+const tool = (cmd: string, args: string[]): string => runTool(cmd, args, work);
 
 /** The manifest and config digests of tag `ref` in an OCI layout. */
 function layoutImage(ref: string): { manifest: string; config: string; size: number } {
@@ -194,16 +178,7 @@ function push(reg: Registry, tag: string, dest: string, creds?: string): void {
   ]);
 }
 
-/** What the store holds on disk: blob names, roots, temporary files, the index. */
-function storeState(s = store): { blobs: string[]; erofs: string[]; tmp: string[]; index: string } {
-  const ls = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d).sort() : []);
-  return {
-    blobs: ls(s.blobsDir),
-    erofs: ls(s.erofsDir),
-    tmp: ls(s.tmpDir),
-    index: fs.existsSync(s.indexPath) ? fs.readFileSync(s.indexPath, "utf8") : "",
-  };
-}
+const storeState = (s = store): StoreState => storeStateOf(s);
 
 // ---------------------------------------------------------------------------------------
 
