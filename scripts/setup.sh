@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # benchmarks (node dist/bench/run.js servers).
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static skopeo umoci clang lld libclang-rt-14-dev
           valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap
-          curl redis-tools iproute2 wrk)
+          curl redis-tools iproute2 wrk docker-registry apache2-utils openssl)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

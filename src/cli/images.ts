@@ -2,6 +2,8 @@
  * The image commands of the `uno` CLI, a thin layer over src/lib/image.ts and store.ts:
  *
  *   uno load [-i FILE]              docker save archive, OCI layout dir or tar (stdin without -i)
+ *   uno pull [--platform P] [--insecure] REF     from a registry (registry-pull.ts)
+ *   uno login [-u USER] [--password-stdin] REGISTRY, uno logout REGISTRY
  *   uno images [--format json]      uno image ls
  *   uno tag SOURCE TARGET
  *   uno rmi [-f] IMAGE...           uno image rm
@@ -12,7 +14,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { findCredentials, removeCredentials, saveCredentials } from "../lib/auth.js";
 import { UsageError } from "../lib/errors.js";
 import {
   collectGarbage,
@@ -28,7 +32,10 @@ import {
   tagImage,
 } from "../lib/image.js";
 import { Store } from "../lib/store.js";
-import { loadImages } from "../image/load.js";
+import { loadImages, type LoadOptions } from "../image/load.js";
+import { parseImageRef, registryHost, DOCKER_DOMAIN } from "../lib/reference.js";
+import { pullImage, type PullProgress } from "../lib/registry-pull.js";
+import { RegistryClient } from "../lib/registry.js";
 
 /** Bytes for people: "1.2MB" (docker's decimal units). */
 export function formatSize(n: number): string {
@@ -111,6 +118,129 @@ async function rmiAction(refs: string[], flags: { force?: boolean }): Promise<vo
       process.stdout.write(line + "\n");
 }
 
+/**
+ * Load and pull both build each image's root before indexing it: an image uno cannot run is
+ * refused, not stored; a root built before a later failure is collected again.
+ */
+async function storeWithRoots<T>(store: Store, fn: (opts: LoadOptions) => Promise<T>): Promise<T> {
+  try {
+    return await fn({
+      prepare: async (im) => void (await Image.open(store, im.manifest).rootfs()),
+    });
+  } catch (err) {
+    await collectGarbage(store).catch(() => undefined);
+    throw err;
+  }
+}
+
+const short = (digest: string): string => digest.replace(/^sha256:/, "").slice(0, 12);
+
+/** Progress bars on a terminal. */
+function barProgress(): PullProgress & { stop(): void } {
+  const multi = new cliProgress.MultiBar(
+    {
+      format: "{id}: [{bar}] {value}/{total} bytes",
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  return {
+    layers: (ls) => {
+      for (const l of ls)
+        bars.set(
+          l.digest,
+          multi.create(l.size, l.cached ? l.size : 0, {
+            id: `${short(l.digest)}${l.cached ? " (already exists)" : ""}`,
+          }),
+        );
+    },
+    bytes: (d, n) => bars.get(d)?.update(n),
+    done: (d) => bars.get(d)?.update(bars.get(d)!.getTotal()),
+    stop: () => multi.stop(),
+  };
+}
+
+/** One line per event when stdout is not a terminal (logs, CI). */
+function lineProgress(): PullProgress & { stop(): void } {
+  const out = (s: string): boolean => process.stdout.write(s + "\n");
+  return {
+    layers: (ls) => {
+      for (const l of ls)
+        out(
+          `${short(l.digest)}: ${l.cached ? "already exists" : `downloading ${formatSize(l.size)}`}`,
+        );
+    },
+    bytes: () => undefined,
+    done: (d) => void out(`${short(d)}: done`),
+    stop: () => undefined,
+  };
+}
+
+async function pullAction(
+  reference: string,
+  flags: { platform: string; insecure?: boolean },
+): Promise<void> {
+  const ref = parseImageRef(reference);
+  const store = Store.open();
+  const progress = process.stdout.isTTY ? barProgress() : lineProgress();
+  const credentials = findCredentials(ref.domain);
+  process.stdout.write(`Pulling ${reference} from ${registryHost(ref.domain)}\n`);
+  let r;
+  try {
+    r = await storeWithRoots(store, (o) =>
+      pullImage(store, reference, {
+        ...o,
+        platform: flags.platform,
+        insecure: flags.insecure ?? false,
+        progress,
+        ...(credentials ? { credentials } : {}),
+      }),
+    );
+  } finally {
+    progress.stop();
+  }
+  process.stdout.write(`Digest: ${r.manifest}\nImage ID: ${r.config}\n`);
+  for (const t of r.tags) process.stdout.write(`Pulled: ${displayTag(t)}\n`);
+}
+
+/** The registry domain `uno login HOST` means ("docker.io" when none given). */
+function loginDomain(registry: string | undefined): string {
+  if (registry === undefined) return DOCKER_DOMAIN;
+  const host = registry.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return parseImageRef(`${host}/x`).domain;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
+
+async function loginAction(
+  registry: string | undefined,
+  flags: { username?: string; passwordStdin?: boolean; insecure?: boolean },
+): Promise<void> {
+  if (!flags.passwordStdin || flags.username === undefined)
+    throw new UsageError(
+      "uno login needs --username USER and --password-stdin (the password on standard input, so it is not in your shell history)",
+    );
+  const password = await readStdin();
+  if (password === "") throw new UsageError("uno login: the password on standard input is empty");
+  const domain = loginDomain(registry);
+  const credentials = { username: flags.username, password };
+  await new RegistryClient(domain, "", {
+    credentials,
+    insecure: flags.insecure ?? false,
+  }).ping();
+  saveCredentials(domain, credentials);
+  process.stdout.write(`Login Succeeded (credentials for ${domain} stored)\n`);
+}
+
 /** Registers the image commands on `program`. */
 export function registerImageCommands(program: Command, setExit: (code: number) => void): void {
   program
@@ -125,24 +255,48 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
           "uno load reads an archive from standard input: redirect one (< FILE) or give -i FILE",
         );
       const store = Store.open();
-      let images;
-      try {
-        images = await loadImages(
+      const images = await storeWithRoots(store, (o) =>
+        loadImages(
           store,
           flags.input !== undefined ? { file: flags.input } : { stream: process.stdin },
-          // Each image's root is built now: an image uno cannot run is refused, not stored.
-          { prepare: async (im) => void (await Image.open(store, im.manifest).rootfs()) },
-        );
-      } catch (err) {
-        // A root built for an image of this archive before another failed is not kept.
-        await collectGarbage(store).catch(() => undefined);
-        throw err;
-      }
+          o,
+        ),
+      );
       for (const im of images) {
         if (im.tags.length === 0) process.stdout.write(`Loaded image ID: ${im.config}\n`);
         for (const t of im.tags) process.stdout.write(`Loaded image: ${displayTag(t)}\n`);
       }
       setExit(0);
+    });
+
+  program
+    .command("pull")
+    .description("pull an image from a registry (OCI distribution API; docker.io by default)")
+    .argument("<reference>", "NAME[:TAG] or NAME@sha256:DIGEST, e.g. busybox, ghcr.io/o/app:1")
+    .option("--platform <os/arch>", "the image to take from a multi-platform index", "linux/amd64")
+    .option("--insecure", "use plain HTTP (always the case for loopback registries)")
+    .action(pullAction);
+
+  program
+    .command("login")
+    .description("store credentials for a registry (in the uno home, mode 0600)")
+    .argument("[registry]", "host[:port] (default docker.io)")
+    .option("-u, --username <user>", "user name")
+    .option("--password-stdin", "read the password from standard input")
+    .option("--insecure", "use plain HTTP (always the case for loopback registries)")
+    .action(loginAction);
+
+  program
+    .command("logout")
+    .description("forget the credentials uno stored for a registry")
+    .argument("[registry]", "host[:port] (default docker.io)")
+    .action((registry: string | undefined) => {
+      const domain = loginDomain(registry);
+      process.stdout.write(
+        removeCredentials(domain)
+          ? `Removed login credentials for ${domain}\n`
+          : `Not logged in to ${domain}\n`,
+      );
     });
 
   const images = (cmd: Command): Command =>

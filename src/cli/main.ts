@@ -4,7 +4,7 @@
  *   uno run [--memory SIZE] [-e KEY=VALUE]... [--env-file F] [-w DIR] [--entrypoint PATH]
  *           [-p [HOSTIP:][HOSTPORT:]GUESTPORT[/PROTO]]... [-P] [--network MODE]
  *           [--trace] [--verbose] [--keep] TARGET [ARGS...]
- *   uno run [OPTIONS] IMAGE [CMD...]       (a stored image; see images.ts for load/images/rmi/...)
+ *   uno run [OPTIONS] IMAGE [CMD...]       (a stored image; see images.ts for load/pull/images/...)
  *   uno version
  *
  * Exit status: the program's own status for `uno run`; 125 when uno itself fails (docker's
@@ -418,6 +418,7 @@ Examples:
   uno run -it rootfs/ -- /bin/sh           an interactive shell
   uno run -p 8080:80 rootfs/ -- /usr/sbin/nginx   host port 8080 to the guest's port 80
   uno run busybox:latest echo hi           a stored image (uno load); ARGS replace its Cmd
+  uno pull localhost:5000/app:1            an image from a registry (docker.io by default)
 `,
     )
     .action(async (target: string, args: string[], flags: RunFlags) => {

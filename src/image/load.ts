@@ -414,9 +414,9 @@ export async function loadImages(
   input: LoadInput,
   opts: LoadOptions = {},
 ): Promise<LoadedImage[]> {
-  return store.withLock(async () => {
-    const created = new Set<string>();
-    try {
+  return commitImages(
+    store,
+    async (created) => {
       let contents: Contents;
       if (input.file !== undefined && fs.statSync(input.file).isDirectory()) {
         contents = readLayoutDir(store, input.file, created);
@@ -425,18 +425,39 @@ export async function loadImages(
         if (!stream) throw new BadImageArchiveError("nothing to load");
         contents = await readArchive(store, stream, input.file ?? "standard input", created);
       }
-      let images: LoadedImage[];
       if (
         contents.small.has("index.json") &&
         (contents.small.has("oci-layout") || !contents.small.has("manifest.json"))
       )
-        images = await loadOciLayout(store, contents);
-      else if (contents.small.has("manifest.json"))
-        images = await loadDockerArchive(store, contents, created);
-      else
-        throw new BadImageArchiveError(
-          `${contents.name} is neither a docker save archive (manifest.json) nor an OCI image layout (index.json)`,
-        );
+        return loadOciLayout(store, contents);
+      if (contents.small.has("manifest.json")) return loadDockerArchive(store, contents, created);
+      throw new BadImageArchiveError(
+        `${contents.name} is neither a docker save archive (manifest.json) nor an OCI image layout (index.json)`,
+      );
+    },
+    opts,
+  ).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && input.file !== undefined)
+      throw new BadImageArchiveError(`cannot read ${input.file}: no such file or directory`);
+    throw err;
+  });
+}
+
+/**
+ * The step load and pull share: under the store's lock, `fill` stores blobs (adding the
+ * digests it created to `created`) and returns the images; each is prepared (its root built)
+ * and then indexed and tagged in one atomic index write. Blobs no image uses are dropped. On
+ * any error every blob `fill` created is removed again: the store is as it was.
+ */
+export async function commitImages(
+  store: Store,
+  fill: (created: Set<string>) => Promise<LoadedImage[]>,
+  opts: LoadOptions = {},
+): Promise<LoadedImage[]> {
+  return store.withLock(async () => {
+    const created = new Set<string>();
+    try {
+      const images = await fill(created);
       for (const im of images) await opts.prepare?.(im);
       await store.updateIndex((idx) => {
         const added = new Date().toISOString();
@@ -452,11 +473,23 @@ export async function loadImages(
       return images;
     } catch (err) {
       for (const d of created) store.removeBlob(d);
-      if ((err as NodeJS.ErrnoException).code === "ENOENT" && input.file !== undefined)
-        throw new BadImageArchiveError(`cannot read ${input.file}: no such file or directory`);
       throw err;
     }
   });
+}
+
+/**
+ * Checks a stored manifest against the same rules as a loaded one (media types, config,
+ * diff_ids count, every blob present with its descriptor's size); `name` says where it came
+ * from in messages.
+ */
+export function checkStoredManifest(
+  store: Store,
+  manifestDigest: string,
+  name: string,
+): Promise<Manifest> {
+  const c: Contents = { name, small: new Map(), stored: new Map(), links: new Map() };
+  return checkManifest(store, c, manifestDigest);
 }
 
 /** The manifest digest itself, its config and its layers. */

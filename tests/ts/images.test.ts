@@ -25,6 +25,7 @@ import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { DigestMismatchError } from "../../src/lib/image-errors.js";
 import { requireKvm, ROOT } from "./guest-util.js";
+import { runTool, storeStateOf, unoWithHome, type StoreState } from "./image-util.js";
 
 const UNO = path.join(ROOT, "bin", "uno");
 const BUSYBOX = "/bin/busybox";
@@ -38,33 +39,8 @@ const isRoot = process.getuid?.() === 0;
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-interface Out {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function uno(args: string[], o: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Out {
-  const r = spawnSync(UNO, args, {
-    input: o.input ?? "",
-    env: { ...process.env, UNO_HOME: home, ...o.env },
-    timeout: 120_000,
-    maxBuffer: 64 << 20,
-  });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
-
-/** Runs a tool that must succeed. */
-function tool(cmd: string, args: string[], cwd = work): string {
-  const r = spawnSync(cmd, args, { cwd, maxBuffer: 64 << 20 });
-  assert.equal(
-    r.status,
-    0,
-    `${cmd} ${args.join(" ")} failed (${r.error?.message ?? r.status}): ${r.stderr?.toString()}` +
-      (r.error ? `; install it (scripts/setup.sh installs ${cmd})` : ""),
-  );
-  return r.stdout.toString();
-}
+const uno = unoWithHome(home);
+const tool = (cmd: string, args: string[], cwd = work): string => runTool(cmd, args, cwd);
 
 interface TarEntry {
   name: string;
@@ -297,16 +273,7 @@ function umociTree(ref: string, from = layout): Map<string, FileInfo> {
   return snapshot(path.join(bundle, "rootfs"));
 }
 
-/** What the store holds on disk: blob names, roots, temporary files. */
-function storeState(): { blobs: string[]; erofs: string[]; tmp: string[]; index: string } {
-  const ls = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d).sort() : []);
-  return {
-    blobs: ls(store.blobsDir),
-    erofs: ls(store.erofsDir),
-    tmp: ls(store.tmpDir),
-    index: fs.existsSync(store.indexPath) ? fs.readFileSync(store.indexPath, "utf8") : "",
-  };
-}
+const storeState = (): StoreState => storeStateOf(store);
 
 /** A raw tar header (GNU magic) with any type flag; sizes past 8 GiB in base-256. */
 function rawHeader(name: string, type: string, size: bigint): Buffer {
