@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BadImageArchiveError, UnsupportedMediaTypeError } from "../lib/image-errors.js";
+import { BadReferenceError, DOCKER_DOMAIN, parseImageRef, repositoryOf } from "../lib/reference.js";
 
 export const MT = {
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
@@ -133,7 +134,7 @@ export function parseJson<T>(
 // ---------------------------------------------------------------------------------------
 // References
 
-export const DEFAULT_DOMAIN = "docker.io";
+const DEFAULT_DOMAIN = DOCKER_DOMAIN;
 
 /** A parsed image reference: repository with registry domain, and a tag and/or digest. */
 export interface Reference {
@@ -143,44 +144,22 @@ export interface Reference {
   digest?: string;
 }
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
 /**
  * Parses "name[:tag][@sha256:…]" with docker's defaults (docker.io, library/, latest when
- * neither tag nor digest). Returns undefined when `s` is not a valid reference.
+ * neither tag nor digest), by the same rules as `uno pull` (src/lib/reference.ts). Returns
+ * undefined when `s` is not a valid reference.
  */
 export function parseReference(s: string): Reference | undefined {
-  let rest = s;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
+  let r;
+  try {
+    r = parseImageRef(s);
+  } catch (err) {
+    if (err instanceof BadReferenceError) return undefined;
+    throw err;
   }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return undefined;
-  }
-  if (rest === "" || rest.length > 255) return undefined;
-  const parts = rest.split("/");
-  let domain = DEFAULT_DOMAIN;
-  const first = parts[0]!;
-  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
-    domain = first;
-    parts.shift();
-    if (!/^[A-Za-z0-9.-]+(?::\d+)?$/.test(domain)) return undefined;
-  }
-  if (!parts.every((p) => COMPONENT.test(p))) return undefined;
-  if (domain === DEFAULT_DOMAIN && parts.length === 1) parts.unshift("library");
-  const ref: Reference = { repository: `${domain}/${parts.join("/")}` };
-  if (tag === undefined && digest === undefined) tag = "latest";
-  if (tag !== undefined) ref.tag = tag;
-  if (digest !== undefined) ref.digest = digest;
+  const ref: Reference = { repository: repositoryOf(r) };
+  if (r.tag !== undefined) ref.tag = r.tag;
+  if (r.digest !== undefined) ref.digest = r.digest;
   return ref;
 }
 
