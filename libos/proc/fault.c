@@ -48,9 +48,8 @@ void exception_dispatch(struct regs *r)
         addr = (u64)hc->ret;
         /* A page of a lazy area, touched first: filled, and the app goes on. */
         int filled = (r->error & 1) ? 0 : mm_fault_in(addr, r->error & 2, r->error & 16);
-        /* Every register as it was (not a syscall's return, which clobbers rcx and r11);
-         * the cpl3 return writes just below the app's red zone, so that must be there. */
-        if (filled > 0 && user_ok((void *)(r->rsp - 256), 256, PROT_WRITE)) {
+        /* Every register as it was (not a syscall's return, which clobbers rcx and r11). */
+        if (filled > 0 && platform_return_full_ok(r)) {
             big_unlock();
             arch_return_full(r);
         }

@@ -14,6 +14,7 @@
  */
 #include "platform.h"
 #include "proc/thread.h"
+#include "mm/mm.h"
 
 u8 platform_native_mode; /* read by entry.S to pick the return path */
 static bool smap;
@@ -50,6 +51,11 @@ const char *platform_init(const struct uno_bootinfo *bi)
 }
 
 const char *platform_name(void) { return platform_native_mode ? "native" : "cpl3"; }
+
+bool platform_return_full_ok(const struct regs *frame)
+{
+    return platform_native_mode || user_ok((void *)(frame->rsp - 144), 16, PROT_WRITE);
+}
 
 void platform_user_access_begin(void)
 {

@@ -43,6 +43,9 @@ u64 platform_get_gs(void);
 NORETURN void arch_enter_user(struct regs *frame);
 /* Back to the app with every register of the frame (rcx and r11 too). */
 NORETURN void arch_return_full(struct regs *frame);
+/* Can arch_return_full(frame) run now? On cpl3 it stores rflags and rip just below the app's
+ * red zone, so those 16 bytes must be writable app memory (a lazy stack's are filled). */
+bool platform_return_full_ok(const struct regs *frame);
 
 /* After changing live page-table entries: make the change visible to this vCPU. */
 void platform_tlb_flush(u64 va, u64 len);
