@@ -107,6 +107,7 @@ struct uno_bootinfo {
     char uname_release[32];
     char hostname[64];
     char nameservers[128];    /* the host's non-loopback DNS servers, space-separated */
+    int32_t nice;             /* the host nice uno-vmm started with: the first thread's */
     uint32_t ngroups;         /* supplementary groups of the first process (--user) */
     uint32_t groups[UNO_BOOT_GROUPS_MAX];
 };
@@ -179,6 +180,8 @@ enum uno_hcall_nr {
                              * process's VMM, every thread), or UNO_CPUTIME_VCPU with arg[1] =
                              * vCPU n (its thread); ret = CPU ns in all, arg[2] out = the part
                              * that was the host kernel's (system time; 0 for another vCPU) */
+    UNO_HC_NICE = 20,       /* arg[0] = vCPU n, arg[1] = nice (-20..19): its thread's host nice;
+                             * only ever raised (a container has no CAP_SYS_NICE): -EACCES */
 };
 #define UNO_CPUTIME_PROCESS 0u
 #define UNO_CPUTIME_VCPU 1u

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -286,6 +287,9 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li)
     }
     bi->uid = v->cfg.uid;
     bi->gid = v->cfg.gid;
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    bi->nice = nice == -1 && errno ? 0 : nice;
     bi->ngroups = v->cfg.ngroups;
     memcpy(bi->groups, v->cfg.groups, sizeof bi->groups);
 

@@ -733,6 +733,9 @@ static int hypercall(struct vmm *v, uint32_t nr)
     case UNO_HC_MEMBARRIER:
         hc->ret = vcpu_membarrier(v);
         return 0;
+    case UNO_HC_NICE:
+        hc->ret = vcpu_nice(v, hc->arg[0], (int64_t)hc->arg[1]);
+        return 0;
     case UNO_HC_CPUTIME:
         hc->ret = vcpu_cputime(v, hc->arg[0], hc->arg[1], &hc->arg[2]);
         return 0;

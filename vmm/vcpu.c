@@ -366,6 +366,31 @@ int64_t vcpu_cputime(struct vmm *v, uint64_t which, uint64_t n, uint64_t *sys_ns
     return (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
+/* UNO_HC_NICE: the host nice of vCPU n's thread. Raised only: lowering it would use a host
+ * privilege (CAP_SYS_NICE) the guest must not borrow, as a container has none. */
+int64_t vcpu_nice(struct vmm *v, uint64_t n, int64_t nice)
+{
+    if (n >= UNO_MAX_VCPUS || nice < -20 || nice > 19)
+        return -EINVAL;
+    pthread_mutex_lock(&v->vcpu_lock);
+    struct vcpu *c = &v->vcpus[n];
+    int64_t res = 0;
+    if (c != this_vcpu && c->state != VCPU_RUNNING) {
+        res = -ESRCH;
+    } else {
+        errno = 0;
+        int now = getpriority(PRIO_PROCESS, (id_t)c->host_tid);
+        if (now == -1 && errno)
+            res = -errno;
+        else if (nice < now)
+            res = -EACCES;
+        else if (nice > now && setpriority(PRIO_PROCESS, (id_t)c->host_tid, (int)nice) < 0)
+            res = -errno;
+    }
+    pthread_mutex_unlock(&v->vcpu_lock);
+    return res;
+}
+
 /* In a fork's child: the other threads do not exist here. */
 void vcpu_forget_others(struct vmm *v)
 {

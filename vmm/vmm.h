@@ -154,6 +154,7 @@ int64_t vcpu_kick(struct vmm *v, uint64_t n);
 int64_t vcpu_membarrier(struct vmm *v);
 int64_t vcpu_affinity(struct vmm *v, uint64_t n, uint64_t mask);
 int64_t vcpu_cputime(struct vmm *v, uint64_t which, uint64_t n, uint64_t *sys_ns);
+int64_t vcpu_nice(struct vmm *v, uint64_t n, int64_t nice);
 int64_t vcpu_hostcall(struct vmm *v);
 struct uno_vcpu *vcpu_shared(struct vmm *v, struct vcpu *c); /* NULL if misplaced */
 void vcpu_route_signals(struct vmm *v);  /* process signals to a thread that takes them */

@@ -131,6 +131,7 @@ void libos_main(const struct uno_bootinfo *bi)
     phase("memory ready");
     proc_init();
     thread_init();
+    sched_init();
     signal_init();
     vfs_init();
     open_console();

@@ -5,6 +5,7 @@
 #include "thread.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
+#include "io/ring.h"
 #include "libos/string.h"
 #include "mm/mm.h"
 #include "sys/syscalls.h"
@@ -76,6 +77,83 @@ i64 sys_getcpu(u64 cpu, u64 node, u64 cache)
     if (node && copy_to_user((void *)node, &zero, 4))
         return -EFAULT;
     return 0;
+}
+
+/* Nice values: per thread, as on Linux, and real: each is its vCPU thread's host nice, set
+ * by the VMM. A container's rule (no CAP_SYS_NICE), whoever asks: a thread may be made
+ * nicer, never less nice than it is (EACCES). Other processes' and PRIO_PGRP/PRIO_USER
+ * are not offered (docs/architecture.md). */
+#define PRIO_PROCESS 0
+#define PRIO_USER 2
+static int nice_of[UNO_MAX_VCPUS];   /* the thread's nice */
+static int host_nice[UNO_MAX_VCPUS]; /* what its vCPU thread has on the host */
+
+static i64 set_host_nice(int index, int nice)
+{
+    struct uno_hcall *hc = platform_hcall_block();
+    hc->arg[0] = (u64)index;
+    hc->arg[1] = (u64)(i64)nice;
+    platform_hypercall(UNO_HC_NICE);
+    if (hc->ret == 0)
+        host_nice[index] = nice;
+    return hc->ret;
+}
+
+/* The thread PRIO_PROCESS's `who` names: 0 is the caller, the pid the main thread. */
+static i64 prio_target(u64 which, u64 who, struct cpu **t)
+{
+    if (which > PRIO_USER)
+        return -EINVAL;
+    if (which != PRIO_PROCESS)
+        return -EINVAL; /* groups and users: not offered */
+    if ((i64)(int)who < 0)
+        return -ESRCH;
+    *t = who == 0 ? this_cpu() : thread_find((int)who);
+    if (!*t && (int)who == proc.pid)
+        *t = this_cpu(); /* the main thread has exited: Linux still answers for the group */
+    if (*t)
+        return 0;
+    /* Another process of the instance exists but is not ours to change; else none. */
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_GETPGID, who, 0}};
+    return ring_call(&op) < 0 ? -ESRCH : -EPERM;
+}
+
+i64 sys_getpriority(u64 which, u64 who)
+{
+    struct cpu *t;
+    i64 r = prio_target(which, who, &t);
+    return r ? r : 20 - nice_of[t->index]; /* the system call's form: 40..1 */
+}
+
+i64 sys_setpriority(u64 which, u64 who, u64 prio)
+{
+    struct cpu *t;
+    i64 r = prio_target(which, who, &t);
+    if (r)
+        return r;
+    int nice = (int)MAX(-20, MIN(19, (i64)(int)prio));
+    if (nice < nice_of[t->index])
+        return -EACCES;
+    if (nice != host_nice[t->index] && (r = set_host_nice(t->index, nice)))
+        return r;
+    nice_of[t->index] = nice;
+    return 0;
+}
+
+/* The first thread: the nice uno-vmm was started with. */
+void sched_init(void)
+{
+    nice_of[0] = host_nice[0] = bootinfo->nice;
+}
+
+/* A new thread has its creator's nice (clone copies it); a reused vCPU's host thread may
+ * still have its last thread's. */
+void sched_thread_start(const struct cpu *parent, const struct cpu *child)
+{
+    int want = nice_of[parent->index];
+    nice_of[child->index] = want;
+    if (host_nice[child->index] != want)
+        set_host_nice(child->index, want);
 }
 
 void sched_fork_child(void)

@@ -192,6 +192,7 @@ i64 thread_clone(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
      * place before it runs, as Linux guarantees. */
     t->tid = (int)tid;
     nthreads++;
+    sched_thread_start(me, t);
     int v = (int)tid;
     if (flags & CLONE_PARENT_SETTID)
         copy_to_user((void *)ptid, &v, 4);

@@ -85,6 +85,8 @@ void hypercall_unlocked(u32 nr);
 
 /* sched.c */
 void sched_fork_child(void);
+void sched_init(void);
+void sched_thread_start(const struct cpu *parent, const struct cpu *child);
 
 /* futex.c */
 int futex_wake(u64 uaddr, int n, u32 bitset);

@@ -92,6 +92,8 @@ i64 sys_mkdirat(u64 dirfd, u64 path, u64 mode);
 i64 sys_mknod(u64 path, u64 mode, u64 dev);
 i64 sys_clock_settime(u64 clock, u64 ts);
 i64 sys_tee(u64 fd_in, u64 fd_out, u64 len, u64 flags);
+i64 sys_getpriority(u64 which, u64 who);
+i64 sys_setpriority(u64 which, u64 who, u64 prio);
 i64 sys_vmsplice(u64 fd, u64 iov, u64 nr_segs, u64 flags);
 i64 sys_settimeofday(u64 tv, u64 tz);
 i64 sys_mknodat(u64 dirfd, u64 path, u64 mode, u64 dev);

@@ -159,6 +159,8 @@ static const struct syscall_desc table[NR_SYSCALLS] = {
     SYS(131, sigaltstack, "pp"),
     SYS(133, mknod, "sox"),
     SYS(137, statfs, "sp"),
+    SYS(140, getpriority, "dd"),
+    SYS(141, setpriority, "ddd"),
     SYS(138, fstatfs, "dp"),
     SYS(158, arch_prctl, "xp"),
     SYS(157, prctl, "dxxxx"),

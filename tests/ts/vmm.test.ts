@@ -231,6 +231,21 @@ describe("--user: the first process's credentials", () => {
   });
 });
 
+describe("nice values, as a container has them", () => {
+  it("getpriority/setpriority/nice match Linux without CAP_SYS_NICE (a user namespace)", () => {
+    requireKvm();
+    for (const libc of ["musl", "glibc"]) {
+      const exe = path.join(ROOT, "build", "guest", libc, "priority");
+      requireFile(exe, "build the guest programs with `make guest-progs`");
+      const native = spawnSync("unshare", ["-U", "-r", exe], { encoding: "utf8", timeout: 30_000 });
+      assert.equal(native.status, 0, `unshare -U -r (a user namespace): ${native.stderr}`);
+      const uno = runUno(exe, []);
+      assert.equal(uno.status, 0, uno.stderr);
+      assert.equal(uno.stdout, native.stdout, `${libc}: uno vs native`);
+    }
+  });
+});
+
 describe("backends", () => {
   const hardware = ["kvm_intel", "kvm_amd"].some((m) => fs.existsSync(`/sys/module/${m}`));
   const pvm = fs.existsSync("/sys/module/kvm_pvm");
