@@ -5,10 +5,12 @@
  * `grep '^{'` gives the machine-readable results).
  *
  *   node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers]
- *                          [netloop] [--runs N] [--out FILE]
+ *                          [netloop] [images] [--runs N] [--out FILE]
  *
  * `servers` (nginx, redis-server: bench/servers.ts, then the loopback of `netloop`) needs root
- * and is not in the default set.
+ * and is not in the default set. Neither is `images` (bench/images.ts: uno pull and uno run
+ * IMAGE from a loopback docker-registry; needs docker-registry, skopeo, umoci; --runs defaults
+ * to 3 for it).
  *
  * The guest programs and the boot timer are built by `make bench` (bench/bench.mk) into
  * build/bench/. Images are packed with uno's own packer (src/image/rootfs.ts), as `uno run`
@@ -21,6 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { packDirectory, packElf } from "../src/image/rootfs.js";
+import { benchImages, type Series } from "./images.js";
 import { benchPython } from "./python.js";
 import { benchServers, type Row as ServerRow } from "./servers.js";
 
@@ -920,22 +923,67 @@ async function benchServersTable(results: Record<string, unknown>[]) {
   emit(text, { bench: "servers", ...opts, rows, loadavg: [load0, loadavg()] }, results);
 }
 
+// ---------------------------------------------------------------------------------------
+// images (issue 7 §8): uno pull vs skopeo copy + umoci unpack, uno run with the EROFS cached
+// vs not (bench/images.ts)
+
+async function benchImagesTable(runs: number, results: Record<string, unknown>[]) {
+  const load0 = loadavg();
+  const r = await benchImages({ root: ROOT }, runs);
+  const cell = (s: Series) => `${fmt(s.median, 2)} (${fmt(s.min, 2)}–${fmt(s.max, 2)})`;
+  const text =
+    `### Images: a ${fmt(r.image_mib, 1)} MiB image (busybox + 4 × 25 MiB random) from ` +
+    `docker-registry on 127.0.0.1; seconds, median (min–max) of ${runs} alternating runs ` +
+    `(load ${load0} → ${loadavg()})\n\n` +
+    table(
+      ["what", "uno", "peer", "uno / peer"],
+      [
+        [
+          "pull into a fresh home: `uno pull` (verify, flatten, EROFS) vs `skopeo copy` + `umoci unpack --rootless`",
+          cell(r.pull_s.uno),
+          cell(r.pull_s.peer),
+          fmt(r.pull_s.ratio, 2),
+        ],
+        [
+          "`uno run IMAGE /bin/busybox true`: EROFS deleted (rebuilt by run) vs cached (second run)",
+          cell(r.run_s.uncached),
+          cell(r.run_s.cached),
+          fmt(r.run_s.ratio, 2),
+        ],
+      ],
+    );
+  emit(text, { bench: "images", runs, ...r, loadavg: [load0, loadavg()] }, results);
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   let runs = 50;
+  let runsGiven = false;
   let outFile: string | undefined;
   const which = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === "--runs") runs = Number(argv[++i]);
-    else if (a === "--out") outFile = argv[++i];
+    if (a === "--runs") {
+      runs = Number(argv[++i]);
+      runsGiven = true;
+    } else if (a === "--out") outFile = argv[++i];
     else if (
-      ["boot", "syscalls", "file", "procs", "threads", "python", "servers", "netloop"].includes(a)
+      [
+        "boot",
+        "syscalls",
+        "file",
+        "procs",
+        "threads",
+        "python",
+        "servers",
+        "netloop",
+        "images",
+      ].includes(a)
     )
       which.add(a);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers] [netloop] [--runs N] [--out FILE]\n",
+        "usage: node dist/bench/run.js [boot] [syscalls] [file] [procs] [threads] [python] [servers] [netloop] [images] [--runs N] [--out FILE]\n",
       );
       return;
     } else die(`unknown argument ${a}`);
@@ -961,6 +1009,7 @@ async function main() {
   if (which.has("python")) await benchPythonTable(results);
   if (which.has("servers")) await benchServersTable(results);
   if (which.has("servers") || which.has("netloop")) await benchNetloop(results);
+  if (which.has("images")) await benchImagesTable(runsGiven ? runs : 3, results);
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (outFile) fs.writeFileSync(outFile, JSON.stringify({ machine: m, results }, null, 2) + "\n");
 }
