@@ -8,14 +8,13 @@
  *     rebuilds it) vs the second run in the same home (EROFS cached).
  * Wall-clock seconds of the whole command each. Nothing here fails on a slow number.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { startRegistry } from "../tests/ts/image-util.js";
 
-const REGISTRY = "/usr/bin/docker-registry";
 const BUSYBOX = "/bin/busybox";
 const DATA_FILES = 4;
 const DATA_MIB = 25;
@@ -71,51 +70,6 @@ function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
   return s;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** docker-registry on 127.0.0.1 (no auth), waited for at most 15 s. */
-async function startRegistry(dir: string, children: ChildProcess[]): Promise<string> {
-  if (!fs.existsSync(REGISTRY)) throw new Error(`${REGISTRY} is missing: install docker-registry`);
-  const port = await freePort();
-  const storage = path.join(dir, "storage");
-  fs.mkdirSync(storage, { recursive: true });
-  const config = [
-    "version: 0.1",
-    "log: {level: error}",
-    "storage:",
-    `  filesystem: {rootdirectory: ${storage}}`,
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-  ];
-  fs.writeFileSync(path.join(dir, "config.yml"), config.join("\n") + "\n");
-  const child = spawn(REGISTRY, ["serve", path.join(dir, "config.yml")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then(
-      (r) => r.status === 200 || r.status === 401,
-      () => false,
-    );
-    if (ok) return `127.0.0.1:${port}`;
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer in 15 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The OCI layout (tag 1): busybox-static as /bin/busybox and 4 × 25 MiB of random data. */
 function buildLayout(work: string, layout: string): number {
   const u = (...args: string[]): number => timed("umoci", args);
@@ -153,7 +107,7 @@ export async function benchImages(env: ImagesBenchEnv, runs: number): Promise<Im
   try {
     const layout = path.join(work, "layout");
     const mib = buildLayout(work, layout);
-    const host = await startRegistry(path.join(work, "registry"), children);
+    const { host } = await startRegistry(path.join(work, "registry"), children);
     const ref = `${host}/bench:1`;
     timed("skopeo", [
       "copy",

@@ -3,11 +3,12 @@
  * UNO_HOME, tools that must succeed, and a snapshot of the store's files.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Store } from "../../src/lib/store.js";
 import { ROOT } from "./guest-util.js";
+import { freePort } from "./proc-util.js";
 
 export const UNO = path.join(ROOT, "bin", "uno");
 
@@ -63,4 +64,55 @@ export function storeStateOf(store: Store): StoreState {
     tmp: ls(store.tmpDir),
     index: fs.existsSync(store.indexPath) ? fs.readFileSync(store.indexPath, "utf8") : "",
   };
+}
+
+export const REGISTRY = "/usr/bin/docker-registry";
+
+/** A docker-registry the caller started: its host:port and storage directory. */
+export interface Registry {
+  host: string;
+  storage: string;
+}
+
+/**
+ * Starts Debian's docker-registry on 127.0.0.1 (a free port, storage under `dir`, `auth` as
+ * YAML lines of its config) and waits at most 15 s for it to answer. The process goes onto
+ * `children`, for the caller to kill however things end.
+ */
+export async function startRegistry(
+  dir: string,
+  children: ChildProcess[],
+  auth: string[] = [],
+): Promise<Registry> {
+  if (!fs.existsSync(REGISTRY)) throw new Error(`${REGISTRY} is missing: install docker-registry`);
+  const port = await freePort();
+  const storage = path.join(dir, "storage");
+  fs.mkdirSync(storage, { recursive: true });
+  const config = [
+    "version: 0.1",
+    "log: {level: error}",
+    "storage:",
+    `  filesystem: {rootdirectory: ${storage}}`,
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    ...auth,
+  ];
+  fs.writeFileSync(path.join(dir, "config.yml"), config.join("\n") + "\n");
+  const child = spawn(REGISTRY, ["serve", path.join(dir, "config.yml")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  children.push(child);
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then(
+      (r) => r.status === 200 || r.status === 401,
+      () => false,
+    );
+    if (ok) return { host: `127.0.0.1:${port}`, storage };
+    if (Date.now() > deadline) throw new Error(`docker-registry did not answer in 15 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

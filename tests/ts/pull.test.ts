@@ -30,15 +30,17 @@ import { Store } from "../../src/lib/store.js";
 import { requireKvm } from "./guest-util.js";
 import {
   runTool,
+  startRegistry as startSharedRegistry,
   storeStateOf,
   UNO,
   unoWithHome,
   type Out,
+  type Registry,
   type StoreState,
 } from "./image-util.js";
+import { freePort } from "./proc-util.js";
 
 const BUSYBOX = "/bin/busybox";
-const REGISTRY = "/usr/bin/docker-registry";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "uno-pull-"));
 const home = path.join(work, "home");
@@ -112,57 +114,9 @@ function buildLayout(): void {
   u("raw", "add-layer", "--image", `${layout}:bb`, "--tag", "extra", `${work}/extra.tar`);
 }
 
-/** A free loopback port (the kernel's pick, released for the registry to take). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Registry {
-  host: string;
-  storage: string;
-}
-
-/** Starts docker-registry with `auth` (YAML lines) and waits (bounded) for it to answer. */
-async function startRegistry(name: string, auth: string[] = []): Promise<Registry> {
-  assert.ok(fs.existsSync(REGISTRY), `${REGISTRY} is missing: install Debian's docker-registry`);
-  const port = await freePort();
-  const dir = path.join(work, `registry-${name}`);
-  const storage = path.join(dir, "storage");
-  fs.mkdirSync(storage, { recursive: true });
-  const config = [
-    "version: 0.1",
-    "log: {level: error}",
-    "storage:",
-    `  filesystem: {rootdirectory: ${storage}}`,
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    ...auth,
-  ];
-  fs.writeFileSync(path.join(dir, "config.yml"), config.join("\n") + "\n");
-  const child = spawn(REGISTRY, ["serve", path.join(dir, "config.yml")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    assert.equal(child.exitCode, null, `docker-registry exited: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then(
-      (r) => r.status === 200 || r.status === 401,
-      () => false,
-    );
-    if (ok) return { host: `127.0.0.1:${port}`, storage };
-    assert.ok(Date.now() < deadline, `docker-registry did not answer within 15 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** docker-registry with `auth` (YAML lines), killed with the other children at the end. */
+function startRegistry(name: string, auth: string[] = []): Promise<Registry> {
+  return startSharedRegistry(path.join(work, `registry-${name}`), children, auth);
 }
 
 /** skopeo copies tag `tag` of the layout to the registry. */
