@@ -146,28 +146,11 @@ static void tb_pad(struct tbuf *b, u64 col)
 
 /* ------------------------------------------------------------------ process facts ----- */
 
-static const char *basename_of(const char *path)
-{
-    const char *b = path;
-    for (const char *p = path; *p; p++)
-        if (*p == '/' && p[1])
-            b = p + 1;
-    return b;
-}
-
-/* The command name: the program's base name, at most 15 bytes as in Linux. */
+/* The command name: what exec set (proc_set_comm) or PR_SET_NAME gave, at most 15 bytes. */
 static void comm_of(char out[16])
 {
-    if (proc.comm[0]) {
-        memcpy(out, proc.comm, 16);
-        return;
-    }
-    const char *b = basename_of(proc.exe);
-    size_t n = 0;
-    while (b[n] && b[n] != '/' && n < 15)
-        n++;
-    memcpy(out, b, n);
-    out[n] = 0;
+    memcpy(out, proc.comm, 16);
+    out[15] = 0;
 }
 
 struct memuse {

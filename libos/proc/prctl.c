@@ -46,15 +46,8 @@ i64 sys_prctl(u64 option, u64 a2, u64 a3, u64 a4, u64 a5)
         return 0;
     }
     case PR_GET_NAME: {
-        char name[16] = {0};
-        memcpy(name, proc.comm, sizeof name);
-        if (!name[0]) {
-            const char *b = proc.exe, *s;
-            while ((s = strchr(b, '/')))
-                b = s + 1;
-            memcpy(name, b, MIN(strlen(b), (size_t)15));
-        }
-        return copy_to_user((void *)a2, name, sizeof name);
+        /* Set at every exec (proc_set_comm), so there is always a name to give. */
+        return copy_to_user((void *)a2, proc.comm, sizeof proc.comm);
     }
     case PR_GET_DUMPABLE:
         return proc.dumpable;

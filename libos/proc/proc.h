@@ -33,7 +33,7 @@ struct proc {
     u32 suid, sgid, fsuid, fsgid;  /* saved and file-system ids (proc/cred.c) */
     u32 groups[NGROUPS_MAX];       /* supplementary groups */
     int ngroups;
-    char comm[16];                 /* PR_SET_NAME's; empty: the program's base name */
+    char comm[16];                 /* the command name: set at exec (proc_set_comm), PR_SET_NAME */
     int dumpable;                  /* PR_SET_DUMPABLE (1 at exec) */
     bool no_new_privs, keepcaps;   /* PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS */
     u64 timerslack_ns;
