@@ -60,9 +60,13 @@ class Session {
   readonly done: Promise<number>;
   private readonly child;
   constructor(cmd: string) {
-    this.child = spawn("script", ["-qefc", cmd, "/dev/null"], {
+    // script(1) runs the command with $SHELL -c. dash (CI's /bin/sh) does not exec a lone
+    // command: it would stay in the terminal's foreground group, die of the Ctrl-C, and script
+    // would report its 130 instead of uno's status. `exec` makes uno the session's process
+    // whatever the shell; SHELL is fixed so the caller's environment does not matter.
+    this.child = spawn("script", ["-qefc", `exec ${cmd}`, "/dev/null"], {
       stdio: ["pipe", "pipe", "inherit"],
-      env: { ...process.env, UNO_HOME: path.join(tmp, "home") },
+      env: { ...process.env, SHELL: "/bin/sh", UNO_HOME: path.join(tmp, "home") },
     });
     this.child.stdout.on("data", (b: Buffer) => (this.out += b.toString("utf8")));
     this.done = new Promise((resolve) => this.child.once("exit", (c) => resolve(c ?? -1)));
