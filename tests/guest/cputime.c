@@ -20,13 +20,20 @@ static long long clock_ns(clockid_t c)
 }
 
 /* Compute for `ms` of wall time. */
+/* Computes for `ms` of wall time and at least half of it in this thread's CPU time, so a
+ * loaded machine (where the thread gets a share of a core) still gives the clocks something
+ * to count; at most 5 s, so a clock that does not count ends the loop too. */
 static void spin(long long ms)
 {
-    long long end = clock_ns(CLOCK_MONOTONIC) + ms * MS;
+    long long w0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     volatile unsigned long x = 0;
-    while (clock_ns(CLOCK_MONOTONIC) < end)
+    for (;;) {
+        long long w = clock_ns(CLOCK_MONOTONIC) - w0;
+        if (w >= 5000 * MS || (w >= ms * MS && clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 >= ms * MS / 2))
+            break;
         for (int i = 0; i < 10000; i++)
             x += (unsigned long)i;
+    }
 }
 
 static long long rusage_ns(int who)
