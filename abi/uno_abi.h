@@ -306,6 +306,8 @@ enum uno_op {
                            * (S_IFIFO/S_IFSOCK/S_IFREG | permissions); devices: -EPERM */
     UNO_OP_TEE = 45,      /* handle = from, arg0 = to (pipes), arg3 = length -> bytes the
                            * host's tee copied; never waits */
+    UNO_OP_SEND_ASYNC = 46, /* handle (a connected stream socket), data[0..len) -> len; no
+                           * one waits for it: see "Asynchronous sends" */
     UNO_OP_MAX
 };
 
@@ -520,6 +522,19 @@ struct uno_dirent {
     char name[];
 };
 
+/*
+ * Asynchronous sends. A send on a connected stream socket whose bytes fit in a slot need not
+ * wait for the host: the libOS copies them into the ring (UNO_OP_SEND_ASYNC) and returns,
+ * and the VMM sends them in submission order, keeping what the host socket cannot take yet
+ * and sending it when it can (before anything else sent on that socket). The VMM says per
+ * handle whether this is allowed: UNO_SOCKST_ASYNC in sock_state[handle], set once the
+ * socket is established and cleared while its queue is long, after an error or a hang-up
+ * (so that the app sees the host's own error on its next, synchronous, send), after
+ * shutdown, and at close. The libOS only reads it; a stale bit costs nothing, since the
+ * VMM queues what it accepted and reports a failed asynchronous send at the next send.
+ */
+#define UNO_SOCKST_ASYNC 0x1u
+
 struct uno_ring {
     /* written by the guest */
     volatile uint32_t sq_tail;
@@ -532,6 +547,7 @@ struct uno_ring {
     uint32_t _pad1[13];
     struct uno_sqe sq[UNO_RING_ENTRIES];
     struct uno_cqe cq[UNO_RING_CQ_ENTRIES];
+    volatile uint8_t sock_state[UNO_MAX_HANDLES]; /* written by the host: UNO_SOCKST_* */
 };
 
 #define UNO_RING_HDR_BYTES 0x2000ull

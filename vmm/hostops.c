@@ -727,6 +727,9 @@ static int64_t op_splice(struct vmm *v, struct ring_req *r)
     int64_t oi = (int64_t)r->arg[1], oo = (int64_t)r->arg[2];
     if (oi < -1 || oo < -1 || r->arg[3] > (1ull << 30))
         return -EINVAL;
+    int qe = net_before_write(v, (uint32_t)r->arg[0]);
+    if (qe)
+        return qe;
     loff_t li = oi, lo = oo;
     ssize_t n = splice(in, oi >= 0 ? &li : NULL, out, oo >= 0 ? &lo : NULL, (size_t)r->arg[3],
                        SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -770,6 +773,7 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
     case UNO_OP_SOCK:
     case UNO_OP_SENDMSG:
     case UNO_OP_RECVMSG:
+    case UNO_OP_SEND_ASYNC:
         return net_op(v, r);
     case UNO_OP_PROC:
         return proc_op(v, r);
@@ -798,7 +802,7 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
         if (r->handle < 3 || handle_fd(v, r->handle) < 0)
             return -EBADF;
         if (v->handles[r->handle].sock)
-            net_close(v, v->handles[r->handle].sock);
+            net_close(v, r->handle, v->handles[r->handle].sock);
         else
             close(v->handles[r->handle].fd);
         v->handles[r->handle].fd = -1;
@@ -949,6 +953,10 @@ int64_t hostop_exec(struct vmm *v, struct ring_req *r)
  * until the VMM itself exits. */
 void hostops_close_all(struct vmm *v)
 {
+    /* What sockets were still to send outlives us (sendq.c). */
+    pthread_mutex_lock(&v->ring_lock);
+    sendq_exit(v);
+    pthread_mutex_unlock(&v->ring_lock);
     for (int h = 3; h < UNO_MAX_HANDLES; h++) {
         if (v->handles[h].fd >= 0) {
             close(v->handles[h].fd);

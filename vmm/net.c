@@ -119,12 +119,13 @@ static struct vsock *vsock_new(int family, int type, int protocol)
     return s;
 }
 
-void net_close(struct vmm *v, struct vsock *s)
+void net_close(struct vmm *v, uint32_t h, struct vsock *s)
 {
-    (void)v;
-    if (s->host_fd >= 0)
+    /* Unsent asynchronous bytes keep the connection's descriptor open until they are out. */
+    int kept = s->via != VIA_NONE && sendq_close(v, h, data_fd(s)) ? data_fd(s) : -1;
+    if (s->host_fd >= 0 && s->host_fd != kept)
         close(s->host_fd);
-    if (s->loop_fd >= 0)
+    if (s->loop_fd >= 0 && s->loop_fd != kept)
         close(s->loop_fd);
     for (int i = 0; i < s->npub; i++)
         close(s->pub[i]);
@@ -137,7 +138,7 @@ static int64_t install(struct vmm *v, struct vsock *s)
     int fd = s->loop_fd >= 0 ? s->loop_fd : s->host_fd;
     int h = alloc_handle(v, dup(fd), false); /* the dup is handles[].fd's own placeholder */
     if (h < 0) {
-        net_close(v, s);
+        net_close(v, UINT32_MAX, s);
         return h;
     }
     close(v->handles[h].fd);
@@ -677,6 +678,8 @@ static int64_t sock_connect(struct vmm *v, uint32_t h, struct vsock *s, struct r
     s->peer = to;
     s->peer_len = tl;
     refresh(v, h);
+    if (!err)
+        sendq_established(v, h, data_fd(s));
     return err;
 }
 
@@ -741,6 +744,8 @@ static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
     int64_t h = install(v, c);
     if (h < 0)
         return h;
+    if (c->type == SOCK_STREAM)
+        sendq_established(v, (uint32_t)h, data_fd(c));
     if (r->len >= 4 + alen) {
         memcpy(r->data, &alen, 4);
         memcpy(r->data + 4, &c->peer, alen);
@@ -1095,7 +1100,7 @@ static int msg_setup(struct vmm *v, struct ring_req *r, bool into_guest, struct 
     return map_iov(v, p->iov, m->niov, into_guest, iov);
 }
 
-static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
+static int64_t sock_sendmsg(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
 {
     struct msg_parts p;
     struct uno_msg m;
@@ -1150,8 +1155,27 @@ static int64_t sock_sendmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     } else if (s->via == VIA_NONE) {
         return is_inet(s->family) ? -EPIPE : s->type == SOCK_DGRAM ? -EDESTADDRREQ : -ENOTCONN;
     }
+    if (s->type == SOCK_STREAM && (err = sendq_before_send(v, h)))
+        return err;
     ssize_t n = sendmsg(data_fd(s), &mh, host_flags(m.flags));
+    if (n > 0 && s->type == SOCK_STREAM)
+        sendq_sent(v, h, data_fd(s));
     return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+}
+
+/* UNO_OP_SEND_ASYNC: bytes in the slot for a connected stream socket; nobody waits for the
+ * result, which the next send reports if it is an error (sendq.c). */
+static int64_t sock_send_async(struct vmm *v, uint32_t h, struct vsock *s, struct ring_req *r)
+{
+    if (s->type != SOCK_STREAM || s->listening || s->via == VIA_NONE)
+        return -ENOTCONN;
+    return sendq_async(v, h, data_fd(s), r->data, r->len);
+}
+
+int net_before_write(struct vmm *v, uint32_t h)
+{
+    struct vsock *s = sock_of(v, h);
+    return s && s->type == SOCK_STREAM ? sendq_before_send(v, h) : 0;
 }
 
 /* The source of a datagram from the instance's loopback, as the guest sees it. */
@@ -1278,7 +1302,10 @@ static int64_t pair_end(struct vmm *v, int fd, int type)
     s->via = VIA_LOOP;
     s->peer.ss_family = AF_UNIX;
     s->peer_len = sizeof(sa_family_t);
-    return install(v, s);
+    int64_t h = install(v, s);
+    if (h >= 0 && type == SOCK_STREAM)
+        sendq_established(v, (uint32_t)h, fd);
+    return h;
 }
 
 static int64_t op_sockpair(struct vmm *v, struct ring_req *r)
@@ -1331,6 +1358,8 @@ static int64_t op_sock(struct vmm *v, struct ring_req *r)
         if (s->via == VIA_NONE && !s->listening)
             return -ENOTCONN;
         int fd = s->listening ? s->loop_fd : data_fd(s);
+        if (!s->listening && sendq_shutdown(v, r->handle, (int)r->arg[1]))
+            return 0; /* the write side shuts once the queued bytes are out */
         return shutdown(fd, (int)r->arg[1]) < 0 ? -errno : 0;
     }
     case UNO_SOCK_GETNAME:
@@ -1365,6 +1394,9 @@ static int64_t op_sock(struct vmm *v, struct ring_req *r)
             return -EINVAL;
         if (s->listening || s->via == VIA_NONE)
             return s->type == SOCK_STREAM ? -ENOTCONN : -EDESTADDRREQ;
+        int qe = sendq_before_send(v, r->handle);
+        if (qe)
+            return qe;
         off_t o = (off_t)off;
         ssize_t n = sendfile(data_fd(s), in, off >= 0 ? &o : NULL, (size_t)r->arg[3]);
         return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
@@ -1393,11 +1425,14 @@ int64_t net_op(struct vmm *v, struct ring_req *r)
     case UNO_OP_SOCK:
         return op_sock(v, r);
     case UNO_OP_SENDMSG:
-    case UNO_OP_RECVMSG: {
+    case UNO_OP_RECVMSG:
+    case UNO_OP_SEND_ASYNC: {
         struct vsock *s = sock_of(v, r->handle);
         if (!s)
             return handle_fd(v, r->handle) < 0 ? -EBADF : -ENOTSOCK;
-        return r->op == UNO_OP_SENDMSG ? sock_sendmsg(v, s, r) : sock_recvmsg(v, s, r);
+        if (r->op == UNO_OP_SEND_ASYNC)
+            return sock_send_async(v, r->handle, s, r);
+        return r->op == UNO_OP_SENDMSG ? sock_sendmsg(v, r->handle, s, r) : sock_recvmsg(v, s, r);
     }
     default:
         return -ENOSYS;

@@ -940,9 +940,13 @@ static int64_t host_fork(struct vmm *v, struct proc_entry *c, bool vfork, struct
     }
     /* No ring work in flight: the libOS drained it, and the I/O thread is kept out. */
     pthread_mutex_lock(&v->ring_lock);
+    /* Queued socket sends go out first: the child shares the sockets, and what it sends must
+     * not overtake what we had sent. */
+    sendq_drain_all(v, 1000000000ull);
     fflush(NULL);
     pid_t h = fork();
     if (h == 0) {
+        sendq_forget_all(v);
         c->host_pid = getpid();
         c->vcpu_tid = gettid();
         this_vcpu->tid_entry = NULL; /* our tid was the parent's thread's; ours is the pid */

@@ -59,7 +59,7 @@ static bool op_has_handle(uint16_t op)
     case UNO_OP_WRITE: case UNO_OP_READ: case UNO_OP_CLOSE: case UNO_OP_FSTAT:
     case UNO_OP_GETDENTS: case UNO_OP_LSEEK: case UNO_OP_FTRUNCATE: case UNO_OP_FSYNC:
     case UNO_OP_SETFL: case UNO_OP_TTY: case UNO_OP_PIPECTL: case UNO_OP_FALLOCATE: case UNO_OP_SPLICE:
-    case UNO_OP_TEE:
+    case UNO_OP_TEE: case UNO_OP_SEND_ASYNC:
     case UNO_OP_EPOLL: case UNO_OP_TIMERFD: case UNO_OP_SIGNALFD:
         return true;
     default:
@@ -181,6 +181,8 @@ static void *io_thread(void *arg)
     block_init_thread();
     while (!v->stopping) {
         ring_serve(v, false);
+        if (sendq_busy())
+            sendq_wait(v, 0); /* sockets' queues move on while the ring keeps us busy */
         uint64_t until = now_ns(CLOCK_MONOTONIC) + 50000;
         while (!ring_pending(v) && now_ns(CLOCK_MONOTONIC) < until && !v->stopping)
             __builtin_ia32_pause();
@@ -188,19 +190,13 @@ static void *io_thread(void *arg)
             continue;
         __atomic_store_n(&ring->host_flags, UNO_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
         if (!ring_pending(v) && !v->stopping) {
-            /* Wait for the doorbell, or for PID 1's VMM to end (then so does this one). */
-            bool watch = instance_pidfd >= 0 && !proc_is_init(v);
-            struct pollfd p[2] = {{.fd = v->doorbell_fd, .events = POLLIN},
-                                  {.fd = watch ? instance_pidfd : -1, .events = POLLIN}};
-            if (poll(p, 2, -1) < 0 && errno != EINTR)
-                break;
-            if (p[1].revents)
+            /* Wait for the doorbell, a socket's queued sends (sendq.c), or PID 1's VMM to
+             * end (then so does this one). */
+            int w = sendq_wait(v, -1);
+            if (w == 1)
                 _exit(128 + SIGKILL);
-            uint64_t cnt;
-            if ((p[0].revents & POLLIN) && read(v->doorbell_fd, &cnt, sizeof cnt) < 0 &&
-                errno != EINTR)
+            if (w < 0)
                 break;
-            v->doorbells++;
         }
         __atomic_store_n(&ring->host_flags, 0, __ATOMIC_SEQ_CST);
     }
@@ -210,6 +206,10 @@ static void *io_thread(void *arg)
 int ring_start_io_thread(struct vmm *v)
 {
     pthread_mutex_init(&v->ring_lock, NULL);
+    if (sendq_start(v)) {
+        fprintf(stderr, "uno-vmm: cannot make the I/O thread's epoll set: %s\n", strerror(errno));
+        return -1;
+    }
     if (pthread_create(&v->io_thread, NULL, io_thread, v)) {
         fprintf(stderr, "uno-vmm: cannot start the I/O thread\n");
         return -1;

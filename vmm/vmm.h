@@ -209,7 +209,22 @@ int handle_poll_fds(struct vmm *v, uint32_t h, int *fds, int max);
 int net_init(struct vmm *v);                    /* the instance's name, published ports */
 int64_t net_op(struct vmm *v, struct ring_req *r); /* UNO_OP_SOCKET ... UNO_OP_RECVMSG */
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max);
-void net_close(struct vmm *v, struct vsock *s);
+void net_close(struct vmm *v, uint32_t h, struct vsock *s);
+int net_before_write(struct vmm *v, uint32_t h); /* a socket's queued sends go first */
+
+/* sendq.c — asynchronous sends: queues of what host sockets could not take yet */
+void sendq_established(struct vmm *v, uint32_t h, int fd); /* asynchronous sends allowed */
+void sendq_sent(struct vmm *v, uint32_t h, int fd);        /* a synchronous send went out */
+int64_t sendq_async(struct vmm *v, uint32_t h, int fd, const uint8_t *data, size_t len);
+int sendq_before_send(struct vmm *v, uint32_t h); /* 0, -EAGAIN, or a deferred error */
+int sendq_shutdown(struct vmm *v, uint32_t h, int how); /* 1: the write side waits */
+bool sendq_close(struct vmm *v, uint32_t h, int fd);    /* true: the queue closes fd */
+int sendq_start(struct vmm *v);          /* the I/O thread's epoll set (again after fork) */
+void sendq_forget_all(struct vmm *v);    /* a fork child: the queues are the parent's */
+int sendq_wait(struct vmm *v, int timeout_ms); /* 1: the instance ended; -1: error */
+bool sendq_busy(void);
+void sendq_drain_all(struct vmm *v, uint64_t budget_ns); /* before fork: send it all */
+void sendq_exit(struct vmm *v); /* at exit: a process of its own sends what is left */
 
 /* epoll.c — readiness: host epoll instances, timerfds, and the host eventfds that make
  * signalfds readable (UNO_OP_EPOLL, UNO_OP_TIMERFD, UNO_OP_SIGNALFD) */

@@ -139,6 +139,19 @@ done:
     return res;
 }
 
+/* After queueing asynchronous work: ring the doorbell if the host sleeps. Take the flag as
+ * we ring: one doorbell per host sleep, however many submissions follow before the I/O
+ * thread is scheduled again. Completions of async work are reaped by whoever waits next. */
+static void async_kick(void)
+{
+    mb();
+    if ((ring->host_flags & UNO_RING_NEED_WAKEUP) &&
+        (__atomic_exchange_n(&ring->host_flags, 0, __ATOMIC_SEQ_CST) & UNO_RING_NEED_WAKEUP))
+        platform_doorbell();
+    i64 ignored;
+    reap(0, &ignored);
+}
+
 void ring_write_async(u32 handle, const void *buf, size_t len)
 {
     const u8 *p = buf;
@@ -151,15 +164,26 @@ void ring_write_async(u32 handle, const void *buf, size_t len)
         p += n;
         len -= n;
     }
-    mb();
-    /* Take the flag as we ring: one doorbell per host sleep, however many writes follow
-     * before the I/O thread is scheduled again. */
-    if ((ring->host_flags & UNO_RING_NEED_WAKEUP) &&
-        (__atomic_exchange_n(&ring->host_flags, 0, __ATOMIC_SEQ_CST) & UNO_RING_NEED_WAKEUP))
-        platform_doorbell();
-    /* Completions of async writes are reaped by whoever waits next. */
-    i64 ignored;
-    reap(0, &ignored);
+    async_kick();
+}
+
+void *ring_async_slot(u32 *idx)
+{
+    *idx = slot_reserve();
+    return slots + (u64)*idx * UNO_RING_SLOT;
+}
+
+void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len)
+{
+    struct uno_sqe s = {.op = op, .handle = handle, .off = -1, .len = len};
+    submit(&s, idx);
+    async_kick();
+}
+
+bool ring_sock_async(u32 handle)
+{
+    return handle < UNO_MAX_HANDLES &&
+           (__atomic_load_n(&ring->sock_state[handle], __ATOMIC_ACQUIRE) & UNO_SOCKST_ASYNC);
 }
 
 void ring_flush(void)

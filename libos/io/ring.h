@@ -25,6 +25,13 @@ i64 ring_call(struct ring_op *op);
 /* Queue a write whose result nobody waits for (console output): no exit while the host's
  * I/O thread is busy. Splits writes larger than a slot. */
 void ring_write_async(u32 handle, const void *buf, size_t len);
+/* Asynchronous work of another kind (UNO_OP_SEND_ASYNC): the slot's data buffer to fill
+ * (nothing is submitted until ring_async_submit, so an abandoned slot costs nothing), then
+ * the submission. Both under the big lock, with nothing else in between. */
+void *ring_async_slot(u32 *idx);
+void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len);
+/* The host allows asynchronous sends on this socket handle now (UNO_SOCKST_ASYNC). */
+bool ring_sock_async(u32 handle);
 /* Wait until the host has completed everything submitted. */
 void ring_flush(void);
 /* Bytes one ring operation can carry. */

@@ -500,12 +500,48 @@ static i64 send_once(struct file *f, struct xfer *x)
     return ring_call(&op);
 }
 
+/* A send that need not wait for the host (abi: "Asynchronous sends"): a connected stream
+ * socket the VMM says is healthy, plain bytes that fit in a ring slot, no flags that change
+ * what the host does with them. Blocking or not makes no difference: all of it is taken. */
+static bool async_ok(struct file *f, const struct xfer *x, u64 total)
+{
+    if (sk(f)->type != SOCK_STREAM || !total || total > RING_MAX_IO || x->name || x->control ||
+        x->gpas || (x->flags & ~(u64)(MSG_NOSIGNAL | MSG_DONTWAIT)))
+        return false;
+    u64 sum = 0; /* the app's lengths, without the wrap-around a plain total may have */
+    for (u64 i = 0; i < x->niov; i++) {
+        if (x->iov[i].len > RING_MAX_IO - sum)
+            return false;
+        sum += x->iov[i].len;
+    }
+    return ring_sock_async(f->handle);
+}
+
+static i64 send_async(struct file *f, const struct xfer *x, u64 total)
+{
+    u32 idx;
+    u8 *slot = ring_async_slot(&idx), *at = slot;
+    for (u64 i = 0; i < x->niov; i++) {
+        const void *src = (const void *)x->iov[i].base;
+        u64 len = x->iov[i].len;
+        if (x->kernel)
+            memcpy(at, src, len);
+        else if (copy_from_user(at, src, len))
+            return -EFAULT; /* nothing submitted */
+        at += len;
+    }
+    ring_async_submit(idx, UNO_OP_SEND_ASYNC, f->handle, total);
+    return (i64)total;
+}
+
 static i64 do_send(struct file *f, struct xfer *x)
 {
     struct sock *s = sk(f);
     u64 total = iov_total(x->iov, x->niov), done = 0;
     for (u64 i = 0; x->gpas && i < x->ngpas; i++)
         total += x->gpas[i].len;
+    if (async_ok(f, x, total))
+        return send_async(f, x, total);
     bool nb = nonblocking(f, x->flags);
     for (;;) {
         x->skip = done;

@@ -368,6 +368,13 @@ for (const v of VARIANTS) {
           [],
         ],
         [
+          "sendq",
+          "sends that outrun the reader (TCP, AF_UNIX): EAGAIN and POLLOUT, bytes unsent at " +
+            "close/shutdown/exit arrive in order, a reset peer fails later sends",
+          {},
+          [],
+        ],
+        [
           "unixsock",
           "AF_UNIX stream/datagram/seqpacket sockets with path and abstract names, autobind, " +
             "addresses, a listener across fork",

@@ -57,6 +57,19 @@ describe("cost model", () => {
     assert.ok(exits <= lines / 20, `${exits} exits for ${lines} writes: too many`);
   });
 
+  it("small sends on a connected socket cost no exit each (asynchronous sends)", () => {
+    requireKvm();
+    const sends = 2000;
+    const r = runUno(prog("sendq"), ["count", String(sends)], { unoFlags: ["--verbose"] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `sent ${sends} x 50 bytes: ok, received in order: yes\n`);
+    // One line per VMM; the sender is PID 1, whose VMM ends last.
+    const all = [...r.stderr.matchAll(/(\d+) hypercall exits, (\d+) doorbells/g)];
+    assert.equal(all.length, 2, `two processes should report their exits:\n${r.stderr}`);
+    const exits = Number(all[1][1]);
+    assert.ok(exits <= sends / 20, `${exits} exits for ${sends} sends: too many`);
+  });
+
   it("--verbose names the backend and the boot phases", () => {
     requireKvm();
     const r = runUno(prog("hello"), [], { unoFlags: ["--verbose"] });

@@ -1707,6 +1707,112 @@ static void test_sockets(void)
     EQ(count_fds(), fds0); /* every host descriptor of the sockets closed */
 }
 
+/* ---------------------------------------------------------------- asynchronous sends */
+static uint8_t sq_byte(uint64_t i) { return (uint8_t)(i * 7 + (i >> 11)); }
+
+/* Reads what the host socket fd has (non-blocking), checking the byte stream from *at. */
+static bool sq_read_checked(int fd, uint64_t *at, bool *eof)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0)
+            *eof = true;
+        if (n <= 0)
+            return true;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != sq_byte(*at + (uint64_t)i))
+                return false;
+        *at += (uint64_t)n;
+    }
+}
+
+static int64_t sq_send(uint32_t h, uint64_t from, size_t len)
+{
+    uint8_t buf[UNO_RING_SLOT];
+    for (size_t i = 0; i < len; i++)
+        buf[i] = sq_byte(from + i);
+    struct uno_sqe sqe = {.op = UNO_OP_SEND_ASYNC, .handle = h, .len = len};
+    return submit(&sqe, buf, len);
+}
+
+static void test_sendq(void)
+{
+    int fds0 = count_fds();
+    struct uno_ring *ring = gpa_ptr(&V, UNO_GPA_RING, sizeof *ring);
+    struct uno_sqe sp = {.op = UNO_OP_SOCKPAIR, .arg = {AF_UNIX, SOCK_STREAM, 0}, .len = 8};
+    EQ(submit(&sp, NULL, 0), 8);
+    uint32_t h[2];
+    memcpy(h, slot, sizeof h);
+    CHECK(ring->sock_state[h[0]] & UNO_SOCKST_ASYNC, "a socketpair's end may send asynchronously");
+    int peer = V.handles[h[1]].fd;
+
+    /* Hostile submissions. */
+    struct uno_sqe bad = {.op = UNO_OP_SEND_ASYNC, .handle = 900, .len = 4};
+    EQ(submit(&bad, "abcd", 4), -EBADF);
+    bad.handle = 1;
+    EQ(submit(&bad, "abcd", 4), -ENOTSOCK);
+    bad.handle = UNO_MAX_HANDLES + 3;
+    EQ(submit(&bad, "abcd", 4), -EBADF);
+    bad.handle = h[0];
+    bad.len = UNO_RING_SLOT + 1;
+    EQ(submit(&bad, "abcd", 4), -EINVAL);
+    struct uno_sqe so = {.op = UNO_OP_SOCKET, .arg = {AF_INET, SOCK_STREAM, 0}};
+    int64_t lone = submit(&so, NULL, 0);
+    CHECK(!(ring->sock_state[lone] & UNO_SOCKST_ASYNC), "an unconnected socket may not");
+    EQ(sq_send((uint32_t)lone, 0, 16), -ENOTCONN);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)lone, 0, 0, 0), 0);
+
+    /* A reader that does not read: everything is accepted until the queue is long, then the
+     * handle's sends must be synchronous, and a synchronous one waits for the queue. */
+    uint64_t sent = 0;
+    while ((ring->sock_state[h[0]] & UNO_SOCKST_ASYNC) && sent < (64u << 20)) {
+        EQ(sq_send(h[0], sent, 16384), 16384);
+        sent += 16384;
+    }
+    CHECK(sent > 256u << 10 && sent < (64u << 20), "the queue took %llu bytes, then said stop",
+          (unsigned long long)sent);
+    memcpy(V.mem.ram + 4096, "x", 1);
+    EQ(msg_op(UNO_OP_SENDMSG, h[0], 4096, 1, 1, 0), -EAGAIN);
+    /* The reader reads: each synchronous attempt moves the queue on, in order. */
+    uint64_t got = 0;
+    bool eof = false, ok = true;
+    for (int i = 0; i < 10000 && got < sent; i++) {
+        ok = ok && sq_read_checked(peer, &got, &eof);
+        msg_op(UNO_OP_SENDMSG, h[0], 4096, 0, 1, 0); /* an empty send: the queue goes first */
+    }
+    ok = ok && sq_read_checked(peer, &got, &eof);
+    CHECK(ok && got == sent, "the reader got %llu of %llu bytes, in order: %s",
+          (unsigned long long)got, (unsigned long long)sent, ok ? "yes" : "no");
+    CHECK(ring->sock_state[h[0]] & UNO_SOCKST_ASYNC, "with the queue empty, asynchronous again");
+
+    /* Closed with a queue: the bytes still arrive, then the end of file. */
+    uint64_t more = sent;
+    while (more < sent + (1u << 20)) {
+        EQ(sq_send(h[0], more, 16384), 16384);
+        more += 16384;
+    }
+    EQ(h_op(UNO_OP_CLOSE, h[0], 0, 0, 0), 0);
+    CHECK(!(ring->sock_state[h[0]] & UNO_SOCKST_ASYNC), "a closed handle's state is cleared");
+    for (int i = 0; i < 10000 && !eof; i++) {
+        ok = ok && sq_read_checked(peer, &got, &eof);
+        sendq_drain_all(&V, 0); /* what the I/O thread does on EPOLLOUT */
+    }
+    CHECK(ok && eof && got == more, "after close: %llu of %llu bytes, then EOF: %s",
+          (unsigned long long)got, (unsigned long long)more, eof ? "yes" : "no");
+    EQ(h_op(UNO_OP_CLOSE, h[1], 0, 0, 0), 0);
+
+    /* The peer gone: the asynchronous send fails, the next send reports it. */
+    EQ(submit(&sp, NULL, 0), 8);
+    memcpy(h, slot, sizeof h);
+    EQ(h_op(UNO_OP_CLOSE, h[1], 0, 0, 0), 0);
+    EQ(sq_send(h[0], 0, 100), -EPIPE);
+    CHECK(!(ring->sock_state[h[0]] & UNO_SOCKST_ASYNC), "a broken connection sends synchronously");
+    EQ(msg_op(UNO_OP_SENDMSG, h[0], 4096, 1, 1, 0), -EPIPE);
+    EQ(h_op(UNO_OP_CLOSE, h[0], 0, 0, 0), 0);
+    EQ(count_fds(), fds0);
+}
+
 /* ---------------------------------------------------------------- readiness */
 /* epoll, timerfd, signalfd: every handle, count, length and sub-op the guest gives is
  * checked; nothing leaks a host descriptor. */
@@ -1875,6 +1981,7 @@ int main(int argc, char **argv)
     test_handles();
     test_breadth_ops();
     test_sockets();
+    test_sendq();
     test_readiness();
     test_ring_serve();
     test_io_thread();
