@@ -653,3 +653,8 @@ export async function saveImages(store: Store, refs: string[], out: Writable): P
   pack.finalize();
   await done;
 }
+
+/** What `p` is in an image's root, symlinks followed: "d", "f" + octal mode, or undefined. */
+export function statPath(summary: RootSummary, p: string): string | undefined {
+  return statInRoot(summary, p);
+}

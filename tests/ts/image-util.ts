@@ -3,7 +3,7 @@
  * UNO_HOME, tools that must succeed, and a snapshot of the store's files.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Store } from "../../src/lib/store.js";
@@ -115,4 +115,40 @@ export async function startRegistry(
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer in 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The Debian 12 root of scripts/debian-root.sh (built when missing: slow the first time). */
+export function debianRoot(): string {
+  return path.resolve(
+    ROOT,
+    execFileSync(path.join(ROOT, "scripts", "debian-root.sh"), {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 900_000,
+    }).trim(),
+  );
+}
+
+/**
+ * Makes `layout:ref`, an OCI layout holding the directory `root` as one layer, with umoci
+ * (init, new, unpack, a copy of the root into the bundle, repack), then `umoci config`
+ * with `config` options (e.g. ["--config.cmd", "sh"]) when given.
+ */
+export function umociLayout(
+  root: string,
+  layout: string,
+  ref: string,
+  work: string,
+  config: string[] = [],
+): void {
+  const u = (...args: string[]): string => runTool("umoci", args, work);
+  u("init", "--layout", layout);
+  u("new", "--image", `${layout}:${ref}`);
+  const bundle = path.join(work, `${ref}-bundle`);
+  u("unpack", "--image", `${layout}:${ref}`, bundle);
+  runTool("cp", ["-a", `${root}/.`, path.join(bundle, "rootfs")], work);
+  u("repack", "--image", `${layout}:${ref}`, bundle);
+  fs.rmSync(bundle, { recursive: true, force: true });
+  if (config.length > 0) u("config", "--image", `${layout}:${ref}`, ...config);
 }

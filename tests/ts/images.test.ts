@@ -14,7 +14,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -25,7 +25,14 @@ import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { DigestMismatchError } from "../../src/lib/image-errors.js";
 import { requireKvm, ROOT } from "./guest-util.js";
-import { runTool, storeStateOf, unoWithHome, type StoreState } from "./image-util.js";
+import {
+  debianRoot,
+  runTool,
+  storeStateOf,
+  umociLayout,
+  unoWithHome,
+  type StoreState,
+} from "./image-util.js";
 
 const UNO = path.join(ROOT, "bin", "uno");
 const BUSYBOX = "/bin/busybox";
@@ -979,34 +986,15 @@ describe("images", () => {
     let root = "";
 
     before(() => {
-      root = path.resolve(
-        ROOT,
-        execFileSync(path.join(ROOT, "scripts", "debian-root.sh"), {
-          cwd: ROOT,
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "inherit"],
-          timeout: 900_000,
-        }).trim(),
-      );
-      const u = (...args: string[]): string => tool("umoci", args);
-      u("init", "--layout", debLayout);
-      u("new", "--image", `${debLayout}:deb`);
-      const bundle = path.join(work, "deb-bundle");
-      u("unpack", "--image", `${debLayout}:deb`, bundle);
-      tool("cp", ["-a", `${root}/.`, path.join(bundle, "rootfs")]);
-      u("repack", "--image", `${debLayout}:deb`, bundle);
-      fs.rmSync(bundle, { recursive: true, force: true });
-      u(
-        "config",
-        "--image",
-        `${debLayout}:deb`,
+      root = debianRoot();
+      umociLayout(root, debLayout, "deb", work, [
         "--config.cmd",
         "python3",
         "--config.cmd",
         "-c",
         "--config.cmd",
         PY,
-      );
+      ]);
       const r = uno(["load", "-i", debLayout]);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(uno(["tag", layoutManifest(debLayout, "deb").digest, "deb:12"]).status, 0);

@@ -1,0 +1,523 @@
+/**
+ * uno build: Dockerfiles built into the store, RUN steps in uno micro-VMs.
+ *
+ * Expected results come from elsewhere: what a built image runs must print what the same
+ * busybox prints natively (or what chroot into the same Debian root prints); the files,
+ * owners and modes of a built image are read back with Debian's umoci (`uno save`, then
+ * `umoci unpack` as root), and the layers with tar-stream. Needs root, KVM, busybox-static,
+ * umoci and getfattr (Debian's attr).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createGunzip, gzipSync } from "node:zlib";
+import * as tar from "tar-stream";
+import { parseDockerfile } from "../../src/build/dockerfile.js";
+import { DockerfileError } from "../../src/build/errors.js";
+import { Image } from "../../src/lib/image.js";
+import { Store } from "../../src/lib/store.js";
+import { requireKvm } from "./guest-util.js";
+import { debianRoot, runTool, UNO, umociLayout, unoWithHome, type Out } from "./image-util.js";
+
+const BUSYBOX = "/bin/busybox";
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "uno-build-"));
+const home = path.join(work, "home");
+const store = new Store(path.join(home, "store"));
+const uno = unoWithHome(home);
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** A context directory with these files (string contents; a Buffer as is). */
+function context(name: string, files: Record<string, string | Buffer>): string {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [f, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), data);
+  }
+  return dir;
+}
+
+/** uno build with a longer timeout than other commands (RUN boots VMs, Debian is big). */
+function build(args: string[]): Out {
+  const out = spawnSync(UNO, ["build", ...args], {
+    env: { ...process.env, UNO_HOME: home },
+    timeout: 600_000,
+    maxBuffer: 64 << 20,
+  });
+  return { status: out.status, stdout: out.stdout.toString(), stderr: out.stderr.toString() };
+}
+
+function mustBuild(args: string[]): Out {
+  const r = build(args);
+  assert.equal(r.status, 0, `uno build ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+function run(image: string, args: string[] = [], flags: string[] = []): Out {
+  return uno(["run", ...flags, image, ...args]);
+}
+
+function mustRun(image: string, args: string[] = [], flags: string[] = []): string {
+  const r = run(image, args, flags);
+  assert.equal(r.status, 0, `uno run ${image} ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function inspect(image: string): {
+  Id: string;
+  Config: Record<string, unknown>;
+  RootFS: { diff_ids: string[] };
+} {
+  const r = uno(["inspect", image]);
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as ReturnType<typeof inspect>[])[0]!;
+}
+
+/** The image's config as stored (history included). */
+function storedConfig(image: string): Record<string, unknown> {
+  return JSON.parse(store.readBlob(Image.get(store, image).id).toString()) as Record<
+    string,
+    unknown
+  >;
+}
+
+interface Unpacked {
+  type: "file" | "dir" | "symlink" | "fifo" | "other";
+  mode: number;
+  uid: number;
+  gid: number;
+  ino: number;
+  target?: string;
+  data?: string;
+}
+
+/** `uno save` of `image`, unpacked by umoci as root: path → what it is. */
+function umociUnpack(image: string): Map<string, Unpacked> {
+  assert.equal(process.getuid?.(), 0, "comparing owners needs root");
+  const dir = fs.mkdtempSync(path.join(work, "save-"));
+  const tarFile = path.join(dir, "image.tar");
+  const r = uno(["save", "-o", tarFile, image]);
+  assert.equal(r.status, 0, r.stderr);
+  const layout = path.join(dir, "layout");
+  fs.mkdirSync(layout);
+  runTool("tar", ["-xf", tarFile, "-C", layout], dir);
+  const index = JSON.parse(fs.readFileSync(path.join(layout, "index.json"), "utf8")) as {
+    manifests: { annotations?: Record<string, string> }[];
+  };
+  const ref = index.manifests[0]!.annotations!["org.opencontainers.image.ref.name"]!;
+  const bundle = path.join(dir, "bundle");
+  runTool("umoci", ["unpack", "--image", `${layout}:${ref}`, bundle], dir);
+  const rootfs = path.join(bundle, "rootfs");
+  const out = new Map<string, Unpacked>();
+  const walk = (d: string): void => {
+    for (const n of fs.readdirSync(d)) {
+      const p = path.join(d, n);
+      const st = fs.lstatSync(p);
+      const e: Unpacked = {
+        type: st.isFile()
+          ? "file"
+          : st.isDirectory()
+            ? "dir"
+            : st.isSymbolicLink()
+              ? "symlink"
+              : st.isFIFO()
+                ? "fifo"
+                : "other",
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        ino: st.ino,
+      };
+      if (e.type === "symlink") e.target = fs.readlinkSync(p);
+      if (e.type === "file" && st.size < 4096) e.data = fs.readFileSync(p, "latin1");
+      out.set(`/${path.relative(rootfs, p)}`, e);
+      if (e.type === "dir") walk(p);
+    }
+  };
+  walk(rootfs);
+  return out;
+}
+
+/** The entries of an image's layer `i` (from the end when negative), read with tar-stream. */
+async function layerEntries(image: string, i: number): Promise<Map<string, tar.Header>> {
+  const im = Image.get(store, image);
+  const l = im.manifest.layers.at(i)!;
+  const extract = tar.extract();
+  fs.createReadStream(store.blobPath(l.digest)).pipe(createGunzip()).pipe(extract);
+  const out = new Map<string, tar.Header>();
+  for await (const e of extract) {
+    out.set(e.header.name.replace(/\/$/, ""), e.header);
+    e.resume();
+  }
+  return out;
+}
+
+const busyboxNative = (args: string[]): string => runTool(BUSYBOX, args, work);
+
+/** A base with busybox and its applets in /bin, /etc/passwd and /etc/group (built once). */
+const BASE = "bbase:1";
+function buildBase(): void {
+  const ctx = context("base", {
+    passwd: "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000:bob:/home/bob:/bin/sh\n",
+    group: "root:x:0:\nbob:x:1000:\nstaff:x:50:bob\n",
+    Dockerfile: `FROM scratch
+COPY busybox /bin/busybox
+COPY passwd group /etc/
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+CMD ["/bin/sh"]
+`,
+  });
+  fs.copyFileSync(BUSYBOX, path.join(ctx, "busybox"));
+  fs.chmodSync(path.join(ctx, "busybox"), 0o755);
+  mustBuild(["-t", BASE, ctx]);
+}
+
+describe("uno build", () => {
+  before(() => {
+    requireKvm();
+    buildBase();
+  });
+
+  it("COPY of a static binary onto scratch runs as the binary does natively", () => {
+    const ctx = context("static", {
+      Dockerfile: `FROM scratch\nCOPY bb /bin/busybox\nCMD ["/bin/busybox", "seq", "-s", ",", "3", "2", "11"]\n`,
+    });
+    fs.copyFileSync(BUSYBOX, path.join(ctx, "bb"));
+    fs.chmodSync(path.join(ctx, "bb"), 0o755);
+    const r = mustBuild(["-t", "static:1", ctx]);
+    assert.match(r.stdout, /^Step 1\/3 : FROM scratch$/m);
+    assert.match(r.stdout, /^Step 3\/3 : CMD /m);
+    assert.equal(mustRun("static:1"), busyboxNative(["seq", "-s", ",", "3", "2", "11"]));
+    assert.equal(
+      mustRun("static:1", ["/bin/busybox", "sha256sum", "/bin/busybox"]).split(" ")[0],
+      busyboxNative(["sha256sum", BUSYBOX]).split(" ")[0],
+    );
+    const c = inspect("static:1").Config;
+    assert.deepEqual(c.Cmd, ["/bin/busybox", "seq", "-s", ",", "3", "2", "11"]);
+    // -q prints the image ID only.
+    const q = mustBuild(["-q", "-t", "static:1", ctx]);
+    assert.equal(q.stdout.trim(), inspect("static:1").Id);
+  });
+
+  it("multi-stage: RUN's writable layer (whiteouts, owners, set-ID, links) and COPY --from", async () => {
+    const ctx = context("multi", {
+      Dockerfile: `FROM ${BASE} AS builder
+RUN mkdir /data && echo hello world | tr a-z A-Z > /data/up \\
+ && echo owned > /data/owned && chown 1000:50 /data/owned \\
+ && cp /bin/busybox /data/suid && chmod 4755 /data/suid && chmod 2711 /data \\
+ && ln -s up /data/link && ln /data/up /data/hard && mkfifo /data/fifo \\
+ && rm /bin/wc && seq 1 3 | wc -l > /data/count 2>/dev/null || seq 1 3 | busybox wc -l > /data/count
+
+FROM scratch
+COPY --from=0 /bin/busybox /bin/
+COPY --from=builder /data /data
+CMD ["/bin/busybox", "cat", "/data/up"]
+`,
+    });
+    mustBuild(["-t", "builder:1", "--target", "builder", ctx]);
+    mustBuild(["-t", "multi:1", ctx]);
+    // The RUN layer: a whiteout for the deleted /bin/wc, the guest's owners and set-ID bit.
+    const layer = await layerEntries("builder:1", -1);
+    assert.ok(layer.has("bin/.wh.wc"), `no whiteout for /bin/wc in ${[...layer.keys()].join(" ")}`);
+    assert.equal(layer.get("data/owned")?.uid, 1000);
+    assert.equal(layer.get("data/owned")?.gid, 50);
+    assert.equal((layer.get("data/suid")?.mode ?? 0) & 0o7777, 0o4755);
+    // One inode under two names: the first name in the tar is the file, the other a link to it.
+    const hard = [layer.get("data/hard"), layer.get("data/up")];
+    assert.deepEqual(
+      hard.map((h) => h?.type),
+      ["file", "link"],
+    );
+    assert.equal(hard[1]?.linkname, "data/hard");
+    assert.equal(layer.get("data/fifo")?.type, "fifo");
+    assert.equal(run("builder:1", ["/bin/wc", "/etc/passwd"]).status, 127);
+
+    const t = umociUnpack("multi:1");
+    assert.equal(t.get("/data/up")?.data, "HELLO WORLD\n");
+    assert.equal(t.get("/data/count")?.data, "3\n");
+    assert.deepEqual([t.get("/data/owned")?.uid, t.get("/data/owned")?.gid], [1000, 50]);
+    assert.equal(t.get("/data/suid")?.mode, 0o4755);
+    assert.equal(t.get("/data")?.mode, 0o2711);
+    assert.equal(t.get("/data/link")?.target, "up");
+    assert.equal(t.get("/data/hard")?.ino, t.get("/data/up")?.ino, "hard link kept");
+    assert.ok(!t.has("/bin/wc") && !t.has("/bin/sh"), "only the selected files are copied");
+    assert.equal(t.get("/bin/busybox")?.mode, 0o755);
+    assert.equal(mustRun("multi:1"), "HELLO WORLD\n");
+    assert.equal(
+      mustRun("multi:1", ["/bin/busybox", "stat", "-c", "%u:%g %a", "/data/owned"]),
+      "1000:50 644\n",
+    );
+  });
+
+  it("RUN with shell pipelines on a Debian image built by umoci", async () => {
+    const root = debianRoot();
+    const layout = path.join(work, "deb-layout");
+    umociLayout(root, layout, "deb", work);
+    const loaded = uno(["load", "-i", layout]);
+    assert.equal(loaded.status, 0, loaded.stderr);
+    const id = /Loaded image ID: (sha256:[0-9a-f]+)/.exec(loaded.stdout)?.[1];
+    assert.ok(id, loaded.stdout);
+    assert.equal(uno(["tag", id, "debbase:12"]).status, 0);
+    const ctx = context("deb", {
+      Dockerfile: `FROM debbase:12
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUN dpkg -l | grep -c '^ii' > /count \\
+ && rm -rf /usr/share/doc && mkdir /usr/share/doc && echo fresh > /usr/share/doc/only \\
+ && rm -rf /usr/share/man \\
+ && echo 'alice:x:1234:1234:Alice:/home/alice:/bin/sh' >> /etc/passwd \\
+ && echo 'alice:x:1234:' >> /etc/group && mkdir -p /home/alice && chown alice:alice /home/alice
+USER alice
+WORKDIR /home/alice
+RUN id -un > who && pwd >> who && ls -ld /home/alice | awk '{print $3":"$4}' >> who
+CMD ["sh", "-c", "cat /count; ls /usr/share/doc; cat who; ls /usr/share | grep -c '^man$'"]
+`,
+    });
+    mustBuild(["-t", "debrun:1", ctx]);
+    const native = spawnSync(
+      "/usr/sbin/chroot",
+      [root, "/bin/sh", "-c", "dpkg -l | grep -c '^ii'"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(native.status, 0, native.stderr);
+    const out = run("debrun:1");
+    assert.equal(
+      out.stdout,
+      `${native.stdout}only\nalice\n/home/alice\nalice:alice\n0\n`,
+      out.stderr,
+    );
+    // rm -rf + mkdir made /usr/share/doc opaque; /usr/share/man is a whiteout.
+    const diffs = await layerEntries("debrun:1", -2);
+    assert.ok(diffs.has("usr/share/doc/.wh..wh..opq"), "opaque /usr/share/doc");
+    assert.ok(diffs.has("usr/share/.wh.man"), "whiteout for /usr/share/man");
+    assert.equal(inspect("debrun:1").Config.User, "alice");
+  });
+
+  it("an unchanged rebuild runs no RUN; changing a COPYed file re-runs that step and later ones", () => {
+    const ctx = context("cache", {
+      "input.txt": "one\n",
+      Dockerfile: `FROM ${BASE}
+COPY input.txt /input.txt
+RUN head -c 16 /dev/urandom | od -An -tx1 > /random && cat /input.txt >> /random
+RUN head -c 16 /dev/urandom | od -An -tx1 > /random2
+CMD ["cat", "/random", "/random2"]
+`,
+    });
+    const first = mustBuild(["-t", "cache:1", ctx]);
+    assert.doesNotMatch(first.stdout, /Using cache/);
+    const id1 = inspect("cache:1").Id;
+    const r1 = mustRun("cache:1");
+    const again = mustBuild(["-t", "cache:1", ctx]);
+    assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 3, again.stdout);
+    assert.equal(inspect("cache:1").Id, id1, "same image ID");
+    assert.equal(mustRun("cache:1"), r1, "RUN did not run again");
+    // A new mtime only: the contents decide.
+    const input = path.join(ctx, "input.txt");
+    fs.utimesSync(input, new Date(), new Date(Date.now() + 10_000));
+    assert.equal((mustBuild(["-t", "cache:1", ctx]).stdout.match(/Using cache/g) ?? []).length, 3);
+    fs.writeFileSync(input, "two\n");
+    const changed = mustBuild(["-t", "cache:1", ctx]);
+    assert.doesNotMatch(changed.stdout, /Using cache/, "the COPY and both RUNs re-ran");
+    assert.notEqual(inspect("cache:1").Id, id1);
+    const r2 = mustRun("cache:1");
+    assert.notEqual(r2, r1);
+    assert.match(r2, /two\n/);
+    // --no-cache runs everything.
+    const nc = mustBuild(["--no-cache", "-t", "cache:1", ctx]);
+    assert.doesNotMatch(nc.stdout, /Using cache/);
+    assert.notEqual(mustRun("cache:1"), r2);
+  });
+
+  it("ARG, --build-arg, ENV substitution, WORKDIR, USER, EXPOSE, LABEL, SHELL, .dockerignore, ADD, globs, --chown", async () => {
+    const bundle = await tarGz([
+      { name: "bundle/", type: "directory" },
+      { name: "bundle/file", data: "from the archive\n" },
+    ]);
+    const ctx = context("features", {
+      ".dockerignore": "*.txt\n!keep.txt\n**/*.bak\n",
+      "keep.txt": "kept\n",
+      "drop.txt": "dropped\n",
+      "sub/x.bak": "bak\n",
+      "sub/y.conf": "conf\n",
+      "secret.conf": "secret\n",
+      "bundle.tar.gz": bundle,
+      Dockerfile: `ARG BASE=${BASE}
+FROM \${BASE}
+ARG GREETING=hello
+ENV APP_HOME=/srv/app NAME=\${GREETING:-none} ALT=\${NOPE:+alt} SET=\${GREETING:+set}
+ENV LEGACY a value with spaces
+WORKDIR $APP_HOME
+WORKDIR sub
+COPY *.txt sub ./
+COPY --chown=bob:staff --chmod=0640 secret.conf conf/
+ADD bundle.tar.gz /opt/
+SHELL ["/bin/sh", "-ec"]
+RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting; ls -A > listing
+USER bob
+EXPOSE 8080/tcp 53/udp
+LABEL org.example.k="v w" other=1
+HEALTHCHECK CMD true
+ENTRYPOINT echo "entry:" "$NAME"
+`,
+    });
+    const r = mustBuild(["--build-arg", "GREETING=bonjour", "-t", "feat:1", ctx]);
+    const hcLine =
+      fs
+        .readFileSync(path.join(ctx, "Dockerfile"), "utf8")
+        .split("\n")
+        .findIndex((l) => l.startsWith("HEALTHCHECK")) + 1;
+    assert.match(r.stderr, new RegExp(`warning: .*Dockerfile:${hcLine}: HEALTHCHECK is ignored`));
+    const c = inspect("feat:1").Config;
+    const env = c.Env as string[];
+    for (const e of [
+      "APP_HOME=/srv/app",
+      "NAME=bonjour",
+      "ALT=",
+      "SET=set",
+      "LEGACY=a value with spaces",
+    ])
+      assert.ok(env.includes(e), `${e} in ${env.join(" ")}`);
+    assert.ok(!env.some((e) => e.startsWith("GREETING=")), "build-args stay out of the image");
+    assert.equal(c.WorkingDir, "/srv/app/sub");
+    assert.equal(c.User, "bob");
+    assert.deepEqual(Object.keys(c.ExposedPorts as object).sort(), ["53/udp", "8080/tcp"]);
+    assert.deepEqual(c.Labels, { "org.example.k": "v w", other: "1" });
+    assert.deepEqual(c.Entrypoint, ["/bin/sh", "-ec", 'echo "entry:" "$NAME"']);
+    assert.equal(c.Cmd ?? null, null, "ENTRYPOINT resets the base's Cmd");
+    const history = storedConfig("feat:1").history as {
+      created_by: string;
+      empty_layer?: boolean;
+    }[];
+    assert.ok(history.some((h) => h.created_by.startsWith("RUN /bin/sh -ec ") && !h.empty_layer));
+    assert.ok(history.some((h) => h.created_by.startsWith("EXPOSE") && h.empty_layer));
+
+    assert.equal(mustRun("feat:1"), "entry: bonjour\n");
+    const look = (cmd: string): string =>
+      mustRun("feat:1", ["-c", cmd], ["--entrypoint", "/bin/sh"]);
+    assert.equal(look("cat greeting"), "bonjour from /srv/app/sub as 0\n");
+    // .dockerignore: keep.txt re-included, drop.txt and *.bak left out; sub's contents copied.
+    assert.equal(look("ls -A | sort | tr '\\n' ' '"), "conf greeting keep.txt listing y.conf \n");
+    assert.equal(
+      look("stat -c '%u:%g %a' conf/secret.conf; cat conf/secret.conf"),
+      "1000:50 640\nsecret\n",
+    );
+    assert.equal(look("cat /opt/bundle/file"), "from the archive\n");
+    assert.equal(look("id -u; pwd"), "1000\n/srv/app/sub\n");
+    const p = run("feat:1", [], ["-P", "--entrypoint", "/bin/true"]);
+    assert.equal(p.status, 0, p.stderr);
+  });
+
+  it("fails clearly: a failing RUN, syntax errors, unknown instructions, missing or escaping sources", () => {
+    const before = uno(["images", "--format", "json"]).stdout;
+    const fail = (
+      name: string,
+      dockerfile: string,
+      re: RegExp,
+      files: Record<string, string> = {},
+    ): Out => {
+      const ctx = context(`err-${name}`, { ...files, Dockerfile: dockerfile });
+      const r = build(["-t", `err-${name}:1`, ctx]);
+      assert.notEqual(r.status, 0, `${name} should fail:\n${r.stdout}`);
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      return r;
+    };
+    const r = fail(
+      "run",
+      `FROM ${BASE}\nRUN echo partial > /p && exit 3\n`,
+      /Dockerfile:2: the command '\/bin\/sh -c echo partial > \/p && exit 3' returned a non-zero code: 3/,
+    );
+    assert.equal(r.status, 1);
+    fail("syntax", `FROM ${BASE}\nENV A="unterminated\n`, /Dockerfile:2: unmatched "/);
+    fail("noargs", `FROM ${BASE}\nCOPY\n`, /Dockerfile:2: COPY requires at least one argument/);
+    fail("unknown", `FROM ${BASE}\nFROB x\n`, /Dockerfile:2: unknown instruction: FROB/);
+    fail("first", `RUN true\n`, /Dockerfile:1: RUN before the first FROM/);
+    fail(
+      "missing",
+      `FROM ${BASE}\nCOPY nothere /x\n`,
+      /Dockerfile:2: COPY nothere: nothere: file not found in the build context/,
+    );
+    fail("escape", `FROM ${BASE}\nCOPY ../x /x\n`, /\.\.\/x is outside the build context/);
+    fail("url", `FROM ${BASE}\nADD https://example.com/x /x\n`, /ADD from a URL is not supported/);
+    fail(
+      "flag",
+      `FROM ${BASE}\nRUN --mount=type=cache,target=/x true\n`,
+      /Dockerfile:2: RUN --mount is not supported/,
+    );
+    fail("stage", `FROM ${BASE}\nCOPY --from=7 /x /x\n`, /--from=7: no earlier stage/);
+    assert.equal(
+      uno(["images", "--format", "json"]).stdout,
+      before,
+      "no image was added or tagged",
+    );
+  });
+
+  it("the parser refuses garbage with file:line errors and never crashes", () => {
+    const pieces = [
+      "FROM",
+      "RUN",
+      "COPY",
+      "\\",
+      "\n",
+      "[",
+      "]",
+      '"',
+      "'",
+      "${",
+      "}",
+      "$",
+      " ",
+      "#",
+      "--",
+      "=",
+      "\u00e9",
+      "\t",
+      "AS",
+      "x",
+      "ARG",
+      "ENV",
+      "escape=`",
+    ];
+    let seed = 42;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const inputs = [
+      "",
+      "\0",
+      "FROM",
+      "\\\n\\\n",
+      "# escape=`\nFROM x`\n",
+      Buffer.from([0xff, 0xfe, 0x00, 0x41]).toString("latin1"),
+    ];
+    for (let i = 0; i < 400; i++)
+      inputs.push(Array.from({ length: 1 + rand(30) }, () => pieces[rand(pieces.length)]).join(""));
+    for (const text of inputs) {
+      try {
+        parseDockerfile(text, "Garbage");
+      } catch (err) {
+        assert.ok(
+          err instanceof DockerfileError,
+          `${JSON.stringify(text)}: ${(err as Error).stack}`,
+        );
+        assert.match((err as Error).message, /^Garbage:\d+: /);
+      }
+    }
+  });
+});
+
+/** A .tar.gz written with tar-stream. */
+async function tarGz(
+  entries: { name: string; type?: "directory"; data?: string }[],
+): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries)
+    if (e.type === "directory") pack.entry({ name: e.name, type: "directory", mode: 0o755 });
+    else pack.entry({ name: e.name, mode: 0o644 }, e.data ?? "");
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
