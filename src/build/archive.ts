@@ -78,7 +78,14 @@ export async function* archiveEntries(
     const mtime = Math.floor((h.mtime?.getTime() ?? 0) / 1000);
     const t = h.type;
     if (t === "file" || t === "contiguous-file") {
-      yield { name, mtime, ...base, type: "file", source: { stream: e as unknown as Readable }, size: h.size ?? 0 };
+      yield {
+        name,
+        mtime,
+        ...base,
+        type: "file",
+        source: { stream: e as unknown as Readable },
+        size: h.size ?? 0,
+      };
       continue;
     }
     if (t === "directory" || t === "symlink" || t === "fifo") {

@@ -31,7 +31,8 @@ import { MT, type Descriptor } from "../image/oci.js";
 import type { DirNode, TreeNode } from "../image/erofs.js";
 import { archiveEntries, archiveKind } from "./archive.js";
 import { BuildCache } from "./cache.js";
-import { BuildContext, entriesDigest, fileDigest, globRegExp, hasGlob } from "./context.js";
+import { BuildContext, entriesDigest, globRegExp, hasGlob } from "./context.js";
+import { sha256File } from "../image/rootfs.js";
 import {
   keyValues,
   parseDockerfile,
@@ -167,7 +168,8 @@ export class Builder {
     if (this.o.target === undefined) return this.df.stages.length - 1;
     const t = this.o.target.toLowerCase();
     const i = this.df.stages.findIndex((s) => stageName(s.from) === t);
-    if (i < 0) throw new UsageError(`--target ${this.o.target}: no stage of that name in the Dockerfile`);
+    if (i < 0)
+      throw new UsageError(`--target ${this.o.target}: no stage of that name in the Dockerfile`);
     return i;
   }
 
@@ -255,7 +257,10 @@ export class Builder {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) this.fail(ins, `ARG: invalid name "${k}"`);
         const given = this.o.buildArgs.get(k);
         if (given !== undefined) this.usedBuildArgs.add(k);
-        into.set(k, given ?? dflt ?? (into === this.globalArgs ? undefined : this.globalArgs.get(k)));
+        into.set(
+          k,
+          given ?? dflt ?? (into === this.globalArgs ? undefined : this.globalArgs.get(k)),
+        );
       }
     } catch (err) {
       if (err instanceof WordSyntaxError) this.fail(ins, err.message);
@@ -281,7 +286,10 @@ export class Builder {
     const ref = w[0]!;
     const name = w[2]?.toLowerCase();
     if (name !== undefined && !/^[a-z][a-z0-9_.-]*$/.test(name))
-      this.fail(ins, `invalid stage name "${w[2]}": letters, digits, "_", "-", "." starting with a letter`);
+      this.fail(
+        ins,
+        `invalid stage name "${w[2]}": letters, digits, "_", "-", "." starting with a letter`,
+      );
     const base = await this.baseState(ins, ref);
     const st: State = { ...base, index, args: new Map(), cmdSetHere: false };
     if (name !== undefined) st.name = name;
@@ -295,7 +303,10 @@ export class Builder {
   }
 
   /** The state FROM `ref` starts with: an earlier stage, scratch, or a stored/pulled image. */
-  private async baseState(ins: Instruction, ref: string): Promise<Omit<State, "index" | "args" | "cmdSetHere">> {
+  private async baseState(
+    ins: Instruction,
+    ref: string,
+  ): Promise<Omit<State, "index" | "args" | "cmdSetHere">> {
     const stage = this.stageByName(ref);
     if (stage) return cloneState(stage);
     if (ref === "scratch")
@@ -354,7 +365,11 @@ export class Builder {
     switch (ins.keyword) {
       case "ARG":
         this.declareArgs(ins, st.args, vars);
-        return this.meta(st, ins, `ARG ${[...st.args].map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(" ")}`);
+        return this.meta(
+          st,
+          ins,
+          `ARG ${[...st.args].map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(" ")}`,
+        );
       case "ENV": {
         const env = new Map(envEntries(c));
         for (const [k, v] of kv(true)) {
@@ -362,7 +377,13 @@ export class Builder {
           env.set(k, v);
         }
         c.Env = [...env].map(([k, v]) => `${k}=${v}`);
-        return this.meta(st, ins, `ENV ${kv(true).map(([k, v]) => `${k}=${v ?? ""}`).join(" ")}`);
+        return this.meta(
+          st,
+          ins,
+          `ENV ${kv(true)
+            .map(([k, v]) => `${k}=${v ?? ""}`)
+            .join(" ")}`,
+        );
       }
       case "LABEL": {
         const labels = { ...(c.Labels ?? {}) };
@@ -375,7 +396,8 @@ export class Builder {
       }
       case "USER": {
         const u = this.words(ins, ins.text, vars);
-        if (u.length !== 1 || u[0] === "") this.fail(ins, "USER takes one argument: USER name[:group]");
+        if (u.length !== 1 || u[0] === "")
+          this.fail(ins, "USER takes one argument: USER name[:group]");
         c.User = u[0]!;
         return this.meta(st, ins, `USER ${c.User}`);
       }
@@ -399,31 +421,45 @@ export class Builder {
         return this.meta(st, ins, `SHELL ${JSON.stringify(c.Shell)}`);
       case "EXPOSE": {
         const ports = { ...(c.ExposedPorts ?? {}) };
-        for (const p of this.words(ins, ins.text, vars)) for (const k of exposeKeys(p, () => this.fail(ins, `EXPOSE ${p}: expected PORT[-PORT][/tcp|/udp]`))) ports[k] = {};
+        for (const p of this.words(ins, ins.text, vars))
+          for (const k of exposeKeys(p, () =>
+            this.fail(ins, `EXPOSE ${p}: expected PORT[-PORT][/tcp|/udp]`),
+          ))
+            ports[k] = {};
         c.ExposedPorts = ports;
         return this.meta(st, ins, `EXPOSE ${Object.keys(ports).join(" ")}`);
       }
       case "STOPSIGNAL":
         c.StopSignal = this.word(ins, ins.text, vars).trim();
-        this.o.warn(`${step.where}: STOPSIGNAL is recorded in the image config; uno run does not use it yet`);
+        this.o.warn(
+          `${step.where}: STOPSIGNAL is recorded in the image config; uno run does not use it yet`,
+        );
         return this.meta(st, ins, `STOPSIGNAL ${c.StopSignal}`);
       case "VOLUME": {
         const vols = { ...(c.Volumes ?? {}) };
         for (const v of ins.json ?? this.words(ins, ins.text, vars)) vols[v] = {};
         c.Volumes = vols;
-        this.o.warn(`${step.where}: VOLUME is recorded in the image config; uno run mounts no volumes (the directories are ordinary ones in the image)`);
+        this.o.warn(
+          `${step.where}: VOLUME is recorded in the image config; uno run mounts no volumes (the directories are ordinary ones in the image)`,
+        );
         return this.meta(st, ins, `VOLUME ${JSON.stringify(Object.keys(vols))}`);
       }
       case "ONBUILD":
         c.OnBuild = [...(c.OnBuild ?? []), ins.text];
-        this.o.warn(`${step.where}: ONBUILD is recorded in the image config; uno build does not run such triggers when the image is used as a base`);
+        this.o.warn(
+          `${step.where}: ONBUILD is recorded in the image config; uno build does not run such triggers when the image is used as a base`,
+        );
         return this.meta(st, ins, `ONBUILD ${ins.text}`);
       case "HEALTHCHECK":
-        this.o.warn(`${step.where}: HEALTHCHECK is ignored: uno has no health checks (the OCI config has no field for it)`);
+        this.o.warn(
+          `${step.where}: HEALTHCHECK is ignored: uno has no health checks (the OCI config has no field for it)`,
+        );
         return this.meta(st, ins, `HEALTHCHECK ${ins.text}`);
       case "MAINTAINER":
         st.author = this.word(ins, ins.text, vars);
-        this.o.warn(`${step.where}: MAINTAINER is deprecated (recorded as the image's author); use LABEL maintainer=…`);
+        this.o.warn(
+          `${step.where}: MAINTAINER is deprecated (recorded as the image's author); use LABEL maintainer=…`,
+        );
         return this.meta(st, ins, `MAINTAINER ${st.author}`);
       case "COPY":
       case "ADD":
@@ -447,7 +483,12 @@ export class Builder {
    * A layer step: the cached layer for `key` when there is one (and --no-cache is not
    * given), else `make()`'s; added to the state with its history entry.
    */
-  private async layer(st: State, createdBy: string, inputs: string, make: () => Promise<StoredLayer>): Promise<void> {
+  private async layer(
+    st: State,
+    createdBy: string,
+    inputs: string,
+    make: () => Promise<StoredLayer>,
+  ): Promise<void> {
     const key = sha(`${st.chain}\0${createdBy}\0${inputs}`);
     let entry = this.o.noCache ? undefined : this.cache.get(key);
     if (entry) this.o.log(" ---> Using cache");
@@ -467,25 +508,19 @@ export class Builder {
   }
 
   /** The state's root (flattened, as EROFS) and summary, built once per state. */
-  private async root(st: State): Promise<{ image: Image; erofsPath: string; summary: RootSummary }> {
+  private async root(
+    st: State,
+  ): Promise<{ image: Image; erofsPath: string; summary: RootSummary }> {
     if (st.root) return st.root;
     let image = st.image;
     if (!image) {
       // An intermediate image: only the layers, so its root is keyed by them alone.
-      const config = JSON.stringify({
-        architecture: "amd64",
-        os: "linux",
-        rootfs: { type: "layers", diff_ids: st.diffIds },
-      });
-      const cd = await this.store.putBlobBytes(Buffer.from(config), { what: "intermediate config" });
-      const manifest = JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MT.ociManifest,
-        config: { mediaType: MT.ociConfig, digest: cd.digest, size: cd.size },
-        layers: st.layers,
-      });
-      const md = await this.store.putBlobBytes(Buffer.from(manifest), { what: "intermediate manifest" });
-      image = Image.open(this.store, md.digest);
+      const { manifest } = await this.putImage(
+        { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: st.diffIds } },
+        st.layers,
+        "intermediate",
+      );
+      image = Image.open(this.store, manifest);
       this.intermediateRoots.add(image.rootfsKey());
     }
     const r = await image.rootfs({ onWarning: this.o.warn });
@@ -511,8 +546,17 @@ export class Builder {
     }
     if (missing.length === 0) return this.meta(st, ins, `WORKDIR ${dir}`);
     const now = Math.floor(Date.now() / 1000);
-    const entries: LayerEntry[] = missing.map((name) => ({ name, type: "directory", mode: 0o755, uid: 0, gid: 0, mtime: now }));
-    await this.layer(st, `WORKDIR ${dir}`, "", () => storeLayer(this.store, entries, `layer of ${step.where}`));
+    const entries: LayerEntry[] = missing.map((name) => ({
+      name,
+      type: "directory",
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      mtime: now,
+    }));
+    await this.layer(st, `WORKDIR ${dir}`, "", () =>
+      storeLayer(this.store, entries, `layer of ${step.where}`),
+    );
   }
 
   // -------------------------------------------------------------------------------------
@@ -521,8 +565,11 @@ export class Builder {
   private async copy(st: State, step: Step, vars: Vars): Promise<void> {
     const ins = step.ins;
     const kw = ins.keyword;
-    const args = ins.json ? ins.json.map((a) => this.word(ins, a, vars)) : this.words(ins, ins.text, vars);
-    if (args.length < 2) this.fail(ins, `${kw} requires at least two arguments: ${kw} SOURCE... DEST`);
+    const args = ins.json
+      ? ins.json.map((a) => this.word(ins, a, vars))
+      : this.words(ins, ins.text, vars);
+    if (args.length < 2)
+      this.fail(ins, `${kw} requires at least two arguments: ${kw} SOURCE... DEST`);
     const srcs = args.slice(0, -1);
     const destArg = args[args.length - 1]!;
     const dest = path.posix.resolve(st.config.WorkingDir || "/", destArg);
@@ -540,28 +587,40 @@ export class Builder {
     // The sources: the context, or another stage's / image's flattened tree.
     let staging: string | undefined;
     try {
-      let items: { base: string; isDir: boolean; entries: (dest: string) => LayerEntry[] | Promise<LayerEntry[]>; archive?: string }[];
+      let items: {
+        base: string;
+        isDir: boolean;
+        entries: (dest: string) => LayerEntry[] | Promise<LayerEntry[]>;
+        archive?: string;
+      }[];
       if (fromFlag !== undefined) {
         staging = this.store.tempPath("build-from");
         const tree = await this.fromTree(st, ins, this.word(ins, fromFlag, vars), staging);
-        items = srcs.flatMap((s) => resolveInTree(tree, s, `${step.where}: ${kw}`)).map(({ node, name }) => ({
-          base: name,
-          isDir: node.kind === "dir",
-          entries: (d: string) => [...treeEntries(node, d, over)],
-        }));
+        items = srcs
+          .flatMap((s) => resolveInTree(tree, s, `${step.where}: ${kw}`))
+          .map(({ node, name }) => ({
+            base: name,
+            isDir: node.kind === "dir",
+            entries: (d: string) => [...treeEntries(node, d, over)],
+          }));
       } else {
-        items = srcs.flatMap((s) => this.ctx.resolve(s, `${step.where}: ${kw} ${s}`)).map((cs) => {
-          const kind = kw === "ADD" && cs.stat.isFile() ? archiveKind(cs.host) : undefined;
-          const item = {
-            base: path.posix.basename(cs.rel === "." ? "" : cs.rel),
-            isDir: cs.stat.isDirectory() || kind !== undefined,
-            entries: (d: string) => this.ctx.entries(cs, d, over),
-          };
-          return kind !== undefined ? { ...item, archive: cs.host } : item;
-        });
+        items = srcs
+          .flatMap((s) => this.ctx.resolve(s, `${step.where}: ${kw} ${s}`))
+          .map((cs) => {
+            const kind = kw === "ADD" && cs.stat.isFile() ? archiveKind(cs.host) : undefined;
+            const item = {
+              base: path.posix.basename(cs.rel === "." ? "" : cs.rel),
+              isDir: cs.stat.isDirectory() || kind !== undefined,
+              entries: (d: string) => this.ctx.entries(cs, d, over),
+            };
+            return kind !== undefined ? { ...item, archive: cs.host } : item;
+          });
       }
       if (items.length > 1 && !destIsDir)
-        this.fail(ins, `${kw} with more than one source file: the destination must be a directory ending in "/" (${destArg})`);
+        this.fail(
+          ins,
+          `${kw} with more than one source file: the destination must be a directory ending in "/" (${destArg})`,
+        );
       // A single file goes into `dest` when it ends in "/" or is a directory in the image.
       let intoDir = destIsDir;
       if (!intoDir && items.length === 1 && !items[0]!.isDir) {
@@ -579,9 +638,10 @@ export class Builder {
         const d = it.isDir ? rel : intoDir ? path.posix.join(rel, it.base) : rel;
         entries.push(...(await it.entries(d)));
       }
-      const inputs = sha(
-        JSON.stringify([entriesDigest(entries), archives.map((a) => [fileDigest(a.file), a.dest]), over]),
+      const archiveDigests = await Promise.all(
+        archives.map(async (a) => [await sha256File(a.file), a.dest]),
       );
+      const inputs = sha(JSON.stringify([await entriesDigest(entries), archiveDigests, over]));
       const warn = this.o.warn;
       const store = this.store;
       await this.layer(st, label, inputs, () =>
@@ -589,7 +649,8 @@ export class Builder {
           store,
           (async function* () {
             yield* entries;
-            for (const a of archives) yield* archiveEntries(a.file, archiveKindOf(a.file), a.dest, over, warn);
+            for (const a of archives)
+              yield* archiveEntries(a.file, archiveKindOf(a.file), a.dest, over, warn);
           })(),
           `layer of ${step.where}`,
         ),
@@ -605,7 +666,8 @@ export class Builder {
     const chmod = ins.flags.get("chmod");
     if (chmod !== undefined) {
       const m = this.word(ins, chmod, vars);
-      if (!/^[0-7]{3,4}$/.test(m)) this.fail(ins, `--chmod=${m}: expected an octal mode such as 0755`);
+      if (!/^[0-7]{3,4}$/.test(m))
+        this.fail(ins, `--chmod=${m}: expected an octal mode such as 0755`);
       over.mode = parseInt(m, 8);
     }
     const chown = ins.flags.get("chown");
@@ -613,7 +675,7 @@ export class Builder {
       const spec = this.word(ins, chown, vars);
       const [user = "", group] = spec.split(":");
       const numeric = /^\d+$/.test(user) && (group === undefined || /^\d+$/.test(group));
-      const summary = numeric ? { } : (await this.root(st)).summary;
+      const summary = numeric ? {} : (await this.root(st)).summary;
       try {
         const u = resolveUser(spec, summary);
         over.uid = u.uid;
@@ -627,11 +689,17 @@ export class Builder {
   }
 
   /** The flattened tree of --from=stage|index|image, its files under `staging`. */
-  private async fromTree(st: State, ins: Instruction, from: string, staging: string): Promise<DirNode> {
+  private async fromTree(
+    st: State,
+    ins: Instruction,
+    from: string,
+    staging: string,
+  ): Promise<DirNode> {
     let src: Pick<State, "layers" | "diffIds"> | undefined = this.stageByName(from);
     if (!src && /^\d+$/.test(from)) {
       src = this.stages[Number(from)];
-      if (!src || Number(from) >= st.index) this.fail(ins, `--from=${from}: no earlier stage with that index`);
+      if (!src || Number(from) >= st.index)
+        this.fail(ins, `--from=${from}: no earlier stage with that index`);
     }
     if (!src) {
       const im = await this.image(ins, from);
@@ -649,7 +717,9 @@ export class Builder {
     const argv = ins.json ?? [...(st.config.Shell ?? DEFAULT_SHELL), ins.text];
     if (argv.length === 0) this.fail(ins, "RUN [] has no command");
     // Build-args are in RUN's environment but not in the image; ENV wins over them.
-    const argEnv: EnvEntry[] = [...st.args].filter((e): e is [string, string] => e[1] !== undefined);
+    const argEnv: EnvEntry[] = [...st.args].filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    );
     const env = mergeEnv(argEnv, envEntries(st.config));
     const createdBy = `RUN ${ins.json ? JSON.stringify(argv) : argv.join(" ")}`;
     const inputs = JSON.stringify([env, st.config.User ?? "", st.config.WorkingDir ?? ""]);
@@ -667,7 +737,8 @@ export class Builder {
         spec = root.image.runSpec(overrides, root.summary);
       } catch (err) {
         // The program is not in the image (exit 127 at run time): say so with the step.
-        if (err instanceof UnoError) throw new UnoError(err.code, `${step.where}: ${err.message}`, 1);
+        if (err instanceof UnoError)
+          throw new UnoError(err.code, `${step.where}: ${err.message}`, 1);
         throw err;
       }
       const inst = await Instance.create({
@@ -685,7 +756,11 @@ export class Builder {
         const { done } = inst.spawn(["ignore", out, out]);
         const r = await done;
         if (r.exitCode !== 0) throw new RunStepError(step.where, argv.join(" "), r.exitCode);
-        return await storeLayer(this.store, upperEntries(inst.upperDir, this.o.warn), `layer of ${step.where}`);
+        return await storeLayer(
+          this.store,
+          upperEntries(inst.upperDir, this.o.warn),
+          `layer of ${step.where}`,
+        );
       } finally {
         removeTree(inst.dir);
       }
@@ -694,6 +769,25 @@ export class Builder {
 
   // -------------------------------------------------------------------------------------
   // The image
+
+  /** Stores `config` and an OCI manifest of it and `layers`; returns both digests. */
+  private async putImage(
+    config: object,
+    layers: Descriptor[],
+    what: string,
+  ): Promise<{ manifest: string; config: string }> {
+    const cd = await this.store.putBlobBytes(Buffer.from(JSON.stringify(config)), {
+      what: `${what} config`,
+    });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: { mediaType: MT.ociConfig, digest: cd.digest, size: cd.size },
+      layers,
+    });
+    const md = await this.store.putBlobBytes(Buffer.from(manifest), { what: `${what} manifest` });
+    return { manifest: md.digest, config: cd.digest };
+  }
 
   private async commit(st: State): Promise<BuildResult> {
     const config: Record<string, unknown> = {
@@ -706,23 +800,17 @@ export class Builder {
       history: st.history,
     };
     const tags = this.o.tags.map(tagKey);
-    const cd = await this.store.putBlobBytes(Buffer.from(JSON.stringify(config)), { what: "image config" });
-    const manifest = JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MT.ociManifest,
-      config: { mediaType: MT.ociConfig, digest: cd.digest, size: cd.size },
-      layers: st.layers,
-    });
-    const md = await this.store.putBlobBytes(Buffer.from(manifest), { what: "image manifest" });
+    const { manifest, config: configDigest } = await this.putImage(config, st.layers, "image");
     // Indexed like a loaded image: its root is built first, so an image uno cannot run is
     // refused here rather than at `uno run`.
-    await commitImages(this.store, async () => [{ manifest: md.digest, config: cd.digest, tags }], {
-      prepare: async (im) => void (await Image.open(this.store, im.manifest).rootfs({ onWarning: this.o.warn })),
+    await commitImages(this.store, async () => [{ manifest, config: configDigest, tags }], {
+      prepare: async (im) =>
+        void (await Image.open(this.store, im.manifest).rootfs({ onWarning: this.o.warn })),
     });
-    this.intermediateRoots.delete(Image.open(this.store, md.digest).rootfsKey());
-    this.o.log(`Successfully built ${shortId(cd.digest)}`);
+    this.intermediateRoots.delete(Image.open(this.store, manifest).rootfsKey());
+    this.o.log(`Successfully built ${shortId(configDigest)}`);
     for (const t of tags) this.o.log(`Successfully tagged ${displayTag(t)}`);
-    return { id: cd.digest, manifest: md.digest, tags };
+    return { id: configDigest, manifest, tags };
   }
 }
 
@@ -771,7 +859,11 @@ function archiveKindOf(file: string): NonNullable<ReturnType<typeof archiveKind>
  * The nodes a COPY --from source names in a flattened tree: a glob over every path, or
  * one path whose symlinks are followed inside the tree.
  */
-function resolveInTree(root: DirNode, src: string, where: string): { node: TreeNode; name: string }[] {
+function resolveInTree(
+  root: DirNode,
+  src: string,
+  where: string,
+): { node: TreeNode; name: string }[] {
   const rel = path.posix.normalize(src.replace(/^\/+/, "")).replace(/\/+$/, "");
   if (hasGlob(rel)) {
     const re = globRegExp(rel);
@@ -784,7 +876,8 @@ function resolveInTree(root: DirNode, src: string, where: string): { node: TreeN
       }
     };
     walk(root, "");
-    if (hits.length === 0) throw new BuildContextError(`${where}: ${src} matches nothing in the source stage`);
+    if (hits.length === 0)
+      throw new BuildContextError(`${where}: ${src} matches nothing in the source stage`);
     return hits;
   }
   const parts = rel === "." ? [] : rel.split("/");
@@ -792,14 +885,16 @@ function resolveInTree(root: DirNode, src: string, where: string): { node: TreeN
   const resolved: DirNode[] = [root];
   for (let hops = 0, i = 0; i < parts.length; i++) {
     const c = parts[i]!;
-    if (node.kind !== "dir") throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
+    if (node.kind !== "dir")
+      throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
     if (c === "..") {
       if (resolved.length > 1) resolved.pop();
       node = resolved[resolved.length - 1]!;
       continue;
     }
     const next: TreeNode | undefined = node.entries.get(c);
-    if (next === undefined) throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
+    if (next === undefined)
+      throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
     if (next.kind === "symlink" && ++hops <= 40) {
       const t = typeof next.target === "string" ? next.target : Buffer.from(next.target).toString();
       const base = t.startsWith("/") ? [] : parts.slice(0, i);

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { sha256File } from "../image/rootfs.js";
 import { BuildContextError } from "./errors.js";
 import { applyOwnership, type LayerEntry, type Ownership } from "./layer.js";
 
@@ -82,7 +83,8 @@ export class BuildContext {
     } catch {
       throw new BuildContextError(`the build context ${dir} does not exist`);
     }
-    if (!st.isDirectory()) throw new BuildContextError(`the build context ${dir} is not a directory`);
+    if (!st.isDirectory())
+      throw new BuildContextError(`the build context ${dir} is not a directory`);
     this.patterns = [];
     let text = "";
     try {
@@ -188,10 +190,7 @@ export class BuildContext {
   entries(s: ContextSource, dest: string, over: Ownership): LayerEntry[] {
     const out: LayerEntry[] = [];
     const entry = (host: string, name: string, st: fs.Stats): LayerEntry => {
-      const base = applyOwnership(
-        { mode: st.mode & 0o7777, uid: 0, gid: 0 },
-        over,
-      );
+      const base = applyOwnership({ mode: st.mode & 0o7777, uid: 0, gid: 0 }, over);
       const e = { name, mtime: Math.floor(st.mtimeMs / 1000), ...base };
       if (st.isDirectory()) return { ...e, type: "directory" };
       if (st.isSymbolicLink())
@@ -221,29 +220,13 @@ export class BuildContext {
  * A digest of what a list of entries puts in a layer — names, types, modes, owners, link
  * targets and file contents (not mtimes) — for the build cache.
  */
-export function entriesDigest(entries: readonly LayerEntry[]): string {
+export async function entriesDigest(entries: readonly LayerEntry[]): Promise<string> {
   const h = createHash("sha256");
   for (const e of entries) {
     h.update(JSON.stringify([e.name, e.type, e.mode, e.uid, e.gid, e.linkname ?? null]));
-    if (e.source && "path" in e.source) h.update(fileDigest(e.source.path));
+    if (e.source && "path" in e.source) h.update(await sha256File(e.source.path));
     else if (e.source && "data" in e.source) h.update(e.source.data);
     h.update("\0");
-  }
-  return h.digest("hex");
-}
-
-export function fileDigest(file: string): string {
-  const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
   }
   return h.digest("hex");
 }

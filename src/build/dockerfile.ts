@@ -77,7 +77,9 @@ const JSON_FORMS = new Set(["RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", 
  */
 function logicalLine(raw: string, escape: string): string {
   const lines = raw.split(/\r?\n/);
-  const kept = lines.filter((l, i) => i === 0 || (l.trim() !== "" && !l.trimStart().startsWith("#")));
+  const kept = lines.filter(
+    (l, i) => i === 0 || (l.trim() !== "" && !l.trimStart().startsWith("#")),
+  );
   return kept
     .map((l) => {
       const t = l.replace(/[ \t]+$/, "");
@@ -120,7 +122,9 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
       throw new DockerfileError(file, line, why);
     };
     if (!KEYWORDS.has(keyword))
-      fail(`unknown instruction: ${ins.getKeyword()} (uno build knows ${[...KEYWORDS].join(", ")})`);
+      fail(
+        `unknown instruction: ${ins.getKeyword()} (uno build knows ${[...KEYWORDS].join(", ")})`,
+      );
     // The instruction's own text: dockerfile-ast's argument content leaves flags out.
     const r = ins.getRange();
     const raw = lines
@@ -145,7 +149,10 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
       rest = rest.slice(m[0].length);
     }
     if (rest === "") fail(`${keyword} requires at least one argument`);
-    if (/^<<-?["']?[A-Za-z_]/.test(rest) && (keyword === "RUN" || keyword === "COPY" || keyword === "ADD"))
+    if (
+      /^<<-?["']?[A-Za-z_]/.test(rest) &&
+      (keyword === "RUN" || keyword === "COPY" || keyword === "ADD")
+    )
       fail(`heredocs (${keyword} <<…) are not supported by uno build`);
     const instruction: Instruction = { keyword, line, text: rest, flags };
     if (JSON_FORMS.has(keyword)) {
@@ -158,13 +165,16 @@ export function parseDockerfile(text: string, file: string): ParsedDockerfile {
       out.stages.push({ index: out.stages.length, from: instruction, body: [] });
     } else if (out.stages.length === 0) {
       if (keyword !== "ARG")
-        fail(`${keyword} before the first FROM: a Dockerfile must begin with FROM (only ARG may come before it)`);
+        fail(
+          `${keyword} before the first FROM: a Dockerfile must begin with FROM (only ARG may come before it)`,
+        );
       out.globalArgs.push(instruction);
     } else {
       out.stages[out.stages.length - 1]!.body.push(instruction);
     }
   }
-  if (out.stages.length === 0) throw new DockerfileError(file, 1, "no FROM instruction: nothing to build");
+  if (out.stages.length === 0)
+    throw new DockerfileError(file, 1, "no FROM instruction: nothing to build");
   return out;
 }
 

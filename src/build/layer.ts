@@ -124,7 +124,7 @@ function addEntry(pack: tar.Pack, e: LayerEntry): Promise<void> {
 /** Decodes getfattr's octal escapes ("\012", "\134") of odd bytes in file names. */
 function unescapeGetfattr(s: string): string {
   const bytes: number[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const m = /^\\([0-7]{3})/.exec(s.slice(i, i + 4));
     if (m) {
       bytes.push(parseInt(m[1]!, 8));
@@ -167,10 +167,7 @@ export function readUnoAttrs(dir: string): Map<string, [number, number, number]>
  * changes give the same tar). Files sharing an inode become one file and hard links to it.
  * Sockets cannot be in a layer and are skipped with a warning.
  */
-export function* upperEntries(
-  upper: string,
-  warn: (m: string) => void,
-): Generator<LayerEntry> {
+export function* upperEntries(upper: string, warn: (m: string) => void): Generator<LayerEntry> {
   const attrs = readUnoAttrs(upper);
   const inodes = new Map<string, string>();
   function* walk(dir: string, rel: string): Generator<LayerEntry> {
@@ -191,7 +188,14 @@ export function* upperEntries(
         yield* walk(host, entryName);
       } else if (st.isSymbolicLink()) {
         // Symlinks cannot carry user xattrs: root-owned, as the guest saw them.
-        yield { ...base, type: "symlink", mode: 0o777, uid: 0, gid: 0, linkname: fs.readlinkSync(host) };
+        yield {
+          ...base,
+          type: "symlink",
+          mode: 0o777,
+          uid: 0,
+          gid: 0,
+          linkname: fs.readlinkSync(host),
+        };
       } else if (st.isFile()) {
         const ino = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? inodes.get(ino) : undefined;
@@ -250,7 +254,8 @@ export function* treeEntries(
     if (node.size !== undefined) e.size = node.size;
     yield e;
   } else if (node.kind === "symlink") {
-    const target = typeof node.target === "string" ? node.target : Buffer.from(node.target).toString();
+    const target =
+      typeof node.target === "string" ? node.target : Buffer.from(node.target).toString();
     yield { name: dest, type: "symlink", ...meta(node, 0o777), mode: 0o777, linkname: target };
   } else if (node.kind === "fifo") {
     yield { name: dest, type: "fifo", ...meta(node, 0o644) };

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import type { Writable } from "node:stream";
 import * as tar from "tar-stream";
 import { ImageBuildError, writeErofs } from "../image/erofs.js";
+import { buildCacheBlobs, clearBuildCache } from "../build/cache.js";
 import { flattenLayers, summarize, type RootSummary } from "../image/flatten.js";
 import { manifestBlobs } from "../image/load.js";
 import {
@@ -482,9 +483,13 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** uno image prune: untagged images, then every blob, EROFS and temporary file nothing uses. */
+/**
+ * uno image prune: untagged images and uno build's cache, then every blob, EROFS and
+ * temporary file nothing uses.
+ */
 export async function pruneImages(store: Store): Promise<PruneResult> {
   const images: string[] = [];
+  await store.withLock(async () => clearBuildCache(store));
   await store.updateIndex((idx) => {
     const tagged = new Set(Object.values(idx.tags));
     for (const [d, e] of Object.entries(idx.images))
@@ -506,6 +511,8 @@ export async function collectGarbage(store: Store): Promise<Omit<PruneResult, "i
       for (const b of manifestBlobs(store, d)) used.add(b);
       keys.add(Image.open(store, d).rootfsKey());
     }
+    // Layers of uno build's cache stay (uno image prune empties the cache first).
+    for (const b of buildCacheBlobs(store)) used.add(b);
     let blobs = 0;
     let erofs = 0;
     let bytes = 0;

@@ -10,6 +10,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,7 +21,16 @@ import { DockerfileError } from "../../src/build/errors.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { requireKvm } from "./guest-util.js";
-import { debianRoot, runTool, UNO, umociLayout, unoWithHome, type Out } from "./image-util.js";
+import {
+  debianRoot,
+  runTool,
+  snapshot,
+  UNO,
+  umociLayout,
+  unoWithHome,
+  type FileInfo,
+  type Out,
+} from "./image-util.js";
 
 const BUSYBOX = "/bin/busybox";
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "uno-build-"));
@@ -84,18 +94,8 @@ function storedConfig(image: string): Record<string, unknown> {
   >;
 }
 
-interface Unpacked {
-  type: "file" | "dir" | "symlink" | "fifo" | "other";
-  mode: number;
-  uid: number;
-  gid: number;
-  ino: number;
-  target?: string;
-  data?: string;
-}
-
-/** `uno save` of `image`, unpacked by umoci as root: path → what it is. */
-function umociUnpack(image: string): Map<string, Unpacked> {
+/** `uno save` of `image`, unpacked by umoci as root: path → what it is (image-util's snapshot). */
+function umociUnpack(image: string): Map<string, FileInfo> {
   assert.equal(process.getuid?.(), 0, "comparing owners needs root");
   const dir = fs.mkdtempSync(path.join(work, "save-"));
   const tarFile = path.join(dir, "image.tar");
@@ -110,36 +110,10 @@ function umociUnpack(image: string): Map<string, Unpacked> {
   const ref = index.manifests[0]!.annotations!["org.opencontainers.image.ref.name"]!;
   const bundle = path.join(dir, "bundle");
   runTool("umoci", ["unpack", "--image", `${layout}:${ref}`, bundle], dir);
-  const rootfs = path.join(bundle, "rootfs");
-  const out = new Map<string, Unpacked>();
-  const walk = (d: string): void => {
-    for (const n of fs.readdirSync(d)) {
-      const p = path.join(d, n);
-      const st = fs.lstatSync(p);
-      const e: Unpacked = {
-        type: st.isFile()
-          ? "file"
-          : st.isDirectory()
-            ? "dir"
-            : st.isSymbolicLink()
-              ? "symlink"
-              : st.isFIFO()
-                ? "fifo"
-                : "other",
-        mode: st.mode & 0o7777,
-        uid: st.uid,
-        gid: st.gid,
-        ino: st.ino,
-      };
-      if (e.type === "symlink") e.target = fs.readlinkSync(p);
-      if (e.type === "file" && st.size < 4096) e.data = fs.readFileSync(p, "latin1");
-      out.set(`/${path.relative(rootfs, p)}`, e);
-      if (e.type === "dir") walk(p);
-    }
-  };
-  walk(rootfs);
-  return out;
+  return snapshot(path.join(bundle, "rootfs"));
 }
+
+const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 /** The entries of an image's layer `i` (from the end when negative), read with tar-stream. */
 async function layerEntries(image: string, i: number): Promise<Map<string, tar.Header>> {
@@ -236,13 +210,13 @@ CMD ["/bin/busybox", "cat", "/data/up"]
     assert.equal(run("builder:1", ["/bin/wc", "/etc/passwd"]).status, 127);
 
     const t = umociUnpack("multi:1");
-    assert.equal(t.get("/data/up")?.data, "HELLO WORLD\n");
-    assert.equal(t.get("/data/count")?.data, "3\n");
+    assert.equal(t.get("/data/up")?.sha256, sha("HELLO WORLD\n"));
+    assert.equal(t.get("/data/count")?.sha256, sha("3\n"));
     assert.deepEqual([t.get("/data/owned")?.uid, t.get("/data/owned")?.gid], [1000, 50]);
     assert.equal(t.get("/data/suid")?.mode, 0o4755);
     assert.equal(t.get("/data")?.mode, 0o2711);
     assert.equal(t.get("/data/link")?.target, "up");
-    assert.equal(t.get("/data/hard")?.ino, t.get("/data/up")?.ino, "hard link kept");
+    assert.equal(t.get("/data/hard")?.links, "/data/up", "hard link kept");
     assert.ok(!t.has("/bin/wc") && !t.has("/bin/sh"), "only the selected files are copied");
     assert.equal(t.get("/bin/busybox")?.mode, 0o755);
     assert.equal(mustRun("multi:1"), "HELLO WORLD\n");
@@ -326,10 +300,17 @@ CMD ["cat", "/random", "/random2"]
     const r2 = mustRun("cache:1");
     assert.notEqual(r2, r1);
     assert.match(r2, /two\n/);
+    // Garbage collection (uno rmi of another image) keeps the cache; uno image prune empties it.
+    const r3 = mustRun("cache:1");
+    assert.equal(uno(["rmi", "static:1"]).status, 0);
+    assert.equal((mustBuild(["-t", "cache:1", ctx]).stdout.match(/Using cache/g) ?? []).length, 3);
+    assert.equal(uno(["image", "prune"]).status, 0);
+    assert.doesNotMatch(mustBuild(["-t", "cache:1", ctx]).stdout, /Using cache/);
+    assert.notEqual(mustRun("cache:1"), r3, "RUN ran again after the prune");
     // --no-cache runs everything.
     const nc = mustBuild(["--no-cache", "-t", "cache:1", ctx]);
     assert.doesNotMatch(nc.stdout, /Using cache/);
-    assert.notEqual(mustRun("cache:1"), r2);
+    assert.notEqual(mustRun("cache:1"), r3);
   });
 
   it("ARG, --build-arg, ENV substitution, WORKDIR, USER, EXPOSE, LABEL, SHELL, .dockerignore, ADD, globs, --chown", async () => {
@@ -400,7 +381,7 @@ ENTRYPOINT echo "entry:" "$NAME"
       mustRun("feat:1", ["-c", cmd], ["--entrypoint", "/bin/sh"]);
     assert.equal(look("cat greeting"), "bonjour from /srv/app/sub as 0\n");
     // .dockerignore: keep.txt re-included, drop.txt and *.bak left out; sub's contents copied.
-    assert.equal(look("ls -A | sort | tr '\\n' ' '"), "conf greeting keep.txt listing y.conf \n");
+    assert.equal(look("ls -A | sort | tr '\\n' ' '"), "conf greeting keep.txt listing y.conf ");
     assert.equal(
       look("stat -c '%u:%g %a' conf/secret.conf; cat conf/secret.conf"),
       "1000:50 640\nsecret\n",

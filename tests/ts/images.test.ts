@@ -29,8 +29,10 @@ import {
   debianRoot,
   runTool,
   storeStateOf,
+  snapshot,
   umociLayout,
   unoWithHome,
+  type FileInfo,
   type StoreState,
 } from "./image-util.js";
 
@@ -168,61 +170,6 @@ function layoutManifest(dir: string, ref: string): { digest: string; config: str
     config: { digest: string };
   };
   return { digest: d.digest, config: manifest.config.digest };
-}
-
-interface FileInfo {
-  type: string;
-  mode: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  target?: string;
-  sha256?: string;
-  mtime?: number;
-  /** Other paths of the same inode (hard links). */
-  links?: string;
-}
-
-/** Every entry under `dir` (not the root itself), as comparable records. */
-function snapshot(dir: string): Map<string, FileInfo> {
-  const out = new Map<string, FileInfo>();
-  const inodes = new Map<number, string[]>();
-  const walk = (d: string, rel: string): void => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const r = `${rel}/${name}`;
-      const st = fs.lstatSync(p);
-      const info: FileInfo = {
-        type: st.isDirectory()
-          ? "dir"
-          : st.isFile()
-            ? "file"
-            : st.isSymbolicLink()
-              ? "symlink"
-              : "other",
-        mode: st.mode & 0o7777,
-      };
-      if (isRoot) Object.assign(info, { uid: st.uid, gid: st.gid });
-      if (st.isFile()) {
-        Object.assign(info, {
-          size: st.size,
-          sha256: sha(fs.readFileSync(p)),
-          mtime: Math.floor(st.mtimeMs / 1000),
-        });
-        if (st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), r]);
-      }
-      if (st.isSymbolicLink()) {
-        info.target = fs.readlinkSync(p);
-        delete (info as { mode?: number }).mode;
-      }
-      out.set(r, info);
-      if (st.isDirectory()) walk(p, r);
-    }
-  };
-  walk(dir, "");
-  for (const group of inodes.values())
-    for (const p of group) out.get(p)!.links = group.filter((q) => q !== p).join(",");
-  return out;
 }
 
 function assertSameTree(
