@@ -29,7 +29,7 @@ import { flattenLayers, type RootSummary } from "../image/flatten.js";
 import { commitImages } from "../image/load.js";
 import { MT, type Descriptor } from "../image/oci.js";
 import type { DirNode, TreeNode } from "../image/erofs.js";
-import { archiveEntries, archiveKind } from "./archive.js";
+import { archiveEntries, archiveKind, type ArchiveKind } from "./archive.js";
 import { BuildCache } from "./cache.js";
 import { BuildContext, entriesDigest, globRegExp, hasGlob } from "./context.js";
 import { sha256File } from "../image/rootfs.js";
@@ -45,6 +45,7 @@ import {
 } from "./dockerfile.js";
 import { BuildContextError, DockerfileError, RunStepError } from "./errors.js";
 import {
+  applyOwnership,
   storeLayer,
   treeEntries,
   upperEntries,
@@ -122,6 +123,19 @@ interface State {
   root?: { image: Image; erofsPath: string; summary: RootSummary };
 }
 
+/** One COPY/ADD source, before it is placed at the destination. */
+interface CopyItem {
+  /** Its base name (a file copied into a directory keeps it). */
+  base: string;
+  isDir: boolean;
+  /** A directory's own mode, owner and mtime (given to a destination it creates). */
+  dirMeta?: { mode: number; uid: number; gid: number; mtime: number };
+  /** Its entries placed at `dest` (a directory's contents below it). */
+  entries: (dest: string, over: Ownership) => LayerEntry[];
+  /** ADD of a local tar: extracted into the destination. */
+  archive?: { file: string; kind: ArchiveKind };
+}
+
 const DEFAULT_SHELL = ["/bin/sh", "-c"];
 const EPOCH = new Date(0).toISOString();
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
@@ -141,6 +155,8 @@ export class Builder {
   private readonly stages: State[] = [];
   /** Roots of intermediate images this build made, removed at the end. */
   private readonly intermediateRoots = new Set<string>();
+  /** Manifest and config blobs of intermediate images this build added, removed at the end. */
+  private readonly intermediateBlobs = new Set<string>();
   private stepNo = 0;
   private readonly totalSteps: number;
 
@@ -195,6 +211,7 @@ export class Builder {
         return result;
       } finally {
         await this.cache.save().catch(() => undefined);
+        for (const d of this.intermediateBlobs) this.store.removeBlob(d);
         for (const key of this.intermediateRoots)
           for (const ext of [".erofs", ".json"])
             await fsp.rm(path.join(this.store.erofsDir, key + ext), { force: true });
@@ -365,41 +382,35 @@ export class Builder {
     switch (ins.keyword) {
       case "ARG":
         this.declareArgs(ins, st.args, vars);
-        return this.meta(
-          st,
-          ins,
-          `ARG ${[...st.args].map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(" ")}`,
-        );
+        // History shows the ARG as written (a --build-arg value may be a secret); the cache
+        // chain takes the values, so a different --build-arg misses the cache from here on.
+        return this.meta(st, `ARG ${ins.text}`, JSON.stringify([...st.args]));
       case "ENV": {
         const env = new Map(envEntries(c));
-        for (const [k, v] of kv(true)) {
+        const pairs = kv(true);
+        for (const [k, v] of pairs) {
           if (v === undefined) this.fail(ins, `ENV ${k}: missing "=value"`);
           env.set(k, v);
         }
         c.Env = [...env].map(([k, v]) => `${k}=${v}`);
-        return this.meta(
-          st,
-          ins,
-          `ENV ${kv(true)
-            .map(([k, v]) => `${k}=${v ?? ""}`)
-            .join(" ")}`,
-        );
+        return this.meta(st, `ENV ${pairs.map(([k, v]) => `${k}=${v ?? ""}`).join(" ")}`);
       }
       case "LABEL": {
         const labels = { ...(c.Labels ?? {}) };
-        for (const [k, v] of kv(false)) {
+        const pairs = kv(false);
+        for (const [k, v] of pairs) {
           if (v === undefined) this.fail(ins, `LABEL ${k}: missing "=value"`);
           labels[k] = v;
         }
         c.Labels = labels;
-        return this.meta(st, ins, `LABEL ${ins.text}`);
+        return this.meta(st, `LABEL ${pairs.map(([k, v]) => `${k}=${v ?? ""}`).join(" ")}`);
       }
       case "USER": {
         const u = this.words(ins, ins.text, vars);
         if (u.length !== 1 || u[0] === "")
           this.fail(ins, "USER takes one argument: USER name[:group]");
         c.User = u[0]!;
-        return this.meta(st, ins, `USER ${c.User}`);
+        return this.meta(st, `USER ${c.User}`);
       }
       case "WORKDIR":
         return this.workdir(st, step, vars);
@@ -414,11 +425,11 @@ export class Builder {
           // Docker: an ENTRYPOINT resets a Cmd inherited from the base image.
           if (!st.cmdSetHere) c.Cmd = null;
         }
-        return this.meta(st, ins, `${ins.keyword} ${JSON.stringify(argv)}`);
+        return this.meta(st, `${ins.keyword} ${JSON.stringify(argv)}`);
       }
       case "SHELL":
         c.Shell = ins.json!;
-        return this.meta(st, ins, `SHELL ${JSON.stringify(c.Shell)}`);
+        return this.meta(st, `SHELL ${JSON.stringify(c.Shell)}`);
       case "EXPOSE": {
         const ports = { ...(c.ExposedPorts ?? {}) };
         for (const p of this.words(ins, ins.text, vars))
@@ -427,14 +438,14 @@ export class Builder {
           ))
             ports[k] = {};
         c.ExposedPorts = ports;
-        return this.meta(st, ins, `EXPOSE ${Object.keys(ports).join(" ")}`);
+        return this.meta(st, `EXPOSE ${Object.keys(ports).join(" ")}`);
       }
       case "STOPSIGNAL":
         c.StopSignal = this.word(ins, ins.text, vars).trim();
         this.o.warn(
           `${step.where}: STOPSIGNAL is recorded in the image config; uno run does not use it yet`,
         );
-        return this.meta(st, ins, `STOPSIGNAL ${c.StopSignal}`);
+        return this.meta(st, `STOPSIGNAL ${c.StopSignal}`);
       case "VOLUME": {
         const vols = { ...(c.Volumes ?? {}) };
         for (const v of ins.json ?? this.words(ins, ins.text, vars)) vols[v] = {};
@@ -442,25 +453,25 @@ export class Builder {
         this.o.warn(
           `${step.where}: VOLUME is recorded in the image config; uno run mounts no volumes (the directories are ordinary ones in the image)`,
         );
-        return this.meta(st, ins, `VOLUME ${JSON.stringify(Object.keys(vols))}`);
+        return this.meta(st, `VOLUME ${JSON.stringify(Object.keys(vols))}`);
       }
       case "ONBUILD":
         c.OnBuild = [...(c.OnBuild ?? []), ins.text];
         this.o.warn(
           `${step.where}: ONBUILD is recorded in the image config; uno build does not run such triggers when the image is used as a base`,
         );
-        return this.meta(st, ins, `ONBUILD ${ins.text}`);
+        return this.meta(st, `ONBUILD ${ins.text}`);
       case "HEALTHCHECK":
         this.o.warn(
           `${step.where}: HEALTHCHECK is ignored: uno has no health checks (the OCI config has no field for it)`,
         );
-        return this.meta(st, ins, `HEALTHCHECK ${ins.text}`);
+        return this.meta(st, `HEALTHCHECK ${ins.text}`);
       case "MAINTAINER":
         st.author = this.word(ins, ins.text, vars);
         this.o.warn(
           `${step.where}: MAINTAINER is deprecated (recorded as the image's author); use LABEL maintainer=…`,
         );
-        return this.meta(st, ins, `MAINTAINER ${st.author}`);
+        return this.meta(st, `MAINTAINER ${st.author}`);
       case "COPY":
       case "ADD":
         return this.copy(st, step, vars);
@@ -473,10 +484,9 @@ export class Builder {
   }
 
   /** A config-only step: a history entry with empty_layer, and the cache chain moves on. */
-  private meta(st: State, ins: Instruction, createdBy: string): void {
+  private meta(st: State, createdBy: string, chainExtra = ""): void {
     st.history.push({ created: st.created, created_by: createdBy, empty_layer: true });
-    st.chain = sha(`${st.chain}\0${createdBy}`);
-    void ins;
+    st.chain = sha(`${st.chain}\0${createdBy}\0${chainExtra}`);
   }
 
   /**
@@ -544,7 +554,7 @@ export class Builder {
       if (missing.length === 0 && statPath(summary, p) !== undefined) continue;
       missing.push(p.slice(1));
     }
-    if (missing.length === 0) return this.meta(st, ins, `WORKDIR ${dir}`);
+    if (missing.length === 0) return this.meta(st, `WORKDIR ${dir}`);
     const now = Math.floor(Date.now() / 1000);
     const entries: LayerEntry[] = missing.map((name) => ({
       name,
@@ -572,141 +582,190 @@ export class Builder {
       this.fail(ins, `${kw} requires at least two arguments: ${kw} SOURCE... DEST`);
     const srcs = args.slice(0, -1);
     const destArg = args[args.length - 1]!;
-    const dest = path.posix.resolve(st.config.WorkingDir || "/", destArg);
-    const destIsDir = /\/\.?$/.test(destArg) || destArg === ".";
-    const over = await this.ownership(st, ins, vars);
-    const fromFlag = ins.flags.get("from");
+    const flag = (name: string): string | undefined => {
+      const v = ins.flags.get(name);
+      return v === undefined ? undefined : this.word(ins, v, vars);
+    };
+    const chown = flag("chown");
+    const chmod = flag("chmod");
+    if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod))
+      this.fail(ins, `--chmod=${chmod}: expected an octal mode such as 0755`);
+    const from = flag("from");
     const label = `${kw} ${[...ins.flags].map(([k, v]) => `--${k}=${v} `).join("")}${args.join(" ")}`;
-
     for (const s of srcs)
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith("git@"))
         throw new BuildContextError(
           `${step.where}: ${kw} ${s}: ${kw === "ADD" ? "ADD from a URL is not supported (uno build works without network access): download the file and COPY it" : "COPY cannot fetch URLs"}`,
         );
+    const place = (items: CopyItem[]): Promise<StoredLayer> =>
+      this.place(st, step, items, destArg, { chown, chmod });
 
-    // The sources: the context, or another stage's / image's flattened tree.
-    let staging: string | undefined;
-    try {
-      let items: {
-        base: string;
-        isDir: boolean;
-        entries: (dest: string) => LayerEntry[] | Promise<LayerEntry[]>;
-        archive?: string;
-      }[];
-      if (fromFlag !== undefined) {
-        staging = this.store.tempPath("build-from");
-        const tree = await this.fromTree(st, ins, this.word(ins, fromFlag, vars), staging);
-        items = srcs
-          .flatMap((s) => resolveInTree(tree, s, `${step.where}: ${kw}`))
-          .map(({ node, name }) => ({
-            base: name,
-            isDir: node.kind === "dir",
-            entries: (d: string) => [...treeEntries(node, d, over)],
-          }));
-      } else {
-        items = srcs
-          .flatMap((s) => this.ctx.resolve(s, `${step.where}: ${kw} ${s}`))
-          .map((cs) => {
-            const kind = kw === "ADD" && cs.stat.isFile() ? archiveKind(cs.host) : undefined;
-            const item = {
-              base: path.posix.basename(cs.rel === "." ? "" : cs.rel),
-              isDir: cs.stat.isDirectory() || kind !== undefined,
-              entries: (d: string) => this.ctx.entries(cs, d, over),
-            };
-            return kind !== undefined ? { ...item, archive: cs.host } : item;
+    if (from !== undefined) {
+      // Another stage's or image's files: its cache chain (or image ID) fixes them, so a
+      // cached step needs no flattening; on a miss the tree is flattened into `staging`.
+      const src = await this.fromSource(st, ins, from);
+      const inputs = sha(JSON.stringify([src.key, srcs, chown ?? null, chmod ?? null]));
+      await this.layer(st, label, inputs, async () => {
+        const staging = this.store.tempPath("build-from");
+        try {
+          await fsp.mkdir(staging, { mode: 0o700 });
+          const tree = await flattenLayers(this.store, src.layers, src.diffIds, staging, {
+            onWarning: this.o.warn,
           });
-      }
-      if (items.length > 1 && !destIsDir)
-        this.fail(
-          ins,
-          `${kw} with more than one source file: the destination must be a directory ending in "/" (${destArg})`,
-        );
-      // A single file goes into `dest` when it ends in "/" or is a directory in the image.
-      let intoDir = destIsDir;
-      if (!intoDir && items.length === 1 && !items[0]!.isDir) {
-        const { summary } = await this.root(st);
-        intoDir = statPath(summary, dest) === "d";
-      }
-      const rel = dest.replace(/^\/+/, "");
-      const entries: LayerEntry[] = [];
-      const archives: { file: string; dest: string }[] = [];
-      for (const it of items) {
-        if (it.archive !== undefined) {
-          archives.push({ file: it.archive, dest: rel });
-          continue;
+          return await place(
+            srcs
+              .flatMap((s) => resolveInTree(tree, s, `${step.where}: ${kw}`))
+              .map(({ node, name }): CopyItem => {
+                const item: CopyItem = {
+                  base: name,
+                  isDir: node.kind === "dir",
+                  entries: (d, over) => [...treeEntries(node, d, over)],
+                };
+                if (node.kind === "dir")
+                  item.dirMeta = {
+                    mode: node.mode ?? 0o755,
+                    uid: node.uid ?? 0,
+                    gid: node.gid ?? 0,
+                    mtime: node.mtime ?? 0,
+                  };
+                return item;
+              }),
+          );
+        } finally {
+          await fsp.rm(staging, { recursive: true, force: true });
         }
-        const d = it.isDir ? rel : intoDir ? path.posix.join(rel, it.base) : rel;
-        entries.push(...(await it.entries(d)));
-      }
-      const archiveDigests = await Promise.all(
-        archives.map(async (a) => [await sha256File(a.file), a.dest]),
-      );
-      const inputs = sha(JSON.stringify([await entriesDigest(entries), archiveDigests, over]));
-      const warn = this.o.warn;
-      const store = this.store;
-      await this.layer(st, label, inputs, () =>
-        storeLayer(
-          store,
-          (async function* () {
-            yield* entries;
-            for (const a of archives)
-              yield* archiveEntries(a.file, archiveKindOf(a.file), a.dest, over, warn);
-          })(),
-          `layer of ${step.where}`,
-        ),
-      );
-    } finally {
-      if (staging !== undefined) await fsp.rm(staging, { recursive: true, force: true });
+      });
+      return;
     }
+    // The context: sources are resolved (and missing ones reported) even when cached; the
+    // key takes their names, modes and contents.
+    const items = srcs
+      .flatMap((s) => this.ctx.resolve(s, `${step.where}: ${kw} ${s}`))
+      .map((cs): CopyItem => {
+        const kind = kw === "ADD" && cs.stat.isFile() ? archiveKind(cs.host) : undefined;
+        const item: CopyItem = {
+          base: path.posix.basename(cs.rel === "." ? "" : cs.rel),
+          isDir: cs.stat.isDirectory() || kind !== undefined,
+          entries: (d, over) => this.ctx.entries(cs, d, over),
+        };
+        if (kind !== undefined) item.archive = { file: cs.host, kind };
+        else if (cs.stat.isDirectory())
+          item.dirMeta = {
+            mode: cs.stat.mode & 0o7777,
+            uid: 0,
+            gid: 0,
+            mtime: Math.floor(cs.stat.mtimeMs / 1000),
+          };
+        return item;
+      });
+    const digests = await Promise.all(
+      items.map(async (it) => [
+        it.base,
+        it.isDir,
+        it.dirMeta?.mode ?? null,
+        it.archive
+          ? await sha256File(it.archive.file)
+          : await entriesDigest(it.entries(it.base, {})),
+      ]),
+    );
+    const inputs = sha(JSON.stringify([digests, destArg, chown ?? null, chmod ?? null]));
+    await this.layer(st, label, inputs, () => place(items));
+  }
+
+  /**
+   * Docker's destination rules, then the layer: several sources need a directory
+   * destination ending in "/"; a file goes into `dest` when it ends in "/" or is a directory
+   * in the image, else becomes `dest`; a directory's contents go into `dest`; a missing
+   * `dest` is created — as a copy of the source directory's mode and owner when that is the
+   * one source (the directory copied onto a new path), else 0755 root — owned by --chown.
+   */
+  private async place(
+    st: State,
+    step: Step,
+    items: CopyItem[],
+    destArg: string,
+    flags: { chown: string | undefined; chmod: string | undefined },
+  ): Promise<StoredLayer> {
+    const ins = step.ins;
+    if (items.length > 1 && !/\/\.?$/.test(destArg))
+      this.fail(
+        ins,
+        `${ins.keyword} with more than one source file: the destination must be a directory ending in "/" (${destArg})`,
+      );
+    const over = await this.ownership(st, ins, flags.chown, flags.chmod);
+    const dest = path.posix.resolve(st.config.WorkingDir || "/", destArg);
+    const rel = dest.replace(/^\/+/, "");
+    const destKind = rel === "" ? "d" : statPath((await this.root(st)).summary, dest);
+    const intoDir = /\/\.?$/.test(destArg) || destArg === "." || destKind === "d";
+    const entries: LayerEntry[] = [];
+    if (destKind === undefined && (intoDir || items.some((it) => it.isDir))) {
+      const meta = (items.length === 1 ? items[0]!.dirMeta : undefined) ?? {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: Math.floor(Date.now() / 1000),
+      };
+      entries.push({ name: rel, type: "directory", ...applyOwnership(meta, over) });
+    }
+    const archives: { file: string; kind: ArchiveKind }[] = [];
+    for (const it of items) {
+      if (it.archive) archives.push(it.archive);
+      else
+        entries.push(
+          ...it.entries(it.isDir || !intoDir ? rel : path.posix.join(rel, it.base), over),
+        );
+    }
+    const warn = this.o.warn;
+    return storeLayer(
+      this.store,
+      (async function* () {
+        yield* entries;
+        for (const a of archives) yield* archiveEntries(a.file, a.kind, rel, over, warn);
+      })(),
+      `layer of ${step.where}`,
+    );
   }
 
   /** --chown=user[:group] (names from the stage's /etc/passwd, /etc/group) and --chmod=octal. */
-  private async ownership(st: State, ins: Instruction, vars: Vars): Promise<Ownership> {
+  private async ownership(
+    st: State,
+    ins: Instruction,
+    chown: string | undefined,
+    chmod: string | undefined,
+  ): Promise<Ownership> {
     const over: Ownership = {};
-    const chmod = ins.flags.get("chmod");
-    if (chmod !== undefined) {
-      const m = this.word(ins, chmod, vars);
-      if (!/^[0-7]{3,4}$/.test(m))
-        this.fail(ins, `--chmod=${m}: expected an octal mode such as 0755`);
-      over.mode = parseInt(m, 8);
-    }
-    const chown = ins.flags.get("chown");
+    if (chmod !== undefined) over.mode = parseInt(chmod, 8);
     if (chown !== undefined) {
-      const spec = this.word(ins, chown, vars);
-      const [user = "", group] = spec.split(":");
+      const [user = "", group] = chown.split(":");
       const numeric = /^\d+$/.test(user) && (group === undefined || /^\d+$/.test(group));
       const summary = numeric ? {} : (await this.root(st)).summary;
       try {
-        const u = resolveUser(spec, summary);
+        const u = resolveUser(chown, summary);
         over.uid = u.uid;
         // Docker: a user without a group gets its UID as GID as well.
         over.gid = group === undefined ? u.uid : u.gid;
       } catch (err) {
-        this.fail(ins, `--chown=${spec}: ${(err as Error).message}`);
+        this.fail(ins, `--chown=${chown}: ${(err as Error).message}`);
       }
     }
     return over;
   }
 
-  /** The flattened tree of --from=stage|index|image, its files under `staging`. */
-  private async fromTree(
+  /** The layers of --from=stage|index|image, and a key that fixes their contents. */
+  private async fromSource(
     st: State,
     ins: Instruction,
     from: string,
-    staging: string,
-  ): Promise<DirNode> {
-    let src: Pick<State, "layers" | "diffIds"> | undefined = this.stageByName(from);
-    if (!src && /^\d+$/.test(from)) {
-      src = this.stages[Number(from)];
-      if (!src || Number(from) >= st.index)
+  ): Promise<{ layers: Descriptor[]; diffIds: string[]; key: string }> {
+    let stage = this.stageByName(from);
+    if (!stage && /^\d+$/.test(from)) {
+      stage = this.stages[Number(from)];
+      if (!stage || Number(from) >= st.index)
         this.fail(ins, `--from=${from}: no earlier stage with that index`);
     }
-    if (!src) {
-      const im = await this.image(ins, from);
-      src = { layers: im.manifest.layers, diffIds: im.config.rootfs.diff_ids };
-    }
-    await fsp.mkdir(staging, { mode: 0o700 });
-    return flattenLayers(this.store, src.layers, src.diffIds, staging, { onWarning: this.o.warn });
+    if (stage) return { layers: stage.layers, diffIds: stage.diffIds, key: stage.chain };
+    const im = await this.image(ins, from);
+    return { layers: im.manifest.layers, diffIds: im.config.rootfs.diff_ids, key: im.id };
   }
 
   // -------------------------------------------------------------------------------------
@@ -752,9 +811,10 @@ export class Builder {
         keep: true,
       });
       try {
+        // run() forwards SIGINT/SIGTERM to the VM, so an interrupted RUN fails like a
+        // failing one and everything below is cleaned up.
         const out = this.o.runOutput;
-        const { done } = inst.spawn(["ignore", out, out]);
-        const r = await done;
+        const r = await inst.run(["ignore", out, out]);
         if (r.exitCode !== 0) throw new RunStepError(step.where, argv.join(" "), r.exitCode);
         return await storeLayer(
           this.store,
@@ -786,6 +846,8 @@ export class Builder {
       layers,
     });
     const md = await this.store.putBlobBytes(Buffer.from(manifest), { what: `${what} manifest` });
+    if (what === "intermediate")
+      for (const b of [cd, md]) if (b.created) this.intermediateBlobs.add(b.digest);
     return { manifest: md.digest, config: cd.digest };
   }
 
@@ -849,10 +911,6 @@ function exposeKeys(p: string, bad: () => never): string[] {
   if (lo < 1 || hi > 65535 || hi < lo || hi - lo > 1000) bad();
   const proto = (m[3] ?? "tcp").toLowerCase();
   return Array.from({ length: hi - lo + 1 }, (_, i) => `${lo + i}/${proto}`);
-}
-
-function archiveKindOf(file: string): NonNullable<ReturnType<typeof archiveKind>> {
-  return archiveKind(file) ?? "tar";
 }
 
 /**

@@ -199,7 +199,8 @@ export class BuildContext {
       throw new BuildContextError(`${host}: only files, directories and symlinks can be copied`);
     };
     if (!s.stat.isDirectory()) return [entry(s.host, dest, s.stat)];
-    if (dest !== "") out.push(entry(s.host, dest, s.stat));
+    // A directory's contents only: `dest` keeps its mode and owner when it exists (COPY . /tmp/
+    // must not make /tmp 0755); the builder adds it when missing.
     const walk = (rel: string, name: string): void => {
       for (const n of fs.readdirSync(path.join(this.dir, rel)).sort()) {
         const r = rel === "." ? n : `${rel}/${n}`;

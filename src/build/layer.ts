@@ -218,31 +218,38 @@ export function* upperEntries(upper: string, warn: (m: string) => void): Generat
 // Trees of other stages (COPY --from), flattened by flatten.ts
 
 /**
- * The entries for `node` (a flattened tree's file, symlink or directory with everything
- * below) placed at `dest`. One FileNode under several names was one inode: the first name
- * is a file, the others hard links to it. `over` changes owner and mode (--chown, --chmod).
+ * The entries for copying `node` (a flattened tree's file, symlink or directory) to `dest`:
+ * a directory's contents go below `dest`, which itself is left to the builder (an existing
+ * one keeps its mode and owner). One FileNode under several names was one inode: the first
+ * name is a file, the others hard links to it. `over` changes owner and mode (--chown,
+ * --chmod).
  */
-export function* treeEntries(
+export function* treeEntries(node: TreeNode, dest: string, over: Ownership): Generator<LayerEntry> {
+  const links = new Map<FileNode, string>();
+  if (node.kind !== "dir") return yield* nodeEntries(node, dest, over, links);
+  for (const [name, child] of sortedEntries(node))
+    yield* nodeEntries(child, dest === "" ? name : `${dest}/${name}`, over, links);
+}
+
+const sortedEntries = (d: DirNode): [string, TreeNode][] =>
+  [...d.entries].sort(([a], [b]) => (a < b ? -1 : 1));
+
+/** `node` itself at `dest`, and for a directory everything below it. */
+function* nodeEntries(
   node: TreeNode,
   dest: string,
   over: Ownership,
-  links = new Map<FileNode, string>(),
+  links: Map<FileNode, string>,
 ): Generator<LayerEntry> {
-  const now = Math.floor(Date.now() / 1000);
   const meta = (n: TreeNode, dflt: number): Omit<LayerEntry, "name" | "type"> =>
     applyOwnership(
-      {
-        mode: n.mode ?? dflt,
-        uid: n.uid ?? 0,
-        gid: n.gid ?? 0,
-        mtime: n.mtime ?? now,
-      },
+      { mode: n.mode ?? dflt, uid: n.uid ?? 0, gid: n.gid ?? 0, mtime: n.mtime ?? 0 },
       over,
     );
   if (node.kind === "dir") {
-    if (dest !== "") yield { name: dest, type: "directory", ...meta(node, 0o755) };
-    for (const [name, child] of [...(node as DirNode).entries].sort(([a], [b]) => (a < b ? -1 : 1)))
-      yield* treeEntries(child, dest === "" ? name : `${dest}/${name}`, over, links);
+    yield { name: dest, type: "directory", ...meta(node, 0o755) };
+    for (const [name, child] of sortedEntries(node))
+      yield* nodeEntries(child, `${dest}/${name}`, over, links);
   } else if (node.kind === "file") {
     const first = links.get(node);
     if (first !== undefined) {

@@ -183,6 +183,8 @@ RUN mkdir /data && echo hello world | tr a-z A-Z > /data/up \\
  && echo owned > /data/owned && chown 1000:50 /data/owned \\
  && cp /bin/busybox /data/suid && chmod 4755 /data/suid && chmod 2711 /data \\
  && ln -s up /data/link && ln /data/up /data/hard && mkfifo /data/fifo \\
+ && touch "/data/$(printf 'odd\\nname')" '/data/back\\slash é' \\
+ && chown 1000:50 "/data/$(printf 'odd\\nname')" '/data/back\\slash é' \\
  && rm /bin/wc && seq 1 3 | wc -l > /data/count 2>/dev/null || seq 1 3 | busybox wc -l > /data/count
 
 FROM scratch
@@ -197,6 +199,9 @@ CMD ["/bin/busybox", "cat", "/data/up"]
     const layer = await layerEntries("builder:1", -1);
     assert.ok(layer.has("bin/.wh.wc"), `no whiteout for /bin/wc in ${[...layer.keys()].join(" ")}`);
     assert.equal(layer.get("data/owned")?.uid, 1000);
+    // getfattr escapes odd bytes of names; they are read back to the same names.
+    for (const odd of ["data/odd\nname", "data/back\\slash é"])
+      assert.deepEqual([layer.get(odd)?.uid, layer.get(odd)?.gid], [1000, 50], odd);
     assert.equal(layer.get("data/owned")?.gid, 50);
     assert.equal((layer.get("data/suid")?.mode ?? 0) & 0o7777, 0o4755);
     // One inode under two names: the first name in the tar is the file, the other a link to it.
@@ -242,7 +247,8 @@ RUN dpkg -l | grep -c '^ii' > /count \\
  && rm -rf /usr/share/doc && mkdir /usr/share/doc && echo fresh > /usr/share/doc/only \\
  && rm -rf /usr/share/man \\
  && echo 'alice:x:1234:1234:Alice:/home/alice:/bin/sh' >> /etc/passwd \\
- && echo 'alice:x:1234:' >> /etc/group && mkdir -p /home/alice && chown alice:alice /home/alice
+ && echo 'alice:x:1234:' >> /etc/group && mkdir -p /home/alice && chown alice:alice /home/alice \\
+ && chmod u+s /usr/bin/env
 USER alice
 WORKDIR /home/alice
 RUN id -un > who && pwd >> who && ls -ld /home/alice | awk '{print $3":"$4}' >> who
@@ -269,6 +275,19 @@ CMD ["sh", "-c", "cat /count; ls /usr/share/doc; cat who; ls /usr/share | grep -
     assert.ok(diffs.has("usr/share/doc/.wh..wh..opq"), "opaque /usr/share/doc");
     assert.ok(diffs.has("usr/share/.wh.man"), "whiteout for /usr/share/man");
     assert.equal(inspect("debrun:1").Config.User, "alice");
+    // Directories and files the RUN copied up keep the image's modes and owners.
+    const paths =
+      "/usr /usr/share /usr/bin /etc /etc/passwd /etc/group /home /usr/bin/su /usr/bin/env";
+    const stat = `stat -c '%a %u:%g %n' ${paths}`;
+    const nativeStat = spawnSync("/usr/sbin/chroot", [root, "/bin/sh", "-c", stat], {
+      encoding: "utf8",
+    });
+    const expected = nativeStat.stdout.replace(
+      /^755 0:0 \/usr\/bin\/env$/m,
+      "4755 0:0 /usr/bin/env",
+    );
+    assert.match(expected, /^4755 0:0 \/usr\/bin\/env$/m);
+    assert.equal(mustRun("debrun:1", ["sh", "-c", stat]), expected);
   });
 
   it("an unchanged rebuild runs no RUN; changing a COPYed file re-runs that step and later ones", () => {
