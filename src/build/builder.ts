@@ -159,11 +159,21 @@ export class Builder {
   private readonly intermediateBlobs = new Set<string>();
   private stepNo = 0;
   private readonly totalSteps: number;
+  /** The -t references, normalized (checked before anything is built). */
+  private readonly tags: string[];
 
   constructor(
     private readonly store: Store,
     private readonly o: BuildOptions,
   ) {
+    this.tags = o.tags.map(tagKey);
+    // BuildKit's automatic platform ARGs (uno builds linux/amd64 only), for FROM and for a
+    // stage's `ARG TARGETARCH`.
+    for (const pre of ["BUILD", "TARGET"]) {
+      this.globalArgs.set(`${pre}PLATFORM`, "linux/amd64");
+      this.globalArgs.set(`${pre}OS`, "linux");
+      this.globalArgs.set(`${pre}ARCH`, "amd64");
+    }
     this.ctx = new BuildContext(o.context);
     const file = o.dockerfile ?? path.join(o.context, "Dockerfile");
     let text: string;
@@ -296,7 +306,13 @@ export class Builder {
       this.fail(ins, `FROM takes an image and optionally "AS name": FROM ${ins.text}`);
     const platform = ins.flags.get("platform");
     if (platform !== undefined) {
-      const p = parsePlatform(this.word(ins, platform, vars));
+      const value = this.word(ins, platform, vars);
+      let p;
+      try {
+        p = parsePlatform(value);
+      } catch {
+        this.fail(ins, `FROM --platform=${value}: expected OS/ARCH, e.g. linux/amd64`);
+      }
       if (p.os !== "linux" || p.architecture !== "amd64")
         this.fail(ins, `FROM --platform=${platform}: uno runs linux/amd64 images only`);
     }
@@ -861,7 +877,7 @@ export class Builder {
       rootfs: { type: "layers", diff_ids: st.diffIds },
       history: st.history,
     };
-    const tags = this.o.tags.map(tagKey);
+    const tags = this.tags;
     const { manifest, config: configDigest } = await this.putImage(config, st.layers, "image");
     // Indexed like a loaded image: its root is built first, so an image uno cannot run is
     // refused here rather than at `uno run`.

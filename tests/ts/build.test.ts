@@ -346,8 +346,9 @@ CMD ["cat", "/random", "/random2"]
       "secret.conf": "secret\n",
       "bundle.tar.gz": bundle,
       Dockerfile: `ARG BASE=${BASE}
-FROM \${BASE}
+FROM --platform=$BUILDPLATFORM \${BASE}
 ARG GREETING=hello
+ARG TARGETARCH
 ENV APP_HOME=/srv/app NAME=\${GREETING:-none} ALT=\${NOPE:+alt} SET=\${GREETING:+set}
 ENV LEGACY a value with spaces
 WORKDIR $APP_HOME
@@ -356,7 +357,7 @@ COPY *.txt sub ./
 COPY --chown=bob:staff --chmod=0640 secret.conf conf/
 ADD bundle.tar.gz /opt/
 SHELL ["/bin/sh", "-ec"]
-RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting; ls -A > listing
+RUN echo "$GREETING from $(pwd) as $(id -u) on $TARGETARCH" > greeting; ls -A > listing
 USER bob
 EXPOSE 8080/tcp 53/udp
 LABEL org.example.k="v w" other=1
@@ -398,7 +399,7 @@ ENTRYPOINT echo "entry:" "$NAME"
     assert.equal(mustRun("feat:1"), "entry: bonjour\n");
     const look = (cmd: string): string =>
       mustRun("feat:1", ["-c", cmd], ["--entrypoint", "/bin/sh"]);
-    assert.equal(look("cat greeting"), "bonjour from /srv/app/sub as 0\n");
+    assert.equal(look("cat greeting"), "bonjour from /srv/app/sub as 0 on amd64\n");
     // .dockerignore: keep.txt re-included, drop.txt and *.bak left out; sub's contents copied.
     assert.equal(look("ls -A | sort | tr '\\n' ' '"), "conf greeting keep.txt listing y.conf ");
     assert.equal(
@@ -449,6 +450,16 @@ ENTRYPOINT echo "entry:" "$NAME"
       /Dockerfile:2: RUN --mount is not supported/,
     );
     fail("stage", `FROM ${BASE}\nCOPY --from=7 /x /x\n`, /--from=7: no earlier stage/);
+    fail(
+      "platform",
+      `FROM --platform=linux/arm64 ${BASE}\n`,
+      /Dockerfile:1: .*linux\/amd64 images only/,
+    );
+    // A bad -t is refused before anything is built.
+    const bad = build(["-t", "Bad:Name", context("err-tag", { Dockerfile: "FROM scratch\n" })]);
+    assert.equal(bad.status, 125);
+    assert.match(bad.stderr, /invalid reference format "Bad:Name"/);
+    assert.equal(bad.stdout, "");
     assert.equal(
       uno(["images", "--format", "json"]).stdout,
       before,
