@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { BuildContextError } from "./errors.js";
@@ -36,16 +36,19 @@ export function archiveKind(file: string): ArchiveKind | undefined {
 function decompressed(file: string, kind: ArchiveKind): Readable {
   const input = fs.createReadStream(file);
   if (kind === "tar") return input;
-  if (kind === "gzip") return input.pipe(createGunzip());
-  const child = spawn(kind === "bzip2" ? "bzip2" : "xz", ["-dc"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  input.pipe(child.stdin);
+  if (kind === "gzip") return pipeline(input, createGunzip(), () => undefined);
+  const tool = kind === "bzip2" ? "bzip2" : "xz";
+  const child = spawn(tool, ["-dc"], { stdio: ["pipe", "pipe", "ignore"] });
+  const out = new PassThrough();
+  const fail = (why: string): void =>
+    void out.destroy(new BuildContextError(`ADD: ${path.basename(file)}: ${why}`));
+  child.on("error", (err) => fail(`cannot run ${tool} (${err.message}); install it`));
   child.on("exit", (code) => {
-    if (code !== 0)
-      child.stdout.destroy(new BuildContextError(`ADD: ${file}: ${kind} could not decompress it`));
+    if (code !== 0) fail(`${tool} could not decompress it (exit status ${code})`);
   });
-  return child.stdout;
+  pipeline(input, child.stdin, () => undefined);
+  child.stdout.pipe(out);
+  return out;
 }
 
 /** A tar member name below `dest`, or an error for names that would leave it. */

@@ -19,7 +19,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { findCredentials } from "../lib/auth.js";
 import { UnoError, UsageError } from "../lib/errors.js";
-import { Image, shortId, statPath, tagKey, resolveUser, displayTag } from "../lib/image.js";
+import { Image, shortId, statInRoot, tagKey, resolveUser, displayTag } from "../lib/image.js";
 import { Instance, removeTree } from "../lib/instance.js";
 import { mergeEnv, type EnvEntry } from "../lib/options.js";
 import { parseImageRef } from "../lib/reference.js";
@@ -560,14 +560,18 @@ export class Builder {
     if (w === "") this.fail(ins, "WORKDIR needs a path");
     const dir = path.posix.resolve(st.config.WorkingDir || "/", w);
     st.config.WorkingDir = dir;
-    // Docker creates the directory; only the missing components are added, so an existing
-    // parent (/tmp's 1777) keeps its mode and owner.
+    // Docker creates the directory; only the missing components are added (after the
+    // image's symlinks: Debian's /bin is usr/bin), so an existing parent (/tmp's 1777) keeps
+    // its mode and owner.
     const { summary } = await this.root(st);
-    const parts = dir.split("/").filter(Boolean);
+    const target = statInRoot(summary, dir);
+    if (target.code !== undefined && target.code !== "d")
+      this.fail(ins, `WORKDIR ${dir}: ${target.path} is not a directory in the image`);
+    const parts = target.path.split("/").filter(Boolean);
     const missing: string[] = [];
     for (let i = 1; i <= parts.length; i++) {
       const p = `/${parts.slice(0, i).join("/")}`;
-      if (missing.length === 0 && statPath(summary, p) !== undefined) continue;
+      if (missing.length === 0 && summary.paths[p] !== undefined) continue;
       missing.push(p.slice(1));
     }
     if (missing.length === 0) return this.meta(st, `WORKDIR ${dir}`);
@@ -710,9 +714,21 @@ export class Builder {
       );
     const over = await this.ownership(st, ins, flags.chown, flags.chmod);
     const dest = path.posix.resolve(st.config.WorkingDir || "/", destArg);
-    const rel = dest.replace(/^\/+/, "");
-    const destKind = rel === "" ? "d" : statPath((await this.root(st)).summary, dest);
+    // The destination after the image's symlinks (COPY x /bin/ on Debian writes usr/bin/x:
+    // a layer entry below a symlink would be refused); a file keeps its own last component
+    // even when that is a symlink (it replaces the link, as docker does).
+    const { summary } = await this.root(st);
+    const target = statInRoot(summary, dest);
+    const destKind = target.code;
     const intoDir = /\/\.?$/.test(destArg) || destArg === "." || destKind === "d";
+    const rel = (
+      intoDir || items.some((it) => it.isDir)
+        ? target.path
+        : path.posix.join(
+            statInRoot(summary, path.posix.dirname(dest)).path,
+            path.posix.basename(dest),
+          )
+    ).replace(/^\/+/, "");
     const entries: LayerEntry[] = [];
     if (destKind === undefined && (intoDir || items.some((it) => it.isDir))) {
       const meta = (items.length === 1 ? items[0]!.dirMeta : undefined) ?? {

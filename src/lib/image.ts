@@ -247,10 +247,21 @@ export function idMatches(idx: StoreIndex, ref: string): string[] {
   return hits.map(([m]) => m);
 }
 
-/** Follows symlinks in a RootSummary; the final entry's code ("f755", "d") or undefined. */
-function statInRoot(summary: RootSummary, p: string): string | undefined {
+/**
+ * Follows symlinks in a RootSummary: the path `p` resolves to and its final entry's code
+ * ("f755", "d"), or code undefined when it does not exist (then `path` is the resolved
+ * existing prefix with the rest of `p` appended: where a new file of that name would go).
+ */
+export function statInRoot(
+  summary: RootSummary,
+  p: string,
+): { path: string; code: string | undefined } {
   const pending = p.split("/");
   const resolved: string[] = [];
+  const missing = (): { path: string; code: undefined } => ({
+    path: path.posix.resolve(`/${resolved.join("/")}`, ...pending.filter(Boolean)),
+    code: undefined,
+  });
   for (let hops = 0; pending.length > 0;) {
     const c = pending.shift()!;
     if (c === "" || c === ".") continue;
@@ -260,19 +271,22 @@ function statInRoot(summary: RootSummary, p: string): string | undefined {
     }
     const at = `/${[...resolved, c].join("/")}`;
     const code = summary.paths[at];
-    if (code === undefined) return undefined;
+    if (code === undefined) {
+      pending.unshift(c);
+      return missing();
+    }
     if (code.startsWith("l")) {
-      if (++hops > 40) return undefined;
+      if (++hops > 40) return { path: at, code: undefined };
       const target = code.slice(1);
       if (target.startsWith("/")) resolved.length = 0;
       pending.unshift(...target.split("/"));
       continue;
     }
     resolved.push(c);
-    if (pending.every((x) => x === "" || x === ".")) return code;
-    if (code !== "d") return undefined;
+    if (pending.every((x) => x === "" || x === ".")) return { path: at, code };
+    if (code !== "d") return missing();
   }
-  return "d";
+  return { path: `/${resolved.join("/")}`, code: "d" };
 }
 
 /** The absolute path of program `name` in the image (PATH search for bare names). */
@@ -281,7 +295,7 @@ function findProgram(summary: RootSummary, name: string, pathVar: string): strin
   for (const dir of pathVar.split(":")) {
     if (!dir.startsWith("/")) continue;
     const p = path.posix.join(dir, name);
-    const code = statInRoot(summary, p);
+    const code = statInRoot(summary, p).code;
     if (code?.startsWith("f") && (parseInt(code.slice(1), 8) & 0o111) !== 0) return p;
   }
   throw new UnoError(
@@ -659,9 +673,4 @@ export async function saveImages(store: Store, refs: string[], out: Writable): P
   }
   pack.finalize();
   await done;
-}
-
-/** What `p` is in an image's root, symlinks followed: "d", "f" + octal mode, or undefined. */
-export function statPath(summary: RootSummary, p: string): string | undefined {
-  return statInRoot(summary, p);
 }

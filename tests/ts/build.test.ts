@@ -249,11 +249,14 @@ RUN dpkg -l | grep -c '^ii' > /count \\
  && echo 'alice:x:1234:1234:Alice:/home/alice:/bin/sh' >> /etc/passwd \\
  && echo 'alice:x:1234:' >> /etc/group && mkdir -p /home/alice && chown alice:alice /home/alice \\
  && chmod u+s /usr/bin/env
+COPY --chmod=0755 hello.sh /bin/
+WORKDIR /var/run/app
 USER alice
 WORKDIR /home/alice
 RUN id -un > who && pwd >> who && ls -ld /home/alice | awk '{print $3":"$4}' >> who
-CMD ["sh", "-c", "cat /count; ls /usr/share/doc; cat who; ls /usr/share | grep -c '^man$'"]
+CMD ["sh", "-c", "cat /count; ls /usr/share/doc; cat who; ls /usr/share | grep -c '^man$'; hello.sh; ls -d /run/app"]
 `,
+      "hello.sh": "#!/bin/sh\necho hello\n",
     });
     mustBuild(["-t", "debrun:1", ctx]);
     const native = spawnSync(
@@ -267,11 +270,15 @@ CMD ["sh", "-c", "cat /count; ls /usr/share/doc; cat who; ls /usr/share | grep -
     const out = run("debrun:1");
     assert.equal(
       out.stdout,
-      `${native.stdout}only\nalice\n/home/alice\nalice:alice\n0\n`,
+      `${native.stdout}only\nalice\n/home/alice\nalice:alice\n0\nhello\n/run/app\n`,
       out.stderr,
     );
+    // COPY to /bin/ and WORKDIR /var/run/app went through the image's symlinks.
+    const copied = await layerEntries("debrun:1", -3);
+    assert.deepEqual([...copied.keys()], ["usr/bin/hello.sh"]);
+    assert.deepEqual([...(await layerEntries("debrun:1", -2)).keys()], ["run/app"]);
     // rm -rf + mkdir made /usr/share/doc opaque; /usr/share/man is a whiteout.
-    const diffs = await layerEntries("debrun:1", -2);
+    const diffs = await layerEntries("debrun:1", -4);
     assert.ok(diffs.has("usr/share/doc/.wh..wh..opq"), "opaque /usr/share/doc");
     assert.ok(diffs.has("usr/share/.wh.man"), "whiteout for /usr/share/man");
     assert.equal(inspect("debrun:1").Config.User, "alice");
