@@ -340,10 +340,16 @@ CMD ["cat", "/random", "/random2"]
   });
 
   it("ARG, --build-arg, ENV substitution, WORKDIR, USER, EXPOSE, LABEL, SHELL, .dockerignore, ADD, globs, --chown", async () => {
-    const bundle = await tarGz([
-      { name: "bundle/", type: "directory" },
-      { name: "bundle/file", data: "from the archive\n" },
-    ]);
+    const bundle = await tarArchive(
+      [
+        { name: "bundle/", type: "directory" },
+        { name: "bundle/file", data: "from the archive\n" },
+      ],
+      "gzip",
+    );
+    // Recognized by their bytes, not their names.
+    const xz = await tarArchive([{ name: "./xzbundle/file", data: "xz\n" }], "xz");
+    const bz = await tarArchive([{ name: "bzbundle/file", data: "bzip2\n" }], "bzip2");
     const ctx = context("features", {
       ".dockerignore": "*.txt\n!keep.txt\n**/*.bak\n",
       "keep.txt": "kept\n",
@@ -352,6 +358,8 @@ CMD ["cat", "/random", "/random2"]
       "sub/y.conf": "conf\n",
       "secret.conf": "secret\n",
       "bundle.tar.gz": bundle,
+      "other.bin": xz,
+      "b.tbz": bz,
       Dockerfile: `ARG BASE=${BASE}
 FROM --platform=$BUILDPLATFORM \${BASE}
 ARG GREETING=hello
@@ -362,7 +370,7 @@ WORKDIR $APP_HOME
 WORKDIR sub
 COPY *.txt sub ./
 COPY --chown=bob:staff --chmod=0640 secret.conf conf/
-ADD bundle.tar.gz /opt/
+ADD bundle.tar.gz other.bin b.tbz /opt/
 SHELL ["/bin/sh", "-ec"]
 RUN echo "$GREETING from $(pwd) as $(id -u) on $TARGETARCH" > greeting; ls -A > listing
 USER bob
@@ -413,7 +421,10 @@ ENTRYPOINT echo "entry:" "$NAME"
       look("stat -c '%u:%g %a' conf/secret.conf; cat conf/secret.conf"),
       "1000:50 640\nsecret\n",
     );
-    assert.equal(look("cat /opt/bundle/file"), "from the archive\n");
+    assert.equal(
+      look("cat /opt/bundle/file /opt/xzbundle/file /opt/bzbundle/file"),
+      "from the archive\nxz\nbzip2\n",
+    );
     assert.equal(look("id -u; pwd"), "1000\n/srv/app/sub\n");
     const p = run("feat:1", [], ["-P", "--entrypoint", "/bin/true"]);
     assert.equal(p.status, 0, p.stderr);
@@ -527,8 +538,10 @@ ENTRYPOINT echo "entry:" "$NAME"
 });
 
 /** A .tar.gz written with tar-stream. */
-async function tarGz(
+/** A tar written with tar-stream, compressed by zlib's gzip or Debian's xz or bzip2. */
+async function tarArchive(
   entries: { name: string; type?: "directory"; data?: string }[],
+  compression: "gzip" | "xz" | "bzip2",
 ): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries)
@@ -537,5 +550,9 @@ async function tarGz(
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
+  const plain = Buffer.concat(chunks);
+  if (compression === "gzip") return gzipSync(plain);
+  const r = spawnSync(compression, ["-z", "-c"], { input: plain });
+  assert.equal(r.status, 0, `${compression} failed`);
+  return r.stdout;
 }
