@@ -234,6 +234,13 @@ function lex(s: string, vars: Vars, escape: string, split: boolean): string[] {
       i++;
       continue;
     }
+    // An unquoted expansion that is empty makes no word (as in a shell); anything else does.
+    if (c === "$") {
+      const v = expand();
+      cur += v;
+      if (v !== "") inWord = true;
+      continue;
+    }
     inWord = true;
     if (c === escape) {
       cur += s[i + 1] ?? escape;
@@ -259,8 +266,7 @@ function lex(s: string, vars: Vars, escape: string, split: boolean): string[] {
         }
       }
       i++;
-    } else if (c === "$") cur += expand();
-    else {
+    } else {
       cur += c;
       i++;
     }

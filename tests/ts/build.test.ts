@@ -16,7 +16,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createGunzip, gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
-import { parseDockerfile } from "../../src/build/dockerfile.js";
+import { BuildContext } from "../../src/build/context.js";
+import { keyValues, parseDockerfile, words } from "../../src/build/dockerfile.js";
 import { DockerfileError } from "../../src/build/errors.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
@@ -483,6 +484,61 @@ ENTRYPOINT echo "entry:" "$NAME"
       before,
       "no image was added or tagged",
     );
+  });
+
+  it("follows docker's documented .dockerignore and variable substitution examples", () => {
+    // docs.docker.com, "Build context" (.dockerignore) and "Dockerfile reference" (Environment replacement).
+    const ignored = (rules: string, paths: string[]): string[] => {
+      const dir = context(`ignore-${paths.length}-${rules.length}`, { ".dockerignore": rules });
+      const c = new BuildContext(dir);
+      return paths.filter((p) => c.isIgnored(p));
+    };
+    assert.deepEqual(
+      ignored("# comment\n*/temp*\n*/*/temp*\ntemp?\n", [
+        "somedir/temporary.txt",
+        "somedir/temp",
+        "somedir/subdir/temporary.txt",
+        "tempa",
+        "temp",
+        "temporary.txt",
+        "a/b/c/temp1",
+      ]),
+      ["somedir/temporary.txt", "somedir/temp", "somedir/subdir/temporary.txt", "tempa"],
+    );
+    assert.deepEqual(ignored("**/*.go\n", ["x.go", "a/b/y.go", "a/go"]), ["x.go", "a/b/y.go"]);
+    assert.deepEqual(
+      ignored("*.md\n!README*.md\nREADME-secret.md\n", ["a.md", "README.md", "README-secret.md"]),
+      ["a.md", "README-secret.md"],
+    );
+    // A parent directory that matches excludes what is below it.
+    assert.deepEqual(ignored("/build\n", ["build/x/y", "src/build"]), ["build/x/y"]);
+
+    const vars = new Map([
+      ["abc", "hello"],
+      ["empty", ""],
+    ]);
+    assert.deepEqual(words("$abc ${abc}x \\$abc '$abc' \"$abc z\"", vars), [
+      "hello",
+      "hellox",
+      "$abc",
+      "$abc",
+      "hello z",
+    ]);
+    // An unquoted empty expansion is no word at all; a quoted one is an empty word.
+    assert.deepEqual(words('${abc:-w} ${nope:-w} ${empty:-w} ${empty-w} "${empty-w}"', vars), [
+      "hello",
+      "w",
+      "w",
+      "",
+    ]);
+    assert.deepEqual(words("${abc:+w} ${nope:+w} ${empty:+w} ${empty+w}x", vars), ["w", "wx"]);
+    assert.deepEqual(keyValues('A="a b" B=c\\ d', vars, "\\", false), [
+      ["A", "a b"],
+      ["B", "c d"],
+    ]);
+    assert.deepEqual(keyValues("LEGACY  value  $abc", vars, "\\", true), [
+      ["LEGACY", "value  hello"],
+    ]);
   });
 
   it("the parser refuses garbage with file:line errors and never crashes", () => {
