@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -484,6 +484,41 @@ ENTRYPOINT echo "entry:" "$NAME"
       before,
       "no image was added or tagged",
     );
+  });
+
+  it("an interrupted RUN (SIGINT) fails the build and leaves no instance, lock or image", async () => {
+    const ctx = context("interrupt", {
+      Dockerfile: `FROM ${BASE}\nRUN echo started && sleep 60\n`,
+    });
+    const before = uno(["images", "--format", "json"]).stdout;
+    const child = spawn(UNO, ["build", "-t", "interrupted:1", ctx], {
+      env: { ...process.env, UNO_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const started = new Promise<void>((resolve) =>
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (/^started$/m.test(out)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    await started;
+    const t0 = Date.now();
+    child.kill("SIGINT");
+    const status = await exited;
+    assert.ok(Date.now() - t0 < 20_000, "the VM stopped on SIGINT");
+    assert.equal(status, 1, `${out}\n${err}`);
+    assert.match(
+      err,
+      /the command '\/bin\/sh -c echo started && sleep 60' returned a non-zero code: 130/,
+    );
+    const instances = path.join(home, "instances");
+    assert.deepEqual(fs.existsSync(instances) ? fs.readdirSync(instances) : [], []);
+    assert.ok(!fs.existsSync(store.lockPath), "the store lock is released");
+    assert.equal(uno(["images", "--format", "json"]).stdout, before);
   });
 
   it("follows docker's documented .dockerignore and variable substitution examples", () => {
