@@ -370,8 +370,13 @@ export class Builder {
     if (found) return found;
     if (/^[0-9a-f]{4,64}$/.test(ref) || ref.startsWith("sha256:"))
       this.fail(ins, `image ${ref} is not in the store`);
+    let domain: string;
+    try {
+      domain = parseImageRef(ref).domain;
+    } catch (err) {
+      this.fail(ins, (err as Error).message);
+    }
     this.o.log(`Pulling ${ref}`);
-    const domain = parseImageRef(ref).domain;
     const credentials = findCredentials(domain);
     const pulled = await pullImage(this.store, ref, {
       platform: "linux/amd64",
