@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,10 +27,12 @@ import {
   runTool,
   snapshot,
   UNO,
+  startRegistry,
   umociLayout,
   unoWithHome,
   type FileInfo,
   type Out,
+  type UnoRunner,
 } from "./image-util.js";
 
 const BUSYBOX = "/bin/busybox";
@@ -52,9 +54,9 @@ function context(name: string, files: Record<string, string | Buffer>): string {
 }
 
 /** uno build with a longer timeout than other commands (RUN boots VMs, Debian is big). */
-function build(args: string[]): Out {
+function build(args: string[], unoHome = home): Out {
   const out = spawnSync(UNO, ["build", ...args], {
-    env: { ...process.env, UNO_HOME: home },
+    env: { ...process.env, UNO_HOME: unoHome },
     timeout: 600_000,
     maxBuffer: 64 << 20,
   });
@@ -484,6 +486,41 @@ ENTRYPOINT echo "entry:" "$NAME"
       before,
       "no image was added or tagged",
     );
+  });
+
+  it("FROM an image the store does not have pulls it from a registry", async () => {
+    const children: ChildProcess[] = [];
+    try {
+      const reg = await startRegistry(path.join(work, "registry"), children);
+      const archive = path.join(work, "bbase.oci.tar");
+      assert.equal(uno(["save", "-o", archive, BASE]).status, 0);
+      runTool(
+        "skopeo",
+        [
+          "copy",
+          "-q",
+          "--dest-tls-verify=false",
+          `oci-archive:${archive}`,
+          `docker://${reg.host}/bb:1`,
+        ],
+        work,
+      );
+      const fresh = path.join(work, "home-pull");
+      const ctx = context("pull", {
+        Dockerfile: `FROM ${reg.host}/bb:1\nRUN echo pulled > /p\nCMD ["cat", "/p"]\n`,
+      });
+      const r = build(["-t", "pulled:1", ctx], fresh);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Pulling ${reg.host}/bb:1$`, "m"));
+      const unoFresh = unoWithHome(fresh);
+      assert.equal(unoFresh(["run", "pulled:1"]).stdout, "pulled\n");
+      // The base is stored under its name too, with the ID it has here.
+      const ids = (h: UnoRunner, ref: string): string =>
+        (JSON.parse(h(["inspect", ref]).stdout) as { Id: string }[])[0]!.Id;
+      assert.equal(ids(unoFresh, `${reg.host}/bb:1`), ids(uno, BASE));
+    } finally {
+      for (const c of children) c.kill();
+    }
   });
 
   it("an interrupted RUN (SIGINT) fails the build and leaves no instance, lock or image", async () => {
