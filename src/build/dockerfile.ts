@@ -82,8 +82,8 @@ function logicalLine(raw: string, escape: string): string {
   );
   return kept
     .map((l) => {
-      const t = l.replace(/[ \t]+$/, "");
-      return t.endsWith(escape) ? t.slice(0, -escape.length) : l;
+      const t = l.replace(/[ \t\r]+$/, "");
+      return t.endsWith(escape) ? t.slice(0, -escape.length) : l.replace(/\r$/, "");
     })
     .join("");
 }

@@ -36,3 +36,10 @@ export class RunStepError extends UnoError {
     );
   }
 }
+
+/** The writable layer a RUN left cannot be read (getfattr missing or failing). */
+export class LayerReadError extends UnoError {
+  constructor(message: string) {
+    super("BUILD_LAYER", message);
+  }
+}

@@ -17,10 +17,10 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
-import { UnoError } from "../lib/errors.js";
 import type { Store } from "../lib/store.js";
 import type { DirNode, FileNode, TreeNode } from "../image/erofs.js";
 import { MT, type Descriptor } from "../image/oci.js";
+import { LayerReadError } from "./errors.js";
 
 /** One tar entry of a layer; `name` relative to the image root, no leading "/". */
 export interface LayerEntry {
@@ -42,13 +42,6 @@ export interface LayerEntry {
 export interface StoredLayer {
   descriptor: Descriptor;
   diffId: string;
-}
-
-/** getfattr failed or is missing. */
-export class LayerReadError extends UnoError {
-  constructor(message: string) {
-    super("BUILD_LAYER", message);
-  }
 }
 
 /**

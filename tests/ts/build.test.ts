@@ -585,6 +585,27 @@ ENTRYPOINT echo "entry:" "$NAME"
     // A parent directory that matches excludes what is below it.
     assert.deepEqual(ignored("/build\n", ["build/x/y", "src/build"]), ["build/x/y"]);
 
+    // Continuations (also CRLF, and the escape directive), comment lines inside them, flags.
+    const df = parseDockerfile(
+      "# escape=`\r\nFROM scratch\r\nRUN a `\r\n# note\r\n  b\r\nCOPY --chown=1:2 --from=x a b\n",
+      "Dockerfile",
+    );
+    const body = df.stages[0]!.body;
+    assert.deepEqual(
+      body.map((i) => [i.keyword, i.line, i.text, [...i.flags]]),
+      [
+        ["RUN", 3, "a   b", []],
+        [
+          "COPY",
+          6,
+          "a b",
+          [
+            ["chown", "1:2"],
+            ["from", "x"],
+          ],
+        ],
+      ],
+    );
     const vars = new Map([
       ["abc", "hello"],
       ["empty", ""],
