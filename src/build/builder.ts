@@ -952,12 +952,16 @@ function exposeKeys(p: string, bad: () => never): string[] {
 
 /**
  * The nodes a COPY --from source names in a flattened tree: a glob over every path, or
- * one path whose symlinks are followed inside the tree.
+ * one path whose symlinks are followed inside the tree (at most 40); a followed source
+ * keeps its own name (COPY --from=x /bin/sh /out/ writes /out/sh).
  */
 function resolveInTree(
   root: DirNode,
   src: string,
   where: string,
+  hops = 0,
+  name?: string,
+  shown = src,
 ): { node: TreeNode; name: string }[] {
   const rel = path.posix.normalize(src.replace(/^\/+/, "")).replace(/\/+$/, "");
   if (hasGlob(rel)) {
@@ -975,31 +979,33 @@ function resolveInTree(
       throw new BuildContextError(`${where}: ${src} matches nothing in the source stage`);
     return hits;
   }
+  const notFound = (): BuildContextError =>
+    new BuildContextError(`${where}: ${shown}: not found in the source stage`);
   const parts = rel === "." ? [] : rel.split("/");
+  const own = name ?? parts[parts.length - 1] ?? "";
   let node: TreeNode = root;
   const resolved: DirNode[] = [root];
-  for (let hops = 0, i = 0; i < parts.length; i++) {
+  for (let i = 0; i < parts.length; i++) {
     const c = parts[i]!;
-    if (node.kind !== "dir")
-      throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
+    if (node.kind !== "dir") throw notFound();
     if (c === "..") {
       if (resolved.length > 1) resolved.pop();
       node = resolved[resolved.length - 1]!;
       continue;
     }
     const next: TreeNode | undefined = node.entries.get(c);
-    if (next === undefined)
-      throw new BuildContextError(`${where}: ${src}: not found in the source stage`);
-    if (next.kind === "symlink" && ++hops <= 40) {
+    if (next === undefined) throw notFound();
+    if (next.kind === "symlink") {
+      if (hops >= 40) throw notFound();
       const t = typeof next.target === "string" ? next.target : Buffer.from(next.target).toString();
       const base = t.startsWith("/") ? [] : parts.slice(0, i);
       const rest = [...base, ...t.split("/").filter(Boolean), ...parts.slice(i + 1)];
-      return resolveInTree(root, rest.join("/") || ".", where);
+      return resolveInTree(root, rest.join("/") || ".", where, hops + 1, own, shown);
     }
     node = next;
     if (next.kind === "dir") resolved.push(next);
   }
-  return [{ node, name: parts[parts.length - 1] ?? "" }];
+  return [{ node, name: own }];
 }
 
 /** Builds the Dockerfile of `o` into the store. */

@@ -135,7 +135,7 @@ function unescapeGetfattr(s: string): string {
 export function readUnoAttrs(dir: string): Map<string, [number, number, number]> {
   const r = spawnSync(
     "getfattr",
-    ["-R", "-P", "--absolute-names", "-d", "-m", "^user\\.uno\\.attr$", "-e", "text", dir],
+    ["-R", "-P", "-h", "--absolute-names", "-d", "-m", "^user\\.uno\\.attr$", "-e", "text", dir],
     { encoding: "utf8", maxBuffer: 1 << 30 },
   );
   if (r.error)

@@ -193,6 +193,7 @@ RUN mkdir /data && echo hello world | tr a-z A-Z > /data/up \\
 FROM scratch
 COPY --from=0 /bin/busybox /bin/
 COPY --from=builder /data /data
+COPY --from=builder /data/link /bin/sh /out/
 CMD ["/bin/busybox", "cat", "/data/up"]
 `,
     });
@@ -227,6 +228,9 @@ CMD ["/bin/busybox", "cat", "/data/up"]
     assert.equal(t.get("/data/hard")?.links, "/data/up", "hard link kept");
     assert.ok(!t.has("/bin/wc") && !t.has("/bin/sh"), "only the selected files are copied");
     assert.equal(t.get("/bin/busybox")?.mode, 0o755);
+    // Symlinked sources are followed and keep their own names.
+    assert.equal(t.get("/out/link")?.sha256, sha("HELLO WORLD\n"));
+    assert.equal(t.get("/out/sh")?.sha256, t.get("/bin/busybox")?.sha256);
     assert.equal(mustRun("multi:1"), "HELLO WORLD\n");
     assert.equal(
       mustRun("multi:1", ["/bin/busybox", "stat", "-c", "%u:%g %a", "/data/owned"]),
@@ -471,6 +475,11 @@ ENTRYPOINT echo "entry:" "$NAME"
       /Dockerfile:2: RUN --mount is not supported/,
     );
     fail("stage", `FROM ${BASE}\nCOPY --from=7 /x /x\n`, /--from=7: no earlier stage/);
+    fail(
+      "loop",
+      `FROM ${BASE} AS a\nRUN ln -s loop /loop\nFROM scratch\nCOPY --from=a /loop /x\n`,
+      /Dockerfile:4: COPY: \/loop: not found in the source stage/,
+    );
     fail(
       "platform",
       `FROM --platform=linux/arm64 ${BASE}\n`,
