@@ -384,6 +384,10 @@ USER bob
 EXPOSE 8080/tcp 53/udp
 LABEL org.example.k="v w" other=1
 HEALTHCHECK CMD true
+STOPSIGNAL SIGQUIT
+VOLUME ["/srv/data"]
+ONBUILD RUN echo later
+MAINTAINER someone <s@example.com>
 ENTRYPOINT echo "entry:" "$NAME"
 `,
     });
@@ -411,6 +415,13 @@ ENTRYPOINT echo "entry:" "$NAME"
     assert.deepEqual(c.Labels, { "org.example.k": "v w", other: "1" });
     assert.deepEqual(c.Entrypoint, ["/bin/sh", "-ec", 'echo "entry:" "$NAME"']);
     assert.equal(c.Cmd ?? null, null, "ENTRYPOINT resets the base's Cmd");
+    // Recorded where the config has a field, each with a warning.
+    assert.equal(c.StopSignal, "SIGQUIT");
+    assert.deepEqual(c.Volumes, { "/srv/data": {} });
+    assert.deepEqual(c.OnBuild, ["RUN echo later"]);
+    assert.equal(storedConfig("feat:1").author, "someone <s@example.com>");
+    for (const w of ["STOPSIGNAL", "VOLUME", "ONBUILD", "MAINTAINER"])
+      assert.match(r.stderr, new RegExp(`warning: .*Dockerfile:\\d+: ${w} `));
     const history = storedConfig("feat:1").history as {
       created_by: string;
       empty_layer?: boolean;
