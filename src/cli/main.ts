@@ -31,6 +31,7 @@ import { Store } from "../lib/store.js";
 import { TargetOrImageNotFoundError } from "../lib/image-errors.js";
 import { parseReference } from "../image/oci.js";
 import { registerImageCommands } from "./images.js";
+import { registerBuildCommand } from "./build.js";
 import { formatNetwork, formatPublishedPort } from "../lib/ports.js";
 
 /** The exit status for uno's own failures (bad usage, missing build, no KVM...). */
@@ -426,6 +427,7 @@ Examples:
     });
 
   registerImageCommands(program, setExit);
+  registerBuildCommand(program, setExit);
 
   program
     .command("version")

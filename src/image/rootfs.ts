@@ -279,7 +279,7 @@ export async function packDirectory(
   return buildCached(cacheDir, h.digest("hex"), root, undefined);
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const h = createHash("sha256");
   await new Promise<void>((resolve, reject) => {
     createReadStream(path)

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import type { Writable } from "node:stream";
 import * as tar from "tar-stream";
 import { ImageBuildError, writeErofs } from "../image/erofs.js";
+import { buildCacheBlobs, clearBuildCache } from "../build/cache.js";
 import { flattenLayers, summarize, type RootSummary } from "../image/flatten.js";
 import { manifestBlobs } from "../image/load.js";
 import {
@@ -246,10 +247,21 @@ export function idMatches(idx: StoreIndex, ref: string): string[] {
   return hits.map(([m]) => m);
 }
 
-/** Follows symlinks in a RootSummary; the final entry's code ("f755", "d") or undefined. */
-function statInRoot(summary: RootSummary, p: string): string | undefined {
+/**
+ * Follows symlinks in a RootSummary: the path `p` resolves to and its final entry's code
+ * ("f755", "d"), or code undefined when it does not exist (then `path` is the resolved
+ * existing prefix with the rest of `p` appended: where a new file of that name would go).
+ */
+export function statInRoot(
+  summary: RootSummary,
+  p: string,
+): { path: string; code: string | undefined } {
   const pending = p.split("/");
   const resolved: string[] = [];
+  const missing = (): { path: string; code: undefined } => ({
+    path: path.posix.resolve(`/${resolved.join("/")}`, ...pending.filter(Boolean)),
+    code: undefined,
+  });
   for (let hops = 0; pending.length > 0;) {
     const c = pending.shift()!;
     if (c === "" || c === ".") continue;
@@ -259,19 +271,22 @@ function statInRoot(summary: RootSummary, p: string): string | undefined {
     }
     const at = `/${[...resolved, c].join("/")}`;
     const code = summary.paths[at];
-    if (code === undefined) return undefined;
+    if (code === undefined) {
+      pending.unshift(c);
+      return missing();
+    }
     if (code.startsWith("l")) {
-      if (++hops > 40) return undefined;
+      if (++hops > 40) return { path: at, code: undefined };
       const target = code.slice(1);
       if (target.startsWith("/")) resolved.length = 0;
       pending.unshift(...target.split("/"));
       continue;
     }
     resolved.push(c);
-    if (pending.every((x) => x === "" || x === ".")) return code;
-    if (code !== "d") return undefined;
+    if (pending.every((x) => x === "" || x === ".")) return { path: at, code };
+    if (code !== "d") return missing();
   }
-  return "d";
+  return { path: `/${resolved.join("/")}`, code: "d" };
 }
 
 /** The absolute path of program `name` in the image (PATH search for bare names). */
@@ -280,7 +295,7 @@ function findProgram(summary: RootSummary, name: string, pathVar: string): strin
   for (const dir of pathVar.split(":")) {
     if (!dir.startsWith("/")) continue;
     const p = path.posix.join(dir, name);
-    const code = statInRoot(summary, p);
+    const code = statInRoot(summary, p).code;
     if (code?.startsWith("f") && (parseInt(code.slice(1), 8) & 0o111) !== 0) return p;
   }
   throw new UnoError(
@@ -482,9 +497,13 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** uno image prune: untagged images, then every blob, EROFS and temporary file nothing uses. */
+/**
+ * uno image prune: untagged images and uno build's cache, then every blob, EROFS and
+ * temporary file nothing uses.
+ */
 export async function pruneImages(store: Store): Promise<PruneResult> {
   const images: string[] = [];
+  await store.withLock(async () => clearBuildCache(store));
   await store.updateIndex((idx) => {
     const tagged = new Set(Object.values(idx.tags));
     for (const [d, e] of Object.entries(idx.images))
@@ -506,6 +525,8 @@ export async function collectGarbage(store: Store): Promise<Omit<PruneResult, "i
       for (const b of manifestBlobs(store, d)) used.add(b);
       keys.add(Image.open(store, d).rootfsKey());
     }
+    // Layers of uno build's cache stay (uno image prune empties the cache first).
+    for (const b of buildCacheBlobs(store)) used.add(b);
     let blobs = 0;
     let erofs = 0;
     let bytes = 0;

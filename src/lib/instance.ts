@@ -315,9 +315,10 @@ export class Instance {
   /**
    * Runs uno-vmm with stdin/stdout/stderr inherited, forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT
    * to it (except terminal-generated ones, which it already receives), and resolves with the
-   * program's exit status once it exits.
+   * program's exit status once it exits. `stdio` may send the output elsewhere (uno build -q
+   * discards RUN's).
    */
-  run(): Promise<RunResult> {
+  run(stdio: StdioOptions = "inherit"): Promise<RunResult> {
     // The handlers go in before the spawn: the child writes straight to our stdout, so whoever
     // reads it may signal us before spawn() has even returned. A signal that arrives first is
     // delivered to the child as soon as it exists.
@@ -343,7 +344,7 @@ export class Instance {
     };
     let spawned: SpawnedInstance;
     try {
-      spawned = this.spawn("inherit");
+      spawned = this.spawn(stdio);
     } catch (e) {
       uninstall();
       throw e;

@@ -3,7 +3,8 @@
  * UNO_HOME, tools that must succeed, and a snapshot of the store's files.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Store } from "../../src/lib/store.js";
@@ -115,4 +116,98 @@ export async function startRegistry(
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer in 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The Debian 12 root of scripts/debian-root.sh (built when missing: slow the first time). */
+export function debianRoot(): string {
+  return path.resolve(
+    ROOT,
+    execFileSync(path.join(ROOT, "scripts", "debian-root.sh"), {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 900_000,
+    }).trim(),
+  );
+}
+
+/**
+ * Makes `layout:ref`, an OCI layout holding the directory `root` as one layer, with umoci
+ * (init, new, unpack, a copy of the root into the bundle, repack), then `umoci config`
+ * with `config` options (e.g. ["--config.cmd", "sh"]) when given.
+ */
+export function umociLayout(
+  root: string,
+  layout: string,
+  ref: string,
+  work: string,
+  config: string[] = [],
+): void {
+  const u = (...args: string[]): string => runTool("umoci", args, work);
+  u("init", "--layout", layout);
+  u("new", "--image", `${layout}:${ref}`);
+  const bundle = path.join(work, `${ref}-bundle`);
+  u("unpack", "--image", `${layout}:${ref}`, bundle);
+  runTool("cp", ["-a", `${root}/.`, path.join(bundle, "rootfs")], work);
+  u("repack", "--image", `${layout}:${ref}`, bundle);
+  fs.rmSync(bundle, { recursive: true, force: true });
+  if (config.length > 0) u("config", "--image", `${layout}:${ref}`, ...config);
+}
+
+export interface FileInfo {
+  type: string;
+  mode: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  target?: string;
+  sha256?: string;
+  mtime?: number;
+  /** Other paths of the same inode (hard links). */
+  links?: string;
+}
+
+/**
+ * Every entry under `dir` (not the root itself), as comparable records; owners only when
+ * running as root (a rootless unpack's owners are the caller's).
+ */
+export function snapshot(dir: string): Map<string, FileInfo> {
+  const out = new Map<string, FileInfo>();
+  const inodes = new Map<number, string[]>();
+  const walk = (d: string, rel: string): void => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const r = `${rel}/${name}`;
+      const st = fs.lstatSync(p);
+      const info: FileInfo = {
+        type: st.isDirectory()
+          ? "dir"
+          : st.isFile()
+            ? "file"
+            : st.isSymbolicLink()
+              ? "symlink"
+              : "other",
+        mode: st.mode & 0o7777,
+      };
+      if (process.getuid?.() === 0) Object.assign(info, { uid: st.uid, gid: st.gid });
+      if (st.isFile()) {
+        Object.assign(info, {
+          size: st.size,
+          sha256: createHash("sha256").update(fs.readFileSync(p)).digest("hex"),
+          mtime: Math.floor(st.mtimeMs / 1000),
+        });
+        if (st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), r]);
+      }
+      if (st.isSymbolicLink()) {
+        info.target = fs.readlinkSync(p);
+        delete (info as { mode?: number }).mode;
+      }
+      out.set(r, info);
+      if (st.isDirectory()) walk(p, r);
+    }
+  };
+  walk(dir, "");
+  for (const group of inodes.values())
+    for (const p of group) out.get(p)!.links = group.filter((q) => q !== p).join(",");
+  return out;
 }

@@ -14,7 +14,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -25,7 +25,16 @@ import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { DigestMismatchError } from "../../src/lib/image-errors.js";
 import { requireKvm, ROOT } from "./guest-util.js";
-import { runTool, storeStateOf, unoWithHome, type StoreState } from "./image-util.js";
+import {
+  debianRoot,
+  runTool,
+  storeStateOf,
+  snapshot,
+  umociLayout,
+  unoWithHome,
+  type FileInfo,
+  type StoreState,
+} from "./image-util.js";
 
 const UNO = path.join(ROOT, "bin", "uno");
 const BUSYBOX = "/bin/busybox";
@@ -161,61 +170,6 @@ function layoutManifest(dir: string, ref: string): { digest: string; config: str
     config: { digest: string };
   };
   return { digest: d.digest, config: manifest.config.digest };
-}
-
-interface FileInfo {
-  type: string;
-  mode: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  target?: string;
-  sha256?: string;
-  mtime?: number;
-  /** Other paths of the same inode (hard links). */
-  links?: string;
-}
-
-/** Every entry under `dir` (not the root itself), as comparable records. */
-function snapshot(dir: string): Map<string, FileInfo> {
-  const out = new Map<string, FileInfo>();
-  const inodes = new Map<number, string[]>();
-  const walk = (d: string, rel: string): void => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const r = `${rel}/${name}`;
-      const st = fs.lstatSync(p);
-      const info: FileInfo = {
-        type: st.isDirectory()
-          ? "dir"
-          : st.isFile()
-            ? "file"
-            : st.isSymbolicLink()
-              ? "symlink"
-              : "other",
-        mode: st.mode & 0o7777,
-      };
-      if (isRoot) Object.assign(info, { uid: st.uid, gid: st.gid });
-      if (st.isFile()) {
-        Object.assign(info, {
-          size: st.size,
-          sha256: sha(fs.readFileSync(p)),
-          mtime: Math.floor(st.mtimeMs / 1000),
-        });
-        if (st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), r]);
-      }
-      if (st.isSymbolicLink()) {
-        info.target = fs.readlinkSync(p);
-        delete (info as { mode?: number }).mode;
-      }
-      out.set(r, info);
-      if (st.isDirectory()) walk(p, r);
-    }
-  };
-  walk(dir, "");
-  for (const group of inodes.values())
-    for (const p of group) out.get(p)!.links = group.filter((q) => q !== p).join(",");
-  return out;
 }
 
 function assertSameTree(
@@ -979,34 +933,15 @@ describe("images", () => {
     let root = "";
 
     before(() => {
-      root = path.resolve(
-        ROOT,
-        execFileSync(path.join(ROOT, "scripts", "debian-root.sh"), {
-          cwd: ROOT,
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "inherit"],
-          timeout: 900_000,
-        }).trim(),
-      );
-      const u = (...args: string[]): string => tool("umoci", args);
-      u("init", "--layout", debLayout);
-      u("new", "--image", `${debLayout}:deb`);
-      const bundle = path.join(work, "deb-bundle");
-      u("unpack", "--image", `${debLayout}:deb`, bundle);
-      tool("cp", ["-a", `${root}/.`, path.join(bundle, "rootfs")]);
-      u("repack", "--image", `${debLayout}:deb`, bundle);
-      fs.rmSync(bundle, { recursive: true, force: true });
-      u(
-        "config",
-        "--image",
-        `${debLayout}:deb`,
+      root = debianRoot();
+      umociLayout(root, debLayout, "deb", work, [
         "--config.cmd",
         "python3",
         "--config.cmd",
         "-c",
         "--config.cmd",
         PY,
-      );
+      ]);
       const r = uno(["load", "-i", debLayout]);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(uno(["tag", layoutManifest(debLayout, "deb").digest, "deb:12"]).status, 0);
