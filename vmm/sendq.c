@@ -448,6 +448,33 @@ int sendq_wait(struct vmm *v, int timeout_ms)
 
 bool sendq_busy(void) { return nqueued > 0; }
 
+/* One pass over every queue: each sends what its host socket takes now. The descriptors of
+ * those that still hold bytes go to p (at most max); their count. */
+static int flush_pass(struct pollfd *p, int max)
+{
+    int n = 0;
+    for (int h = 0; h < UNO_MAX_HANDLES && n < max; h++)
+        if (live[h].fd >= 0 && live[h].len && flush(&live[h]) == -EAGAIN)
+            p[n++] = (struct pollfd){.fd = live[h].fd, .events = POLLOUT};
+    for (int i = 0; i < MAX_LINGER && n < max; i++)
+        if (linger[i].fd >= 0 && linger[i].len && flush(&linger[i]) == -EAGAIN)
+            p[n++] = (struct pollfd){.fd = linger[i].fd, .events = POLLOUT};
+    return n;
+}
+
+/* Sends until every queue is empty or `end` (CLOCK_MONOTONIC) has come. */
+static void drain_until(uint64_t end)
+{
+    for (;;) {
+        struct pollfd p[64];
+        int n = flush_pass(p, 64);
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (!n || now >= end)
+            return;
+        poll(p, (nfds_t)n, (int)((end - now) / 1000000) + 1);
+    }
+}
+
 /* The process that sends what an exiting VMM's sockets still hold: the bytes were accepted
  * by send(), so, as Linux keeps sending a closed socket's buffer after its process is gone,
  * they go out after the guest process ended, up to LINGER_NS. It keeps only their
@@ -468,38 +495,21 @@ static void linger_process(void)
     for (int fd = 0; fd < 65536; fd++)
         if (!keep[fd])
             close(fd);
-    uint64_t end = now_ns(CLOCK_MONOTONIC) + LINGER_NS;
-    for (;;) {
-        struct pollfd p[64];
-        int n = 0;
-        for (int h = 0; h < UNO_MAX_HANDLES && n < 64; h++)
-            if (live[h].fd >= 0 && live[h].len && flush(&live[h]) == -EAGAIN)
-                p[n++] = (struct pollfd){.fd = live[h].fd, .events = POLLOUT};
-        for (int i = 0; i < MAX_LINGER && n < 64; i++)
-            if (linger[i].fd >= 0 && linger[i].len && flush(&linger[i]) == -EAGAIN)
-                p[n++] = (struct pollfd){.fd = linger[i].fd, .events = POLLOUT};
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
-        if (!n || now >= end)
-            _exit(0);
-        poll(p, (nfds_t)n, (int)((end - now) / 1000000) + 1);
-    }
+    drain_until(now_ns(CLOCK_MONOTONIC) + LINGER_NS);
+    _exit(0);
 }
 
 void sendq_exit(struct vmm *v)
 {
     (void)v;
-    bool left = false;
-    for (int h = 0; h < UNO_MAX_HANDLES; h++)
-        if (live[h].fd >= 0 && live[h].len && flush(&live[h]) == -EAGAIN)
-            left = true;
-    for (int i = 0; i < MAX_LINGER; i++)
-        if (linger[i].fd >= 0 && linger[i].len && flush(&linger[i]) == -EAGAIN)
-            left = true;
-    if (!left || fork() == 0) {
-        if (left)
-            linger_process();
+    struct pollfd p[1];
+    if (!flush_pass(p, 1))
         return;
-    }
+    pid_t pid = fork();
+    if (pid == 0)
+        linger_process();
+    if (pid < 0) /* no process for it: what a few seconds can send */
+        drain_until(now_ns(CLOCK_MONOTONIC) + 5000000000ull);
     /* The queues are the linger process's now: our I/O thread, still running until we
      * exit, must not send them a second time. */
     for (int h = 0; h < UNO_MAX_HANDLES; h++)
@@ -518,21 +528,7 @@ void sendq_exit(struct vmm *v)
 void sendq_drain_all(struct vmm *v, uint64_t budget_ns)
 {
     (void)v;
-    uint64_t end = now_ns(CLOCK_MONOTONIC) + budget_ns;
-    for (;;) {
-        struct pollfd p[64];
-        int n = 0;
-        for (int h = 0; h < UNO_MAX_HANDLES && n < 64; h++)
-            if (live[h].fd >= 0 && live[h].len && flush(&live[h]) == -EAGAIN)
-                p[n++] = (struct pollfd){.fd = live[h].fd, .events = POLLOUT};
-        for (int i = 0; i < MAX_LINGER && n < 64; i++)
-            if (linger[i].fd >= 0 && flush(&linger[i]) == -EAGAIN)
-                p[n++] = (struct pollfd){.fd = linger[i].fd, .events = POLLOUT};
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
-        if (!n || now >= end)
-            break;
-        poll(p, (nfds_t)n, (int)((end - now) / 1000000) + 1);
-    }
+    drain_until(now_ns(CLOCK_MONOTONIC) + budget_ns);
     for (int i = 0; i < MAX_LINGER; i++)
         if (linger[i].fd >= 0 && !linger[i].len) {
             int fd = linger[i].fd;

@@ -173,9 +173,11 @@ void *ring_async_slot(u32 *idx)
     return slots + (u64)*idx * UNO_RING_SLOT;
 }
 
-void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len)
+void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len, const u64 arg[4])
 {
     struct uno_sqe s = {.op = op, .handle = handle, .off = -1, .len = len};
+    for (int i = 0; i < 4; i++)
+        s.arg[i] = arg[i];
     submit(&s, idx);
     async_kick();
 }

@@ -29,7 +29,7 @@ void ring_write_async(u32 handle, const void *buf, size_t len);
  * (nothing is submitted until ring_async_submit, so an abandoned slot costs nothing), then
  * the submission. Both under the big lock, with nothing else in between. */
 void *ring_async_slot(u32 *idx);
-void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len);
+void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len, const u64 arg[4]);
 /* The host allows asynchronous sends on this socket handle now (UNO_SOCKST_ASYNC). */
 bool ring_sock_async(u32 handle);
 /* Wait until the host has completed everything submitted. */

@@ -25,6 +25,7 @@
 struct sock {
     int family, type;
     i64 rcvtimeo_ns, sndtimeo_ns; /* 0: none */
+    u32 opts_ok;                  /* options the host took here: async from now on */
 };
 
 static struct sock *sk(struct file *f) { return f->priv; }
@@ -242,6 +243,10 @@ i64 sys_connect(u64 fd, u64 uaddr, u64 len)
             r = unix_name_call(f, UNO_SOCK_CONNECT, a, len);
         }
     }
+    /* The instance's loopback connects at once; Linux's TCP answers a non-blocking connect
+     * with EINPROGRESS even there (programs are written for it), and POLLOUT comes next. */
+    if (r == 0 && sk(f)->family != AF_UNIX && sk(f)->type == SOCK_STREAM && nonblocking(f, 0))
+        return -EINPROGRESS;
     if (r != -EINPROGRESS || nonblocking(f, 0))
         return r;
     /* A blocking connect: the handshake's end, then its outcome. */
@@ -346,6 +351,30 @@ static i64 *timeo_of(struct file *f, u64 level, u64 name)
     return NULL;
 }
 
+/* Options a server flips per request (nginx: TCP_CORK on and off around each response) need
+ * not wait for the host once the host has taken them on this socket: the answer (0) does
+ * not depend on the value or, for these, on the connection's state, and the ring keeps them
+ * in order with the sends around them. */
+static int async_option_bit(u64 level, u64 name)
+{
+    if (level == IPPROTO_TCP)
+        return name == TCP_NODELAY ? 0 : name == TCP_CORK ? 1 : name == TCP_QUICKACK ? 2 : -1;
+    return level == SOL_SOCKET && name == SO_KEEPALIVE ? 3 : -1;
+}
+
+static bool async_option(struct file *f, u64 level, u64 name)
+{
+    int bit = async_option_bit(level, name);
+    return bit >= 0 && (sk(f)->opts_ok & (1u << bit)) && ring_sock_async(f->handle);
+}
+
+static void option_succeeded(struct file *f, u64 level, u64 name)
+{
+    int bit = async_option_bit(level, name);
+    if (bit >= 0)
+        sk(f)->opts_ok |= 1u << bit;
+}
+
 i64 sys_setsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 len)
 {
     i64 err;
@@ -370,7 +399,18 @@ i64 sys_setsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 len)
         *t = tv.sec < 0 ? 0 : tv.sec * 1000000000 + tv.usec * 1000;
         return 0;
     }
-    return sock_call(f, UNO_SOCK_SETOPT, level, name, val, len, NULL, 0);
+    if (len == 4 && async_option(f, level, name)) {
+        u32 idx;
+        u8 *slot = ring_async_slot(&idx);
+        memcpy(slot, val, 4);
+        u64 args[4] = {UNO_SOCK_SETOPT, level, name, 0};
+        ring_async_submit(idx, UNO_OP_SOCK, f->handle, 4, args);
+        return 0;
+    }
+    i64 r = sock_call(f, UNO_SOCK_SETOPT, level, name, val, len, NULL, 0);
+    if (r == 0 && len == 4)
+        option_succeeded(f, level, name);
+    return r;
 }
 
 i64 sys_getsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 ulenp)
@@ -501,14 +541,20 @@ static i64 send_once(struct file *f, struct xfer *x)
 }
 
 /* A send that need not wait for the host (abi: "Asynchronous sends"): a connected stream
- * socket the VMM says is healthy, plain bytes that fit in a ring slot, no flags that change
- * what the host does with them. Blocking or not makes no difference: all of it is taken. */
+ * socket the VMM says is healthy, plain bytes that fit in a ring slot (the app's, or a file
+ * of the image's, which sendfile names by guest-physical address), no flags that change what
+ * the host does with them. Blocking or not makes no difference: all of it is taken. */
 static bool async_ok(struct file *f, const struct xfer *x, u64 total)
 {
     if (sk(f)->type != SOCK_STREAM || !total || total > RING_MAX_IO || x->name || x->control ||
-        x->gpas || (x->flags & ~(u64)(MSG_NOSIGNAL | MSG_DONTWAIT)))
+        (x->flags & ~(u64)(MSG_NOSIGNAL | MSG_DONTWAIT)))
         return false;
-    u64 sum = 0; /* the app's lengths, without the wrap-around a plain total may have */
+    u64 sum = 0; /* the lengths one by one, without the wrap-around a plain total may have */
+    for (u64 i = 0; x->gpas && i < x->ngpas; i++) {
+        if (x->gpas[i].len > RING_MAX_IO - sum)
+            return false;
+        sum += x->gpas[i].len;
+    }
     for (u64 i = 0; i < x->niov; i++) {
         if (x->iov[i].len > RING_MAX_IO - sum)
             return false;
@@ -521,6 +567,10 @@ static i64 send_async(struct file *f, const struct xfer *x, u64 total)
 {
     u32 idx;
     u8 *slot = ring_async_slot(&idx), *at = slot;
+    for (u64 i = 0; x->gpas && i < x->ngpas; i++) { /* the libOS's own list: the image */
+        memcpy(at, phys_to_virt(x->gpas[i].gpa), x->gpas[i].len);
+        at += x->gpas[i].len;
+    }
     for (u64 i = 0; i < x->niov; i++) {
         const void *src = (const void *)x->iov[i].base;
         u64 len = x->iov[i].len;
@@ -530,7 +580,8 @@ static i64 send_async(struct file *f, const struct xfer *x, u64 total)
             return -EFAULT; /* nothing submitted */
         at += len;
     }
-    ring_async_submit(idx, UNO_OP_SEND_ASYNC, f->handle, total);
+    u64 args[4] = {0};
+    ring_async_submit(idx, UNO_OP_SEND_ASYNC, f->handle, total, args);
     return (i64)total;
 }
 
@@ -1055,20 +1106,42 @@ i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout)
     struct file *f = sock_fd(fd, &err);
     if (!f)
         return err;
-    if (utimeout)
-        return -EOPNOTSUPP; /* the timeout form: not yet */
+    /* The timeout, as Linux applies it: looked at only after each datagram (the first may
+     * wait for ever), and what is left of it written back when some arrived. */
+    i64 timeout_ns;
+    int e = user_timespec_ns(utimeout, &timeout_ns);
+    if (e)
+        return e;
+    u64 end = timeout_ns >= 0 ? time_mono_ns() + (u64)timeout_ns : 0;
+    i64 left = timeout_ns;
     n = MIN(n, (u64)IOV_MAX);
     u64 i;
     for (i = 0; i < n; i++) {
         struct k_mmsghdr *um = (struct k_mmsghdr *)uvec + i;
         i64 r = recvmsg_one(f, (u64)&um->hdr, flags);
-        if (r < 0)
-            return i ? (i64)i : r;
+        if (r < 0) {
+            if (!i)
+                return r;
+            break;
+        }
         u32 len = (u32)r;
         if (copy_to_user(&um->len, &len, 4))
             return i ? (i64)i : -EFAULT;
         if (flags & MSG_WAITFORONE)
             flags |= MSG_DONTWAIT;
+        if (timeout_ns >= 0) {
+            u64 now = time_mono_ns();
+            left = now >= end ? 0 : (i64)(end - now);
+            if (!left) {
+                i++;
+                break;
+            }
+        }
+    }
+    if (timeout_ns >= 0 && i) {
+        i64 ts[2] = {left / 1000000000, left % 1000000000};
+        if (copy_to_user((void *)utimeout, ts, sizeof ts))
+            return -EFAULT;
     }
     return (i64)i;
 }

@@ -15,8 +15,14 @@
 
 #define SOL_SOCKET 1
 #define SO_ERROR 4
+#define SO_KEEPALIVE 9
 #define SO_RCVTIMEO_OLD 20
 #define SO_SNDTIMEO_OLD 21
+
+#define IPPROTO_TCP 6
+#define TCP_NODELAY 1
+#define TCP_CORK 3
+#define TCP_QUICKACK 12
 
 #define MSG_PEEK 0x2
 #define MSG_DONTWAIT 0x40

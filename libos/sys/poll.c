@@ -125,7 +125,7 @@ i64 sys_poll(u64 ufds, u64 n, u64 timeout_ms)
     return poll_user(ufds, n, t < 0 ? -1 : t * 1000000);
 }
 
-static int read_timeout(u64 uts, i64 *ns)
+int user_timespec_ns(u64 uts, i64 *ns)
 {
     if (!uts) {
         *ns = -1;
@@ -158,7 +158,7 @@ static void unswap_mask(u64 umask, i64 r)
 i64 sys_ppoll(u64 ufds, u64 n, u64 uts, u64 umask, u64 size)
 {
     i64 t;
-    int e = read_timeout(uts, &t);
+    int e = user_timespec_ns(uts, &t);
     if (e)
         return e;
     if ((e = swap_mask(umask, size)))
@@ -283,7 +283,7 @@ i64 sys_select(u64 nfds, u64 ur, u64 uw, u64 ue, u64 utv)
 i64 sys_pselect6(u64 nfds, u64 ur, u64 uw, u64 ue, u64 uts, u64 usig)
 {
     i64 t;
-    int e = read_timeout(uts, &t);
+    int e = user_timespec_ns(uts, &t);
     if (e)
         return e;
     u64 sig[2] = {0, 0};

@@ -162,7 +162,7 @@ static void nonblocking(void)
     struct sockaddr_in a = lo4(port);
     errno = 0;
     int r = connect(c, (struct sockaddr *)&a, sizeof a);
-    printf("non-blocking connect: %s\n", r == 0 || errno == EINPROGRESS ? "0 or EINPROGRESS" : errname(errno));
+    printf("non-blocking connect: %s\n", r == 0 ? "0" : errname(errno));
     struct pollfd pc = {.fd = c, .events = POLLOUT};
     SHOW("poll for the connection", poll(&pc, 1, 5000));
     printf("POLLOUT: %s\n", yesno(pc.revents & POLLOUT));
@@ -262,6 +262,16 @@ static void udp(void)
         total += got > 0 ? got : 0;
     }
     printf("recvmmsg: %d, lengths %u %u %u\n", total, m[0].msg_len, m[1].msg_len, m[2].msg_len);
+    /* With a timeout: looked at after each datagram; what is left is written back. */
+    struct timespec bad = {0, 2000000000};
+    SHOW("recvmmsg with an unnormalized timeout", recvmmsg(r, m, 3, 0, &bad));
+    printf("sendmmsg again: %d\n", sendmmsg(s, (struct mmsghdr[]){{.msg_hdr = {.msg_iov = &v[0], .msg_iovlen = 1}},
+                                                                 {.msg_hdr = {.msg_iov = &v[1], .msg_iovlen = 1}}}, 2, 0));
+    usleep(20000);
+    struct timespec tmo = {5, 0};
+    got = recvmmsg(r, m, 2, 0, &tmo);
+    printf("recvmmsg with a 5 s timeout, 2 waiting: %d, the time left (4.x s) written back: %s\n",
+           got, yesno(tmo.tv_sec == 4 && tmo.tv_nsec > 0));
     char small[2];
     send(s, "truncated", 9, 0);
     struct iovec tv = {small, sizeof small};
