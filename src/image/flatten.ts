@@ -1,5 +1,5 @@
 /**
- * Flattening: an image's layers (tar, tar+gzip) applied in order into one TreeNode tree, then
+ * Flattening: an image's layers (tar, tar+gzip, tar+zstd) applied in order into one TreeNode tree, then
  * written once as EROFS with src/image/erofs.ts.
  *
  * Each layer is first read into a tree of its own (LayerDir): its entries, its whiteouts
@@ -13,7 +13,7 @@
  *
  * Refused, naming the layer digest and the entry: absolute paths and `..`, entries whose
  * parent is a symlink (in this layer or below) or a file, hard links to missing files,
- * directories or through symlinks, sparse files, zstd layers (Node 20's zlib has no zstd).
+ * directories or through symlinks, sparse files.
  * Devices, FIFOs and sockets are skipped with a warning (the guest's /dev is the libOS's).
  * xattrs are not kept (the EROFS writer has none).
  */
@@ -25,12 +25,8 @@ import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
-import {
-  BadLayerError,
-  DigestMismatchError,
-  TruncatedBlobError,
-  UnsupportedMediaTypeError,
-} from "../lib/image-errors.js";
+import { UnoError } from "../lib/errors.js";
+import { BadLayerError, DigestMismatchError, TruncatedBlobError } from "../lib/image-errors.js";
 import type { Store } from "../lib/store.js";
 import {
   dirNode,
@@ -41,7 +37,8 @@ import {
   type NodeMeta,
   type TreeNode,
 } from "./erofs.js";
-import { layerCompression, MT, type Descriptor } from "./oci.js";
+import { layerCompression, type Compression, type Descriptor } from "./oci.js";
+import { zstdDecompressor, ZstdError } from "./zstd.js";
 
 /** The fields of tar-stream's header uno reads (pax: the entry's PAX records). */
 export interface TarHeader {
@@ -331,6 +328,13 @@ function hasher(h: ReturnType<typeof createHash>): Transform {
   });
 }
 
+/** The stream that turns a layer blob into its tar. */
+function decompressor(c: Compression, what: string): NodeJS.ReadWriteStream {
+  if (c === "gzip") return createGunzip();
+  if (c === "zstd") return zstdDecompressor(what);
+  return new PassThrough();
+}
+
 /** Applies one layer blob onto `root`. */
 async function applyLayer(
   store: Store,
@@ -342,17 +346,12 @@ async function applyLayer(
   warn: (m: string) => void,
 ): Promise<void> {
   const compression = layerCompression(d.mediaType, `layer ${d.digest}`);
-  if (compression === "zstd")
-    throw new UnsupportedMediaTypeError(
-      MT.ociLayerZstd,
-      `layer ${d.digest}: zstd layers are not supported yet (Node 20's zlib has no zstd)`,
-    );
   const reader = new LayerReader(d.digest, index, root, staging, warn);
   const h = createHash("sha256");
   const extract = tar.extract();
   const stages = [
     fs.createReadStream(store.blobPath(d.digest)),
-    compression === "gzip" ? createGunzip() : new PassThrough(),
+    decompressor(compression, `layer ${d.digest}`),
     hasher(h),
   ];
   const flowing = pipeline([...stages, extract as unknown as NodeJS.WritableStream]);
@@ -368,12 +367,18 @@ async function applyLayer(
     await flowing;
   } catch (err) {
     extract.destroy();
-    if (err instanceof BadLayerError || err instanceof UnsupportedMediaTypeError) throw err;
-    const msg = (err as Error).message;
+    // When zstd fails, the extractor only sees its input stop: the pipeline has the cause.
+    const cause: unknown = await flowing.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const e = cause instanceof ZstdError ? cause : err;
+    if (e instanceof UnoError) throw e;
+    const msg = (e as Error).message;
     // The tar or gzip stream ended early (the extractor reports it as destroyed or ended).
     if (/unexpected end|premature|destroyed|incorrect header|invalid/i.test(msg))
       throw new TruncatedBlobError(`layer ${d.digest}`, msg);
-    throw err;
+    throw e;
   }
   const actual = `sha256:${h.digest("hex")}`;
   if (actual !== diffId)

@@ -242,8 +242,12 @@ function assertSameTree(
  * metadata area, i_mode at +4 (compact and extended inodes alike). `dumpOnly` limits the
  * dump.erofs calls to those paths (the others keep what the extraction shows).
  */
-async function unoTree(ref: string, dumpOnly?: Set<string>): Promise<Map<string, FileInfo>> {
-  const root = await Image.get(store, ref).rootfs({ onWarning: () => undefined });
+async function unoTree(
+  ref: string,
+  dumpOnly?: Set<string>,
+  from = store,
+): Promise<Map<string, FileInfo>> {
+  const root = await Image.get(from, ref).rootfs({ onWarning: () => undefined });
   const dir = fs.mkdtempSync(path.join(work, "extract-"));
   tool("fsck.erofs", [`--extract=${dir}`, "--preserve", root.erofsPath]);
   const tree = snapshot(dir);
@@ -550,6 +554,71 @@ describe("images", () => {
         umociTree("layered"),
         await unoTree("layered:1.0"),
         "layered from docker-archive",
+      );
+    });
+
+    /** A store of its own: the main one has these image IDs' roots built from gzip layers. */
+    const freshStore = (name: string): { run: ReturnType<typeof unoWithHome>; store: Store } => {
+      const h = path.join(work, name);
+      return { run: unoWithHome(h), store: new Store(path.join(h, "store")) };
+    };
+
+    it("flattens zstd layers (skopeo --dest-compress-format zstd) to umoci's tree", async () => {
+      const zl = path.join(work, "zstd-layout");
+      tool("skopeo", [
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        `oci:${layout}:layered`,
+        `oci:${zl}:layered`,
+      ]);
+      const m = layoutManifest(zl, "layered");
+      const layers = (
+        JSON.parse(
+          fs.readFileSync(path.join(zl, "blobs", "sha256", m.digest.slice(7)), "utf8"),
+        ) as {
+          layers: { mediaType: string }[];
+        }
+      ).layers.map((l) => l.mediaType);
+      assert.deepEqual(
+        layers,
+        layers.map(() => "application/vnd.oci.image.layer.v1.tar+zstd"),
+      );
+      // The same config (diff_ids) as the gzip image: the same image ID.
+      assert.equal(m.config, layoutManifest(layout, "layered").config);
+      const z = freshStore("home-zstd");
+      const r = z.run(["load", "-i", zl]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `Loaded image ID: ${m.config}\n`);
+      // umoci cannot unpack zstd layers: its tree of the gzip image is the reference.
+      assertSameTree(umociTree("layered"), await unoTree(m.config, undefined, z.store), "zstd");
+    });
+
+    it("detects zstd layers by their magic in a docker archive", async () => {
+      const dir = path.join(work, "docker-zstd");
+      fs.mkdirSync(dir);
+      tool("tar", ["-C", dir, "-xf", `${work}/layered-docker.tar`]);
+      const entries = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
+        Layers: string[];
+      }[];
+      for (const l of entries[0]!.Layers) {
+        tool("zstd", ["-q", "-f", path.join(dir, l), "-o", path.join(dir, `${l}.zst`)]);
+        fs.renameSync(path.join(dir, `${l}.zst`), path.join(dir, l));
+      }
+      tool("tar", ["-C", dir, "-cf", `${work}/layered-zstd-docker.tar`, "."]);
+      const z = freshStore("home-zstd-docker");
+      const r = z.run(["load", "-i", `${work}/layered-zstd-docker.tar`]);
+      assert.equal(r.status, 0, r.stderr);
+      const im = Image.get(z.store, "layered:1.0");
+      assert.deepEqual(
+        im.manifest.layers.map((l) => l.mediaType),
+        entries[0]!.Layers.map(() => "application/vnd.oci.image.layer.v1.tar+zstd"),
+      );
+      assertSameTree(
+        umociTree("layered"),
+        await unoTree("layered:1.0", undefined, z.store),
+        "zstd docker archive",
       );
     });
 
@@ -930,7 +999,7 @@ describe("images", () => {
       refused([], /standard input is truncated/, whole.subarray(0, Math.floor(whole.length / 3)));
     });
 
-    it("refuses unknown media types and zstd layers with a clear message", async () => {
+    it("refuses unknown media types and broken zstd layers with a clear message", async () => {
       const layer = await busyboxLayer();
       const weird = handLayout("weird", [layer], {
         mediaType: "application/vnd.example.layer.v1.tar+lz4",
@@ -939,11 +1008,29 @@ describe("images", () => {
         ["-i", weird.dir],
         /unsupported media type "application\/vnd\.example\.layer\.v1\.tar\+lz4"/,
       );
-      const zstd = handLayout("zstd", [layer], {
-        mediaType: "application/vnd.oci.image.layer.v1.tar+zstd",
+      const zstdType = "application/vnd.oci.image.layer.v1.tar+zstd";
+      // A plain tar under the zstd media type.
+      const plain = handLayout("zstd-plain", [layer], { mediaType: zstdType, plain: true });
+      refused(
+        ["-i", plain.dir],
+        /layer sha256:[0-9a-f]{64}: zstd data is corrupt or cut short \(zstd: .*unsupported format\)/,
+      );
+      // A zstd stream cut in half: the tar inside it must not pass for complete.
+      const big = await makeTar([
+        { name: "f", data: createHash("sha256").update("x").digest("hex").repeat(40_000) },
+      ]);
+      const whole = execFileSync("zstd", ["-q", "-c", "-1"], { input: big });
+      const cut = handLayout("zstd-cut", [whole.subarray(0, whole.length >> 1)], {
+        mediaType: zstdType,
         plain: true,
       });
-      refused(["-i", zstd.dir], /zstd layers are not supported yet/);
+      refused(["-i", cut.dir], /zstd data is corrupt or cut short/);
+      const ok = handLayout("zstd-nozstd", [whole], { mediaType: zstdType, plain: true });
+      const before = storeState();
+      const r = uno(["load", "-i", ok.dir], { env: { UNO_ZSTD: path.join(work, "no-zstd") } });
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /is zstd-compressed and the zstd program .* is not installed/);
+      assert.deepEqual(storeState(), before);
     });
 
     it("skips FIFOs with a warning and still loads", async () => {
