@@ -188,6 +188,19 @@ async function pullAction(
   const progress = process.stdout.isTTY ? barProgress() : lineProgress();
   const credentials = findCredentials(ref.domain);
   process.stdout.write(`Pulling ${reference} from ${registryHost(ref.domain)}\n`);
+  // Ctrl-C stops the pull through its signal, so the store is left as before (and downloads
+  // kept to resume). Before the pull holds the store's lock it has written nothing: exit at
+  // once. A second Ctrl-C is the default one (the next pull breaks the stale lock).
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (!store.locked) {
+      process.stderr.write(`\nuno: pull of ${reference} interrupted; nothing was stored\n`);
+      process.exit(130);
+    }
+    process.stderr.write("\nuno: interrupting the pull (Ctrl-C again to quit at once)\n");
+    interrupt.abort();
+  };
+  process.once("SIGINT", onSigint);
   let r;
   try {
     r = await storeWithRoots(store, (o) =>
@@ -196,10 +209,12 @@ async function pullAction(
         platform: flags.platform,
         insecure: flags.insecure ?? false,
         progress,
+        signal: interrupt.signal,
         ...(credentials ? { credentials } : {}),
       }),
     );
   } finally {
+    process.removeListener("SIGINT", onSigint);
     progress.stop();
   }
   process.stdout.write(`Digest: ${r.manifest}\nImage ID: ${r.config}\n`);

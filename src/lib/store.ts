@@ -9,6 +9,9 @@
  *   lock                   held (O_EXCL file with the holder's pid) while the index changes
  *   tmp/                   files being written; renamed into place once complete and fsynced
  *
+ *   tmp/download-<hex>     a registry download of blob <hex>, kept when a pull is interrupted
+ *                          (killed, Ctrl-C, broken connection) so the next pull continues it
+ *
  * Every file appears by rename(2) of a complete, fsynced temporary file, so a full disk or a
  * killed process leaves at most a stray tmp/ file (removed by prune), never a partial blob,
  * image or index. Blobs are verified before they are renamed into place: a stored blob always
@@ -74,6 +77,9 @@ function storeFailure(err: unknown, what: string): Error {
 function emptyIndex(): StoreIndex {
   return { version: 1, images: {}, tags: {} };
 }
+
+/** Names of registry downloads in tmp/ (see Store.download): no pid, they outlive their writer. */
+export const DOWNLOAD_PREFIX = "download-";
 
 /** How long a lock held by a live process is waited for before giving up. */
 const LOCK_TIMEOUT_MS = 10 * 60_000;
@@ -186,6 +192,109 @@ export class Store {
     }
   }
 
+  /** Where a registry download of `digest` is kept until it is complete and adopted. */
+  downloadPath(digest: string): string {
+    this.ensureDirs();
+    return path.join(this.tmpDir, `${DOWNLOAD_PREFIX}${this.blobPath(digest).slice(-64)}`);
+  }
+
+  /**
+   * Downloads a blob into downloadPath(digest), going on from what an interrupted download
+   * left there: `fetch(offset)` asks the source for the bytes from `offset` on and says where
+   * its answer really starts (0 when the source cannot resume: the file is then restarted).
+   * The bytes are hashed as they are written (the kept prefix is hashed again first, so no
+   * hash state has to survive a crash). The file is discarded when its content proves wrong
+   * (longer than `size`, digest mismatch) or cannot be written (full disk); it is kept when
+   * `fetch` or its body fails (connection lost, interrupt) for the next attempt. Call
+   * adoptDownload once every blob of an image is complete. Only under the store lock, so no
+   * two writers share a file.
+   * @throws DigestMismatchError, TruncatedBlobError (the body ended early: file kept),
+   *   StoreError, and whatever `fetch` or its body throws.
+   */
+  async download(
+    expected: Required<Expected>,
+    fetch: (offset: number) => Promise<{ offset: number; body: AsyncIterable<Uint8Array> }>,
+  ): Promise<void> {
+    const file = this.downloadPath(expected.digest);
+    const what = `cannot store ${expected.what}`;
+    let have = 0;
+    let h = createHash("sha256");
+    try {
+      have = fs.statSync(file).size;
+      if (have > expected.size) have = 0;
+      else for await (const c of fs.createReadStream(file)) h.update(c as Buffer);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeFailure(err, what);
+    }
+    let fh: fsp.FileHandle | undefined;
+    // Set while waiting on the source: its failures (connection lost, interrupt, a body that
+    // ends early) keep what arrived; wrong content or a local write error discards the file.
+    let remote = false;
+    try {
+      fh = await fsp.open(file, have === 0 ? "w" : "r+", 0o644);
+      if (have < expected.size) {
+        remote = true;
+        const src = await fetch(have);
+        remote = false;
+        if (src.offset !== have) {
+          have = 0;
+          h = createHash("sha256");
+        }
+        await fh.truncate(have);
+        const body = src.body[Symbol.asyncIterator]();
+        for (;;) {
+          remote = true;
+          const r = await body.next();
+          if (r.done) break;
+          remote = false;
+          const chunk = r.value;
+          if (have + chunk.length > expected.size)
+            throw new DigestMismatchError(
+              expected.what,
+              `${expected.size} bytes`,
+              `more than ${expected.size}`,
+            );
+          await fh.write(chunk, 0, chunk.length, have);
+          h.update(chunk);
+          have += chunk.length;
+        }
+        if (have < expected.size)
+          throw new TruncatedBlobError(expected.what, `${have} of ${expected.size} bytes`);
+        remote = false;
+      }
+      const digest = `sha256:${h.digest("hex")}`;
+      if (digest !== expected.digest)
+        throw new DigestMismatchError(expected.what, expected.digest, digest);
+      await fh.sync();
+    } catch (err) {
+      if (!remote) await fsp.rm(file, { force: true }).catch(() => undefined);
+      throw storeFailure(err, what);
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  /** Moves a complete download (see download) into blobs/; false when the store had it. */
+  async adoptDownload(digest: string): Promise<boolean> {
+    const file = this.downloadPath(digest);
+    try {
+      if (this.hasBlob(digest)) {
+        await fsp.rm(file, { force: true });
+        return false;
+      }
+      await fsp.chmod(file, 0o444);
+      await fsp.rename(file, this.blobPath(digest));
+      return true;
+    } catch (err) {
+      throw storeFailure(err, `cannot store blob ${digest}`);
+    }
+  }
+
+  /** Removes the download of `digest`, complete or not. */
+  discardDownload(digest: string): void {
+    fs.rmSync(this.downloadPath(digest), { force: true });
+  }
+
   /** putBlob for bytes in memory (manifests, configs). */
   putBlobBytes(data: Uint8Array, expected: Expected): Promise<PutBlobResult> {
     return this.putBlob([data], expected);
@@ -259,6 +368,11 @@ export class Store {
         `the store index ${this.indexPath} is unreadable (${(err as Error).message}); move it away to start an empty store`,
       );
     }
+  }
+
+  /** Whether this process holds the store's lock now. */
+  get locked(): boolean {
+    return this.lockDepth > 0;
   }
 
   /** Runs `fn` holding the store's lock (re-entrant within this process). */

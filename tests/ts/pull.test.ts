@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, createSign } from "node:crypto";
+import { createHash, createSign, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -663,6 +663,187 @@ describe("uno pull from docker-registry", () => {
     const s = new Store(path.join(env.UNO_HOME, "store"));
     assert.equal(Image.get(s, ref).id, bb().config);
     assert.deepEqual(fs.readdirSync(s.tmpDir), []);
+  });
+
+  describe("interrupted pulls", () => {
+    /** One request through the proxy: what uno asked and what the registry answered. */
+    interface Logged {
+      url: string;
+      range: string | undefined;
+      status: number;
+      bytes: number;
+    }
+    const requests: Logged[] = [];
+    /** stallAfter: a blob body stops (the connection stays open) after that many bytes. */
+    const mode: { stallAfter?: number; ignoreRange?: boolean } = {};
+    let proxy: http.Server;
+    let host: string;
+    let big: { manifest: string; config: string; layer: string; size: number };
+    const ref = (): string => `${host}/test/big:1`;
+
+    before(async () => {
+      // A layer of 24 MiB of random bytes (gzip cannot shrink it), pushed to the registry.
+      const dir = path.join(work, "big");
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, "random"), randomBytes(24 << 20));
+      tool("tar", ["-C", dir, "-cf", path.join(work, "big.tar"), "random"]);
+      tool("umoci", [
+        "raw",
+        "add-layer",
+        "--image",
+        `${layout}:bb`,
+        "--tag",
+        "big",
+        `${work}/big.tar`,
+      ]);
+      push(open, "big", "test/big:1");
+      const im = layoutImage("big");
+      const m = JSON.parse(
+        fs.readFileSync(path.join(layout, "blobs", "sha256", im.manifest.slice(7)), "utf8"),
+      ) as { layers: { digest: string; size: number }[] };
+      big = { ...im, layer: m.layers.at(-1)!.digest, size: m.layers.at(-1)!.size };
+      // A proxy in front of the registry that logs each request and can stall or drop Range.
+      const [regHost, regPort] = open.host.split(":");
+      proxy = http.createServer((req, res) => {
+        const log: Logged = { url: req.url!, range: req.headers.range, status: 0, bytes: 0 };
+        requests.push(log);
+        const headers = { ...req.headers };
+        if (mode.ignoreRange) delete headers.range;
+        const limit = req.url!.includes("/blobs/") ? mode.stallAfter : undefined;
+        const up = http.request(
+          { host: regHost, port: Number(regPort), path: req.url, method: req.method, headers },
+          (answer) => {
+            log.status = answer.statusCode!;
+            res.writeHead(answer.statusCode!, answer.headers);
+            answer.on("data", (c: Buffer) => {
+              const part = limit === undefined ? c : c.subarray(0, limit - log.bytes);
+              log.bytes += part.length;
+              res.write(part);
+              if (limit !== undefined && log.bytes >= limit) answer.destroy();
+            });
+            answer.on("end", () => res.end());
+          },
+        );
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+      host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    });
+    after(() => {
+      proxy?.closeAllConnections();
+      proxy?.close();
+    });
+
+    /**
+     * Starts `uno pull` through the stalling proxy and waits until the big layer's download
+     * has `stallAfter` bytes on disk; returns the running pull.
+     */
+    async function pullUntilStalled(
+      env: NodeJS.ProcessEnv,
+      s: Store,
+    ): Promise<{ child: ChildProcess; done: Promise<Out> }> {
+      mode.stallAfter = 10 << 20;
+      const done = unoAsync(["pull", ref()], env);
+      const child = children.at(-1)!;
+      const partial = s.downloadPath(big.layer);
+      const deadline = Date.now() + 60_000;
+      while ((fs.statSync(partial, { throwIfNoEntry: false })?.size ?? 0) < mode.stallAfter) {
+        assert.ok(Date.now() < deadline, "the download did not reach the stall point in 60 s");
+        assert.equal(child.exitCode, null, "uno pull ended before the stall point");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { child, done };
+    }
+
+    const blobRequests = (): Logged[] => requests.filter((r) => r.url.endsWith(big.layer));
+
+    it("a killed pull leaves only its download in tmp/; the next pull resumes with Range", async () => {
+      const env = { UNO_HOME: path.join(work, "home-killed") };
+      const s = new Store(path.join(env.UNO_HOME, "store"));
+      const { child, done } = await pullUntilStalled(env, s);
+      child.kill("SIGKILL");
+      await done;
+      // Nothing but downloads: no blob, no index; `uno images` works and shows nothing.
+      const after = storeState(s);
+      assert.deepEqual([after.blobs, after.erofs, after.index], [[], [], ""]);
+      assert.ok(
+        after.tmp.every((f) => f.startsWith("download-")),
+        after.tmp.join(" "),
+      );
+      assert.equal(fs.statSync(s.downloadPath(big.layer)).size, 10 << 20);
+      const images = uno(["images", "-q"], { env });
+      assert.equal(images.status, 0, images.stderr);
+      assert.equal(images.stdout, "");
+      mode.stallAfter = undefined;
+      requests.length = 0;
+      const again = await unoAsync(["pull", ref()], env);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, new RegExp(`Image ID: ${big.config}`));
+      const asked = blobRequests();
+      assert.deepEqual(
+        asked.map((r) => [r.range, r.status, r.bytes]),
+        [[`bytes=${10 << 20}-`, 206, big.size - (10 << 20)]],
+      );
+      assert.deepEqual(storeState(s).tmp, []);
+      assert.equal(
+        createHash("sha256")
+          .update(fs.readFileSync(s.blobPath(big.layer)))
+          .digest("hex"),
+        big.layer.slice(7),
+      );
+      assert.equal(Image.get(s, ref()).id, big.config);
+    });
+
+    it("restarts the download when the registry ignores Range", async () => {
+      const env = { UNO_HOME: path.join(work, "home-norange") };
+      const s = new Store(path.join(env.UNO_HOME, "store"));
+      const { child, done } = await pullUntilStalled(env, s);
+      child.kill("SIGKILL");
+      await done;
+      mode.stallAfter = undefined;
+      mode.ignoreRange = true;
+      requests.length = 0;
+      try {
+        const again = await unoAsync(["pull", ref()], env);
+        assert.equal(again.status, 0, again.stderr);
+      } finally {
+        mode.ignoreRange = false;
+      }
+      assert.deepEqual(
+        blobRequests().map((r) => [r.range, r.status, r.bytes]),
+        [[`bytes=${10 << 20}-`, 200, big.size]],
+      );
+      assert.equal(Image.get(s, ref()).id, big.config);
+      assert.deepEqual(storeState(s).tmp, []);
+    });
+
+    it("Ctrl-C stops the pull cleanly: exit 130, store as before, prune drops the download", async () => {
+      const env = { UNO_HOME: path.join(work, "home-sigint") };
+      const s = new Store(path.join(env.UNO_HOME, "store"));
+      assert.equal(uno(["pull", `${open.host}/test/bb:1.0`], { env }).status, 0);
+      const before = storeState(s);
+      const { child, done } = await pullUntilStalled(env, s);
+      child.kill("SIGINT");
+      const r = await done;
+      assert.equal(r.status, 130, r.stderr);
+      assert.match(
+        r.stderr,
+        /pull of .*test\/big:1 interrupted: no image was stored; what was downloaded is kept, so pulling again resumes/,
+      );
+      const after = storeState(s);
+      assert.deepEqual(
+        [after.blobs, after.erofs, after.index],
+        [before.blobs, before.erofs, before.index],
+      );
+      assert.ok(
+        after.tmp.length > 0 && after.tmp.every((f) => f.startsWith("download-")),
+        after.tmp.join(" "),
+      );
+      assert.equal(fs.existsSync(s.lockPath), false, "the lock was left behind");
+      const p = uno(["image", "prune"], { env });
+      assert.equal(p.status, 0, p.stderr);
+      assert.deepEqual(storeState(s), before);
+    });
   });
 
   describe("with htpasswd basic auth", () => {
