@@ -380,6 +380,118 @@ describe("credentials", () => {
   });
 });
 
+/**
+ * Writes docker-credential-NAME into `bin`: a helper speaking docker's protocol that knows
+ * `known` (server → [user, secret]), says "credentials not found" otherwise, and appends each
+ * server it is asked about to `bin`/NAME.log.
+ */
+function fakeHelper(bin: string, name: string, known: Record<string, [string, string]>): string {
+  fs.mkdirSync(bin, { recursive: true });
+  const log = path.join(bin, `${name}.log`);
+  const cases = Object.entries(known).map(
+    ([server, [user, secret]]) =>
+      `  '${server}') printf '{"ServerURL":"%s","Username":"${user}","Secret":"${secret}"}' "$server" ;;`,
+  );
+  const script = [
+    "#!/bin/sh",
+    '[ "$1" = get ] || exit 2',
+    "read -r server",
+    `echo "$server" >> '${log}'`,
+    'case "$server" in',
+    ...cases,
+    '  *) echo "credentials not found in native keychain"; exit 1 ;;',
+    "esac",
+  ];
+  fs.writeFileSync(path.join(bin, `docker-credential-${name}`), script.join("\n") + "\n", {
+    mode: 0o755,
+  });
+  return log;
+}
+
+const helperLog = (log: string): string[] =>
+  fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+
+describe("docker credential helpers", () => {
+  const dir = path.join(work, "helpers");
+  const bin = path.join(dir, "bin");
+  const env = {
+    UNO_HOME: path.join(dir, "uno"),
+    DOCKER_CONFIG: path.join(dir, "docker"),
+    PATH: `${bin}:${process.env.PATH}`,
+  };
+  const config = (c: object): void => {
+    fs.mkdirSync(env.DOCKER_CONFIG, { recursive: true });
+    fs.writeFileSync(path.join(env.DOCKER_CONFIG, "config.json"), JSON.stringify(c));
+  };
+  const store = fakeHelper(bin, "store", {
+    "reg.example:5000": ["u", "from-store"],
+    "https://index.docker.io/v1/": ["hub", "hub-secret"],
+  });
+  const special = fakeHelper(bin, "special", { "q.io": ["q", "from-special"] });
+  const auth = (s: string): { auth: string } => ({ auth: Buffer.from(s).toString("base64") });
+
+  it("asks credsStore's helper with the server on stdin (Docker Hub by its v1 URL)", () => {
+    config({ credsStore: "store" });
+    assert.deepEqual(findCredentials("reg.example:5000", env), {
+      username: "u",
+      password: "from-store",
+    });
+    assert.deepEqual(findCredentials("docker.io", env), {
+      username: "hub",
+      password: "hub-secret",
+    });
+    assert.equal(findCredentials("none.example", env), undefined);
+    assert.deepEqual(helperLog(store), [
+      "reg.example:5000",
+      "https://index.docker.io/v1/",
+      "none.example",
+    ]);
+  });
+
+  it("prefers the registry's credHelpers entry; falls back to auths when a helper has none", () => {
+    config({
+      credsStore: "store",
+      credHelpers: { "q.io": "special" },
+      auths: { "r.io": auth("file:pw") },
+    });
+    assert.deepEqual(findCredentials("q.io", env), { username: "q", password: "from-special" });
+    assert.deepEqual(helperLog(special), ["q.io"]);
+    assert.deepEqual(findCredentials("r.io", env), { username: "file", password: "pw" });
+    assert.equal(helperLog(store).at(-1), "r.io", "credsStore was not asked first");
+  });
+
+  it("uno's own login comes first: no helper is run", () => {
+    config({ credsStore: "store" });
+    saveCredentials("reg.example:5000", { username: "mine", password: "x" }, env);
+    const asked = helperLog(store).length;
+    assert.deepEqual(findCredentials("reg.example:5000", env), { username: "mine", password: "x" });
+    assert.equal(helperLog(store).length, asked);
+    removeCredentials("reg.example:5000", env);
+  });
+
+  it("says what is wrong with a missing or failing helper", () => {
+    config({ credsStore: "absent" });
+    assert.throws(
+      () => findCredentials("reg.example:5000", env),
+      /names the credential helper "absent" but docker-credential-absent is not in PATH/,
+    );
+    fs.writeFileSync(
+      path.join(bin, "docker-credential-broken"),
+      "#!/bin/sh\necho boom >&2\nexit 3\n",
+      {
+        mode: 0o755,
+      },
+    );
+    config({ credHelpers: { "reg.example:5000": "broken" } });
+    assert.throws(
+      () => findCredentials("reg.example:5000", env),
+      /docker-credential-broken get for reg\.example:5000 failed \(exit 3\): boom/,
+    );
+    config({ credsStore: "../evil" });
+    assert.throws(() => findCredentials("x.io", env), /"\.\.\/evil" is not a program name/);
+  });
+});
+
 describe("uno pull from docker-registry", () => {
   let open: Registry;
   const bb = (): ReturnType<typeof layoutImage> => layoutImage("bb");
@@ -889,6 +1001,37 @@ describe("uno pull from docker-registry", () => {
       assert.match(p.stdout, new RegExp(`Image ID: ${bb().config}`));
       assert.match(uno(["logout", reg.host], { env }).stdout, /Removed login credentials/);
       assert.equal(uno(["pull", ref], { env }).status, 125);
+    });
+
+    it("gets the password from docker's credsStore helper", () => {
+      const bin = path.join(work, "helper-bin");
+      const log = fakeHelper(bin, "test", { [reg.host]: ["alice", "s3cret"] });
+      const dockerConfig = path.join(work, "helper-docker");
+      fs.mkdirSync(dockerConfig);
+      fs.writeFileSync(
+        path.join(dockerConfig, "config.json"),
+        JSON.stringify({ credsStore: "test" }),
+      );
+      const e = {
+        UNO_HOME: path.join(work, "home-helper"),
+        DOCKER_CONFIG: dockerConfig,
+        PATH: `${bin}:${process.env.PATH}`,
+      };
+      const p = uno(["pull", `${reg.host}/private/bb:1`], { env: e });
+      assert.equal(p.status, 0, p.stderr);
+      assert.match(p.stdout, new RegExp(`Image ID: ${bb().config}`));
+      assert.deepEqual(helperLog(log), [reg.host]);
+      // uno login still writes uno's own file, never docker's config or its helper.
+      const l = uno(["login", "-u", "alice", "--password-stdin", reg.host], {
+        env: e,
+        input: "s3cret\n",
+      });
+      assert.equal(l.status, 0, l.stderr);
+      assert.equal(fs.statSync(path.join(e.UNO_HOME, "auth.json")).mode & 0o777, 0o600);
+      assert.equal(
+        fs.readFileSync(path.join(dockerConfig, "config.json"), "utf8"),
+        JSON.stringify({ credsStore: "test" }),
+      );
     });
 
     it("uses docker's config.json credentials", () => {
