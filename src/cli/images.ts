@@ -31,23 +31,11 @@ import {
   shortId,
   tagImage,
 } from "../lib/image.js";
-import { Store } from "../lib/store.js";
+import { formatSize, Store } from "../lib/store.js";
 import { loadImages, type LoadOptions } from "../image/load.js";
 import { parseImageRef, registryHost, DOCKER_DOMAIN } from "../lib/reference.js";
 import { pullImage, type PullProgress } from "../lib/registry-pull.js";
 import { RegistryClient } from "../lib/registry.js";
-
-/** Bytes for people: "1.2MB" (docker's decimal units). */
-export function formatSize(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
-}
 
 /** Left-aligned columns separated by three spaces. */
 function table(rows: string[][]): string {

@@ -26,7 +26,9 @@
  */
 import { open, rm, stat, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { dirname } from "node:path";
 import { UnoError } from "../lib/errors.js";
+import { diskFullError, freeSpace, StoreFullError } from "../lib/store.js";
 
 /** Failure while building an image; the message names the path and the cause. */
 export class ImageBuildError extends UnoError {
@@ -715,6 +717,11 @@ export async function writeErofs(
   const uuid = opts.uuid ?? randomBytes(16);
   if (uuid.length !== 16) throw new ImageBuildError("volume uuid must be 16 bytes");
 
+  // A full file system is reported before writing rather than after filling it.
+  const bytes = totalBlocks * BLOCK;
+  const free = freeSpace(dirname(outPath));
+  if (free !== undefined && free < bytes)
+    throw new StoreFullError(`cannot write image file ${outPath}`, dirname(outPath), bytes, free);
   let out: FileHandle;
   try {
     out = await open(outPath, "w");
@@ -780,10 +787,14 @@ export async function writeErofs(
     ok = true;
   } catch (err) {
     if (err instanceof UnoError) throw err;
-    throw new ImageBuildError(`cannot write image file ${outPath}: ${fsErrorReason(err)}`);
+    const what = `cannot write image file ${outPath}`;
+    throw (
+      diskFullError(err, dirname(outPath), what, bytes) ??
+      new ImageBuildError(`${what}: ${fsErrorReason(err)}`)
+    );
   } finally {
     await out.close().catch(() => undefined);
     if (!ok) await rm(outPath, { force: true }).catch(() => undefined);
   }
-  return { bytes: totalBlocks * BLOCK, inodes: order.length };
+  return { bytes, inodes: order.length };
 }

@@ -27,7 +27,7 @@ import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { UnoError } from "../lib/errors.js";
 import { BadLayerError, DigestMismatchError, TruncatedBlobError } from "../lib/image-errors.js";
-import type { Store } from "../lib/store.js";
+import { diskFullError, formatSize, type Store } from "../lib/store.js";
 import {
   dirNode,
   hostFileNode,
@@ -220,7 +220,10 @@ class LayerReader {
       case "file":
       case "contiguous-file": {
         const file = path.join(this.staging, `${this.index}-${this.fileCount++}`);
-        const size = await writeStaged(file, body);
+        const size = await writeStaged(file, body).catch((err: unknown) => {
+          const what = `layer ${this.layer}: cannot unpack ${JSON.stringify(entry)} (${formatSize(h.size ?? 0)})`;
+          throw diskFullError(err, path.dirname(this.staging), what) ?? err;
+        });
         dir.entries.set(name, hostFileNode(file, { ...metaOf(h), size }));
         return;
       }

@@ -60,15 +60,77 @@ export function isDigest(s: string): boolean {
   return DIGEST_RE.test(s);
 }
 
-/** Maps a failed write to an error that says what to do (ENOSPC, EACCES...). */
-function storeFailure(err: unknown, what: string): Error {
+/** Bytes for people: "1.2MB" (docker's decimal units). */
+export function formatSize(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
+}
+
+/**
+ * The file system holding the store (or another of uno's files) is full: says how much was
+ * free, and how much the write needed when that is known, and what to do.
+ */
+export class StoreFullError extends StoreError {
+  constructor(
+    what: string,
+    readonly dir: string,
+    readonly needed: number | undefined,
+    readonly free: number | undefined,
+  ) {
+    const sizes = [
+      free !== undefined ? `${formatSize(free)} free` : "",
+      needed !== undefined ? `${formatSize(needed)} needed` : "",
+    ].filter((x) => x !== "");
+    super(
+      `${what}: the file system holding ${dir} is full` +
+        (sizes.length > 0 ? ` (${sizes.join(", ")})` : "") +
+        `; free some space ` +
+        `(uno image prune removes unused images' files) or set UNO_HOME to a directory on a larger file system`,
+    );
+  }
+}
+
+/** Free bytes for an unprivileged writer on the file system of `dir`; undefined if unknown. */
+export function freeSpace(dir: string): number | undefined {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A StoreFullError for a write into `dir` that failed with ENOSPC or EDQUOT (undefined for
+ * other errors); `needed` is the size of what was being written, when known.
+ */
+export function diskFullError(
+  err: unknown,
+  dir: string,
+  what: string,
+  needed?: number,
+): StoreFullError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new StoreFullError(what, dir, needed, freeSpace(dir));
+}
+
+/**
+ * Maps a failed write to an error that says what to do (ENOSPC, EACCES...); `dir` is where
+ * the write went, `needed` its size when known.
+ */
+function storeFailure(err: unknown, what: string, dir: string, needed?: number): Error {
   if (err instanceof StoreError || err instanceof DigestMismatchError) return err;
   if (err instanceof TruncatedBlobError) return err;
+  const full = diskFullError(err, dir, what, needed);
+  if (full) return full;
   const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOSPC" || e.code === "EDQUOT")
-    return new StoreError(
-      `${what}: no space left on device; free some space (uno image prune removes unused blobs) and try again`,
-    );
   if (e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS")
     return new StoreError(`${what}: permission denied (${e.message}); check $UNO_HOME`);
   return err instanceof Error ? err : new StoreError(`${what}: ${String(err)}`);
@@ -112,7 +174,7 @@ export class Store {
       for (const d of [this.blobsDir, this.erofsDir, this.tmpDir])
         fs.mkdirSync(d, { recursive: true, mode: 0o755 });
     } catch (err) {
-      throw storeFailure(err, `cannot create the image store in ${this.dir}`);
+      throw storeFailure(err, `cannot create the image store in ${this.dir}`, this.dir);
     }
   }
 
@@ -188,7 +250,7 @@ export class Store {
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw storeFailure(err, `cannot store ${expected.what}`);
+      throw storeFailure(err, `cannot store ${expected.what}`, this.dir, expected.size);
     }
   }
 
@@ -224,7 +286,7 @@ export class Store {
       if (have > expected.size) have = 0;
       else for await (const c of fs.createReadStream(file)) h.update(c as Buffer);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeFailure(err, what);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeFailure(err, what, this.dir);
     }
     let fh: fsp.FileHandle | undefined;
     // Set while waiting on the source: its failures (connection lost, interrupt, a body that
@@ -268,7 +330,7 @@ export class Store {
       await fh.sync();
     } catch (err) {
       if (!remote) await fsp.rm(file, { force: true }).catch(() => undefined);
-      throw storeFailure(err, what);
+      throw storeFailure(err, what, this.dir, expected.size);
     } finally {
       await fh?.close().catch(() => undefined);
     }
@@ -286,7 +348,7 @@ export class Store {
       await fsp.rename(file, this.blobPath(digest));
       return true;
     } catch (err) {
-      throw storeFailure(err, `cannot store blob ${digest}`);
+      throw storeFailure(err, `cannot store blob ${digest}`, this.dir);
     }
   }
 
@@ -317,7 +379,7 @@ export class Store {
         throw new StoreError(
           `blob ${digest} is missing from the store: load the image again (uno load)`,
         );
-      throw storeFailure(err, `cannot read blob ${digest}`);
+      throw storeFailure(err, `cannot read blob ${digest}`, this.dir);
     }
     const actual = `sha256:${createHash("sha256").update(data).digest("hex")}`;
     if (actual !== digest) throw new DigestMismatchError(`stored blob ${p}`, digest, actual);
@@ -345,7 +407,7 @@ export class Store {
       await dh.sync().finally(() => dh.close());
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw storeFailure(err, `cannot write ${file}`);
+      throw storeFailure(err, `cannot write ${file}`, this.dir, Buffer.byteLength(data));
     }
   }
 
@@ -356,7 +418,7 @@ export class Store {
       text = fs.readFileSync(this.indexPath, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return emptyIndex();
-      throw storeFailure(err, `cannot read ${this.indexPath}`);
+      throw storeFailure(err, `cannot read ${this.indexPath}`, this.dir);
     }
     try {
       const idx = JSON.parse(text) as StoreIndex;
@@ -417,7 +479,7 @@ export class Store {
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST")
-          throw storeFailure(err, `cannot lock the image store (${this.lockPath})`);
+          throw storeFailure(err, `cannot lock the image store (${this.lockPath})`, this.dir);
       }
       const holder = this.lockHolder();
       if (holder !== undefined && !processAlive(holder)) {

@@ -15,17 +15,25 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
-import * as tar from "tar-stream";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { DigestMismatchError } from "../../src/lib/image-errors.js";
 import { requireKvm, ROOT } from "./guest-util.js";
-import { runTool, storeStateOf, unoWithHome, type StoreState } from "./image-util.js";
+import {
+  handLayout as writeHandLayout,
+  makeTar,
+  runTool,
+  sha,
+  storeStateOf,
+  unoWithHome,
+  type HandLayout,
+  type HandLayoutOptions,
+  type StoreState,
+} from "./image-util.js";
 
 const UNO = path.join(ROOT, "bin", "uno");
 const BUSYBOX = "/bin/busybox";
@@ -42,110 +50,12 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 const uno = unoWithHome(home);
 const tool = (cmd: string, args: string[], cwd = work): string => runTool(cmd, args, cwd);
 
-interface TarEntry {
-  name: string;
-  type?: "file" | "directory" | "symlink" | "link" | "fifo";
-  data?: string;
-  linkname?: string;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  mtime?: number;
-}
-
-/** A tar archive written with tar-stream. */
-async function makeTar(entries: TarEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on("data", (c: unknown) => chunks.push(c as Buffer));
-    pack.on("end", resolve);
-    pack.on("error", reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? "file";
-    const header = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === "directory" ? 0o755 : 0o644),
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      mtime: new Date((e.mtime ?? 1_700_000_000) * 1000),
-      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
-    };
-    if (type === "file") pack.entry(header, e.data ?? "");
-    else pack.entry(header);
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
-const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
-
-/** Writes a blob into an OCI layout directory; returns its descriptor. */
-function putLayoutBlob(dir: string, data: Buffer, mediaType: string) {
-  fs.mkdirSync(path.join(dir, "blobs", "sha256"), { recursive: true });
-  const hex = sha(data);
-  fs.writeFileSync(path.join(dir, "blobs", "sha256", hex), data);
-  return { mediaType, digest: `sha256:${hex}`, size: data.length };
-}
-
-interface HandLayout {
-  dir: string;
-  manifest: { mediaType: string; digest: string; size: number };
-  config: string;
-}
-
 /**
- * An OCI layout written by hand (for inputs no tool would make): the given layer tars
- * (gzipped unless `plain`), a config with their diff_ids, a manifest, index.json.
+ * An OCI layout written by hand under `work`/`name` (image-util's handLayout), tagged
+ * `name`:test unless `o.ref` says otherwise.
  */
-function handLayout(
-  name: string,
-  layers: Buffer[],
-  o: { mediaType?: string; plain?: boolean; cmd?: string[]; ref?: string } = {},
-): HandLayout {
-  const dir = path.join(work, name);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const descs = layers.map((l) =>
-    o.plain
-      ? putLayoutBlob(dir, l, o.mediaType ?? "application/vnd.oci.image.layer.v1.tar")
-      : putLayoutBlob(
-          dir,
-          gzipSync(l),
-          o.mediaType ?? "application/vnd.oci.image.layer.v1.tar+gzip",
-        ),
-  );
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: { Cmd: o.cmd ?? ["/bin/sh"] },
-      rootfs: { type: "layers", diff_ids: layers.map((l) => `sha256:${sha(l)}`) },
-    }),
-  );
-  const cfg = putLayoutBlob(dir, config, "application/vnd.oci.image.config.v1+json");
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: cfg,
-      layers: descs,
-    }),
-  );
-  const m = putLayoutBlob(dir, manifest, "application/vnd.oci.image.manifest.v1+json");
-  const index = {
-    schemaVersion: 2,
-    manifests: [
-      { ...m, annotations: { "org.opencontainers.image.ref.name": o.ref ?? `${name}:test` } },
-    ],
-  };
-  fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
-  fs.writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  return { dir, manifest: m, config: cfg.digest };
-}
+const handLayout = (name: string, layers: Buffer[], o: HandLayoutOptions = {}): HandLayout =>
+  writeHandLayout(path.join(work, name), layers, { ref: `${name}:test`, ...o });
 
 /** The manifest descriptor umoci's index.json gives tag `ref`. */
 function layoutManifest(dir: string, ref: string): { digest: string; config: string } {
@@ -1016,9 +926,7 @@ describe("images", () => {
         /layer sha256:[0-9a-f]{64}: zstd data is corrupt or cut short \(zstd: .*unsupported format\)/,
       );
       // A zstd stream cut in half: the tar inside it must not pass for complete.
-      const big = await makeTar([
-        { name: "f", data: createHash("sha256").update("x").digest("hex").repeat(40_000) },
-      ]);
+      const big = await makeTar([{ name: "f", data: sha("x").repeat(40_000) }]);
       const whole = execFileSync("zstd", ["-q", "-c", "-1"], { input: big });
       const cut = handLayout("zstd-cut", [whole.subarray(0, whole.length >> 1)], {
         mediaType: zstdType,

@@ -869,12 +869,19 @@ describe("uno pull from docker-registry", () => {
 
     const blobRequests = (): Logged[] => requests.filter((r) => r.url.endsWith(big.layer));
 
-    it("a killed pull leaves only its download in tmp/; the next pull resumes with Range", async () => {
-      const env = { UNO_HOME: path.join(work, "home-killed") };
+    /** A pull into a store of its own, SIGKILLed in the middle of the big layer. */
+    async function killedMidway(name: string): Promise<{ env: NodeJS.ProcessEnv; s: Store }> {
+      const env = { UNO_HOME: path.join(work, name) };
       const s = new Store(path.join(env.UNO_HOME, "store"));
       const { child, done } = await pullUntilStalled(env, s);
       child.kill("SIGKILL");
       await done;
+      mode.stallAfter = undefined;
+      return { env, s };
+    }
+
+    it("a killed pull leaves only its download in tmp/; the next pull resumes with Range", async () => {
+      const { env, s } = await killedMidway("home-killed");
       // Nothing but downloads: no blob, no index; `uno images` works and shows nothing.
       const after = storeState(s);
       assert.deepEqual([after.blobs, after.erofs, after.index], [[], [], ""]);
@@ -886,7 +893,6 @@ describe("uno pull from docker-registry", () => {
       const images = uno(["images", "-q"], { env });
       assert.equal(images.status, 0, images.stderr);
       assert.equal(images.stdout, "");
-      mode.stallAfter = undefined;
       requests.length = 0;
       const again = await unoAsync(["pull", ref()], env);
       assert.equal(again.status, 0, again.stderr);
@@ -907,12 +913,7 @@ describe("uno pull from docker-registry", () => {
     });
 
     it("restarts the download when the registry ignores Range", async () => {
-      const env = { UNO_HOME: path.join(work, "home-norange") };
-      const s = new Store(path.join(env.UNO_HOME, "store"));
-      const { child, done } = await pullUntilStalled(env, s);
-      child.kill("SIGKILL");
-      await done;
-      mode.stallAfter = undefined;
+      const { env, s } = await killedMidway("home-norange");
       mode.ignoreRange = true;
       requests.length = 0;
       try {
