@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 # curl, redis-tools (redis-cli, redis-benchmark, redis-check-rdb) and iproute2: the host side
 # of tests/ts/servers.test.ts (make test-servers); wrk: the HTTP load of the network
 # benchmarks (node dist/bench/run.js servers); zstd: decompresses tar+zstd image layers
-# (src/image/zstd.ts; Node 20's zlib has none).
+# (src/image/zstd.ts; Node 20's zlib has none); attr: getfattr/setfattr for the xattr test
+# of tests/ts/images.test.ts.
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static skopeo umoci clang lld libclang-rt-14-dev
           valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap
-          curl redis-tools iproute2 wrk docker-registry apache2-utils openssl zstd)
+          curl redis-tools iproute2 wrk docker-registry apache2-utils openssl zstd attr)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -15,7 +15,7 @@
  * parent is a symlink (in this layer or below) or a file, hard links to missing files,
  * directories or through symlinks, sparse files.
  * Devices, FIFOs and sockets are skipped with a warning (the guest's /dev is the libOS's).
- * xattrs are not kept (the EROFS writer has none).
+ * xattrs (PAX SCHILY.xattr records) are kept where EROFS can hold them (LayerReader.meta).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -33,6 +33,7 @@ import {
   hostFileNode,
   symlinkNode,
   validateEntryName,
+  xattrPrefix,
   type DirNode,
   type NodeMeta,
   type TreeNode,
@@ -100,6 +101,9 @@ function components(name: string, layer: string): string[] {
   }
   return parts;
 }
+
+/** The PAX record prefix of an xattr (its full name follows). */
+const PAX_XATTR = "SCHILY.xattr.";
 
 /** mtime (seconds, nanoseconds) of a header; PAX's fractional mtime when present. */
 function mtimeOf(h: TarHeader): {
@@ -178,6 +182,30 @@ class LayerReader {
     return ldir;
   }
 
+  /**
+   * The entry's metadata with its xattrs: PAX `SCHILY.xattr.NAME` records (GNU tar, Go's
+   * archive/tar, so docker and buildkit). Names EROFS cannot hold and values the tar reader
+   * could not decode exactly (it reads PAX values as UTF-8, so a binary value such as a
+   * capability set arrives with U+FFFD in it) are skipped with a warning, never stored wrong.
+   */
+  private meta(h: TarHeader, entry: string): NodeMeta {
+    const meta = metaOf(h);
+    const xattrs: Record<string, Uint8Array> = {};
+    for (const [key, value] of Object.entries(h.pax ?? {})) {
+      if (!key.startsWith(PAX_XATTR)) continue;
+      const name = key.slice(PAX_XATTR.length);
+      const why = !xattrPrefix(name)
+        ? "EROFS holds only user.*, trusted.*, security.*, lustre.* and POSIX ACLs"
+        : value.includes("\ufffd")
+          ? "its value is binary, which the tar reader cannot decode exactly"
+          : undefined;
+      if (why) this.warn(`layer ${this.layer}: ${entry}: skipping xattr ${name}: ${why}`);
+      else xattrs[name] = Buffer.from(value, "utf8");
+    }
+    if (Object.keys(xattrs).length > 0) meta.xattrs = xattrs;
+    return meta;
+  }
+
   async add(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const entry = h.name;
     if (h.pax && Object.keys(h.pax).some((k) => k.startsWith("GNU.sparse.")))
@@ -194,7 +222,7 @@ class LayerReader {
       );
     const parts = components(entry, this.layer);
     if (parts.length === 0) {
-      if (h.type === "directory") this.root.meta = metaOf(h);
+      if (h.type === "directory") this.root.meta = this.meta(h, entry);
       return;
     }
     const name = parts[parts.length - 1]!;
@@ -213,7 +241,7 @@ class LayerReader {
       case "directory": {
         const existing = dir.entries.get(name);
         const d = existing?.kind === "ldir" ? existing : newLayerDir();
-        d.meta = metaOf(h);
+        d.meta = this.meta(h, entry);
         dir.entries.set(name, d);
         return;
       }
@@ -224,14 +252,14 @@ class LayerReader {
           const what = `layer ${this.layer}: cannot unpack ${JSON.stringify(entry)} (${formatSize(h.size ?? 0)})`;
           throw diskFullError(err, path.dirname(this.staging), what) ?? err;
         });
-        dir.entries.set(name, hostFileNode(file, { ...metaOf(h), size }));
+        dir.entries.set(name, hostFileNode(file, { ...this.meta(h, entry), size }));
         return;
       }
       case "symlink": {
         const target = h.linkname ?? "";
         if (target === "" || target.includes("\0"))
           throw new BadLayerError(this.layer, entry, "empty symlink target");
-        dir.entries.set(name, symlinkNode(target, metaOf(h)));
+        dir.entries.set(name, symlinkNode(target, this.meta(h, entry)));
         return;
       }
       case "link": {
