@@ -101,7 +101,8 @@ function askHelper(
     maxBuffer: 1 << 20,
   });
   const stdout = r.stdout?.toString().trim() ?? "";
-  if (r.error) {
+  // EPIPE: the helper exited without reading the server name; its status and output say why.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== "EPIPE") {
     const e = r.error as NodeJS.ErrnoException;
     throw new CredentialsError(
       e.code === "ENOENT"

@@ -29,7 +29,11 @@ import {
 } from "../image/oci.js";
 import type { Credentials } from "./auth.js";
 import { UnoError } from "./errors.js";
-import { DigestMismatchError, UnsupportedMediaTypeError } from "./image-errors.js";
+import {
+  DigestMismatchError,
+  TruncatedBlobError,
+  UnsupportedMediaTypeError,
+} from "./image-errors.js";
 import { formatImageRef, manifestReference, parseImageRef, type ImageRef } from "./reference.js";
 import {
   InterruptedError,
@@ -279,10 +283,13 @@ async function fetchImage(
         .map((l) => () => fetchBlob(store, client, l, "layer", opts.progress)),
     );
   } catch (err) {
-    // Downloads survive what trying again may cure (network, registry, Ctrl-C); content that
-    // proved wrong, a full disk or a refused image does not get a second chance.
-    if (!(err instanceof TransientRegistryError || err instanceof InterruptedError))
-      for (const l of missing) store.discardDownload(l.digest);
+    // Downloads survive what trying again may cure (network, a body cut short, Ctrl-C);
+    // content that proved wrong, a full disk or a refused image does not get a second chance.
+    const transient =
+      err instanceof TransientRegistryError ||
+      err instanceof InterruptedError ||
+      err instanceof TruncatedBlobError;
+    if (!transient) for (const l of missing) store.discardDownload(l.digest);
     throw err;
   }
   client.checkInterrupted("pull");
@@ -322,10 +329,14 @@ export async function pullImage(
     ref.tag !== undefined && ref.digest === undefined
       ? [formatImageRef({ domain: ref.domain, path: ref.path, tag: ref.tag })]
       : [];
+  // Until the blobs are adopted, an interrupt keeps the downloads; after, commitImages
+  // removes the adopted blobs with the rest.
+  let downloading = true;
   const commit = commitImages(
     store,
     async (created) => {
       await fetchImage(store, client, fetched, m, created, opts);
+      downloading = false;
       await checkStoredManifest(store, fetched.digest, `${client.host}/${ref.path}`);
       return [{ manifest: fetched.digest, config: m.config.digest, tags }];
     },
@@ -341,8 +352,10 @@ export async function pullImage(
   const [image] = await commit.catch((err: unknown) => {
     if (err instanceof InterruptedError)
       throw new InterruptedError(
-        `pull of ${reference} interrupted: no image was stored; what was downloaded is kept, ` +
-          `so pulling again resumes (uno image prune discards it)`,
+        `pull of ${reference} interrupted: no image was stored; ` +
+          (downloading
+            ? "what was downloaded is kept, so pulling again resumes (uno image prune discards it)"
+            : "it was downloaded but not yet indexed, so pulling again downloads it again"),
       );
     throw err;
   });
