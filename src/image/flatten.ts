@@ -39,6 +39,7 @@ import {
   type TreeNode,
 } from "./erofs.js";
 import { layerCompression, type Compression, type Descriptor } from "./oci.js";
+import { PaxTap } from "./pax.js";
 import { zstdDecompressor, ZstdError } from "./zstd.js";
 
 /** The fields of tar-stream's header uno reads (pax: the entry's PAX records). */
@@ -144,6 +145,8 @@ class LayerReader {
     private readonly lower: DirNode,
     private readonly staging: string,
     private readonly warn: (m: string) => void,
+    /** The raw PAX headers of the layer's tar, entry by entry. */
+    private readonly pax: PaxTap,
   ) {}
 
   /** The layer directory that will hold `parts`' last component, made as needed. */
@@ -184,29 +187,40 @@ class LayerReader {
 
   /**
    * The entry's metadata with its xattrs: PAX `SCHILY.xattr.NAME` records (GNU tar, Go's
-   * archive/tar, so docker and buildkit). Names EROFS cannot hold and values the tar reader
-   * could not decode exactly (it reads PAX values as UTF-8, so a binary value such as a
-   * capability set arrives with U+FFFD in it) are skipped with a warning, never stored wrong.
+   * archive/tar, so docker and buildkit), with binary values taken from `raw` (PaxTap:
+   * tar-stream decodes PAX values as UTF-8). Names EROFS cannot hold and values that could
+   * not be read exactly are skipped with a warning, never stored wrong.
    */
-  private meta(h: TarHeader, entry: string): NodeMeta {
+  private meta(h: TarHeader, entry: string, raw: Map<string, Buffer> | undefined): NodeMeta {
     const meta = metaOf(h);
     const xattrs: Record<string, Uint8Array> = {};
     for (const [key, value] of Object.entries(h.pax ?? {})) {
       if (!key.startsWith(PAX_XATTR)) continue;
       const name = key.slice(PAX_XATTR.length);
+      // The raw bytes (PaxTap) when they are this very record: they decode to tar-stream's
+      // value. Otherwise the decoded value, unless decoding lost bytes (U+FFFD).
+      const bytes = raw?.get(key);
+      const exact =
+        bytes !== undefined && bytes.toString("utf8") === value
+          ? bytes
+          : value.includes("\ufffd")
+            ? undefined
+            : Buffer.from(value, "utf8");
       const why = !xattrPrefix(name)
         ? "EROFS holds only user.*, trusted.*, security.*, lustre.* and POSIX ACLs"
-        : value.includes("\ufffd")
-          ? "its value is binary, which the tar reader cannot decode exactly"
+        : exact === undefined
+          ? "its binary value could not be read exactly"
           : undefined;
       if (why) this.warn(`layer ${this.layer}: ${entry}: skipping xattr ${name}: ${why}`);
-      else xattrs[name] = Buffer.from(value, "utf8");
+      else xattrs[name] = exact!;
     }
     if (Object.keys(xattrs).length > 0) meta.xattrs = xattrs;
     return meta;
   }
 
   async add(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    // Taken first, whatever becomes of the entry: one PAX item per entry, in order.
+    const raw = this.pax.next();
     const entry = h.name;
     if (h.pax && Object.keys(h.pax).some((k) => k.startsWith("GNU.sparse.")))
       throw new BadLayerError(
@@ -222,7 +236,7 @@ class LayerReader {
       );
     const parts = components(entry, this.layer);
     if (parts.length === 0) {
-      if (h.type === "directory") this.root.meta = this.meta(h, entry);
+      if (h.type === "directory") this.root.meta = this.meta(h, entry, raw);
       return;
     }
     const name = parts[parts.length - 1]!;
@@ -241,7 +255,7 @@ class LayerReader {
       case "directory": {
         const existing = dir.entries.get(name);
         const d = existing?.kind === "ldir" ? existing : newLayerDir();
-        d.meta = this.meta(h, entry);
+        d.meta = this.meta(h, entry, raw);
         dir.entries.set(name, d);
         return;
       }
@@ -252,14 +266,14 @@ class LayerReader {
           const what = `layer ${this.layer}: cannot unpack ${JSON.stringify(entry)} (${formatSize(h.size ?? 0)})`;
           throw diskFullError(err, path.dirname(this.staging), what) ?? err;
         });
-        dir.entries.set(name, hostFileNode(file, { ...this.meta(h, entry), size }));
+        dir.entries.set(name, hostFileNode(file, { ...this.meta(h, entry, raw), size }));
         return;
       }
       case "symlink": {
         const target = h.linkname ?? "";
         if (target === "" || target.includes("\0"))
           throw new BadLayerError(this.layer, entry, "empty symlink target");
-        dir.entries.set(name, symlinkNode(target, this.meta(h, entry)));
+        dir.entries.set(name, symlinkNode(target, this.meta(h, entry, raw)));
         return;
       }
       case "link": {
@@ -377,13 +391,15 @@ async function applyLayer(
   warn: (m: string) => void,
 ): Promise<void> {
   const compression = layerCompression(d.mediaType, `layer ${d.digest}`);
-  const reader = new LayerReader(d.digest, index, root, staging, warn);
+  const pax = new PaxTap();
+  const reader = new LayerReader(d.digest, index, root, staging, warn, pax);
   const h = createHash("sha256");
   const extract = tar.extract();
   const stages = [
     fs.createReadStream(store.blobPath(d.digest)),
     decompressor(compression, `layer ${d.digest}`),
     hasher(h),
+    pax,
   ];
   const flowing = pipeline([...stages, extract as unknown as NodeJS.WritableStream]);
   flowing.catch(() => undefined);
