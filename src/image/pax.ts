@@ -41,8 +41,9 @@ function headerSize(h: Buffer): number {
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
     return n;
   }
-  const text = field.toString("latin1").replace(/[\0 ].*$/s, "");
-  return text === "" ? 0 : parseInt(text, 8);
+  // Octal digits, which some writers pad with leading spaces or zeros and end with NUL/space.
+  const digits = /^[\0 ]*([0-7]*)/.exec(field.toString("latin1"))![1]!;
+  return digits === "" ? 0 : parseInt(digits, 8);
 }
 
 /** A pass-through stream that records each tar entry's raw PAX header (see above). */
