@@ -257,7 +257,8 @@ async function bounded(n: number, jobs: (() => Promise<void>)[]): Promise<void> 
 /**
  * Downloads the manifest's config and missing layers, then moves them with the manifest into
  * the store's blobs (adding what it stored to `created`). Until every download is complete
- * nothing enters blobs/: a pull killed midway leaves only its downloads in tmp/.
+ * nothing enters blobs/: a pull killed midway leaves only its downloads in tmp/. Returns the
+ * digests of the downloads it moved.
  */
 async function fetchImage(
   store: Store,
@@ -266,7 +267,7 @@ async function fetchImage(
   m: Manifest,
   created: Set<string>,
   opts: PullOptions,
-): Promise<void> {
+): Promise<string[]> {
   for (const l of m.layers) layerCompression(l.mediaType, `layer ${l.digest} of ${fetched.digest}`);
   const missing = [m.config, ...m.layers].filter(
     (l, i, all) => !store.hasBlob(l.digest) && all.findIndex((x) => x.digest === l.digest) === i,
@@ -293,12 +294,18 @@ async function fetchImage(
     throw err;
   }
   client.checkInterrupted("pull");
-  for (const l of missing) if (await store.adoptDownload(l.digest)) created.add(l.digest);
+  const adopted: string[] = [];
+  for (const l of missing)
+    if (await store.adoptDownload(l.digest)) {
+      created.add(l.digest);
+      adopted.push(l.digest);
+    }
   const put = await store.putBlobBytes(fetched.bytes, {
     what: `manifest ${fetched.digest}`,
     digest: fetched.digest,
   });
   if (put.created) created.add(put.digest);
+  return adopted;
 }
 
 /**
@@ -329,22 +336,27 @@ export async function pullImage(
     ref.tag !== undefined && ref.digest === undefined
       ? [formatImageRef({ domain: ref.domain, path: ref.path, tag: ref.tag })]
       : [];
-  // Until the blobs are adopted, an interrupt keeps the downloads; after, commitImages
-  // removes the adopted blobs with the rest.
-  let downloading = true;
+  let adopted: string[] = [];
+  let stored = new Set<string>();
   const commit = commitImages(
     store,
     async (created) => {
-      await fetchImage(store, client, fetched, m, created, opts);
-      downloading = false;
+      stored = created;
+      adopted = await fetchImage(store, client, fetched, m, created, opts);
       await checkStoredManifest(store, fetched.digest, `${client.host}/${ref.path}`);
       return [{ manifest: fetched.digest, config: m.config.digest, tags }];
     },
     {
       // The root is built after the download: an interrupt then must still stop the index
-      // update (commitImages removes what the pull stored).
+      // update. The downloaded blobs go back to the download area first (and out of what
+      // commitImages removes), so pulling again does not fetch them again.
       prepare: async (im) => {
         await opts.prepare?.(im);
+        if (!opts.signal?.aborted) return;
+        for (const d of adopted) {
+          await store.returnDownload(d);
+          stored.delete(d);
+        }
         client.checkInterrupted("pull");
       },
     },
@@ -352,10 +364,8 @@ export async function pullImage(
   const [image] = await commit.catch((err: unknown) => {
     if (err instanceof InterruptedError)
       throw new InterruptedError(
-        `pull of ${reference} interrupted: no image was stored; ` +
-          (downloading
-            ? "what was downloaded is kept, so pulling again resumes (uno image prune discards it)"
-            : "it was downloaded but not yet indexed, so pulling again downloads it again"),
+        `pull of ${reference} interrupted: no image was stored; what was downloaded is ` +
+          `kept, so pulling again resumes (uno image prune discards it)`,
       );
     throw err;
   });

@@ -352,6 +352,18 @@ export class Store {
     }
   }
 
+  /** Moves a blob adopted by adoptDownload back to the download area (an interrupted pull). */
+  async returnDownload(digest: string): Promise<void> {
+    const file = this.downloadPath(digest);
+    try {
+      await fsp.rename(this.blobPath(digest), file);
+      // Writable again: a resumed download opens it for writing.
+      await fsp.chmod(file, 0o644);
+    } catch (err) {
+      throw storeFailure(err, `cannot keep the download of ${digest}`, this.dir);
+    }
+  }
+
   /** Removes the download of `digest`, complete or not. */
   discardDownload(digest: string): void {
     fs.rmSync(this.downloadPath(digest), { force: true });

@@ -23,7 +23,7 @@ import {
   parseImageRef,
   registryBaseUrl,
 } from "../../src/lib/reference.js";
-import { parseChallenge, RegistryClient } from "../../src/lib/registry.js";
+import { InterruptedError, parseChallenge, RegistryClient } from "../../src/lib/registry.js";
 import { parsePlatform, pullImage } from "../../src/lib/registry-pull.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
@@ -869,6 +869,15 @@ describe("uno pull from docker-registry", () => {
 
     const blobRequests = (): Logged[] => requests.filter((r) => r.url.endsWith(big.layer));
 
+    /** The big layer's blob in `s` hashes to its name (its bytes were put together right). */
+    const assertBigLayerStored = (s: Store): void =>
+      assert.equal(
+        createHash("sha256")
+          .update(fs.readFileSync(s.blobPath(big.layer)))
+          .digest("hex"),
+        big.layer.slice(7),
+      );
+
     /** A pull into a store of its own, SIGKILLed in the middle of the big layer. */
     async function killedMidway(name: string): Promise<{ env: NodeJS.ProcessEnv; s: Store }> {
       const env = { UNO_HOME: path.join(work, name) };
@@ -903,12 +912,7 @@ describe("uno pull from docker-registry", () => {
         [[`bytes=${10 << 20}-`, 206, big.size - (10 << 20)]],
       );
       assert.deepEqual(storeState(s).tmp, []);
-      assert.equal(
-        createHash("sha256")
-          .update(fs.readFileSync(s.blobPath(big.layer)))
-          .digest("hex"),
-        big.layer.slice(7),
-      );
+      assertBigLayerStored(s);
       assert.equal(Image.get(s, ref()).id, big.config);
     });
 
@@ -928,6 +932,31 @@ describe("uno pull from docker-registry", () => {
       );
       assert.equal(Image.get(s, ref()).id, big.config);
       assert.deepEqual(storeState(s).tmp, []);
+    });
+
+    it("an interrupt while the root is built keeps the downloads: the next pull fetches nothing", async () => {
+      const s = new Store(path.join(work, "home-rootint", "store"));
+      const ctl = new AbortController();
+      // The root-building step is where the interrupt comes.
+      const prepare = async (): Promise<void> => ctl.abort();
+      await assert.rejects(
+        pullImage(s, ref(), { signal: ctl.signal, prepare }),
+        (e: unknown) =>
+          e instanceof InterruptedError && /what was downloaded is kept/.test(e.message),
+      );
+      const st = storeState(s);
+      assert.deepEqual([st.blobs, st.erofs, st.index], [[], [], ""]);
+      assert.ok(st.tmp.includes(`download-${big.layer.slice(7)}`), st.tmp.join(" "));
+      requests.length = 0;
+      const again = await pullImage(s, ref());
+      assert.equal(again.config, big.config);
+      assert.deepEqual(
+        requests.filter((r) => r.url.includes("/blobs/")),
+        [],
+        "blobs were downloaded again",
+      );
+      assert.deepEqual(storeState(s).tmp, []);
+      assertBigLayerStored(s);
     });
 
     it("Ctrl-C stops the pull cleanly: exit 130, store as before, prune drops the download", async () => {
