@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 
 # curl, redis-tools (redis-cli, redis-benchmark, redis-check-rdb) and iproute2: the host side
 # of tests/ts/servers.test.ts (make test-servers); wrk: the HTTP load of the network
-# benchmarks (node dist/bench/run.js servers); attr: getfattr, with which uno build reads the
-# owners a RUN step set (user.uno.attr).
+# benchmarks (node dist/bench/run.js servers); zstd: decompresses tar+zstd image layers
+# (src/image/zstd.ts; Node 20's zlib has none); attr: getfattr/setfattr, with which uno build reads
+# the owners a RUN step set (user.uno.attr) and the xattr test checks a mounted EROFS.
 PACKAGES=(build-essential musl-tools erofs-utils busybox-static skopeo umoci clang lld libclang-rt-14-dev
           valgrind ca-certificates qemu-system-x86 cpio dpkg-dev mmdebstrap
-          curl redis-tools iproute2 wrk docker-registry apache2-utils openssl attr)
+          curl redis-tools iproute2 wrk docker-registry apache2-utils openssl zstd attr)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -31,23 +31,11 @@ import {
   shortId,
   tagImage,
 } from "../lib/image.js";
-import { Store } from "../lib/store.js";
+import { formatSize, Store } from "../lib/store.js";
 import { loadImages, type LoadOptions } from "../image/load.js";
 import { parseImageRef, registryHost, DOCKER_DOMAIN } from "../lib/reference.js";
 import { pullImage, type PullProgress } from "../lib/registry-pull.js";
 import { RegistryClient } from "../lib/registry.js";
-
-/** Bytes for people: "1.2MB" (docker's decimal units). */
-export function formatSize(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
-}
 
 /** Left-aligned columns separated by three spaces. */
 function table(rows: string[][]): string {
@@ -188,6 +176,19 @@ async function pullAction(
   const progress = process.stdout.isTTY ? barProgress() : lineProgress();
   const credentials = findCredentials(ref.domain);
   process.stdout.write(`Pulling ${reference} from ${registryHost(ref.domain)}\n`);
+  // Ctrl-C stops the pull through its signal, so the store is left as before (and downloads
+  // kept to resume). Before the pull holds the store's lock it has written nothing: exit at
+  // once. A second Ctrl-C is the default one (the next pull breaks the stale lock).
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (!store.locked) {
+      process.stderr.write(`\nuno: pull of ${reference} interrupted; nothing was stored\n`);
+      process.exit(130);
+    }
+    process.stderr.write("\nuno: interrupting the pull (Ctrl-C again to quit at once)\n");
+    interrupt.abort();
+  };
+  process.once("SIGINT", onSigint);
   let r;
   try {
     r = await storeWithRoots(store, (o) =>
@@ -196,10 +197,12 @@ async function pullAction(
         platform: flags.platform,
         insecure: flags.insecure ?? false,
         progress,
+        signal: interrupt.signal,
         ...(credentials ? { credentials } : {}),
       }),
     );
   } finally {
+    process.removeListener("SIGINT", onSigint);
     progress.stop();
   }
   process.stdout.write(`Digest: ${r.manifest}\nImage ID: ${r.config}\n`);

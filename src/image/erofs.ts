@@ -19,14 +19,18 @@
  *                     block aligned, the last block is zero-padded); empty files have none.
  *
  * Directories and symlinks are FLAT_INLINE (full blocks at raw_blkaddr, the last partial
- * block packed right after the inode) when the tail fits in the inode's block, FLAT_PLAIN
- * otherwise. Inodes are compact (32 bytes) when uid/gid/nlink fit 16 bits, size fits 32
- * bits and mtime equals the superblock build time; extended (64 bytes) otherwise. No
- * xattrs, no compression, superblock crc32c checksum set (EROFS_FEATURE_COMPAT_SB_CHKSUM).
+ * block packed right after the inode and its xattrs) when the tail fits in that block,
+ * FLAT_PLAIN otherwise. Inodes are compact (32 bytes) when uid/gid/nlink fit 16 bits, size
+ * fits 32 bits and mtime equals the superblock build time; extended (64 bytes) otherwise.
+ * xattrs are inline (an ibody header and entries right after the inode, i_xattr_icount
+ * saying how long), never shared. No compression, superblock crc32c checksum set
+ * (EROFS_FEATURE_COMPAT_SB_CHKSUM).
  */
 import { open, rm, stat, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { dirname } from "node:path";
 import { UnoError } from "../lib/errors.js";
+import { diskFullError, freeSpace, StoreFullError } from "../lib/store.js";
 
 /** Failure while building an image; the message names the path and the cause. */
 export class ImageBuildError extends UnoError {
@@ -48,6 +52,11 @@ export interface NodeMeta {
   mtime?: number;
   /** Nanoseconds part of the modification time, 0..999999999. Default 0. */
   mtimeNsec?: number;
+  /**
+   * Extended attributes by full name ("user.mime", "security.capability"), stored inline
+   * after the inode; the namespaces EROFS encodes are those xattrPrefix accepts.
+   */
+  xattrs?: Record<string, Uint8Array>;
 }
 
 /** A directory; default mode 0755. Entry names are UTF-8 strings, 1..255 bytes, no "/" or NUL. */
@@ -180,8 +189,38 @@ export function fsErrorReason(err: unknown): string {
   }
 }
 
+/**
+ * How EROFS names an xattr: a namespace index and the rest of the name (the suffix); the
+ * POSIX ACLs are whole names with an empty suffix. Undefined for names EROFS cannot hold
+ * (other namespaces, an empty suffix).
+ */
+export function xattrPrefix(name: string): { index: number; suffix: string } | undefined {
+  const whole = XATTR_WHOLE_NAMES[name];
+  if (whole !== undefined) return { index: whole, suffix: "" };
+  for (const [prefix, index] of XATTR_PREFIXES)
+    if (name.startsWith(prefix) && name.length > prefix.length)
+      return { index, suffix: name.slice(prefix.length) };
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------------------
 // On-disk constants
+
+/** The namespace indexes of erofs_xattr_entry.e_name_index. */
+const XATTR_PREFIXES: [string, number][] = [
+  ["user.", 1],
+  ["trusted.", 4],
+  ["lustre.", 5],
+  ["security.", 6],
+];
+const XATTR_WHOLE_NAMES: Record<string, number> = {
+  "system.posix_acl_access": 2,
+  "system.posix_acl_default": 3,
+};
+/** erofs_xattr_ibody_header: name filter (u32), shared count (u8), 7 reserved bytes. */
+const XATTR_IBODY_HEADER = 12;
+/** erofs_xattr_entry before its name: name length (u8), index (u8), value size (u16). */
+const XATTR_ENTRY_HEADER = 4;
 
 export const EROFS_BLOCK_SIZE = 4096;
 const BLKSZBITS = 12;
@@ -280,6 +319,8 @@ interface Ino {
   dirStarts?: number[];
   /** For symlinks: target bytes. */
   link?: Buffer;
+  /** The inline xattr area after the inode (encodeXattrs), empty when there are none. */
+  xattrs: Buffer;
 }
 
 export interface WriteErofsOptions {
@@ -379,6 +420,7 @@ function collect(root: TreeNode): Ino[] {
       nid: 0,
       blkaddr: 0,
       nblocks: 0,
+      xattrs: encodeXattrs(node.xattrs, path),
     };
     checkU32(ino.uid, "uid", path);
     checkU32(ino.gid, "gid", path);
@@ -494,6 +536,55 @@ function chooseBuildTime(order: Ino[], opts: WriteErofsOptions): { sec: number; 
   return best ?? { sec: Math.floor(Date.now() / 1000), nsec: 0 };
 }
 
+/**
+ * The inline xattr area of an inode: the ibody header (no shared xattrs; the name filter is
+ * left 0, "may be present", and the superblock does not claim the filter feature), then one
+ * erofs_xattr_entry per xattr (name suffix, value), each padded to 4 bytes. Sorted by index
+ * and suffix so the same tree gives the same bytes.
+ */
+function encodeXattrs(xattrs: Record<string, Uint8Array> | undefined, where: string): Buffer {
+  const names = Object.keys(xattrs ?? {});
+  if (names.length === 0) return Buffer.alloc(0);
+  const entries = names
+    .map((name) => {
+      const p = xattrPrefix(name);
+      if (!p)
+        throw new ImageBuildError(
+          `xattr "${name}" of ${where}: EROFS holds only user.*, trusted.*, security.*, lustre.* and POSIX ACLs`,
+        );
+      const suffix = Buffer.from(p.suffix, "utf8");
+      const value = xattrs![name]!;
+      if (suffix.length > 255 || value.length > 0xffff)
+        throw new ImageBuildError(
+          `xattr "${name}" of ${where}: names are at most 255 bytes after the namespace, values 65535 bytes`,
+        );
+      return { index: p.index, suffix, value };
+    })
+    .sort((a, b) => a.index - b.index || Buffer.compare(a.suffix, b.suffix));
+  const size = entries.reduce(
+    (n, e) => n + alignUp(XATTR_ENTRY_HEADER + e.suffix.length + e.value.length, 4),
+    XATTR_IBODY_HEADER,
+  );
+  if (xattrIcount(size) > 0xffff)
+    throw new ImageBuildError(`the xattrs of ${where} are too large for an inode (${size} bytes)`);
+  const buf = Buffer.alloc(size);
+  let o = XATTR_IBODY_HEADER;
+  for (const e of entries) {
+    buf.writeUInt8(e.suffix.length, o);
+    buf.writeUInt8(e.index, o + 1);
+    buf.writeUInt16LE(e.value.length, o + 2);
+    e.suffix.copy(buf, o + XATTR_ENTRY_HEADER);
+    buf.set(e.value, o + XATTR_ENTRY_HEADER + e.suffix.length);
+    o += alignUp(XATTR_ENTRY_HEADER + e.suffix.length + e.value.length, 4);
+  }
+  return buf;
+}
+
+/** i_xattr_icount for an xattr area of `size` bytes: the header counts as one 4-byte unit. */
+function xattrIcount(size: number): number {
+  return size === 0 ? 0 : (size - XATTR_IBODY_HEADER) / 4 + 1;
+}
+
 function isInlineCandidate(ino: Ino): boolean {
   return ino.node.kind === "dir" || ino.node.kind === "symlink";
 }
@@ -502,7 +593,8 @@ function isInlineCandidate(ino: Ino): boolean {
 function layout(order: Ino[]): { metaBlocks: number; totalBlocks: number } {
   let pos = SB_OFFSET + SB_SIZE;
   for (const ino of order) {
-    const isize = ino.extended ? EXTENDED_SIZE : COMPACT_SIZE;
+    // The inode and its xattrs; an inline tail must follow them within the same block.
+    const isize = (ino.extended ? EXTENDED_SIZE : COMPACT_SIZE) + ino.xattrs.length;
     let tail = 0;
     if (isInlineCandidate(ino)) {
       const r = ino.size % BLOCK;
@@ -551,9 +643,11 @@ function writeInode(meta: Buffer, ino: Ino): void {
   if (node.kind === "chardev" || node.kind === "blockdev")
     iu = ((node.minor & 0xff) | (node.major << 8) | ((node.minor & ~0xff) << 12)) >>> 0;
   const off = ino.nid * INODE_SLOT;
+  const icount = xattrIcount(ino.xattrs.length);
+  ino.xattrs.copy(meta, off + (ino.extended ? EXTENDED_SIZE : COMPACT_SIZE));
   if (!ino.extended) {
     meta.writeUInt16LE((layoutKind << 1) | 0, off);
-    meta.writeUInt16LE(0, off + 2); // i_xattr_icount
+    meta.writeUInt16LE(icount, off + 2); // i_xattr_icount
     meta.writeUInt16LE(mode, off + 4);
     meta.writeUInt16LE(ino.nlink, off + 6);
     meta.writeUInt32LE(ino.size, off + 8);
@@ -565,7 +659,7 @@ function writeInode(meta: Buffer, ino: Ino): void {
     meta.writeUInt32LE(0, off + 28);
   } else {
     meta.writeUInt16LE((layoutKind << 1) | 1, off);
-    meta.writeUInt16LE(0, off + 2);
+    meta.writeUInt16LE(icount, off + 2);
     meta.writeUInt16LE(mode, off + 4);
     meta.writeUInt16LE(0, off + 6);
     meta.writeBigUInt64LE(BigInt(ino.size), off + 8);
@@ -715,6 +809,11 @@ export async function writeErofs(
   const uuid = opts.uuid ?? randomBytes(16);
   if (uuid.length !== 16) throw new ImageBuildError("volume uuid must be 16 bytes");
 
+  // A full file system is reported before writing rather than after filling it.
+  const bytes = totalBlocks * BLOCK;
+  const free = freeSpace(dirname(outPath));
+  if (free !== undefined && free < bytes)
+    throw new StoreFullError(`cannot write image file ${outPath}`, dirname(outPath), bytes, free);
   let out: FileHandle;
   try {
     out = await open(outPath, "w");
@@ -733,7 +832,7 @@ export async function writeErofs(
       if (ino.tailLen) {
         content.copy(
           meta,
-          ino.nid * INODE_SLOT + (ino.extended ? EXTENDED_SIZE : COMPACT_SIZE),
+          ino.nid * INODE_SLOT + (ino.extended ? EXTENDED_SIZE : COMPACT_SIZE) + ino.xattrs.length,
           full,
         );
         if (full) await writeAll(out, content.subarray(0, full), ino.blkaddr * BLOCK);
@@ -780,10 +879,14 @@ export async function writeErofs(
     ok = true;
   } catch (err) {
     if (err instanceof UnoError) throw err;
-    throw new ImageBuildError(`cannot write image file ${outPath}: ${fsErrorReason(err)}`);
+    const what = `cannot write image file ${outPath}`;
+    throw (
+      diskFullError(err, dirname(outPath), what, bytes) ??
+      new ImageBuildError(`${what}: ${fsErrorReason(err)}`)
+    );
   } finally {
     await out.close().catch(() => undefined);
     if (!ok) await rm(outPath, { force: true }).catch(() => undefined);
   }
-  return { bytes: totalBlocks * BLOCK, inodes: order.length };
+  return { bytes, inodes: order.length };
 }

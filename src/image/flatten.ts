@@ -1,5 +1,5 @@
 /**
- * Flattening: an image's layers (tar, tar+gzip) applied in order into one TreeNode tree, then
+ * Flattening: an image's layers (tar, tar+gzip, tar+zstd) applied in order into one TreeNode tree, then
  * written once as EROFS with src/image/erofs.ts.
  *
  * Each layer is first read into a tree of its own (LayerDir): its entries, its whiteouts
@@ -13,9 +13,9 @@
  *
  * Refused, naming the layer digest and the entry: absolute paths and `..`, entries whose
  * parent is a symlink (in this layer or below) or a file, hard links to missing files,
- * directories or through symlinks, sparse files, zstd layers (Node 20's zlib has no zstd).
+ * directories or through symlinks, sparse files.
  * Devices, FIFOs and sockets are skipped with a warning (the guest's /dev is the libOS's).
- * xattrs are not kept (the EROFS writer has none).
+ * xattrs (PAX SCHILY.xattr records) are kept where EROFS can hold them (LayerReader.meta).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -25,23 +25,22 @@ import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
-import {
-  BadLayerError,
-  DigestMismatchError,
-  TruncatedBlobError,
-  UnsupportedMediaTypeError,
-} from "../lib/image-errors.js";
-import type { Store } from "../lib/store.js";
+import { UnoError } from "../lib/errors.js";
+import { BadLayerError, DigestMismatchError, TruncatedBlobError } from "../lib/image-errors.js";
+import { diskFullError, formatSize, type Store } from "../lib/store.js";
 import {
   dirNode,
   hostFileNode,
   symlinkNode,
   validateEntryName,
+  xattrPrefix,
   type DirNode,
   type NodeMeta,
   type TreeNode,
 } from "./erofs.js";
-import { layerCompression, MT, type Descriptor } from "./oci.js";
+import { layerCompression, type Compression, type Descriptor } from "./oci.js";
+import { PaxTap } from "./pax.js";
+import { zstdDecompressor, ZstdError } from "./zstd.js";
 
 /** The fields of tar-stream's header uno reads (pax: the entry's PAX records). */
 export interface TarHeader {
@@ -104,6 +103,9 @@ function components(name: string, layer: string): string[] {
   return parts;
 }
 
+/** The PAX record prefix of an xattr (its full name follows). */
+const PAX_XATTR = "SCHILY.xattr.";
+
 /** mtime (seconds, nanoseconds) of a header; PAX's fractional mtime when present. */
 function mtimeOf(h: TarHeader): {
   mtime: number;
@@ -143,6 +145,8 @@ class LayerReader {
     private readonly lower: DirNode,
     private readonly staging: string,
     private readonly warn: (m: string) => void,
+    /** The raw PAX headers of the layer's tar, entry by entry. */
+    private readonly pax: PaxTap,
   ) {}
 
   /** The layer directory that will hold `parts`' last component, made as needed. */
@@ -181,7 +185,42 @@ class LayerReader {
     return ldir;
   }
 
+  /**
+   * The entry's metadata with its xattrs: PAX `SCHILY.xattr.NAME` records (GNU tar, Go's
+   * archive/tar, so docker and buildkit), with binary values taken from `raw` (PaxTap:
+   * tar-stream decodes PAX values as UTF-8). Names EROFS cannot hold and values that could
+   * not be read exactly are skipped with a warning, never stored wrong.
+   */
+  private meta(h: TarHeader, entry: string, raw: Map<string, Buffer> | undefined): NodeMeta {
+    const meta = metaOf(h);
+    const xattrs: Record<string, Uint8Array> = {};
+    for (const [key, value] of Object.entries(h.pax ?? {})) {
+      if (!key.startsWith(PAX_XATTR)) continue;
+      const name = key.slice(PAX_XATTR.length);
+      // The raw bytes (PaxTap) when they are this very record: they decode to tar-stream's
+      // value. Otherwise the decoded value, unless decoding lost bytes (U+FFFD).
+      const bytes = raw?.get(key);
+      const exact =
+        bytes !== undefined && bytes.toString("utf8") === value
+          ? bytes
+          : value.includes("\ufffd")
+            ? undefined
+            : Buffer.from(value, "utf8");
+      const why = !xattrPrefix(name)
+        ? "EROFS holds only user.*, trusted.*, security.*, lustre.* and POSIX ACLs"
+        : exact === undefined
+          ? "its binary value could not be read exactly"
+          : undefined;
+      if (why) this.warn(`layer ${this.layer}: ${entry}: skipping xattr ${name}: ${why}`);
+      else xattrs[name] = exact!;
+    }
+    if (Object.keys(xattrs).length > 0) meta.xattrs = xattrs;
+    return meta;
+  }
+
   async add(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    // Taken first, whatever becomes of the entry: one PAX item per entry, in order.
+    const raw = this.pax.next();
     const entry = h.name;
     if (h.pax && Object.keys(h.pax).some((k) => k.startsWith("GNU.sparse.")))
       throw new BadLayerError(
@@ -197,7 +236,7 @@ class LayerReader {
       );
     const parts = components(entry, this.layer);
     if (parts.length === 0) {
-      if (h.type === "directory") this.root.meta = metaOf(h);
+      if (h.type === "directory") this.root.meta = this.meta(h, entry, raw);
       return;
     }
     const name = parts[parts.length - 1]!;
@@ -216,22 +255,25 @@ class LayerReader {
       case "directory": {
         const existing = dir.entries.get(name);
         const d = existing?.kind === "ldir" ? existing : newLayerDir();
-        d.meta = metaOf(h);
+        d.meta = this.meta(h, entry, raw);
         dir.entries.set(name, d);
         return;
       }
       case "file":
       case "contiguous-file": {
         const file = path.join(this.staging, `${this.index}-${this.fileCount++}`);
-        const size = await writeStaged(file, body);
-        dir.entries.set(name, hostFileNode(file, { ...metaOf(h), size }));
+        const size = await writeStaged(file, body).catch((err: unknown) => {
+          const what = `layer ${this.layer}: cannot unpack ${JSON.stringify(entry)} (${formatSize(h.size ?? 0)})`;
+          throw diskFullError(err, path.dirname(this.staging), what) ?? err;
+        });
+        dir.entries.set(name, hostFileNode(file, { ...this.meta(h, entry, raw), size }));
         return;
       }
       case "symlink": {
         const target = h.linkname ?? "";
         if (target === "" || target.includes("\0"))
           throw new BadLayerError(this.layer, entry, "empty symlink target");
-        dir.entries.set(name, symlinkNode(target, metaOf(h)));
+        dir.entries.set(name, symlinkNode(target, this.meta(h, entry, raw)));
         return;
       }
       case "link": {
@@ -331,6 +373,13 @@ function hasher(h: ReturnType<typeof createHash>): Transform {
   });
 }
 
+/** The stream that turns a layer blob into its tar. */
+function decompressor(c: Compression, what: string): NodeJS.ReadWriteStream {
+  if (c === "gzip") return createGunzip();
+  if (c === "zstd") return zstdDecompressor(what);
+  return new PassThrough();
+}
+
 /** Applies one layer blob onto `root`. */
 async function applyLayer(
   store: Store,
@@ -342,18 +391,15 @@ async function applyLayer(
   warn: (m: string) => void,
 ): Promise<void> {
   const compression = layerCompression(d.mediaType, `layer ${d.digest}`);
-  if (compression === "zstd")
-    throw new UnsupportedMediaTypeError(
-      MT.ociLayerZstd,
-      `layer ${d.digest}: zstd layers are not supported yet (Node 20's zlib has no zstd)`,
-    );
-  const reader = new LayerReader(d.digest, index, root, staging, warn);
+  const pax = new PaxTap();
+  const reader = new LayerReader(d.digest, index, root, staging, warn, pax);
   const h = createHash("sha256");
   const extract = tar.extract();
   const stages = [
     fs.createReadStream(store.blobPath(d.digest)),
-    compression === "gzip" ? createGunzip() : new PassThrough(),
+    decompressor(compression, `layer ${d.digest}`),
     hasher(h),
+    pax,
   ];
   const flowing = pipeline([...stages, extract as unknown as NodeJS.WritableStream]);
   flowing.catch(() => undefined);
@@ -368,12 +414,18 @@ async function applyLayer(
     await flowing;
   } catch (err) {
     extract.destroy();
-    if (err instanceof BadLayerError || err instanceof UnsupportedMediaTypeError) throw err;
-    const msg = (err as Error).message;
+    // When zstd fails, the extractor only sees its input stop: the pipeline has the cause.
+    const cause: unknown = await flowing.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const e = cause instanceof ZstdError ? cause : err;
+    if (e instanceof UnoError) throw e;
+    const msg = (e as Error).message;
     // The tar or gzip stream ended early (the extractor reports it as destroyed or ended).
     if (/unexpected end|premature|destroyed|incorrect header|invalid/i.test(msg))
       throw new TruncatedBlobError(`layer ${d.digest}`, msg);
-    throw err;
+    throw e;
   }
   const actual = `sha256:${h.digest("hex")}`;
   if (actual !== diffId)

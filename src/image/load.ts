@@ -38,6 +38,7 @@ import {
   type Descriptor,
   type Manifest,
 } from "./oci.js";
+import { isZstdMagic } from "./zstd.js";
 
 /** One image a load added to the store. */
 export interface LoadedImage {
@@ -351,18 +352,21 @@ async function loadDockerArchive(
       if (digest === undefined)
         throw new BadImageArchiveError(`${c.name}: layer ${l} named by manifest.json is missing`);
       const magic = blobMagic(store, digest);
-      const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
-      if (magic.readUInt32LE(0) === 0xfd2fb528)
-        throw new UnsupportedMediaTypeError(MT.ociLayerZstd, `layer ${lp} in ${c.name}`);
-      // An uncompressed layer's digest is its diff_id: check it now (gzip ones when flattened).
-      if (!gzip && digest !== config.rootfs.diff_ids[i])
+      const mediaType =
+        magic[0] === 0x1f && magic[1] === 0x8b
+          ? MT.ociLayerGzip
+          : isZstdMagic(magic)
+            ? MT.ociLayerZstd
+            : MT.ociLayer;
+      // An uncompressed layer's digest is its diff_id: check it now (others when flattened).
+      if (mediaType === MT.ociLayer && digest !== config.rootfs.diff_ids[i])
         throw new DigestMismatchError(
           `layer ${lp} in ${c.name}`,
           config.rootfs.diff_ids[i]!,
           digest,
         );
       layers.push({
-        mediaType: gzip ? MT.ociLayerGzip : MT.ociLayer,
+        mediaType,
         digest,
         size: store.blobSize(digest),
       });

@@ -38,7 +38,7 @@ export class UnsupportedMediaTypeError extends UnoError {
   ) {
     super(
       "UNSUPPORTED_MEDIA_TYPE",
-      `${where}: unsupported media type "${mediaType}" (uno handles OCI and Docker schema 2 images with tar, tar+gzip layers)`,
+      `${where}: unsupported media type "${mediaType}" (uno handles OCI and Docker schema 2 images with tar, tar+gzip and tar+zstd layers)`,
     );
   }
 }

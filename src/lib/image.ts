@@ -29,7 +29,7 @@ import {
 import { UnoError, UsageError } from "./errors.js";
 import { AmbiguousImageError, ImageInUseError, ImageNotFoundError } from "./image-errors.js";
 import type { EnvEntry } from "./options.js";
-import { Store, type StoreIndex } from "./store.js";
+import { DOWNLOAD_PREFIX, Store, type StoreIndex } from "./store.js";
 
 /** Version of the flattening rules; part of each EROFS cache key. */
 export const FLATTEN_FORMAT_VERSION = "uno-oci-erofs-v1";
@@ -512,11 +512,17 @@ export async function pruneImages(store: Store): Promise<PruneResult> {
         delete idx.images[d];
       }
   });
-  return { images, ...(await collectGarbage(store)) };
+  return { images, ...(await collectGarbage(store, { downloads: true })) };
 }
 
-/** Deletes what no indexed image references; under the store lock (loads hold it too). */
-export async function collectGarbage(store: Store): Promise<Omit<PruneResult, "images">> {
+/**
+ * Deletes what no indexed image references; under the store lock (loads hold it too). The
+ * downloads an interrupted pull kept for the next one go only when `downloads` (prune) asks.
+ */
+export async function collectGarbage(
+  store: Store,
+  opts: { downloads?: boolean } = {},
+): Promise<Omit<PruneResult, "images">> {
   return store.withLock(async () => {
     const idx = store.readIndex();
     const used = new Set<string>();
@@ -551,6 +557,7 @@ export async function collectGarbage(store: Store): Promise<Omit<PruneResult, "i
     }
     // Temporary files of processes that are gone (their names carry the writer's pid).
     for (const f of safeReaddir(store.tmpDir)) {
+      if (f.startsWith(DOWNLOAD_PREFIX) && !opts.downloads) continue;
       const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(f)?.[1]);
       if (!Number.isInteger(pid) || pid === process.pid || !alive(pid))
         remove(path.join(store.tmpDir, f));

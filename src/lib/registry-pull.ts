@@ -29,9 +29,19 @@ import {
 } from "../image/oci.js";
 import type { Credentials } from "./auth.js";
 import { UnoError } from "./errors.js";
-import { DigestMismatchError, UnsupportedMediaTypeError } from "./image-errors.js";
+import {
+  DigestMismatchError,
+  TruncatedBlobError,
+  UnsupportedMediaTypeError,
+} from "./image-errors.js";
 import { formatImageRef, manifestReference, parseImageRef, type ImageRef } from "./reference.js";
-import { ManifestUnknownError, RegistryClient, RegistryError } from "./registry.js";
+import {
+  InterruptedError,
+  ManifestUnknownError,
+  RegistryClient,
+  RegistryError,
+  TransientRegistryError,
+} from "./registry.js";
 import type { Store } from "./store.js";
 
 /** The image has no manifest for the platform asked for. */
@@ -78,6 +88,8 @@ export interface PullOptions extends LoadOptions {
   progress?: PullProgress;
   /** Layers downloaded at once. */
   concurrency?: number;
+  /** Ctrl-C: the pull stops with InterruptedError, the store as before, downloads kept. */
+  signal?: AbortSignal;
 }
 
 export interface PullResult extends LoadedImage {
@@ -166,38 +178,61 @@ async function resolveManifest(
   return fetched;
 }
 
-/** Streams blob `d` from the registry into the store, verified against its digest and size. */
+/** Where a 206 answer's `Content-Range: bytes START-END/TOTAL` starts; undefined if unparsable. */
+function rangeStart(res: Response): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Downloads blob `d` into the store's download area (Store.download), verified against its
+ * digest and size. A download an interrupted pull left is continued with a Range request;
+ * a registry that answers 200 instead of 206 sends the whole blob, and the file restarts.
+ */
 async function fetchBlob(
   store: Store,
   client: RegistryClient,
   d: Descriptor,
   what: string,
-  created: Set<string>,
   progress?: PullProgress,
 ): Promise<void> {
-  const res = await client.get(`blobs/${d.digest}`);
-  if (!res.ok)
-    throw new RegistryError(`${what} ${d.digest}: ${await RegistryClient.describe(res)}`);
-  let received = 0;
-  const counted = async function* (): AsyncGenerator<Buffer> {
-    try {
-      for await (const c of Readable.fromWeb(res.body! as never)) {
-        received += (c as Buffer).length;
-        progress?.bytes(d.digest, received);
-        yield c as Buffer;
-      }
-    } catch (err) {
-      throw new RegistryError(
-        `${what} ${d.digest}: the download broke off after ${received} bytes (${(err as Error).message}); pull again`,
+  const label = `${what} ${d.digest}`;
+  await store.download(
+    { what: `${label} from ${client.host}`, digest: d.digest, size: d.size },
+    async (offset) => {
+      const res = await client.get(
+        `blobs/${d.digest}`,
+        undefined,
+        offset > 0 ? `bytes=${offset}-` : undefined,
       );
-    }
-  };
-  const r = await store.putBlob(counted(), {
-    what: `${what} ${d.digest} from ${client.host}`,
-    digest: d.digest,
-    size: d.size,
-  });
-  if (r.created) created.add(r.digest);
+      if (!res.ok) throw new RegistryError(`${label}: ${await RegistryClient.describe(res)}`);
+      const from = res.status === 206 ? rangeStart(res) : 0;
+      if (from === undefined || (from !== 0 && from !== offset)) {
+        await res.body?.cancel();
+        throw new RegistryError(
+          `${label}: the registry answered a request for bytes ${offset}- with ` +
+            `"Content-Range: ${res.headers.get("content-range")}"`,
+        );
+      }
+      let received = from;
+      progress?.bytes(d.digest, received);
+      const counted = async function* (): AsyncGenerator<Uint8Array> {
+        try {
+          for await (const c of Readable.fromWeb(res.body! as never)) {
+            received += (c as Buffer).length;
+            progress?.bytes(d.digest, received);
+            yield c as Buffer;
+          }
+        } catch (err) {
+          client.checkInterrupted(`downloading ${label}`);
+          throw new TransientRegistryError(
+            `${label}: the download broke off after ${received} bytes (${(err as Error).message}); pull again to resume it`,
+          );
+        }
+      };
+      return { offset: from, body: counted() };
+    },
+  );
   progress?.done(d.digest);
 }
 
@@ -219,7 +254,12 @@ async function bounded(n: number, jobs: (() => Promise<void>)[]): Promise<void> 
   if (failure !== undefined) throw failure;
 }
 
-/** Downloads the manifest's config and missing layers into the store. */
+/**
+ * Downloads the manifest's config and missing layers, then moves them with the manifest into
+ * the store's blobs (adding what it stored to `created`). Until every download is complete
+ * nothing enters blobs/: a pull killed midway leaves only its downloads in tmp/. Returns the
+ * digests of the downloads it moved.
+ */
 async function fetchImage(
   store: Store,
   client: RegistryClient,
@@ -227,24 +267,45 @@ async function fetchImage(
   m: Manifest,
   created: Set<string>,
   opts: PullOptions,
-): Promise<void> {
+): Promise<string[]> {
   for (const l of m.layers) layerCompression(l.mediaType, `layer ${l.digest} of ${fetched.digest}`);
+  const missing = [m.config, ...m.layers].filter(
+    (l, i, all) => !store.hasBlob(l.digest) && all.findIndex((x) => x.digest === l.digest) === i,
+  );
+  try {
+    if (!store.hasBlob(m.config.digest)) await fetchBlob(store, client, m.config, "config");
+    opts.progress?.layers(
+      m.layers.map((l) => ({ digest: l.digest, size: l.size, cached: store.hasBlob(l.digest) })),
+    );
+    await bounded(
+      opts.concurrency ?? 3,
+      missing
+        .filter((l) => l !== m.config)
+        .map((l) => () => fetchBlob(store, client, l, "layer", opts.progress)),
+    );
+  } catch (err) {
+    // Downloads survive what trying again may cure (network, a body cut short, Ctrl-C);
+    // content that proved wrong, a full disk or a refused image does not get a second chance.
+    const transient =
+      err instanceof TransientRegistryError ||
+      err instanceof InterruptedError ||
+      err instanceof TruncatedBlobError;
+    if (!transient) for (const l of missing) store.discardDownload(l.digest);
+    throw err;
+  }
+  client.checkInterrupted("pull");
+  const adopted: string[] = [];
+  for (const l of missing)
+    if (await store.adoptDownload(l.digest)) {
+      created.add(l.digest);
+      adopted.push(l.digest);
+    }
   const put = await store.putBlobBytes(fetched.bytes, {
     what: `manifest ${fetched.digest}`,
     digest: fetched.digest,
   });
   if (put.created) created.add(put.digest);
-  if (!store.hasBlob(m.config.digest)) await fetchBlob(store, client, m.config, "config", created);
-  opts.progress?.layers(
-    m.layers.map((l) => ({ digest: l.digest, size: l.size, cached: store.hasBlob(l.digest) })),
-  );
-  const missing = m.layers.filter(
-    (l, i, all) => !store.hasBlob(l.digest) && all.findIndex((x) => x.digest === l.digest) === i,
-  );
-  await bounded(
-    opts.concurrency ?? 3,
-    missing.map((l) => () => fetchBlob(store, client, l, "layer", created, opts.progress)),
-  );
+  return adopted;
 }
 
 /**
@@ -262,6 +323,7 @@ export async function pullImage(
   const client = new RegistryClient(ref.domain, ref.path, {
     ...(opts.insecure !== undefined ? { insecure: opts.insecure } : {}),
     ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
   });
   const fetched = await resolveManifest(client, ref, platform);
   const m = parseJson(
@@ -274,14 +336,38 @@ export async function pullImage(
     ref.tag !== undefined && ref.digest === undefined
       ? [formatImageRef({ domain: ref.domain, path: ref.path, tag: ref.tag })]
       : [];
-  const [image] = await commitImages(
+  let adopted: string[] = [];
+  let stored = new Set<string>();
+  const commit = commitImages(
     store,
     async (created) => {
-      await fetchImage(store, client, fetched, m, created, opts);
+      stored = created;
+      adopted = await fetchImage(store, client, fetched, m, created, opts);
       await checkStoredManifest(store, fetched.digest, `${client.host}/${ref.path}`);
       return [{ manifest: fetched.digest, config: m.config.digest, tags }];
     },
-    opts.prepare ? { prepare: opts.prepare } : {},
+    {
+      // The root is built after the download: an interrupt then must still stop the index
+      // update. The downloaded blobs go back to the download area first (and out of what
+      // commitImages removes), so pulling again does not fetch them again.
+      prepare: async (im) => {
+        await opts.prepare?.(im);
+        if (!opts.signal?.aborted) return;
+        for (const d of adopted) {
+          await store.returnDownload(d);
+          stored.delete(d);
+        }
+        client.checkInterrupted("pull");
+      },
+    },
   );
+  const [image] = await commit.catch((err: unknown) => {
+    if (err instanceof InterruptedError)
+      throw new InterruptedError(
+        `pull of ${reference} interrupted: no image was stored; what was downloaded is ` +
+          `kept, so pulling again resumes (uno image prune discards it)`,
+      );
+    throw err;
+  });
   return { ...image!, ref };
 }

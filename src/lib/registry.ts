@@ -40,6 +40,19 @@ export class RegistryError extends UnoError {
   }
 }
 
+/**
+ * The registry could not be reached, stalled, or a download broke off: trying again may work
+ * (a pull keeps what it downloaded so far for the next attempt).
+ */
+export class TransientRegistryError extends RegistryError {}
+
+/** The operation was interrupted (Ctrl-C); exits 130 as a shell does for SIGINT. */
+export class InterruptedError extends UnoError {
+  constructor(message: string) {
+    super("INTERRUPTED", message, 130);
+  }
+}
+
 interface Challenge {
   scheme: string;
   params: Record<string, string>;
@@ -70,7 +83,7 @@ function networkError(err: unknown, url: string, insecure: boolean): RegistryErr
       (!insecure && !isLoopback(host) ? " (uno uses https unless loopback or --insecure)" : "");
   else if (detail === "ENOTFOUND" || detail === "EAI_AGAIN")
     hint = `the host name ${new URL(url).hostname} does not resolve: check the registry name`;
-  return new RegistryError(`cannot reach ${url}: ${detail}; ${hint}`);
+  return new TransientRegistryError(`cannot reach ${url}: ${detail}; ${hint}`);
 }
 
 export interface RegistryOptions {
@@ -78,6 +91,8 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** Per-request timeout (connect + headers); bodies are streamed without one. */
   timeoutMs?: number;
+  /** Aborts every request and body (Ctrl-C): they fail with InterruptedError. */
+  signal?: AbortSignal;
 }
 
 export class RegistryClient {
@@ -107,12 +122,16 @@ export class RegistryClient {
     // Unreferenced: an abandoned body (cancelled after a 401) must not keep the process alive.
     const arm = (): NodeJS.Timeout => setTimeout(() => ctl.abort(), ms).unref();
     let timer = arm();
+    const external = this.opts.signal;
     let res: Response;
     try {
-      res = await fetch(url, { ...init, signal: ctl.signal });
+      const signal = external ? AbortSignal.any([ctl.signal, external]) : ctl.signal;
+      res = await fetch(url, { ...init, signal });
     } catch (err) {
       clearTimeout(timer);
-      if (ctl.signal.aborted) throw new RegistryError(`${url}: no answer within ${ms / 1000} s`);
+      this.checkInterrupted(url);
+      if (ctl.signal.aborted)
+        throw new TransientRegistryError(`${url}: no answer within ${ms / 1000} s`);
       throw networkError(err, url, this.opts.insecure ?? false);
     }
     if (res.body === null) {
@@ -134,6 +153,11 @@ export class RegistryClient {
       }),
     );
     return new Response(watched, { status: res.status, headers: res.headers });
+  }
+
+  /** Throws InterruptedError once the caller's signal fired (a request or body then fails). */
+  checkInterrupted(what: string): void {
+    if (this.opts.signal?.aborted) throw new InterruptedError(`${what}: interrupted`);
   }
 
   /** Answers a challenge: sets `authorization` for the retry. */
@@ -177,9 +201,12 @@ export class RegistryClient {
     return token;
   }
 
-  /** GET `path` of the repository, authenticating once when challenged. */
-  async get(path: string, accept?: string): Promise<Response> {
-    return this.getUrl(`${this.base}/v2/${this.repository}/${path}`, accept);
+  /**
+   * GET `path` of the repository, authenticating once when challenged; `range` asks for part
+   * of a blob ("bytes=N-"): a 206 answer has it, a 200 the whole blob.
+   */
+  async get(path: string, accept?: string, range?: string): Promise<Response> {
+    return this.getUrl(`${this.base}/v2/${this.repository}/${path}`, accept, range);
   }
 
   /**
@@ -196,10 +223,11 @@ export class RegistryClient {
     await res.body?.cancel();
   }
 
-  private async getUrl(url: string, accept?: string): Promise<Response> {
+  private async getUrl(url: string, accept?: string, range?: string): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
       if (accept) headers.accept = accept;
+      if (range) headers.range = range;
       if (this.authorization) headers.authorization = this.authorization;
       const res = await this.send(url, { headers });
       if (res.status !== 401) return res;

@@ -9,6 +9,9 @@
  *   lock                   held (O_EXCL file with the holder's pid) while the index changes
  *   tmp/                   files being written; renamed into place once complete and fsynced
  *
+ *   tmp/download-<hex>     a registry download of blob <hex>, kept when a pull is interrupted
+ *                          (killed, Ctrl-C, broken connection) so the next pull continues it
+ *
  * Every file appears by rename(2) of a complete, fsynced temporary file, so a full disk or a
  * killed process leaves at most a stray tmp/ file (removed by prune), never a partial blob,
  * image or index. Blobs are verified before they are renamed into place: a stored blob always
@@ -57,15 +60,77 @@ export function isDigest(s: string): boolean {
   return DIGEST_RE.test(s);
 }
 
-/** Maps a failed write to an error that says what to do (ENOSPC, EACCES...). */
-function storeFailure(err: unknown, what: string): Error {
+/** Bytes for people: "1.2MB" (docker's decimal units). */
+export function formatSize(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
+}
+
+/**
+ * The file system holding the store (or another of uno's files) is full: says how much was
+ * free, and how much the write needed when that is known, and what to do.
+ */
+export class StoreFullError extends StoreError {
+  constructor(
+    what: string,
+    readonly dir: string,
+    readonly needed: number | undefined,
+    readonly free: number | undefined,
+  ) {
+    const sizes = [
+      free !== undefined ? `${formatSize(free)} free` : "",
+      needed !== undefined ? `${formatSize(needed)} needed` : "",
+    ].filter((x) => x !== "");
+    super(
+      `${what}: the file system holding ${dir} is full` +
+        (sizes.length > 0 ? ` (${sizes.join(", ")})` : "") +
+        `; free some space ` +
+        `(uno image prune removes unused images' files) or set UNO_HOME to a directory on a larger file system`,
+    );
+  }
+}
+
+/** Free bytes for an unprivileged writer on the file system of `dir`; undefined if unknown. */
+export function freeSpace(dir: string): number | undefined {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A StoreFullError for a write into `dir` that failed with ENOSPC or EDQUOT (undefined for
+ * other errors); `needed` is the size of what was being written, when known.
+ */
+export function diskFullError(
+  err: unknown,
+  dir: string,
+  what: string,
+  needed?: number,
+): StoreFullError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new StoreFullError(what, dir, needed, freeSpace(dir));
+}
+
+/**
+ * Maps a failed write to an error that says what to do (ENOSPC, EACCES...); `dir` is where
+ * the write went, `needed` its size when known.
+ */
+function storeFailure(err: unknown, what: string, dir: string, needed?: number): Error {
   if (err instanceof StoreError || err instanceof DigestMismatchError) return err;
   if (err instanceof TruncatedBlobError) return err;
+  const full = diskFullError(err, dir, what, needed);
+  if (full) return full;
   const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOSPC" || e.code === "EDQUOT")
-    return new StoreError(
-      `${what}: no space left on device; free some space (uno image prune removes unused blobs) and try again`,
-    );
   if (e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS")
     return new StoreError(`${what}: permission denied (${e.message}); check $UNO_HOME`);
   return err instanceof Error ? err : new StoreError(`${what}: ${String(err)}`);
@@ -74,6 +139,9 @@ function storeFailure(err: unknown, what: string): Error {
 function emptyIndex(): StoreIndex {
   return { version: 1, images: {}, tags: {} };
 }
+
+/** Names of registry downloads in tmp/ (see Store.download): no pid, they outlive their writer. */
+export const DOWNLOAD_PREFIX = "download-";
 
 /** How long a lock held by a live process is waited for before giving up. */
 const LOCK_TIMEOUT_MS = 10 * 60_000;
@@ -106,7 +174,7 @@ export class Store {
       for (const d of [this.blobsDir, this.erofsDir, this.tmpDir])
         fs.mkdirSync(d, { recursive: true, mode: 0o755 });
     } catch (err) {
-      throw storeFailure(err, `cannot create the image store in ${this.dir}`);
+      throw storeFailure(err, `cannot create the image store in ${this.dir}`, this.dir);
     }
   }
 
@@ -182,8 +250,123 @@ export class Store {
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw storeFailure(err, `cannot store ${expected.what}`);
+      throw storeFailure(err, `cannot store ${expected.what}`, this.dir, expected.size);
     }
+  }
+
+  /** Where a registry download of `digest` is kept until it is complete and adopted. */
+  downloadPath(digest: string): string {
+    this.ensureDirs();
+    return path.join(this.tmpDir, `${DOWNLOAD_PREFIX}${this.blobPath(digest).slice(-64)}`);
+  }
+
+  /**
+   * Downloads a blob into downloadPath(digest), going on from what an interrupted download
+   * left there: `fetch(offset)` asks the source for the bytes from `offset` on and says where
+   * its answer really starts (0 when the source cannot resume: the file is then restarted).
+   * The bytes are hashed as they are written (the kept prefix is hashed again first, so no
+   * hash state has to survive a crash). The file is discarded when its content proves wrong
+   * (longer than `size`, digest mismatch) or cannot be written (full disk); it is kept when
+   * `fetch` or its body fails (connection lost, interrupt) for the next attempt. Call
+   * adoptDownload once every blob of an image is complete. Only under the store lock, so no
+   * two writers share a file.
+   * @throws DigestMismatchError, TruncatedBlobError (the body ended early: file kept),
+   *   StoreError, and whatever `fetch` or its body throws.
+   */
+  async download(
+    expected: Required<Expected>,
+    fetch: (offset: number) => Promise<{ offset: number; body: AsyncIterable<Uint8Array> }>,
+  ): Promise<void> {
+    const file = this.downloadPath(expected.digest);
+    const what = `cannot store ${expected.what}`;
+    let have = 0;
+    let h = createHash("sha256");
+    try {
+      have = fs.statSync(file).size;
+      if (have > expected.size) have = 0;
+      else for await (const c of fs.createReadStream(file)) h.update(c as Buffer);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeFailure(err, what, this.dir);
+    }
+    let fh: fsp.FileHandle | undefined;
+    // Set while waiting on the source: its failures (connection lost, interrupt, a body that
+    // ends early) keep what arrived; wrong content or a local write error discards the file.
+    let remote = false;
+    try {
+      fh = await fsp.open(file, have === 0 ? "w" : "r+", 0o644);
+      if (have < expected.size) {
+        remote = true;
+        const src = await fetch(have);
+        remote = false;
+        if (src.offset !== have) {
+          have = 0;
+          h = createHash("sha256");
+        }
+        await fh.truncate(have);
+        const body = src.body[Symbol.asyncIterator]();
+        for (;;) {
+          remote = true;
+          const r = await body.next();
+          if (r.done) break;
+          remote = false;
+          const chunk = r.value;
+          if (have + chunk.length > expected.size)
+            throw new DigestMismatchError(
+              expected.what,
+              `${expected.size} bytes`,
+              `more than ${expected.size}`,
+            );
+          await fh.write(chunk, 0, chunk.length, have);
+          h.update(chunk);
+          have += chunk.length;
+        }
+        if (have < expected.size)
+          throw new TruncatedBlobError(expected.what, `${have} of ${expected.size} bytes`);
+        remote = false;
+      }
+      const digest = `sha256:${h.digest("hex")}`;
+      if (digest !== expected.digest)
+        throw new DigestMismatchError(expected.what, expected.digest, digest);
+      await fh.sync();
+    } catch (err) {
+      if (!remote) await fsp.rm(file, { force: true }).catch(() => undefined);
+      throw storeFailure(err, what, this.dir, expected.size);
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  /** Moves a complete download (see download) into blobs/; false when the store had it. */
+  async adoptDownload(digest: string): Promise<boolean> {
+    const file = this.downloadPath(digest);
+    try {
+      if (this.hasBlob(digest)) {
+        await fsp.rm(file, { force: true });
+        return false;
+      }
+      await fsp.chmod(file, 0o444);
+      await fsp.rename(file, this.blobPath(digest));
+      return true;
+    } catch (err) {
+      throw storeFailure(err, `cannot store blob ${digest}`, this.dir);
+    }
+  }
+
+  /** Moves a blob adopted by adoptDownload back to the download area (an interrupted pull). */
+  async returnDownload(digest: string): Promise<void> {
+    const file = this.downloadPath(digest);
+    try {
+      await fsp.rename(this.blobPath(digest), file);
+      // Writable again: a resumed download opens it for writing.
+      await fsp.chmod(file, 0o644);
+    } catch (err) {
+      throw storeFailure(err, `cannot keep the download of ${digest}`, this.dir);
+    }
+  }
+
+  /** Removes the download of `digest`, complete or not. */
+  discardDownload(digest: string): void {
+    fs.rmSync(this.downloadPath(digest), { force: true });
   }
 
   /** putBlob for bytes in memory (manifests, configs). */
@@ -208,7 +391,7 @@ export class Store {
         throw new StoreError(
           `blob ${digest} is missing from the store: load the image again (uno load)`,
         );
-      throw storeFailure(err, `cannot read blob ${digest}`);
+      throw storeFailure(err, `cannot read blob ${digest}`, this.dir);
     }
     const actual = `sha256:${createHash("sha256").update(data).digest("hex")}`;
     if (actual !== digest) throw new DigestMismatchError(`stored blob ${p}`, digest, actual);
@@ -236,7 +419,7 @@ export class Store {
       await dh.sync().finally(() => dh.close());
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw storeFailure(err, `cannot write ${file}`);
+      throw storeFailure(err, `cannot write ${file}`, this.dir, Buffer.byteLength(data));
     }
   }
 
@@ -247,7 +430,7 @@ export class Store {
       text = fs.readFileSync(this.indexPath, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return emptyIndex();
-      throw storeFailure(err, `cannot read ${this.indexPath}`);
+      throw storeFailure(err, `cannot read ${this.indexPath}`, this.dir);
     }
     try {
       const idx = JSON.parse(text) as StoreIndex;
@@ -259,6 +442,11 @@ export class Store {
         `the store index ${this.indexPath} is unreadable (${(err as Error).message}); move it away to start an empty store`,
       );
     }
+  }
+
+  /** Whether this process holds the store's lock now. */
+  get locked(): boolean {
+    return this.lockDepth > 0;
   }
 
   /** Runs `fn` holding the store's lock (re-entrant within this process). */
@@ -303,7 +491,7 @@ export class Store {
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST")
-          throw storeFailure(err, `cannot lock the image store (${this.lockPath})`);
+          throw storeFailure(err, `cannot lock the image store (${this.lockPath})`, this.dir);
       }
       const holder = this.lockHolder();
       if (holder !== undefined && !processAlive(holder)) {

@@ -1,12 +1,15 @@
 /**
- * Helpers shared by the image suites (images.test.ts, pull.test.ts): bin/uno with its own
- * UNO_HOME, tools that must succeed, and a snapshot of the store's files.
+ * Helpers shared by the image suites (images.test.ts, pull.test.ts, store.test.ts): bin/uno
+ * with its own UNO_HOME, tools that must succeed, a snapshot of the store's files, tars and
+ * OCI layouts written by hand.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
+import * as tar from "tar-stream";
 import type { Store } from "../../src/lib/store.js";
 import { ROOT } from "./guest-util.js";
 import { freePort } from "./proc-util.js";
@@ -210,4 +213,117 @@ export function snapshot(dir: string): Map<string, FileInfo> {
   for (const group of inodes.values())
     for (const p of group) out.get(p)!.links = group.filter((q) => q !== p).join(",");
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Layers and layouts written by hand
+
+export interface TarEntry {
+  name: string;
+  type?: "file" | "directory" | "symlink" | "link" | "fifo";
+  data?: string | Buffer;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: number;
+}
+
+/** A tar archive written with tar-stream. */
+export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on("data", (c: unknown) => chunks.push(c as Buffer));
+    pack.on("end", resolve);
+    pack.on("error", reject);
+  });
+  for (const e of entries) {
+    const type = e.type ?? "file";
+    const header = {
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === "directory" ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: new Date((e.mtime ?? 1_700_000_000) * 1000),
+      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+    };
+    if (type === "file") pack.entry(header, e.data ?? "");
+    else pack.entry(header);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
+
+/** Writes a blob into an OCI layout directory; returns its descriptor. */
+export function putLayoutBlob(
+  dir: string,
+  data: Buffer,
+  mediaType: string,
+): { mediaType: string; digest: string; size: number } {
+  fs.mkdirSync(path.join(dir, "blobs", "sha256"), { recursive: true });
+  const hex = sha(data);
+  fs.writeFileSync(path.join(dir, "blobs", "sha256", hex), data);
+  return { mediaType, digest: `sha256:${hex}`, size: data.length };
+}
+
+export interface HandLayout {
+  dir: string;
+  manifest: { mediaType: string; digest: string; size: number };
+  config: string;
+}
+
+export interface HandLayoutOptions {
+  mediaType?: string;
+  plain?: boolean;
+  cmd?: string[];
+  ref?: string;
+}
+
+/**
+ * An OCI layout written by hand in `dir` (for inputs no tool would make): the given layer
+ * tars (gzipped unless `plain`), a config with their diff_ids, a manifest, index.json with
+ * `o.ref` as the ref.name (default "test:1").
+ */
+export function handLayout(dir: string, layers: Buffer[], o: HandLayoutOptions = {}): HandLayout {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const descs = layers.map((l) =>
+    o.plain
+      ? putLayoutBlob(dir, l, o.mediaType ?? "application/vnd.oci.image.layer.v1.tar")
+      : putLayoutBlob(
+          dir,
+          gzipSync(l),
+          o.mediaType ?? "application/vnd.oci.image.layer.v1.tar+gzip",
+        ),
+  );
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      config: { Cmd: o.cmd ?? ["/bin/sh"] },
+      rootfs: { type: "layers", diff_ids: layers.map((l) => `sha256:${sha(l)}`) },
+    }),
+  );
+  const cfg = putLayoutBlob(dir, config, "application/vnd.oci.image.config.v1+json");
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: cfg,
+      layers: descs,
+    }),
+  );
+  const m = putLayoutBlob(dir, manifest, "application/vnd.oci.image.manifest.v1+json");
+  const index = {
+    schemaVersion: 2,
+    manifests: [{ ...m, annotations: { "org.opencontainers.image.ref.name": o.ref ?? "test:1" } }],
+  };
+  fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
+  fs.writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  return { dir, manifest: m, config: cfg.digest };
 }

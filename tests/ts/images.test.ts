@@ -14,25 +14,28 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
-import * as tar from "tar-stream";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
 import { DigestMismatchError } from "../../src/lib/image-errors.js";
 import { requireKvm, ROOT } from "./guest-util.js";
 import {
   debianRoot,
+  handLayout as writeHandLayout,
+  makeTar,
   runTool,
+  sha,
   storeStateOf,
   snapshot,
   umociLayout,
   unoWithHome,
   type FileInfo,
+  type HandLayout,
+  type HandLayoutOptions,
   type StoreState,
 } from "./image-util.js";
 
@@ -51,110 +54,12 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 const uno = unoWithHome(home);
 const tool = (cmd: string, args: string[], cwd = work): string => runTool(cmd, args, cwd);
 
-interface TarEntry {
-  name: string;
-  type?: "file" | "directory" | "symlink" | "link" | "fifo";
-  data?: string;
-  linkname?: string;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  mtime?: number;
-}
-
-/** A tar archive written with tar-stream. */
-async function makeTar(entries: TarEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on("data", (c: unknown) => chunks.push(c as Buffer));
-    pack.on("end", resolve);
-    pack.on("error", reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? "file";
-    const header = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === "directory" ? 0o755 : 0o644),
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      mtime: new Date((e.mtime ?? 1_700_000_000) * 1000),
-      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
-    };
-    if (type === "file") pack.entry(header, e.data ?? "");
-    else pack.entry(header);
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
-const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
-
-/** Writes a blob into an OCI layout directory; returns its descriptor. */
-function putLayoutBlob(dir: string, data: Buffer, mediaType: string) {
-  fs.mkdirSync(path.join(dir, "blobs", "sha256"), { recursive: true });
-  const hex = sha(data);
-  fs.writeFileSync(path.join(dir, "blobs", "sha256", hex), data);
-  return { mediaType, digest: `sha256:${hex}`, size: data.length };
-}
-
-interface HandLayout {
-  dir: string;
-  manifest: { mediaType: string; digest: string; size: number };
-  config: string;
-}
-
 /**
- * An OCI layout written by hand (for inputs no tool would make): the given layer tars
- * (gzipped unless `plain`), a config with their diff_ids, a manifest, index.json.
+ * An OCI layout written by hand under `work`/`name` (image-util's handLayout), tagged
+ * `name`:test unless `o.ref` says otherwise.
  */
-function handLayout(
-  name: string,
-  layers: Buffer[],
-  o: { mediaType?: string; plain?: boolean; cmd?: string[]; ref?: string } = {},
-): HandLayout {
-  const dir = path.join(work, name);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const descs = layers.map((l) =>
-    o.plain
-      ? putLayoutBlob(dir, l, o.mediaType ?? "application/vnd.oci.image.layer.v1.tar")
-      : putLayoutBlob(
-          dir,
-          gzipSync(l),
-          o.mediaType ?? "application/vnd.oci.image.layer.v1.tar+gzip",
-        ),
-  );
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      config: { Cmd: o.cmd ?? ["/bin/sh"] },
-      rootfs: { type: "layers", diff_ids: layers.map((l) => `sha256:${sha(l)}`) },
-    }),
-  );
-  const cfg = putLayoutBlob(dir, config, "application/vnd.oci.image.config.v1+json");
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: cfg,
-      layers: descs,
-    }),
-  );
-  const m = putLayoutBlob(dir, manifest, "application/vnd.oci.image.manifest.v1+json");
-  const index = {
-    schemaVersion: 2,
-    manifests: [
-      { ...m, annotations: { "org.opencontainers.image.ref.name": o.ref ?? `${name}:test` } },
-    ],
-  };
-  fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
-  fs.writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  return { dir, manifest: m, config: cfg.digest };
-}
+const handLayout = (name: string, layers: Buffer[], o: HandLayoutOptions = {}): HandLayout =>
+  writeHandLayout(path.join(work, name), layers, { ref: `${name}:test`, ...o });
 
 /** The manifest descriptor umoci's index.json gives tag `ref`. */
 function layoutManifest(dir: string, ref: string): { digest: string; config: string } {
@@ -196,8 +101,12 @@ function assertSameTree(
  * metadata area, i_mode at +4 (compact and extended inodes alike). `dumpOnly` limits the
  * dump.erofs calls to those paths (the others keep what the extraction shows).
  */
-async function unoTree(ref: string, dumpOnly?: Set<string>): Promise<Map<string, FileInfo>> {
-  const root = await Image.get(store, ref).rootfs({ onWarning: () => undefined });
+async function unoTree(
+  ref: string,
+  dumpOnly?: Set<string>,
+  from = store,
+): Promise<Map<string, FileInfo>> {
+  const root = await Image.get(from, ref).rootfs({ onWarning: () => undefined });
   const dir = fs.mkdtempSync(path.join(work, "extract-"));
   tool("fsck.erofs", [`--extract=${dir}`, "--preserve", root.erofsPath]);
   const tree = snapshot(dir);
@@ -505,6 +414,129 @@ describe("images", () => {
         await unoTree("layered:1.0"),
         "layered from docker-archive",
       );
+    });
+
+    /** A store of its own: the main one has these image IDs' roots built from gzip layers. */
+    const freshStore = (name: string): { run: ReturnType<typeof unoWithHome>; store: Store } => {
+      const h = path.join(work, name);
+      return { run: unoWithHome(h), store: new Store(path.join(h, "store")) };
+    };
+
+    it("flattens zstd layers (skopeo --dest-compress-format zstd) to umoci's tree", async () => {
+      const zl = path.join(work, "zstd-layout");
+      tool("skopeo", [
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        `oci:${layout}:layered`,
+        `oci:${zl}:layered`,
+      ]);
+      const m = layoutManifest(zl, "layered");
+      const layers = (
+        JSON.parse(
+          fs.readFileSync(path.join(zl, "blobs", "sha256", m.digest.slice(7)), "utf8"),
+        ) as {
+          layers: { mediaType: string }[];
+        }
+      ).layers.map((l) => l.mediaType);
+      assert.deepEqual(
+        layers,
+        layers.map(() => "application/vnd.oci.image.layer.v1.tar+zstd"),
+      );
+      // The same config (diff_ids) as the gzip image: the same image ID.
+      assert.equal(m.config, layoutManifest(layout, "layered").config);
+      const z = freshStore("home-zstd");
+      const r = z.run(["load", "-i", zl]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `Loaded image ID: ${m.config}\n`);
+      // umoci cannot unpack zstd layers: its tree of the gzip image is the reference.
+      assertSameTree(umociTree("layered"), await unoTree(m.config, undefined, z.store), "zstd");
+    });
+
+    it("detects zstd layers by their magic in a docker archive", async () => {
+      const dir = path.join(work, "docker-zstd");
+      fs.mkdirSync(dir);
+      tool("tar", ["-C", dir, "-xf", `${work}/layered-docker.tar`]);
+      const entries = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
+        Layers: string[];
+      }[];
+      for (const l of entries[0]!.Layers) {
+        tool("zstd", ["-q", "-f", path.join(dir, l), "-o", path.join(dir, `${l}.zst`)]);
+        fs.renameSync(path.join(dir, `${l}.zst`), path.join(dir, l));
+      }
+      tool("tar", ["-C", dir, "-cf", `${work}/layered-zstd-docker.tar`, "."]);
+      const z = freshStore("home-zstd-docker");
+      const r = z.run(["load", "-i", `${work}/layered-zstd-docker.tar`]);
+      assert.equal(r.status, 0, r.stderr);
+      const im = Image.get(z.store, "layered:1.0");
+      assert.deepEqual(
+        im.manifest.layers.map((l) => l.mediaType),
+        entries[0]!.Layers.map(() => "application/vnd.oci.image.layer.v1.tar+zstd"),
+      );
+      assertSameTree(
+        umociTree("layered"),
+        await unoTree("layered:1.0", undefined, z.store),
+        "zstd docker archive",
+      );
+    });
+
+    it("keeps GNU tar's xattrs as EROFS inline xattrs (read back by the kernel, getfattr)", async () => {
+      // Files with xattrs of several namespaces and sizes, archived by GNU tar (PAX records).
+      const src = path.join(work, "xattr-src");
+      fs.mkdirSync(path.join(src, "d"), { recursive: true });
+      fs.writeFileSync(path.join(src, "a"), "a file with xattrs\n");
+      // A directory whose entries make an inline tail that has to follow the xattrs.
+      for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(src, "d", `entry-${i}`), `${i}\n`);
+      fs.symlinkSync("a", path.join(src, "link"));
+      const set = (file: string, name: string, value: string): void =>
+        void tool("setfattr", ["-h", "-n", name, "-v", value, path.join(src, file)]);
+      set("a", "user.mime", "text/plain");
+      set("a", "user.long", "v".repeat(300));
+      set("a", "user.bin", "0xff00fe");
+      set("a", "security.capability", "0x0100000200040000000000000000000000000000");
+      set("d", "user.dir", "yes");
+      set("d", "trusted.t", "only root reads this");
+      set("link", "trusted.on-a-symlink", "x");
+      // A name longer than the tar header's 100 bytes (a PAX path record beside the xattrs),
+      // and a hard link to it: each entry must get its own PAX header's values.
+      const long = `${"n".repeat(150)}`;
+      fs.writeFileSync(path.join(src, "d", long), "long\n");
+      set(`d/${long}`, "user.raw", "0x00ff80");
+      fs.linkSync(path.join(src, "d", long), path.join(src, "hard"));
+      const layer = path.join(work, "xattr.tar");
+      tool("tar", ["--xattrs", "--xattrs-include=*", "-C", src, "-cf", layer, "."]);
+      const h = handLayout("xattr-layout", [fs.readFileSync(layer)], { ref: "xattrs:1" });
+      const z = freshStore("home-xattr");
+      const r = z.run(["load", "-i", h.dir]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /skipping xattr/);
+      const root = await Image.get(z.store, "xattrs:1").rootfs();
+      tool("fsck.erofs", [root.erofsPath]);
+      const mnt = fs.mkdtempSync(path.join(work, "xattr-mnt-"));
+      tool("mount", ["-t", "erofs", "-o", "loop,ro", root.erofsPath, mnt]);
+      try {
+        // One block per file, in readdir order, which differs between the two trees.
+        const dump = (dir: string): string =>
+          tool("getfattr", ["-R", "-h", "-d", "-m", "-", "-e", "hex", "."], dir)
+            .trim()
+            .split("\n\n")
+            .sort()
+            .join("\n\n");
+        const expected = dump(src);
+        assert.match(expected, /user\.long=0x(76){300}/);
+        // Not UTF-8: read from the raw PAX record, not tar-stream's decoded string.
+        assert.match(expected, /user\.bin=0xff00fe/);
+        assert.equal(dump(mnt), expected);
+        // The directory's entries, after its xattrs, read back whole.
+        assert.deepEqual(
+          fs.readdirSync(path.join(mnt, "d")).sort(),
+          fs.readdirSync(path.join(src, "d")).sort(),
+        );
+        assert.equal(fs.readFileSync(path.join(mnt, "d", "entry-39"), "utf8"), "39\n");
+      } finally {
+        tool("umount", [mnt]);
+      }
     });
 
     it("builds the EROFS once per image and reuses it", async () => {
@@ -884,7 +916,7 @@ describe("images", () => {
       refused([], /standard input is truncated/, whole.subarray(0, Math.floor(whole.length / 3)));
     });
 
-    it("refuses unknown media types and zstd layers with a clear message", async () => {
+    it("refuses unknown media types and broken zstd layers with a clear message", async () => {
       const layer = await busyboxLayer();
       const weird = handLayout("weird", [layer], {
         mediaType: "application/vnd.example.layer.v1.tar+lz4",
@@ -893,11 +925,27 @@ describe("images", () => {
         ["-i", weird.dir],
         /unsupported media type "application\/vnd\.example\.layer\.v1\.tar\+lz4"/,
       );
-      const zstd = handLayout("zstd", [layer], {
-        mediaType: "application/vnd.oci.image.layer.v1.tar+zstd",
+      const zstdType = "application/vnd.oci.image.layer.v1.tar+zstd";
+      // A plain tar under the zstd media type.
+      const plain = handLayout("zstd-plain", [layer], { mediaType: zstdType, plain: true });
+      refused(
+        ["-i", plain.dir],
+        /layer sha256:[0-9a-f]{64}: zstd data is corrupt or cut short \(zstd: .*unsupported format\)/,
+      );
+      // A zstd stream cut in half: the tar inside it must not pass for complete.
+      const big = await makeTar([{ name: "f", data: sha("x").repeat(40_000) }]);
+      const whole = execFileSync("zstd", ["-q", "-c", "-1"], { input: big });
+      const cut = handLayout("zstd-cut", [whole.subarray(0, whole.length >> 1)], {
+        mediaType: zstdType,
         plain: true,
       });
-      refused(["-i", zstd.dir], /zstd layers are not supported yet/);
+      refused(["-i", cut.dir], /zstd data is corrupt or cut short/);
+      const ok = handLayout("zstd-nozstd", [whole], { mediaType: zstdType, plain: true });
+      const before = storeState();
+      const r = uno(["load", "-i", ok.dir], { env: { UNO_ZSTD: path.join(work, "no-zstd") } });
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /is zstd-compressed and the zstd program .* is not installed/);
+      assert.deepEqual(storeState(), before);
     });
 
     it("skips FIFOs with a warning and still loads", async () => {

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, createSign } from "node:crypto";
+import { createHash, createSign, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -23,7 +23,7 @@ import {
   parseImageRef,
   registryBaseUrl,
 } from "../../src/lib/reference.js";
-import { parseChallenge, RegistryClient } from "../../src/lib/registry.js";
+import { InterruptedError, parseChallenge, RegistryClient } from "../../src/lib/registry.js";
 import { parsePlatform, pullImage } from "../../src/lib/registry-pull.js";
 import { Image } from "../../src/lib/image.js";
 import { Store } from "../../src/lib/store.js";
@@ -380,6 +380,118 @@ describe("credentials", () => {
   });
 });
 
+/**
+ * Writes docker-credential-NAME into `bin`: a helper speaking docker's protocol that knows
+ * `known` (server → [user, secret]), says "credentials not found" otherwise, and appends each
+ * server it is asked about to `bin`/NAME.log.
+ */
+function fakeHelper(bin: string, name: string, known: Record<string, [string, string]>): string {
+  fs.mkdirSync(bin, { recursive: true });
+  const log = path.join(bin, `${name}.log`);
+  const cases = Object.entries(known).map(
+    ([server, [user, secret]]) =>
+      `  '${server}') printf '{"ServerURL":"%s","Username":"${user}","Secret":"${secret}"}' "$server" ;;`,
+  );
+  const script = [
+    "#!/bin/sh",
+    '[ "$1" = get ] || exit 2',
+    "read -r server",
+    `echo "$server" >> '${log}'`,
+    'case "$server" in',
+    ...cases,
+    '  *) echo "credentials not found in native keychain"; exit 1 ;;',
+    "esac",
+  ];
+  fs.writeFileSync(path.join(bin, `docker-credential-${name}`), script.join("\n") + "\n", {
+    mode: 0o755,
+  });
+  return log;
+}
+
+const helperLog = (log: string): string[] =>
+  fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+
+describe("docker credential helpers", () => {
+  const dir = path.join(work, "helpers");
+  const bin = path.join(dir, "bin");
+  const env = {
+    UNO_HOME: path.join(dir, "uno"),
+    DOCKER_CONFIG: path.join(dir, "docker"),
+    PATH: `${bin}:${process.env.PATH}`,
+  };
+  const config = (c: object): void => {
+    fs.mkdirSync(env.DOCKER_CONFIG, { recursive: true });
+    fs.writeFileSync(path.join(env.DOCKER_CONFIG, "config.json"), JSON.stringify(c));
+  };
+  const store = fakeHelper(bin, "store", {
+    "reg.example:5000": ["u", "from-store"],
+    "https://index.docker.io/v1/": ["hub", "hub-secret"],
+  });
+  const special = fakeHelper(bin, "special", { "q.io": ["q", "from-special"] });
+  const auth = (s: string): { auth: string } => ({ auth: Buffer.from(s).toString("base64") });
+
+  it("asks credsStore's helper with the server on stdin (Docker Hub by its v1 URL)", () => {
+    config({ credsStore: "store" });
+    assert.deepEqual(findCredentials("reg.example:5000", env), {
+      username: "u",
+      password: "from-store",
+    });
+    assert.deepEqual(findCredentials("docker.io", env), {
+      username: "hub",
+      password: "hub-secret",
+    });
+    assert.equal(findCredentials("none.example", env), undefined);
+    assert.deepEqual(helperLog(store), [
+      "reg.example:5000",
+      "https://index.docker.io/v1/",
+      "none.example",
+    ]);
+  });
+
+  it("prefers the registry's credHelpers entry; falls back to auths when a helper has none", () => {
+    config({
+      credsStore: "store",
+      credHelpers: { "q.io": "special" },
+      auths: { "r.io": auth("file:pw") },
+    });
+    assert.deepEqual(findCredentials("q.io", env), { username: "q", password: "from-special" });
+    assert.deepEqual(helperLog(special), ["q.io"]);
+    assert.deepEqual(findCredentials("r.io", env), { username: "file", password: "pw" });
+    assert.equal(helperLog(store).at(-1), "r.io", "credsStore was not asked first");
+  });
+
+  it("uno's own login comes first: no helper is run", () => {
+    config({ credsStore: "store" });
+    saveCredentials("reg.example:5000", { username: "mine", password: "x" }, env);
+    const asked = helperLog(store).length;
+    assert.deepEqual(findCredentials("reg.example:5000", env), { username: "mine", password: "x" });
+    assert.equal(helperLog(store).length, asked);
+    removeCredentials("reg.example:5000", env);
+  });
+
+  it("says what is wrong with a missing or failing helper", () => {
+    config({ credsStore: "absent" });
+    assert.throws(
+      () => findCredentials("reg.example:5000", env),
+      /names the credential helper "absent" but docker-credential-absent is not in PATH/,
+    );
+    fs.writeFileSync(
+      path.join(bin, "docker-credential-broken"),
+      "#!/bin/sh\necho boom >&2\nexit 3\n",
+      {
+        mode: 0o755,
+      },
+    );
+    config({ credHelpers: { "reg.example:5000": "broken" } });
+    assert.throws(
+      () => findCredentials("reg.example:5000", env),
+      /docker-credential-broken get for reg\.example:5000 failed \(exit 3\): boom/,
+    );
+    config({ credsStore: "../evil" });
+    assert.throws(() => findCredentials("x.io", env), /"\.\.\/evil" is not a program name/);
+  });
+});
+
 describe("uno pull from docker-registry", () => {
   let open: Registry;
   const bb = (): ReturnType<typeof layoutImage> => layoutImage("bb");
@@ -551,7 +663,41 @@ describe("uno pull from docker-registry", () => {
     );
   });
 
-  it("refuses a zstd layer with the loader's error, storing nothing", async () => {
+  it("pulls zstd layers (skopeo --dest-compress-format zstd): the gzip image's root", async () => {
+    const ref = `${open.host}/test/zstd:1`;
+    // Recompressed into a layout first: copied straight to the registry, skopeo 1.9 would
+    // mount the gzip layer the registry already has instead.
+    const zl = path.join(work, "zstd-layout");
+    const zstd = ["--dest-compress-format", "zstd"];
+    tool("skopeo", ["copy", "-q", ...zstd, `oci:${layout}:bb`, `oci:${zl}:bb`]);
+    tool("skopeo", [
+      "copy",
+      "-q",
+      "--dest-tls-verify=false",
+      ...zstd,
+      `oci:${zl}:bb`,
+      `docker://${ref}`,
+    ]);
+    const env = { UNO_HOME: path.join(work, "home-zstd") };
+    const r = uno(["pull", ref], { env });
+    assert.equal(r.status, 0, r.stderr);
+    const im = Image.get(new Store(path.join(env.UNO_HOME, "store")), ref);
+    assert.equal(im.id, bb().config, "zstd changes the manifest, not the config");
+    assert.deepEqual(
+      im.manifest.layers.map((l) => l.mediaType),
+      im.manifest.layers.map(() => "application/vnd.oci.image.layer.v1.tar+zstd"),
+    );
+    // Built by the pull from the zstd layers (a store of its own), and byte for byte the root
+    // the main store built from the gzip layers of the same image.
+    const z = await im.rootfs();
+    assert.equal(z.cached, true);
+    const g = await Image.get(store, `${open.host}/test/bb:1.0`).rootfs();
+    assert.ok(fs.readFileSync(z.erofsPath).equals(fs.readFileSync(g.erofsPath)));
+    requireKvm();
+    assert.equal(uno(["run", ref], { env }).stdout, "pulled from a registry\namd64\n");
+  });
+
+  it("refuses a broken zstd layer, storing nothing", async () => {
     const repo = "test/zstd";
     const blob = async (data: Buffer): Promise<string> => {
       const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -604,7 +750,7 @@ describe("uno pull from docker-registry", () => {
     const before = storeState();
     const r = uno(["pull", `${open.host}/${repo}:1`]);
     assert.equal(r.status, 125);
-    assert.match(r.stderr, /zstd layers are not supported yet/);
+    assert.match(r.stderr, /zstd data is corrupt or cut short \(.*Decoding error/);
     assert.deepEqual(storeState(), before);
   });
 
@@ -629,6 +775,217 @@ describe("uno pull from docker-registry", () => {
     const s = new Store(path.join(env.UNO_HOME, "store"));
     assert.equal(Image.get(s, ref).id, bb().config);
     assert.deepEqual(fs.readdirSync(s.tmpDir), []);
+  });
+
+  describe("interrupted pulls", () => {
+    /** One request through the proxy: what uno asked and what the registry answered. */
+    interface Logged {
+      url: string;
+      range: string | undefined;
+      status: number;
+      bytes: number;
+    }
+    const requests: Logged[] = [];
+    /** stallAfter: a blob body stops (the connection stays open) after that many bytes. */
+    const mode: { stallAfter?: number; ignoreRange?: boolean } = {};
+    let proxy: http.Server;
+    let host: string;
+    let big: { manifest: string; config: string; layer: string; size: number };
+    const ref = (): string => `${host}/test/big:1`;
+
+    before(async () => {
+      // A layer of 24 MiB of random bytes (gzip cannot shrink it), pushed to the registry.
+      const dir = path.join(work, "big");
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, "random"), randomBytes(24 << 20));
+      tool("tar", ["-C", dir, "-cf", path.join(work, "big.tar"), "random"]);
+      tool("umoci", [
+        "raw",
+        "add-layer",
+        "--image",
+        `${layout}:bb`,
+        "--tag",
+        "big",
+        `${work}/big.tar`,
+      ]);
+      push(open, "big", "test/big:1");
+      const im = layoutImage("big");
+      const m = JSON.parse(
+        fs.readFileSync(path.join(layout, "blobs", "sha256", im.manifest.slice(7)), "utf8"),
+      ) as { layers: { digest: string; size: number }[] };
+      big = { ...im, layer: m.layers.at(-1)!.digest, size: m.layers.at(-1)!.size };
+      // A proxy in front of the registry that logs each request and can stall or drop Range.
+      const [regHost, regPort] = open.host.split(":");
+      proxy = http.createServer((req, res) => {
+        const log: Logged = { url: req.url!, range: req.headers.range, status: 0, bytes: 0 };
+        requests.push(log);
+        const headers = { ...req.headers };
+        if (mode.ignoreRange) delete headers.range;
+        const limit = req.url!.includes("/blobs/") ? mode.stallAfter : undefined;
+        const up = http.request(
+          { host: regHost, port: Number(regPort), path: req.url, method: req.method, headers },
+          (answer) => {
+            log.status = answer.statusCode!;
+            res.writeHead(answer.statusCode!, answer.headers);
+            answer.on("data", (c: Buffer) => {
+              const part = limit === undefined ? c : c.subarray(0, limit - log.bytes);
+              log.bytes += part.length;
+              res.write(part);
+              if (limit !== undefined && log.bytes >= limit) answer.destroy();
+            });
+            answer.on("end", () => res.end());
+          },
+        );
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+      host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    });
+    after(() => {
+      proxy?.closeAllConnections();
+      proxy?.close();
+    });
+
+    /**
+     * Starts `uno pull` through the stalling proxy and waits until the big layer's download
+     * has `stallAfter` bytes on disk; returns the running pull.
+     */
+    async function pullUntilStalled(
+      env: NodeJS.ProcessEnv,
+      s: Store,
+    ): Promise<{ child: ChildProcess; done: Promise<Out> }> {
+      mode.stallAfter = 10 << 20;
+      const done = unoAsync(["pull", ref()], env);
+      const child = children.at(-1)!;
+      const partial = s.downloadPath(big.layer);
+      const deadline = Date.now() + 60_000;
+      while ((fs.statSync(partial, { throwIfNoEntry: false })?.size ?? 0) < mode.stallAfter) {
+        assert.ok(Date.now() < deadline, "the download did not reach the stall point in 60 s");
+        assert.equal(child.exitCode, null, "uno pull ended before the stall point");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { child, done };
+    }
+
+    const blobRequests = (): Logged[] => requests.filter((r) => r.url.endsWith(big.layer));
+
+    /** The big layer's blob in `s` hashes to its name (its bytes were put together right). */
+    const assertBigLayerStored = (s: Store): void =>
+      assert.equal(
+        createHash("sha256")
+          .update(fs.readFileSync(s.blobPath(big.layer)))
+          .digest("hex"),
+        big.layer.slice(7),
+      );
+
+    /** A pull into a store of its own, SIGKILLed in the middle of the big layer. */
+    async function killedMidway(name: string): Promise<{ env: NodeJS.ProcessEnv; s: Store }> {
+      const env = { UNO_HOME: path.join(work, name) };
+      const s = new Store(path.join(env.UNO_HOME, "store"));
+      const { child, done } = await pullUntilStalled(env, s);
+      child.kill("SIGKILL");
+      await done;
+      mode.stallAfter = undefined;
+      return { env, s };
+    }
+
+    it("a killed pull leaves only its download in tmp/; the next pull resumes with Range", async () => {
+      const { env, s } = await killedMidway("home-killed");
+      // Nothing but downloads: no blob, no index; `uno images` works and shows nothing.
+      const after = storeState(s);
+      assert.deepEqual([after.blobs, after.erofs, after.index], [[], [], ""]);
+      assert.ok(
+        after.tmp.every((f) => f.startsWith("download-")),
+        after.tmp.join(" "),
+      );
+      assert.equal(fs.statSync(s.downloadPath(big.layer)).size, 10 << 20);
+      const images = uno(["images", "-q"], { env });
+      assert.equal(images.status, 0, images.stderr);
+      assert.equal(images.stdout, "");
+      requests.length = 0;
+      const again = await unoAsync(["pull", ref()], env);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, new RegExp(`Image ID: ${big.config}`));
+      const asked = blobRequests();
+      assert.deepEqual(
+        asked.map((r) => [r.range, r.status, r.bytes]),
+        [[`bytes=${10 << 20}-`, 206, big.size - (10 << 20)]],
+      );
+      assert.deepEqual(storeState(s).tmp, []);
+      assertBigLayerStored(s);
+      assert.equal(Image.get(s, ref()).id, big.config);
+    });
+
+    it("restarts the download when the registry ignores Range", async () => {
+      const { env, s } = await killedMidway("home-norange");
+      mode.ignoreRange = true;
+      requests.length = 0;
+      try {
+        const again = await unoAsync(["pull", ref()], env);
+        assert.equal(again.status, 0, again.stderr);
+      } finally {
+        mode.ignoreRange = false;
+      }
+      assert.deepEqual(
+        blobRequests().map((r) => [r.range, r.status, r.bytes]),
+        [[`bytes=${10 << 20}-`, 200, big.size]],
+      );
+      assert.equal(Image.get(s, ref()).id, big.config);
+      assert.deepEqual(storeState(s).tmp, []);
+    });
+
+    it("an interrupt while the root is built keeps the downloads: the next pull fetches nothing", async () => {
+      const s = new Store(path.join(work, "home-rootint", "store"));
+      const ctl = new AbortController();
+      // The root-building step is where the interrupt comes.
+      const prepare = async (): Promise<void> => ctl.abort();
+      await assert.rejects(
+        pullImage(s, ref(), { signal: ctl.signal, prepare }),
+        (e: unknown) =>
+          e instanceof InterruptedError && /what was downloaded is kept/.test(e.message),
+      );
+      const st = storeState(s);
+      assert.deepEqual([st.blobs, st.erofs, st.index], [[], [], ""]);
+      assert.ok(st.tmp.includes(`download-${big.layer.slice(7)}`), st.tmp.join(" "));
+      requests.length = 0;
+      const again = await pullImage(s, ref());
+      assert.equal(again.config, big.config);
+      assert.deepEqual(
+        requests.filter((r) => r.url.includes("/blobs/")),
+        [],
+        "blobs were downloaded again",
+      );
+      assert.deepEqual(storeState(s).tmp, []);
+      assertBigLayerStored(s);
+    });
+
+    it("Ctrl-C stops the pull cleanly: exit 130, store as before, prune drops the download", async () => {
+      const env = { UNO_HOME: path.join(work, "home-sigint") };
+      const s = new Store(path.join(env.UNO_HOME, "store"));
+      assert.equal(uno(["pull", `${open.host}/test/bb:1.0`], { env }).status, 0);
+      const before = storeState(s);
+      const { child, done } = await pullUntilStalled(env, s);
+      child.kill("SIGINT");
+      const r = await done;
+      assert.equal(r.status, 130, r.stderr);
+      assert.match(
+        r.stderr,
+        /pull of .*test\/big:1 interrupted: no image was stored; what was downloaded is kept, so pulling again resumes/,
+      );
+      const after = storeState(s);
+      assert.deepEqual(
+        [after.blobs, after.erofs, after.index],
+        [before.blobs, before.erofs, before.index],
+      );
+      assert.ok(
+        after.tmp.length > 0 && after.tmp.every((f) => f.startsWith("download-")),
+        after.tmp.join(" "),
+      );
+      assert.equal(fs.existsSync(s.lockPath), false, "the lock was left behind");
+      const p = uno(["image", "prune"], { env });
+      assert.equal(p.status, 0, p.stderr);
+      assert.deepEqual(storeState(s), before);
+    });
   });
 
   describe("with htpasswd basic auth", () => {
@@ -674,6 +1031,37 @@ describe("uno pull from docker-registry", () => {
       assert.match(p.stdout, new RegExp(`Image ID: ${bb().config}`));
       assert.match(uno(["logout", reg.host], { env }).stdout, /Removed login credentials/);
       assert.equal(uno(["pull", ref], { env }).status, 125);
+    });
+
+    it("gets the password from docker's credsStore helper", () => {
+      const bin = path.join(work, "helper-bin");
+      const log = fakeHelper(bin, "test", { [reg.host]: ["alice", "s3cret"] });
+      const dockerConfig = path.join(work, "helper-docker");
+      fs.mkdirSync(dockerConfig);
+      fs.writeFileSync(
+        path.join(dockerConfig, "config.json"),
+        JSON.stringify({ credsStore: "test" }),
+      );
+      const e = {
+        UNO_HOME: path.join(work, "home-helper"),
+        DOCKER_CONFIG: dockerConfig,
+        PATH: `${bin}:${process.env.PATH}`,
+      };
+      const p = uno(["pull", `${reg.host}/private/bb:1`], { env: e });
+      assert.equal(p.status, 0, p.stderr);
+      assert.match(p.stdout, new RegExp(`Image ID: ${bb().config}`));
+      assert.deepEqual(helperLog(log), [reg.host]);
+      // uno login still writes uno's own file, never docker's config or its helper.
+      const l = uno(["login", "-u", "alice", "--password-stdin", reg.host], {
+        env: e,
+        input: "s3cret\n",
+      });
+      assert.equal(l.status, 0, l.stderr);
+      assert.equal(fs.statSync(path.join(e.UNO_HOME, "auth.json")).mode & 0o777, 0o600);
+      assert.equal(
+        fs.readFileSync(path.join(dockerConfig, "config.json"), "utf8"),
+        JSON.stringify({ credsStore: "test" }),
+      );
     });
 
     it("uses docker's config.json credentials", () => {
