@@ -6,7 +6,8 @@
  * and level/edge triggering, EPOLLONESHOT, EPOLLEXCLUSIVE and EPOLLRDHUP are the host
  * kernel's own. A wait is first one look through the ring (the I/O thread serves it, no
  * exit while it is busy); only when nothing is ready and the caller will wait does it become
- * a host call of its own thread, which a signal interrupts. */
+ * a host call of its own thread, which a signal interrupts — at once when the I/O thread
+ * sleeps, since that host call looks first too. */
 #include "vfs.h"
 #include "core/kernel.h"
 #include "core/kheap.h"
@@ -113,8 +114,16 @@ static i64 ep_wait(struct file *f, u64 uevents, int maxevents, i64 timeout_ns)
     struct ring_op op = {.op = UNO_OP_EPOLL, .handle = f->handle,
                          .arg = {UNO_EPOLL_WAIT, n, 0}, .out = buf,
                          .out_len = n * sizeof *buf, .out_fixed = true};
+    /* A look through the ring first, which costs no exit while the host's I/O thread is
+     * awake; when it sleeps, that look would be an exit of its own, and the wait that may
+     * block looks first as well (in the VMM), so it goes straight there. */
+    bool direct = timeout_ns != 0 && ring_host_asleep() && !signal_pending();
+    if (direct) {
+        op.arg[2] = (u64)timeout_ns;
+        op.blocking = true;
+    }
     i64 r = ring_call(&op);
-    if (r == 0 && timeout_ns != 0) {
+    if (r == 0 && timeout_ns != 0 && !direct) {
         /* Nothing ready: a signal already pending here (raised by the guest itself, which
          * the VMM does not see) ends it before the host wait. */
         if (signal_pending()) {

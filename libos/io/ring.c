@@ -182,6 +182,11 @@ void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len, const u64 arg[4])
     async_kick();
 }
 
+bool ring_host_asleep(void)
+{
+    return (__atomic_load_n(&ring->host_flags, __ATOMIC_ACQUIRE) & UNO_RING_NEED_WAKEUP) != 0;
+}
+
 bool ring_sock_async(u32 handle)
 {
     return handle < UNO_MAX_HANDLES &&

@@ -30,6 +30,8 @@ void ring_write_async(u32 handle, const void *buf, size_t len);
  * the submission. Both under the big lock, with nothing else in between. */
 void *ring_async_slot(u32 *idx);
 void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len, const u64 arg[4]);
+/* The host's I/O thread sleeps: a call through the ring would cost an exit now. */
+bool ring_host_asleep(void);
 /* The host allows asynchronous sends on this socket handle now (UNO_SOCKST_ASYNC). */
 bool ring_sock_async(u32 handle);
 /* Wait until the host has completed everything submitted. */
