@@ -28,9 +28,6 @@ struct k_epoll_event {
     u64 data;
 } __attribute__((packed));
 
-struct k_timespec {
-    i64 sec, nsec;
-};
 
 static const struct file_ops epoll_ops;
 
@@ -206,14 +203,9 @@ i64 sys_epoll_pwait(u64 epfd, u64 events, u64 maxevents, u64 timeout_ms, u64 uma
 
 i64 sys_epoll_pwait2(u64 epfd, u64 events, u64 maxevents, u64 uts, u64 umask, u64 size)
 {
-    i64 t = -1;
-    if (uts) {
-        struct k_timespec ts;
-        if (copy_from_user(&ts, (void *)uts, sizeof ts))
-            return -EFAULT;
-        if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
-            return -EINVAL;
-        t = ts.sec > 0x7fffffffll ? (i64)0x7fffffffffffffffll : ts.sec * 1000000000 + ts.nsec;
-    }
+    i64 t;
+    int e = user_timespec_ns(uts, &t);
+    if (e)
+        return e;
     return pwait(epfd, events, maxevents, t, umask, size);
 }

@@ -31,9 +31,6 @@
 
 static struct cpu *waiters; /* threads in futex_wait, newest first */
 
-struct k_timespec {
-    i64 tv_sec, tv_nsec;
-};
 
 static void enqueue(struct cpu *c)
 {
@@ -173,12 +170,11 @@ static int deadline_of(u64 uts, bool absolute, int clock, u64 *out)
     *out = 0;
     if (!uts)
         return 0;
-    struct k_timespec ts;
-    if (copy_from_user(&ts, (const void *)uts, sizeof ts))
-        return -EFAULT;
-    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
-        return -EINVAL;
-    u64 ns = (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
+    i64 t;
+    int e = user_timespec_ns(uts, &t);
+    if (e)
+        return e;
+    u64 ns = (u64)t;
     if (absolute)
         *out = ns ? ns : 1;
     else

@@ -541,9 +541,6 @@ i64 sys_rt_sigsuspend(u64 set, u64 size)
     return e ? e : pause_in_host();
 }
 
-struct k_timespec {
-    i64 tv_sec, tv_nsec;
-};
 
 i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
 {
@@ -555,12 +552,11 @@ i64 sys_rt_sigtimedwait(u64 set, u64 info, u64 ts, u64 size)
     want &= ~unblockable();
     u64 deadline = 0;
     if (ts) {
-        struct k_timespec t;
-        if (copy_from_user(&t, (void *)ts, sizeof t))
-            return -EFAULT;
-        if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000)
-            return -EINVAL;
-        deadline = time_mono_ns() + (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
+        i64 t;
+        int e = user_timespec_ns(ts, &t);
+        if (e)
+            return e;
+        deadline = time_mono_ns() + (u64)t;
     }
     /* The waited-for signals must wake the VMM even though they are blocked. */
     u64 saved = proc.sigmask;

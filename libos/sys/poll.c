@@ -27,9 +27,6 @@ struct k_pollfd {
     i16 events, revents;
 };
 
-struct k_timespec {
-    i64 sec, nsec;
-};
 
 
 static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int *hidx,
@@ -125,20 +122,6 @@ i64 sys_poll(u64 ufds, u64 n, u64 timeout_ms)
     return poll_user(ufds, n, t < 0 ? -1 : t * 1000000);
 }
 
-int user_timespec_ns(u64 uts, i64 *ns)
-{
-    if (!uts) {
-        *ns = -1;
-        return 0;
-    }
-    struct k_timespec ts;
-    if (copy_from_user(&ts, (void *)uts, sizeof ts))
-        return -EFAULT;
-    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
-        return -EINVAL;
-    *ns = ts.sec * 1000000000 + ts.nsec;
-    return 0;
-}
 
 /* ppoll/pselect: the mask given holds only during the wait (as sigsuspend's). */
 static int swap_mask(u64 umask, u64 size)

@@ -255,8 +255,12 @@ i64 sys_recvmmsg(u64 fd, u64 uvec, u64 n, u64 flags, u64 utimeout);
 
 i64 sys_splice(u64 fd_in, u64 uoff_in, u64 fd_out, u64 uoff_out, u64 len, u64 flags);
 
-/* A timeout the app gives as a struct timespec (sys/poll.c): nanoseconds, -1 for none (NULL);
- * -EFAULT, or -EINVAL for a negative or unnormalized one, as Linux checks it. */
+/* struct timespec as the app gives it (sys/time.c reads it): its nanoseconds (at most
+ * INT64_MAX), -1 for none (NULL); -EFAULT, or -EINVAL for a negative or unnormalized one, as
+ * Linux checks it. */
+struct k_timespec {
+    i64 sec, nsec;
+};
 int user_timespec_ns(u64 uts, i64 *ns);
 
 #endif

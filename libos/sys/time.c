@@ -17,9 +17,6 @@
 #define CLOCK_BOOTTIME 7
 #define TIMER_ABSTIME 1
 
-struct timespec {
-    i64 sec, nsec;
-};
 
 /* CPU time the host counted (UNO_HC_CPUTIME): the process, or the thread on vCPU n. */
 static i64 host_cputime(u64 which, u64 n, u64 *sys_ns)
@@ -114,7 +111,7 @@ i64 sys_clock_gettime(u64 clock, u64 ts)
     int r = clock_ns(clock, &ns);
     if (r)
         return r;
-    struct timespec t = {(i64)(ns / 1000000000ull), (i64)(ns % 1000000000ull)};
+    struct k_timespec t = {(i64)(ns / 1000000000ull), (i64)(ns % 1000000000ull)};
     return copy_to_user((void *)ts, &t, sizeof t);
 }
 
@@ -125,7 +122,7 @@ i64 sys_clock_getres(u64 clock, u64 ts)
     if (r)
         return r;
     if (ts) {
-        struct timespec t = {
+        struct k_timespec t = {
             0, (clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) ? 4000000 : 1};
         return copy_to_user((void *)ts, &t, sizeof t);
     }
@@ -194,15 +191,28 @@ int sleep_for_ns(u64 ns)
     return (int)sleep_until(CLOCK_MONOTONIC, time_mono_ns() + ns);
 }
 
-static int read_ts(u64 p, u64 *ns)
+int user_timespec_ns(u64 uts, i64 *ns)
 {
-    struct timespec t;
-    if (copy_from_user(&t, (const void *)p, sizeof t))
+    if (!uts) {
+        *ns = -1;
+        return 0;
+    }
+    struct k_timespec t;
+    if (copy_from_user(&t, (const void *)uts, sizeof t))
         return -EFAULT;
     if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000)
         return -EINVAL;
-    *ns = (u64)t.sec * 1000000000ull + (u64)t.nsec;
+    *ns = t.sec >= 9223372036 ? (i64)0x7fffffffffffffffll : t.sec * 1000000000 + t.nsec;
     return 0;
+}
+
+/* A time the call needs (NULL is EFAULT, as Linux's copy of it fails). */
+static int read_ts(u64 p, u64 *ns)
+{
+    i64 t = 0;
+    int e = p ? user_timespec_ns(p, &t) : -EFAULT;
+    *ns = (u64)t;
+    return e;
 }
 
 i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
@@ -232,7 +242,7 @@ i64 sys_clock_nanosleep(u64 clock, u64 flags, u64 req, u64 rem)
         /* Interrupted by a signal: what was left of a relative sleep. */
         clock_ns(clock, &now);
         u64 left = deadline > now ? deadline - now : 0;
-        struct timespec t = {(i64)(left / 1000000000ull), (i64)(left % 1000000000ull)};
+        struct k_timespec t = {(i64)(left / 1000000000ull), (i64)(left % 1000000000ull)};
         if (copy_to_user((void *)rem, &t, sizeof t))
             return -EFAULT;
     }
