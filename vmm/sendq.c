@@ -399,7 +399,6 @@ int sendq_start(struct vmm *v)
 
 void sendq_forget_all(struct vmm *v)
 {
-    (void)v;
     for (int h = 0; h < UNO_MAX_HANDLES; h++) {
         live[h].watched = live[h].want_out = false; /* the epoll set was the parent's */
         if (live[h].fd >= 0)
