@@ -48,13 +48,13 @@ test-unit: erofs-test ring-test elf-test
 # Every suite of dist/tests/ts but servers.test.js, which has a target of its own.
 TS_TESTS = $(filter-out dist/tests/ts/servers.test.js,$(wildcard dist/tests/ts/*.test.js))
 test-ts: all guest-progs
-	node --test --test-concurrency=1 --test-timeout=300000 $(TS_TESTS)
+	scripts/node-test.sh $(BUILD)/test-ts.spec $(TS_TESTS)
 
 # nginx and redis-server from the Debian root serving real traffic, natively in network
 # namespaces the test makes and in uno with published ports (tests/ts/servers.test.ts; needs
 # root, KVM, curl and redis-tools).
 test-servers: all
-	node --test --test-concurrency=1 --test-timeout=300000 dist/tests/ts/servers.test.js
+	scripts/node-test.sh $(BUILD)/test-servers.spec dist/tests/ts/servers.test.js
 
 fuzz: erofs-fuzz ring-fuzz elf-fuzz
 c: $(BUILD)/uno-vmm $(BUILD)/libos.elf

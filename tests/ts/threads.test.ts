@@ -62,13 +62,16 @@ for (const v of VARIANTS) {
   });
 }
 
-/** Two threads' work over the same work done twice by one thread, in uno with --cpus n. */
+/** Two threads' work over the same work done twice by one thread: in uno with --cpus n, or
+ * natively (cpus 0). */
 function parallelRatio(cpus: number): { ratio: number; out: string } {
-  const r = runUno(prog("glibc", "cpuwork"), ["ratio", "150000000"], {
-    unoFlags: ["--cpus", String(cpus)],
-    timeoutMs: 120_000,
-  });
-  assert.equal(r.status, 0, `cpuwork ratio failed in uno: ${r.stderr}`);
+  const exe = prog("glibc", "cpuwork");
+  const args = ["ratio", "150000000"];
+  const r =
+    cpus > 0
+      ? runUno(exe, args, { unoFlags: ["--cpus", String(cpus)], timeoutMs: 120_000 })
+      : runNative(exe, args, { timeoutMs: 120_000 });
+  assert.equal(r.status, 0, `cpuwork ratio failed ${cpus ? "in uno" : "natively"}: ${r.stderr}`);
   const [seq, par] = r.stdout.trim().split(" ").map(Number);
   assert.ok(seq! > 0 && par! > 0, `unexpected output: ${r.stdout}`);
   return { ratio: par! / seq!, out: r.stdout.trim() };
@@ -77,17 +80,23 @@ function parallelRatio(cpus: number): { ratio: number; out: string } {
 describe("SMP and preemption", () => {
   it("--cpus 2: two CPU-bound threads take clearly less time than the same work in sequence", () => {
     requireKvm();
-    // Best of three: the machine is shared, and the ratio only has to be reached once.
+    // Measured against the same program natively, alternately, best of up to five each: on
+    // a quiet machine native's ratio is about 0.5 and uno's must be under 0.8; when other
+    // work takes the cores (a shared CI machine) native cannot reach it either, and uno must
+    // then come within 0.2 of native. One CPU's worth of parallelism gives a ratio near 1.
     const seen: string[] = [];
-    let best = Infinity;
-    for (let i = 0; i < 3 && best >= 0.8; i++) {
-      const { ratio, out } = parallelRatio(2);
-      seen.push(`${out} (${ratio.toFixed(2)})`);
-      best = Math.min(best, ratio);
+    let bestUno = Infinity;
+    let bestNative = Infinity;
+    for (let i = 0; i < 5 && bestUno >= 0.8; i++) {
+      const n = parallelRatio(0);
+      const u = parallelRatio(2);
+      seen.push(`native ${n.out} (${n.ratio.toFixed(2)}), uno ${u.out} (${u.ratio.toFixed(2)})`);
+      bestNative = Math.min(bestNative, n.ratio);
+      bestUno = Math.min(bestUno, u.ratio);
     }
     assert.ok(
-      best < 0.8,
-      `parallel/sequential time ratio ${best.toFixed(2)} (want < 0.8): ${seen.join(", ")}`,
+      bestUno < Math.max(0.8, bestNative + 0.2),
+      `parallel/sequential time ratio ${bestUno.toFixed(2)}, native ${bestNative.toFixed(2)}: ${seen.join("; ")}`,
     );
   });
 
