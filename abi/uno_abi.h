@@ -535,6 +535,26 @@ struct uno_dirent {
  */
 #define UNO_SOCKST_ASYNC 0x1u
 
+/*
+ * Receiving ahead. When an epoll wait reports a connected TCP socket readable, the VMM
+ * receives its bytes there and then into a buffer the libOS gave for that handle, so the
+ * app's read that follows is served in the guest, with no exit. The buffer is a ring of
+ * UNO_RX_BYTES: the host advances `produced`, the guest `consumed` (free-running counts),
+ * each only its own. gpa = 0 (the libOS's choice: blocking sockets, closed handles) stops
+ * new bytes; what is there stays the guest's. The VMM checks the buffer's address at each
+ * use and receives into it only under the ring lock, with which every receive of the guest
+ * on that handle is served: while bytes are waiting there, such a receive answers
+ * UNO_RX_PENDING instead (the guest takes them first, so order is kept). A level-triggered
+ * epoll registration for EPOLLIN reports a handle whose buffer is not empty.
+ */
+#define UNO_RX_BYTES 4096u /* power of two */
+#define UNO_RX_PENDING (-4097) /* a receive's result: take the bytes in the buffer first */
+struct uno_rx {
+    uint64_t gpa;               /* guest: the buffer, UNO_RX_BYTES in RAM; 0: off */
+    volatile uint32_t produced; /* host */
+    volatile uint32_t consumed; /* guest */
+};
+
 struct uno_ring {
     /* written by the guest */
     volatile uint32_t sq_tail;
@@ -548,9 +568,10 @@ struct uno_ring {
     struct uno_sqe sq[UNO_RING_ENTRIES];
     struct uno_cqe cq[UNO_RING_CQ_ENTRIES];
     volatile uint8_t sock_state[UNO_MAX_HANDLES]; /* written by the host: UNO_SOCKST_* */
+    struct uno_rx rx[UNO_MAX_HANDLES];             /* receiving ahead, by handle */
 };
 
-#define UNO_RING_HDR_BYTES 0x2000ull
+#define UNO_RING_HDR_BYTES 0x8000ull
 #define UNO_RING_DATA_GPA (UNO_GPA_RING + UNO_RING_HDR_BYTES)
 #define UNO_RING_BYTES (UNO_RING_HDR_BYTES + (uint64_t)UNO_RING_ENTRIES * UNO_RING_SLOT)
 

@@ -34,6 +34,7 @@
 
 struct ep_reg {
     struct ep_reg *next;
+    struct ep_reg *hnext;   /* in its instance's table by data */
     uint32_t handle, gen;
     struct vsock *sock;     /* the socket it was (NULL: not a socket) */
     uint32_t events;
@@ -42,10 +43,12 @@ struct ep_reg {
     int fds[HANDLE_POLL_MAX];
 };
 
+#define EP_HASH 256
 struct ep {
     uint32_t gen;           /* the epoll handle's gen when made: a reused handle is not us */
     int fd;
     struct ep_reg *regs;
+    struct ep_reg *by_data[EP_HASH]; /* what a host event names: its registration */
 };
 
 struct sfd {
@@ -62,8 +65,46 @@ static volatile bool any_sfd; /* a signalfd was ever made: signalfd_posted has w
 #define EP_REGS_MAX 65536
 static int nregs;
 
-static void reg_free(struct ep_reg *g)
+static unsigned data_slot(uint64_t d)
 {
+    d ^= d >> 33;
+    d *= 0xff51afd7ed558ccdull;
+    d ^= d >> 33;
+    return (unsigned)(d & (EP_HASH - 1));
+}
+
+static void hash_add(struct ep *e, struct ep_reg *g)
+{
+    unsigned i = data_slot(g->data);
+    g->hnext = e->by_data[i];
+    e->by_data[i] = g;
+}
+
+static void hash_del(struct ep *e, struct ep_reg *g)
+{
+    for (struct ep_reg **pp = &e->by_data[data_slot(g->data)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == g) {
+            *pp = g->hnext;
+            return;
+        }
+    }
+}
+
+/* The registration whose data a host event carries (the first, if the guest gave several
+ * the same data: receiving ahead for the other is then only skipped). */
+static struct ep_reg *reg_by_data(struct ep *e, uint64_t d)
+{
+    for (struct ep_reg *g = e->by_data[data_slot(d)]; g; g = g->hnext)
+        if (g->data == d)
+            return g;
+    return NULL;
+}
+
+/* Unlinked from the instance's list by the caller. */
+static void reg_free(struct ep *e, struct ep_reg *g)
+{
+    if (e)
+        hash_del(e, g);
     nregs--;
     free(g);
 }
@@ -82,7 +123,7 @@ static void free_ep(struct ep *e)
     while (e->regs) {
         struct ep_reg *g = e->regs;
         e->regs = g->next;
-        reg_free(g);
+        reg_free(NULL, g); /* the table goes with e */
     }
     free(e);
 }
@@ -144,7 +185,7 @@ static void ep_sync(struct vmm *v, struct ep *e)
         }
         if (hh->fd < 0 || !hh->sock || hh->sock != g->sock) {
             *pp = g->next; /* closed (or another file now): the host dropped it with the fd */
-            reg_free(g);
+            reg_free(e, g);
             continue;
         }
         int now[HANDLE_POLL_MAX];
@@ -178,7 +219,7 @@ static void reg_drop(struct ep *e, uint32_t h)
         if ((*pp)->handle == h) {
             struct ep_reg *g = *pp;
             *pp = g->next;
-            reg_free(g);
+            reg_free(e, g);
             return;
         }
     }
@@ -258,6 +299,8 @@ static int64_t ep_ctl(struct vmm *v, struct ring_req *r)
         if (!g && op == EPOLL_CTL_ADD && (g = calloc(1, sizeof *g))) {
             g->next = e->regs;
             e->regs = g;
+            g->data = ev.data.u64;
+            hash_add(e, g);
             nregs++;
         }
         if (g) { /* MOD of another process's registration (a fork) has none here */
@@ -265,7 +308,11 @@ static int64_t ep_ctl(struct vmm *v, struct ring_req *r)
             g->gen = v->handles[th].gen;
             g->sock = v->handles[th].sock;
             g->events = ev.events;
-            g->data = ev.data.u64;
+            if (g->data != ev.data.u64) {
+                hash_del(e, g);
+                g->data = ev.data.u64;
+                hash_add(e, g);
+            }
             g->nfds = n;
             memcpy(g->fds, fds, sizeof(int) * (size_t)n);
         }
@@ -303,16 +350,54 @@ static int merge_multi(struct ep *e, struct epoll_event *evs, int n)
     return out;
 }
 
-static int harvest(struct vmm *v, uint32_t h, int fd, struct epoll_event *evs, int max)
+/* Receiving ahead (rxahead.c), under ring_lock and ep_lock: a connected TCP socket reported
+ * readable gets its bytes received into the guest's buffer now, while we are here anyway;
+ * and a level-triggered EPOLLIN registration with bytes waiting in its buffer is reported
+ * (the host socket they came from may be empty now). */
+static int receive_ahead(struct vmm *v, struct ep *e, struct epoll_event *evs, int n, int max)
+{
+    for (int i = 0; i < n; i++) {
+        if (!(evs[i].events & EPOLLIN) || (evs[i].events & EPOLLERR))
+            continue;
+        /* Not for a one-shot registration: re-armed, it must find the bytes in the host
+         * socket, since it is not reported from the buffer (the host's arming is unknown). */
+        struct ep_reg *g = reg_by_data(e, evs[i].data.u64);
+        if (g && g->sock && !(g->events & EPOLLONESHOT))
+            rx_fill(v, g->handle, true);
+    }
+    for (struct ep_reg *g = e->regs; g; g = g->next) {
+        if (!g->sock || !(g->events & EPOLLIN) || (g->events & (EPOLLET | EPOLLONESHOT)) ||
+            v->handles[g->handle].gen != g->gen || !rx_pending(v, g->handle))
+            continue;
+        uint32_t add = EPOLLIN | (g->events & EPOLLRDNORM);
+        int k = 0;
+        while (k < n && evs[k].data.u64 != g->data)
+            k++;
+        if (k < n)
+            evs[k].events |= add;
+        else if (n < max)
+            evs[n++] = (struct epoll_event){.events = add, .data.u64 = g->data};
+    }
+    return n;
+}
+
+static int harvest(struct vmm *v, uint32_t h, int fd, struct epoll_event *evs, int max,
+                   bool ring_locked)
 {
     int n = epoll_wait(fd, evs, max, 0);
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
+    if (n < 0)
+        return -errno;
+    if (!ring_locked)
+        pthread_mutex_lock(&v->ring_lock);
     pthread_mutex_lock(&ep_lock);
     struct ep *e = ep_of(v, h);
-    if (e)
+    if (e) {
         n = merge_multi(e, evs, n);
+        n = receive_ahead(v, e, evs, n, max);
+    }
     pthread_mutex_unlock(&ep_lock);
+    if (!ring_locked)
+        pthread_mutex_unlock(&v->ring_lock);
     return n;
 }
 
@@ -336,13 +421,13 @@ static int64_t ep_wait(struct vmm *v, struct ring_req *r)
         return handle_fd(v, r->handle) < 0 ? -EBADF : -EINVAL;
     struct epoll_event evs[UNO_EPOLL_MAX_EVENTS];
     uint64_t deadline = timeout < 0 ? 0 : now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout;
-    int n = harvest(v, r->handle, fd, evs, (int)max);
+    int n = harvest(v, r->handle, fd, evs, (int)max, r->ring_locked);
     while (n == 0 && timeout != 0 && r->may_block) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int b = block_wait(v, &p, 1, deadline, false);
         if (b <= 0)
             return b; /* -EINTR, or 0: the time is up */
-        n = harvest(v, r->handle, fd, evs, (int)max);
+        n = harvest(v, r->handle, fd, evs, (int)max, r->ring_locked);
         if (n == 0 && deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
             break;
     }

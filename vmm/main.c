@@ -346,7 +346,8 @@ void vmm_finish(struct vmm *v, int status)
         for (;;)
             pause();
     ring_stop_io_thread(v);
-    vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells", status,
-            (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells);
+    vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells, %llu receives ahead",
+            status, (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells,
+            (unsigned long long)rx_fills());
     exit_now(status);
 }

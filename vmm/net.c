@@ -97,6 +97,14 @@ static int data_fd(struct vsock *s)
     return s->host_fd;
 }
 
+int net_rx_fd(struct vmm *v, uint32_t h)
+{
+    struct vsock *s = sock_of(v, h);
+    if (!s || !is_inet(s->family) || s->type != SOCK_STREAM || s->listening || s->via == VIA_NONE)
+        return -1;
+    return data_fd(s);
+}
+
 /* The handle's main descriptor changed: keep handles[].fd (what poll and epoll see first)
  * in step, and tell readiness watchers. */
 static void refresh(struct vmm *v, uint32_t h)
@@ -1198,6 +1206,14 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     int err = msg_setup(v, r, true, &p, &m, iov);
     if (err)
         return err;
+    if (is_inet(s->family) && s->type == SOCK_STREAM && !(m.flags & (MSG_OOB | MSG_ERRQUEUE))) {
+        /* Bytes received ahead go first; an error a fill took is this receive's. */
+        int taken = rx_taken_error(v, r->handle);
+        if (taken)
+            return -taken;
+        if (rx_pending(v, r->handle))
+            return UNO_RX_PENDING;
+    }
     struct sockaddr_storage from;
     struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = iov,
                         .msg_iovlen = m.niov};
@@ -1369,8 +1385,10 @@ static int64_t op_sock(struct vmm *v, struct ring_req *r)
     case UNO_SOCK_GETOPT:
         return sock_getopt(s, (int)r->arg[1], (int)r->arg[2], r);
     case UNO_SOCK_ERROR: {
-        int e = 0;
+        int e = rx_taken_error(v, r->handle);
         socklen_t l = sizeof e;
+        if (e)
+            return e;
         int fd = data_fd(s);
         if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
             return -errno;
@@ -1432,7 +1450,15 @@ int64_t net_op(struct vmm *v, struct ring_req *r)
             return handle_fd(v, r->handle) < 0 ? -EBADF : -ENOTSOCK;
         if (r->op == UNO_OP_SEND_ASYNC)
             return sock_send_async(v, r->handle, s, r);
-        return r->op == UNO_OP_SENDMSG ? sock_sendmsg(v, r->handle, s, r) : sock_recvmsg(v, s, r);
+        if (r->op == UNO_OP_SENDMSG)
+            return sock_sendmsg(v, r->handle, s, r);
+        /* Under the ring lock, as receiving ahead is (rxahead.c): the host never waits here. */
+        if (r->ring_locked)
+            return sock_recvmsg(v, s, r);
+        pthread_mutex_lock(&v->ring_lock);
+        int64_t res = sock_recvmsg(v, s, r);
+        pthread_mutex_unlock(&v->ring_lock);
+        return res;
     }
     default:
         return -ENOSYS;

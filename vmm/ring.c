@@ -149,6 +149,7 @@ void ring_serve(struct vmm *v, bool vcpu)
             break;
         int64_t res = ring_decode(&sqe, data + (uint64_t)idx * UNO_RING_SLOT, &req);
         req.may_block = vcpu && (sqe.flags & UNO_SQE_BLOCKING);
+        req.ring_locked = true;
         if (res == 0)
             res = hostop_exec(v, &req);
         struct uno_cqe *cqe = &ring->cq[v->cq_tail & (UNO_RING_CQ_ENTRIES - 1)];

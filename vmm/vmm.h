@@ -186,6 +186,7 @@ struct ring_req {
     uint8_t *data;          /* this slot's data buffer, UNO_RING_SLOT bytes */
     uint16_t flags;         /* UNO_SQE_* */
     bool may_block;         /* served by the vCPU thread and the guest allows waiting */
+    bool ring_locked;       /* served from the ring, under ring_lock */
     char path[4096];        /* path ops: validated copy (relative to the upper layer) */
     char path2[4096];       /* rename: new path; symlink: link path (target is in path) */
 };
@@ -210,6 +211,13 @@ int net_init(struct vmm *v);                    /* the instance's name, publishe
 int64_t net_op(struct vmm *v, struct ring_req *r); /* UNO_OP_SOCKET ... UNO_OP_RECVMSG */
 int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max);
 void net_close(struct vmm *v, uint32_t h, struct vsock *s);
+int net_rx_fd(struct vmm *v, uint32_t h); /* a connected TCP socket's data descriptor, or -1 */
+
+/* Receiving ahead (rxahead.c). */
+void rx_fill(struct vmm *v, uint32_t h, bool ring_locked); /* receive into h's buffer */
+bool rx_pending(struct vmm *v, uint32_t h);                /* bytes wait in h's buffer */
+int rx_taken_error(struct vmm *v, uint32_t h);            /* an error a fill took, once */
+uint64_t rx_fills(void);                                   /* fills that got bytes */
 int net_before_write(struct vmm *v, uint32_t h); /* a socket's queued sends go first */
 
 /* sendq.c — asynchronous sends: queues of what host sockets could not take yet */

@@ -17,6 +17,7 @@
 #include "proc/proc.h"
 #include "proc/signal.h"
 #include "sys/syscalls.h"
+#include "net/socket.h"
 
 #define EPOLL_CLOEXEC O_CLOEXEC
 #define EPOLL_CTL_DEL 2
@@ -95,7 +96,10 @@ i64 sys_epoll_ctl(u64 epfd, u64 op, u64 fd, u64 uevent)
     struct uno_epoll_event ue = {.events = ev.events, .data = ev.data};
     struct ring_op rop = {.op = UNO_OP_EPOLL, .handle = ef->handle,
                           .arg = {UNO_EPOLL_CTL, (u32)op, th}, .in = &ue, .in_len = sizeof ue};
-    return ring_call(&rop);
+    i64 r = ring_call(&rop);
+    if (r == 0 && (int)op != EPOLL_CTL_DEL)
+        sock_rx_update(tf); /* its first bytes may come with the wait that reports them */
+    return r;
 }
 
 /* The wait itself, on a checked instance: at most UNO_EPOLL_MAX_EVENTS (1024) events per

@@ -5,6 +5,7 @@
  * they do on Linux. Data moves in place: the host reads and writes the app's own pages
  * (scatter lists from mm/userio.c). */
 #include "socket.h"
+#include "rxahead.h"
 #include "core/kernel.h"
 #include "core/kheap.h"
 #include "fs/file.h"
@@ -26,6 +27,7 @@ struct sock {
     int family, type;
     i64 rcvtimeo_ns, sndtimeo_ns; /* 0: none */
     u32 opts_ok;                  /* options the host took here: async from now on */
+    bool listening;
 };
 
 static struct sock *sk(struct file *f) { return f->priv; }
@@ -223,7 +225,12 @@ i64 sys_listen(u64 fd, u64 backlog)
 {
     i64 err;
     struct file *f = sock_fd(fd, &err);
-    return f ? sock_call(f, UNO_SOCK_LISTEN, (u64)(i64)(int)backlog, 0, NULL, 0, NULL, 0) : err;
+    if (!f)
+        return err;
+    i64 r = sock_call(f, UNO_SOCK_LISTEN, (u64)(i64)(int)backlog, 0, NULL, 0, NULL, 0);
+    if (r == 0)
+        sk(f)->listening = true;
+    return r;
 }
 
 i64 sys_connect(u64 fd, u64 uaddr, u64 len)
@@ -651,18 +658,54 @@ static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
     return r;
 }
 
+/* Receiving ahead (rxahead.c) suits a non-blocking TCP socket that is not listening. */
+static bool rx_suits(struct file *f)
+{
+    struct sock *s = sk(f);
+    return (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM &&
+           !s->listening && (file_status(f) & O_NONBLOCK);
+}
+
+void sock_rx_update(struct file *f)
+{
+    if (!file_is_socket(f))
+        return;
+    if (rx_suits(f))
+        rx_enable(f->handle);
+    else
+        rx_disable(f->handle);
+}
+
+bool sock_rx_ready(struct file *f) { return file_is_socket(f) && rx_avail(f->handle) > 0; }
+
+/* Bytes received ahead, ahead of anything the host still has: copied (or with MSG_TRUNC
+ * dropped) after the first `done` bytes of the caller's buffers. */
+static i64 recv_ahead(struct file *f, struct xfer *x, u64 total, u64 done)
+{
+    if (x->flags & MSG_TRUNC)
+        return (i64)rx_discard(f->handle, total - done);
+    return rx_take(f->handle, x->iov, x->niov, done, !x->kernel, (x->flags & MSG_PEEK) != 0);
+}
+
 static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
 {
     struct sock *s = sk(f);
     u64 total = iov_total(x->iov, x->niov), done = 0;
     bool nb = nonblocking(f, x->flags);
     bool all = (x->flags & MSG_WAITALL) && s->type == SOCK_STREAM && !(x->flags & MSG_PEEK);
+    bool ahead = (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM &&
+                 !(x->flags & (MSG_OOB | MSG_ERRQUEUE));
     o->namelen = 0;
     o->flags = 0;
     o->controllen = 0;
+    if (ahead)
+        sock_rx_update(f); /* a blocking socket must not be filled behind a waiting receive */
     for (;;) {
         x->skip = done;
-        i64 r = recv_once(f, x, o);
+        i64 r = ahead && done < total && rx_avail(f->handle) ? recv_ahead(f, x, total, done)
+                                                             : recv_once(f, x, o);
+        if (r == UNO_RX_PENDING)
+            continue; /* bytes came ahead just now: they go first */
         if (r > 0)
             done += (u64)r;
         if (r == 0 || (r > 0 && (!all || done >= total)))
@@ -1160,12 +1203,13 @@ static i64 sock_ioctl(struct file *f, u64 cmd, u64 arg)
     i64 n = sock_call(f, UNO_SOCK_NREAD, 0, 0, NULL, 0, NULL, 0);
     if (n < 0)
         return n;
-    int v = (int)n;
+    int v = (int)MIN((u64)n + rx_avail(f->handle), (u64)0x7fffffff);
     return copy_to_user((void *)arg, &v, sizeof v) ? -EFAULT : 0;
 }
 
 static void sock_release(struct file *f)
 {
+    rx_close(f->handle);
     handle_close(f->handle);
     kfree(f->priv);
     f->priv = NULL;

@@ -24,9 +24,12 @@
 #define TCP_CORK 3
 #define TCP_QUICKACK 12
 
+#define MSG_OOB 0x1
 #define MSG_PEEK 0x2
+#define MSG_TRUNC 0x20
 #define MSG_DONTWAIT 0x40
 #define MSG_WAITALL 0x100
+#define MSG_ERRQUEUE 0x2000
 #define MSG_NOSIGNAL 0x4000
 
 /* One buffer of a scatter/gather list, as readv and msghdr give them. */
@@ -42,4 +45,8 @@ i64 sock_iov(struct file *f, const struct k_iovec *iov, u64 n, bool write);
 /* sendfile from a file of the image or the writable layer to a socket, with no copy
  * through the libOS; *off < 0: the file's own position. -EOPNOTSUPP for other files. */
 i64 sock_sendfile(struct file *out, struct file *in, i64 *off, u64 count);
+/* Receiving ahead (rxahead.c): turned on or off as the socket now suits it (epoll_ctl, every
+ * receive), and whether bytes received ahead are waiting (poll). False for other files. */
+void sock_rx_update(struct file *f);
+bool sock_rx_ready(struct file *f);
 #endif

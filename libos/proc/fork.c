@@ -5,6 +5,7 @@
  * host descriptors behind pipes and writable-layer files are shared with their offsets.
  * Files of the read-only image keep their offsets in the libOS: after a fork, parent and
  * child each have their own (a difference from Linux, see docs/architecture.md). */
+#include "net/rxahead.h"
 #include "proc.h"
 #include "signal.h"
 #include "thread.h"
@@ -147,6 +148,7 @@ static i64 do_fork(u64 flags, u64 newsp, u64 ptid, u64 ctid, u64 tls)
         thread_fork_child();
         sched_fork_child();
         signal_fork_child();
+        rx_fork_child();
         devfs_random_fork((u32)proc.pid);
         if (newsp)
             current_frame->rsp = newsp;

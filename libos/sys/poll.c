@@ -6,6 +6,7 @@
 #include "core/kernel.h"
 #include "core/kheap.h"
 #include "fs/file.h"
+#include "net/socket.h"
 #include "io/ring.h"
 #include "libos/string.h"
 #include "mm/mm.h"
@@ -48,7 +49,7 @@ static i64 do_poll(struct k_pollfd *kfds, u64 n, i64 timeout_ns)
 static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int *hidx,
                      i64 timeout_ns)
 {
-    int nh = 0, ready = 0;
+    int nh = 0, ready = 0, ahead = 0;
     for (u64 i = 0; i < n; i++) {
         struct k_pollfd *p = &kfds[i];
         p->revents = 0;
@@ -60,6 +61,11 @@ static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int 
             p->revents = POLLNVAL;
         } else if (file_poll_handle(f, &h)) {
             hfds[nh] = (struct uno_pollfd){.handle = h, .events = (u16)(p->events | POLLERR | POLLHUP)};
+            /* Bytes a socket received ahead (net/rxahead.c) are readable here already. */
+            if ((p->events & (POLLIN | POLLRDNORM)) && sock_rx_ready(f)) {
+                p->revents = p->events & (POLLIN | POLLRDNORM);
+                ahead++;
+            }
             hidx[nh++] = (int)i;
             continue;
         } else {
@@ -71,8 +77,8 @@ static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int 
     if (nh) {
         struct ring_op op = {.op = UNO_OP_POLL, .in = hfds, .in_len = (u64)nh * sizeof hfds[0],
                              .out = hfds, .out_len = (u64)nh * sizeof hfds[0],
-                             .arg = {(u64)(ready ? 0 : timeout_ns)},
-                             .blocking = !ready && timeout_ns != 0, .out_fixed = true};
+                             .arg = {(u64)(ready || ahead ? 0 : timeout_ns)},
+                             .blocking = !ready && !ahead && timeout_ns != 0, .out_fixed = true};
         if ((u64)nh * sizeof hfds[0] > RING_MAX_IO)
             return -EINVAL;
         i64 r = ring_call(&op);
@@ -80,7 +86,7 @@ static i64 poll_host(struct k_pollfd *kfds, u64 n, struct uno_pollfd *hfds, int 
             return r;
         for (int k = 0; k < nh; k++) {
             struct k_pollfd *p = &kfds[hidx[k]];
-            p->revents = (i16)(hfds[k].revents & (p->events | POLLERR | POLLHUP | POLLNVAL));
+            p->revents |= (i16)(hfds[k].revents & (p->events | POLLERR | POLLHUP | POLLNVAL));
             if (p->revents)
                 ready++;
         }

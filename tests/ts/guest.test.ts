@@ -375,6 +375,13 @@ for (const v of VARIANTS) {
           [],
         ],
         [
+          "rxahead",
+          "reading what epoll reported (received ahead in uno): level/edge/one-shot epoll, " +
+            "poll, select, FIONREAD, MSG_PEEK/TRUNC/WAITALL, order, blocking again, EOF, reuse",
+          {},
+          [],
+        ],
+        [
           "unixsock",
           "AF_UNIX stream/datagram/seqpacket sockets with path and abstract names, autobind, " +
             "addresses, a listener across fork",

@@ -25,7 +25,7 @@ VMMT_RUN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_check
 # The VMM side: the same language mode as the VMM build, -Ivmm so tests say "vmm.h".
 RING_CFLAGS := -std=gnu11 $(VMMT_WARN) -Iabi -Ivmm -pthread
 RING_SRC := vmm/ring.c vmm/hostops.c vmm/net.c vmm/netcfg.c vmm/epoll.c vmm/filemap.c vmm/lock.c \
-	vmm/memory.c vmm/util.c vmm/proc.c vmm/block.c vmm/kvm.c vmm/vcpu.c vmm/sendq.c
+	vmm/memory.c vmm/util.c vmm/proc.c vmm/block.c vmm/kvm.c vmm/vcpu.c vmm/sendq.c vmm/rxahead.c
 RING_DEPS := $(RING_SRC) vmm/vmm.h vmm/net.h abi/uno_abi.h tests/unit/vmm.mk
 # The libOS side is freestanding code; on the host it links against libc's mem*/str*.
 ELF_CFLAGS := -std=c11 $(VMMT_WARN) -Ilibos/include -Ilibos
