@@ -77,7 +77,9 @@ describe("cost model", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${rounds} rounds: ok\n`);
     // One line per VMM; the reader is PID 1, whose VMM ends last.
-    const all = [...r.stderr.matchAll(/(\d+) hypercall exits, \d+ doorbells, (\d+) receives ahead/g)];
+    const all = [
+      ...r.stderr.matchAll(/(\d+) hypercall exits, \d+ doorbells, (\d+) receives ahead/g),
+    ];
     assert.equal(all.length, 2, `two processes should report their exits:\n${r.stderr}`);
     const [exits, ahead] = [Number(all[1]![1]), Number(all[1]![2])];
     // Every round's request reaches the reader with the wait that reports it; without it
