@@ -239,11 +239,20 @@ struct uno_hcall {
  * Notification suppression: the host's I/O thread polls while busy and sets
  * UNO_RING_NEED_WAKEUP in host_flags before it sleeps; only then does the guest ring the
  * doorbell. Asynchronous work (console output) thus costs no exit at all while output flows.
+ * While the ring has been busy lately (UNO_RING_DOZE_IDLE_MS), the I/O thread sleeps only
+ * UNO_RING_DOZE_MS at a time and says so with UNO_RING_DOZING instead: asynchronous work
+ * then rings no doorbell at all. It is done at the guest's next exit, which serves the ring
+ * first whatever the exit is for (a server's next epoll_wait, mostly), or by the dozing
+ * thread within UNO_RING_DOZE_MS if the guest computes on. A call that waits for its answer
+ * exits at once (UNO_HC_WAIT) when the host thread is not polling (host_flags != 0).
  */
 #define UNO_RING_ENTRIES 64u              /* power of two */
 #define UNO_RING_CQ_ENTRIES 128u          /* >= 2 * ENTRIES: host never blocks on a full CQ */
 #define UNO_RING_SLOT 16384u              /* bytes of data per SQ slot */
 #define UNO_RING_NEED_WAKEUP 0x1u
+#define UNO_RING_DOZING 0x2u
+#define UNO_RING_DOZE_MS 1
+#define UNO_RING_DOZE_IDLE_MS 100
 
 enum uno_op {
     UNO_OP_NOP = 0,

@@ -44,4 +44,4 @@ sleep 1
 "${@//PORT/$PORT}" || echo "server-exits: the client failed ($?)" >&2
 kill -TERM "$uno"
 wait "$uno" || true
-grep "hypercall exits" "$LOG" | awk '{ s += $(NF-4); print } END { print "total hypercall exits:", s }'
+grep "hypercall exits" "$LOG" | sed -E 's/.* ([0-9]+) hypercall exits.*/\1 \0/' | awk '{ s += $1; $1 = ""; print } END { print "total hypercall exits:", s }'

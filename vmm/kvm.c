@@ -671,6 +671,10 @@ static int hypercall(struct vmm *v, uint32_t nr)
         return 1;
     }
     struct uno_hcall *hc = &vc->hc;
+    /* Whatever the exit is for, what the guest queued without a doorbell goes first (a
+     * sleep, a futex wait or a fork must not hold up a reply sent before it). */
+    if (nr != UNO_HC_WAIT && nr != UNO_HC_HOSTCALL && ring_has_work(v))
+        ring_serve(v, false);
     switch (nr) {
     case UNO_HC_WAIT:
         ring_serve(v, true);

@@ -122,8 +122,9 @@ int ring_decode(const struct uno_sqe *sqe, uint8_t *slot, struct ring_req *r)
 
 /* Drain the submission queue. Called by the I/O thread and by the vCPU thread when the
  * guest waits, under ring_lock. */
-void ring_serve(struct vmm *v, bool vcpu)
+int ring_serve(struct vmm *v, bool vcpu)
 {
+    int served = 0;
     struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
     uint8_t *data = gpa_ptr(v, UNO_RING_DATA_GPA, (uint64_t)UNO_RING_ENTRIES * UNO_RING_SLOT);
     static struct ring_req req; /* large (paths); only used under ring_lock */
@@ -157,10 +158,20 @@ void ring_serve(struct vmm *v, bool vcpu)
         cqe->res = res;
         v->cq_tail++;
         v->sq_head++;
+        served++;
         __atomic_store_n(&ring->cq_tail, v->cq_tail, __ATOMIC_RELEASE);
         __atomic_store_n(&ring->sq_head, v->sq_head, __ATOMIC_RELEASE);
     }
+    if (served)
+        v->ring_busy_ns = now_ns(CLOCK_MONOTONIC);
     pthread_mutex_unlock(&v->ring_lock);
+    return served;
+}
+
+bool ring_has_work(struct vmm *v)
+{
+    struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
+    return ring && __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE) != v->sq_head;
 }
 
 /* Work for the I/O thread: a submission that is not the vCPU thread's. */
@@ -174,26 +185,31 @@ static bool ring_pending(struct vmm *v)
 }
 
 /* The I/O thread: serves the ring while work flows, polls briefly after each batch so a
- * stream of console writes costs no doorbell, then asks for a doorbell and sleeps. */
+ * stream of console writes costs no doorbell, then sleeps: a doze of UNO_RING_DOZE_MS while
+ * the ring was busy lately (the guest rings no doorbell then, abi/uno_abi.h), a sleep until
+ * the doorbell once it has been idle for UNO_RING_DOZE_IDLE_MS (an idle instance costs
+ * nothing). */
 static void *io_thread(void *arg)
 {
     struct vmm *v = arg;
     struct uno_ring *ring = gpa_ptr(v, UNO_GPA_RING, sizeof *ring);
     block_init_thread();
     while (!v->stopping) {
-        ring_serve(v, false);
+        int served = ring_serve(v, false);
         if (sendq_busy())
             sendq_wait(v, 0); /* sockets' queues move on while the ring keeps us busy */
-        uint64_t until = now_ns(CLOCK_MONOTONIC) + 50000;
+        uint64_t now = now_ns(CLOCK_MONOTONIC), until = served ? now + 50000 : now;
         while (!ring_pending(v) && now_ns(CLOCK_MONOTONIC) < until && !v->stopping)
             __builtin_ia32_pause();
         if (ring_pending(v))
             continue;
-        __atomic_store_n(&ring->host_flags, UNO_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+        bool doze = now - v->ring_busy_ns < UNO_RING_DOZE_IDLE_MS * 1000000ull;
+        __atomic_store_n(&ring->host_flags, doze ? UNO_RING_DOZING : UNO_RING_NEED_WAKEUP,
+                         __ATOMIC_SEQ_CST);
         if (!ring_pending(v) && !v->stopping) {
-            /* Wait for the doorbell, a socket's queued sends (sendq.c), or PID 1's VMM to
-             * end (then so does this one). */
-            int w = sendq_wait(v, -1);
+            /* Wait for the doorbell (or the doze's end), a socket's queued sends (sendq.c),
+             * or PID 1's VMM to end (then so does this one). */
+            int w = sendq_wait(v, doze ? UNO_RING_DOZE_MS : -1);
             if (w == 1)
                 _exit(128 + SIGKILL);
             if (w < 0)

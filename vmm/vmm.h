@@ -120,6 +120,7 @@ struct vmm {
     clockid_t vcpu_clock;        /* CPU time of the vCPU thread (ITIMER_VIRTUAL/PROF) */
     uint64_t hypercalls;         /* exits to this process the guest asked for */
     uint64_t doorbells;          /* doorbell wake-ups of the I/O thread (no exit) */
+    volatile uint64_t ring_busy_ns; /* CLOCK_MONOTONIC when ring_serve last did work */
 };
 
 /* memory.c — guest memory and the checked GPA accessors: the one place that turns a
@@ -172,7 +173,8 @@ int boot_fill_info(struct vmm *v, const struct libos_image *li);
 void resolv_host_servers(char *out, size_t size); /* resolv.c */
 
 /* ring.c — host side of the hostio ring */
-void ring_serve(struct vmm *v, bool vcpu); /* drain the submission queue */
+int ring_serve(struct vmm *v, bool vcpu); /* drain the submission queue: entries served */
+bool ring_has_work(struct vmm *v);         /* submissions not served yet */
 int ring_start_io_thread(struct vmm *v);
 void ring_stop_io_thread(struct vmm *v);
 

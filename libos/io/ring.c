@@ -121,7 +121,7 @@ i64 ring_call(struct ring_op *op)
     mb();
     i64 res;
     /* A blocking operation is the vCPU thread's: go straight to it. */
-    if (!op->blocking && !(ring->host_flags & UNO_RING_NEED_WAKEUP)) {
+    if (!op->blocking && !ring->host_flags) { /* polling, neither asleep nor dozing */
         u64 until = platform_rdtsc() + SPIN_TSC;
         while (platform_rdtsc() < until) {
             if (reap(id, &res))
@@ -139,9 +139,10 @@ done:
     return res;
 }
 
-/* After queueing asynchronous work: ring the doorbell if the host sleeps. Take the flag as
- * we ring: one doorbell per host sleep, however many submissions follow before the I/O
- * thread is scheduled again. Completions of async work are reaped by whoever waits next. */
+/* After queueing asynchronous work: ring the doorbell if the host sleeps (not if it dozes:
+ * then our next exit or its next look does the work, abi/uno_abi.h). Take the flag as we
+ * ring: one doorbell per host sleep, however many submissions follow before the I/O thread
+ * is scheduled again. Completions of async work are reaped by whoever waits next. */
 static void async_kick(void)
 {
     mb();
@@ -184,7 +185,7 @@ void ring_async_submit(u32 idx, u16 op, u32 handle, u64 len, const u64 arg[4])
 
 bool ring_host_asleep(void)
 {
-    return (__atomic_load_n(&ring->host_flags, __ATOMIC_ACQUIRE) & UNO_RING_NEED_WAKEUP) != 0;
+    return __atomic_load_n(&ring->host_flags, __ATOMIC_ACQUIRE) != 0; /* or dozing */
 }
 
 bool ring_sock_async(u32 handle)
