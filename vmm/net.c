@@ -283,7 +283,7 @@ static int name_port(const struct sockaddr_un *sun, socklen_t len, int *family)
     name[n] = 0;
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
-    if (base[0] == 'c') {
+    if (base[0] == 'c' || (base[0] == 't' && base[1] == '6' && base[2] == '-')) {
         *family = base[1] == '6' ? AF_INET6 : AF_INET;
         base += 2;
     }
@@ -306,19 +306,37 @@ static int loop_socket(int type)
     return fd < 0 ? -errno : fd;
 }
 
+/* A TCP port has two loopback names in the instance, as Linux keeps IPv4 and IPv6 apart:
+ * "t<port>" takes IPv4 connections (an IPv4 socket, or an IPv6 one bound to :: without
+ * IPV6_V6ONLY, which takes both), "t6-<port>" IPv6 ones only (IPV6_V6ONLY, or bound to an
+ * IPv6 address such as ::1). So 0.0.0.0:80 and [::]:80 with IPV6_V6ONLY (Debian's nginx
+ * site), or 127.0.0.1:P and [::1]:P, can both be bound. */
+static bool v6_only_slot(const struct vsock *s)
+{
+    if (s->family != AF_INET6 || s->type != SOCK_STREAM)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)&s->local)->sin6_addr;
+    if (!IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_V4MAPPED(a))
+        return true;
+    int on = 0;
+    socklen_t l = sizeof on;
+    return s->host_fd >= 0 && getsockopt(s->host_fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &l) == 0 && on;
+}
+
 /* The TCP/UDP port s is bound to in the instance: its loop_fd named for it. port 0: an
  * ephemeral one. */
 static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
 {
     char name[16];
     int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM;
+    const char *kind = type != SOCK_STREAM ? "u" : v6_only_slot(s) ? "t6-" : "t";
     int fd = loop_socket(type);
     if (fd < 0)
         return fd;
     int err = -EADDRINUSE;
     for (int tries = 0; tries < (port ? 1 : 28000) && err == -EADDRINUSE; tries++) {
         uint16_t p = port ? port : net_ephemeral(v->net);
-        snprintf(name, sizeof name, "%c%u", type == SOCK_STREAM ? 't' : 'u', p);
+        snprintf(name, sizeof name, "%s%u", kind, p);
         err = loop_bind(v->net, fd, name);
         if (!err)
             port = p;
@@ -627,11 +645,20 @@ static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockadd
         if (!err)
             port = p;
     }
-    struct sockaddr_un sun;
-    snprintf(name, sizeof name, "t%u", port_of(to));
-    socklen_t len = net_path(v->net, name, &sun);
-    if (!err && connect(fd, (struct sockaddr *)&sun, len) < 0)
+    /* An IPv6 destination: the IPv6-only listener if there is one, else the one that takes
+     * IPv4 as well (which may be an IPv4 socket, where Linux would refuse: documented). */
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)to)->sin6_addr;
+    bool v6 = to->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6);
+    for (int k = v6 ? 0 : 1; k < 2 && !err; k++) {
+        struct sockaddr_un sun;
+        snprintf(name, sizeof name, "%s%u", k == 0 ? "t6-" : "t", port_of(to));
+        socklen_t len = net_path(v->net, name, &sun);
+        if (connect(fd, (struct sockaddr *)&sun, len) == 0)
+            break;
         err = errno == ENOENT ? -ECONNREFUSED : errno == EAGAIN ? -EAGAIN : -errno;
+        if (k == 0 && err == -ECONNREFUSED)
+            err = 0; /* try the other */
+    }
     if (err) {
         close(fd);
         return err;

@@ -304,6 +304,107 @@ static void ipv6(void)
     close(l);
 }
 
+/* IPv4 and IPv6 listeners on one port, as Debian's nginx site has them (0.0.0.0:80 and
+ * [::]:80 with IPV6_V6ONLY): each gets its own family's connections; without IPV6_V6ONLY
+ * the IPv6 one takes both and the port is taken for IPv4 too; 127.0.0.1:P and [::1]:P are
+ * different addresses. */
+static int listen_on(int family, const char *addr, int port, int v6only)
+{
+    int l = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6)
+        setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    struct sockaddr_storage ss = {0};
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, addr, &a->sin_addr);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, addr, &a->sin6_addr);
+    }
+    if (bind(l, (struct sockaddr *)&ss, family == AF_INET ? sizeof(struct sockaddr_in)
+                                                          : sizeof(struct sockaddr_in6)) < 0 ||
+        listen(l, 4) < 0) {
+        int e = errno;
+        close(l);
+        errno = e;
+        return -1;
+    }
+    return l;
+}
+
+static int port_of_fd(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &l);
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Connects to addr:port and says which of the two listeners took it. */
+static void which(const char *label, const char *addr, int port, int l4, int l6)
+{
+    int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    struct sockaddr_storage ss = {0};
+    ss.ss_family = (sa_family_t)family;
+    if (family == AF_INET) {
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr);
+    } else {
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    }
+    int c = socket(family, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&ss, family == AF_INET ? sizeof(struct sockaddr_in)
+                                                             : sizeof(struct sockaddr_in6)) < 0) {
+        printf("%s: connect: %s\n", label, errname(errno));
+        close(c);
+        return;
+    }
+    usleep(10000);
+    int a4 = l4 >= 0 ? accept(l4, NULL, NULL) : -1, a6 = l6 >= 0 ? accept(l6, NULL, NULL) : -1;
+    printf("%s: taken by %s\n", label, a4 >= 0 && a6 < 0 ? "the IPv4 listener" : a6 >= 0 && a4 < 0 ? "the IPv6 listener" : "neither or both");
+    close(a4);
+    close(a6);
+    close(c);
+}
+
+static void dual_stack(void)
+{
+    section("IPv4 and IPv6 on one port");
+    int l4 = listen_on(AF_INET, "0.0.0.0", 0, 0);
+    int port = port_of_fd(l4);
+    int l6 = listen_on(AF_INET6, "::", port, 1);
+    printf("0.0.0.0:P, then [::]:P IPV6_V6ONLY: %s\n", l6 >= 0 ? "ok" : errname(errno));
+    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
+    which("[::1]:P", "::1", port, l4, l6);
+    close(l4);
+    close(l6);
+
+    l6 = listen_on(AF_INET6, "::", 0, 0);
+    port = port_of_fd(l6);
+    l4 = listen_on(AF_INET, "0.0.0.0", port, 0);
+    printf("[::]:P without IPV6_V6ONLY, then 0.0.0.0:P: %s\n", l4 >= 0 ? "ok" : errname(errno));
+    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
+    which("[::1]:P", "::1", port, l4, l6);
+    close(l4);
+    close(l6);
+
+    l4 = listen_on(AF_INET, "127.0.0.1", 0, 0);
+    port = port_of_fd(l4);
+    l6 = listen_on(AF_INET6, "::1", port, 0);
+    printf("127.0.0.1:P, then [::1]:P: %s\n", l6 >= 0 ? "ok" : errname(errno));
+    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
+    which("[::1]:P", "::1", port, l4, l6);
+    close(l4);
+    close(l6);
+}
+
 static void scatter(void)
 {
     section("writev, readv, sendmsg and recvmsg with several buffers");
@@ -548,6 +649,7 @@ int main(void)
     timeouts();
     udp();
     ipv6();
+    dual_stack();
     scatter();
     across_fork();
     sendfiles();
