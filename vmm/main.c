@@ -346,8 +346,8 @@ void vmm_finish(struct vmm *v, int status)
         for (;;)
             pause();
     ring_stop_io_thread(v);
-    vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells, %llu receives ahead",
+    vmm_log(v, "guest finished with status %d; %llu hypercall exits, %llu doorbells, %llu receives ahead (pid %d)",
             status, (unsigned long long)v->hypercalls, (unsigned long long)v->doorbells,
-            (unsigned long long)rx_fills());
+            (unsigned long long)rx_fills(), proc_self_pid(v));
     exit_now(status);
 }

@@ -799,6 +799,8 @@ int proc_fg_pgrp(void) { return inst ? inst->fg_pgrp : 1; }
 
 /* A host process (a lock holder the host reports) as the guest knows it: the pid of the
  * instance's process that uno-vmm is, or 0 when it is none of them. */
+int proc_self_pid(struct vmm *v) { return v->self ? v->self->pid : 0; }
+
 int proc_guest_pid_of_host(int host_pid)
 {
     int pid = 0;

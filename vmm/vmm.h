@@ -273,6 +273,7 @@ void proc_host_signal(struct vmm *v, int guest_sig); /* from outside: to the gue
 void proc_timer_fired(struct vmm *v, int which); /* the guest's interval timer expired */
 int proc_fg_pgrp(void);
 int proc_guest_pid_of_host(int host_pid); /* 0: not one of the instance's */
+int proc_self_pid(struct vmm *v);         /* this process's guest pid (0: gone) */
 bool proc_is_init(struct vmm *v);          /* the instance's PID 1 */
 void proc_signal_group(int pgrp, int sig);
 
