@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -1296,6 +1297,35 @@ static int64_t sock_recvmsg(struct vmm *v, struct vsock *s, struct ring_req *r)
     return n;
 }
 
+/* A receive as a host call of its own thread (UNO_HC_HOSTCALL): under the ring lock, as
+ * receiving ahead is (rxahead.c), but never while waiting. With UNO_SQE_BLOCKING it waits for
+ * the socket to be readable (arg0: at most so many ns, 0: no limit) and tries again, so a
+ * blocking receive is one exit; a signal for the thread ends the wait (-EINTR), the time
+ * limit gives -EAGAIN as SO_RCVTIMEO does. The socket is looked up again after each wait:
+ * another thread may have closed it. */
+static int64_t recv_waiting(struct vmm *v, struct ring_req *r)
+{
+    uint64_t deadline = r->arg[0] ? now_ns(CLOCK_MONOTONIC) + r->arg[0] : 0;
+    for (;;) {
+        pthread_mutex_lock(&v->ring_lock);
+        struct vsock *s = sock_of(v, r->handle);
+        int64_t res = s ? sock_recvmsg(v, s, r) : -EBADF;
+        int fds[HANDLE_POLL_MAX];
+        int n = res == -EAGAIN ? handle_poll_fds(v, r->handle, fds, HANDLE_POLL_MAX) : 0;
+        pthread_mutex_unlock(&v->ring_lock);
+        if (res != -EAGAIN || !r->may_block || (r->flags & UNO_SQE_NONBLOCK) || n <= 0)
+            return res;
+        struct pollfd p[HANDLE_POLL_MAX];
+        for (int i = 0; i < n; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        int b = block_wait(v, p, n, deadline, false);
+        if (b < 0)
+            return b;
+        if (b == 0)
+            return -EAGAIN; /* the time is up */
+    }
+}
+
 /* --- the entry point -------------------------------------------------------------------- */
 
 static int64_t op_socket(struct vmm *v, struct ring_req *r)
@@ -1479,13 +1509,9 @@ int64_t net_op(struct vmm *v, struct ring_req *r)
             return sock_send_async(v, r->handle, s, r);
         if (r->op == UNO_OP_SENDMSG)
             return sock_sendmsg(v, r->handle, s, r);
-        /* Under the ring lock, as receiving ahead is (rxahead.c): the host never waits here. */
         if (r->ring_locked)
             return sock_recvmsg(v, s, r);
-        pthread_mutex_lock(&v->ring_lock);
-        int64_t res = sock_recvmsg(v, s, r);
-        pthread_mutex_unlock(&v->ring_lock);
-        return res;
+        return recv_waiting(v, r);
     }
     default:
         return -ENOSYS;

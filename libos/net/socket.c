@@ -637,7 +637,10 @@ struct recv_out {
     u32 controllen;
 };
 
-static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
+/* One receive. wait_ns >= 0: a host call of this thread that waits for bytes in the host
+ * (0: as long as it takes, else at most that long: SO_RCVTIMEO), one exit for the whole
+ * blocking receive; < 0: an attempt through the ring. */
+static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o, i64 wait_ns)
 {
     i64 len = build_msg(x, true, msgbuf, sizeof msgbuf, UNO_SOCKADDR_MAX);
     if (len < 0)
@@ -645,7 +648,8 @@ static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o)
     struct ring_op op = {.op = UNO_OP_RECVMSG, .handle = f->handle, .in = msgbuf,
                          .in_len = (u64)len, .out = msgbuf,
                          .out_len = sizeof(struct uno_msg) + UNO_SOCKADDR_MAX + x->control_room,
-                         .out_fixed = true};
+                         .out_fixed = true, .blocking = wait_ns >= 0,
+                         .arg = {wait_ns >= 0 ? (u64)wait_ns : 0}};
     i64 r = ring_call(&op);
     if (r >= 0) {
         struct uno_msg *m = (struct uno_msg *)msgbuf;
@@ -702,8 +706,13 @@ static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
         sock_rx_update(f); /* a blocking socket must not be filled behind a waiting receive */
     for (;;) {
         x->skip = done;
-        i64 r = ahead && done < total && rx_avail(f->handle) ? recv_ahead(f, x, total, done)
-                                                             : recv_once(f, x, o);
+        /* A receive that would wait: when the host thread is not polling the ring, the
+         * attempt and the wait are one host call (an attempt through the ring would be an
+         * exit of its own, and the wait another). */
+        bool wait_in_host = !nb && ring_host_asleep() && !signal_pending();
+        i64 r = ahead && done < total && rx_avail(f->handle)
+                    ? recv_ahead(f, x, total, done)
+                    : recv_once(f, x, o, wait_in_host ? s->rcvtimeo_ns : -1);
         if (r == UNO_RX_PENDING)
             continue; /* bytes came ahead just now: they go first */
         if (r > 0)
