@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +162,26 @@ static inline void section(const char *name)
 {
     printf("== %s\n", name);
     fflush(stdout);
+}
+
+/* ---- sockets ---- */
+
+/* A connected TCP pair over 127.0.0.1: sv[0] the client, sv[1] the accepted end (accept4
+ * with `accept_flags`, e.g. SOCK_NONBLOCK). 0, or -1 with errno set. */
+static inline int tcp_pair(int sv[2], int accept_flags)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &al))
+        return -1;
+    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+    if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof a))
+        return -1;
+    sv[1] = accept4(l, NULL, NULL, accept_flags);
+    close(l);
+    return sv[1] < 0 ? -1 : 0;
 }
 
 /* ---- processes (fork, wait, pipes) ---- */

@@ -17,23 +17,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-/* A connected TCP pair over 127.0.0.1: sv[0] the client, sv[1] the accepted end, made
- * non-blocking. */
-static int pair(int sv[2])
-{
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-        getsockname(l, (struct sockaddr *)&a, &al))
-        return -1;
-    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
-    if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof a))
-        return -1;
-    sv[1] = accept4(l, NULL, NULL, SOCK_NONBLOCK);
-    close(l);
-    return sv[1] < 0 ? -1 : 0;
-}
+/* A connected TCP pair over 127.0.0.1, the accepted end sv[1] non-blocking. */
+static int pair(int sv[2]) { return tcp_pair(sv, SOCK_NONBLOCK); }
 
 static int watch(int ep, int fd, uint32_t events, uint64_t data)
 {

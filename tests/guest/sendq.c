@@ -17,20 +17,7 @@
 /* A connected pair: TCP over 127.0.0.1 (tcp = 1) or an AF_UNIX socketpair. */
 static int pair(int tcp, int sv[2])
 {
-    if (!tcp)
-        return socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-        getsockname(l, (struct sockaddr *)&a, &al))
-        return -1;
-    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
-    if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof a))
-        return -1;
-    sv[1] = accept(l, NULL, NULL);
-    close(l);
-    return sv[1] < 0 ? -1 : 0;
+    return tcp ? tcp_pair(sv, 0) : socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 }
 
 /* Reads until end of file, checking the bytes against the pattern stream; their count, or

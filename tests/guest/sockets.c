@@ -374,35 +374,28 @@ static void which(const char *label, const char *addr, int port, int l4, int l6)
     close(c);
 }
 
+/* A listener of `first`'s family on a free port, then one of the other on the same port,
+ * then a connection to each loopback address of that port. */
+static void same_port(const char *label, int first_v6, const char *addr1, int v6only1,
+                      const char *addr2, int v6only2)
+{
+    int a = listen_on(first_v6 ? AF_INET6 : AF_INET, addr1, 0, v6only1);
+    int port = port_of_fd(a);
+    int b = listen_on(first_v6 ? AF_INET : AF_INET6, addr2, port, v6only2);
+    printf("%s: %s\n", label, b >= 0 ? "ok" : errname(errno));
+    int l4 = first_v6 ? b : a, l6 = first_v6 ? a : b;
+    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
+    which("[::1]:P", "::1", port, l4, l6);
+    close(a);
+    close(b);
+}
+
 static void dual_stack(void)
 {
     section("IPv4 and IPv6 on one port");
-    int l4 = listen_on(AF_INET, "0.0.0.0", 0, 0);
-    int port = port_of_fd(l4);
-    int l6 = listen_on(AF_INET6, "::", port, 1);
-    printf("0.0.0.0:P, then [::]:P IPV6_V6ONLY: %s\n", l6 >= 0 ? "ok" : errname(errno));
-    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
-    which("[::1]:P", "::1", port, l4, l6);
-    close(l4);
-    close(l6);
-
-    l6 = listen_on(AF_INET6, "::", 0, 0);
-    port = port_of_fd(l6);
-    l4 = listen_on(AF_INET, "0.0.0.0", port, 0);
-    printf("[::]:P without IPV6_V6ONLY, then 0.0.0.0:P: %s\n", l4 >= 0 ? "ok" : errname(errno));
-    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
-    which("[::1]:P", "::1", port, l4, l6);
-    close(l4);
-    close(l6);
-
-    l4 = listen_on(AF_INET, "127.0.0.1", 0, 0);
-    port = port_of_fd(l4);
-    l6 = listen_on(AF_INET6, "::1", port, 0);
-    printf("127.0.0.1:P, then [::1]:P: %s\n", l6 >= 0 ? "ok" : errname(errno));
-    which("127.0.0.1:P", "127.0.0.1", port, l4, l6);
-    which("[::1]:P", "::1", port, l4, l6);
-    close(l4);
-    close(l6);
+    same_port("0.0.0.0:P, then [::]:P IPV6_V6ONLY", 0, "0.0.0.0", 0, "::", 1);
+    same_port("[::]:P without IPV6_V6ONLY, then 0.0.0.0:P", 1, "::", 0, "0.0.0.0", 0);
+    same_port("127.0.0.1:P, then [::1]:P", 0, "127.0.0.1", 0, "::1", 0);
 }
 
 static void scatter(void)
