@@ -715,6 +715,8 @@ static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
                     : recv_once(f, x, o, wait_in_host ? s->rcvtimeo_ns : -1);
         if (r == UNO_RX_PENDING)
             continue; /* bytes came ahead just now: they go first */
+        if (r == -EAGAIN && wait_in_host)
+            return done ? (i64)done : r; /* the host waited SO_RCVTIMEO already */
         if (r > 0)
             done += (u64)r;
         if (r == 0 || (r > 0 && (!all || done >= total)))

@@ -205,7 +205,12 @@ static void timeouts(void)
     getsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &back, &bl);
     printf("reads back: %ld.%06ld\n", (long)back.tv_sec, (long)back.tv_usec);
     char b[4];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     SHOW("recv times out", recv(a, b, sizeof b, 0));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    EXPECT("after 100 ms, not twice that", ms >= 95 && ms < 190);
     close(a);
     close(c);
     close(l);
