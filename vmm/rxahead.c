@@ -55,8 +55,8 @@ static void fill(struct vmm *v, uint32_t h)
         return;
     uint64_t gpa = __atomic_load_n(&e->gpa, __ATOMIC_ACQUIRE);
     uint32_t prod = e->produced, used = prod - __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
-    if (!gpa || used >= UNO_RX_BYTES || taken[h].err)
-        return;
+    if (!gpa || used >= UNO_RX_BYTES || (taken[h].err && taken[h].gen == v->handles[h].gen))
+        return; /* (an error not reported yet: this socket's bytes wait behind it) */
     int fd = net_rx_fd(v, h);
     uint8_t *buf = fd >= 0 ? gpa_ptr(v, gpa, UNO_RX_BYTES) : NULL;
     if (!buf)

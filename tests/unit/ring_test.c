@@ -1908,6 +1908,41 @@ static void test_rxahead(void)
     }
     CHECK(same && taken == sizeof big, "%zu of %zu bytes ahead, in order", taken, sizeof big);
 
+    /* An error a fill takes (the peer went away with our bytes unread: a reset) is the next
+     * receive's answer, once; a later socket on the same handle is filled again. */
+    EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)s, 4096, 8, 1, 0), 8);
+    usleep(10000);
+    EQ(h_op(UNO_OP_CLOSE, (uint32_t)c, 0, 0, 0), 0);
+    EQ(rx_wait(ep, &got), 1); /* EPOLLERR: not filled */
+    rx_fill(&V, (uint32_t)s, false); /* as if the reset came just after the wait */
+    EQ(rx->produced - rx->consumed, 0);
+    EQ(msg_op(UNO_OP_RECVMSG, (uint32_t)s, 8192, 64, 1, 0), -ECONNRESET);
+    EQ(msg_op(UNO_OP_RECVMSG, (uint32_t)s, 8192, 64, 1, 0), 0);
+    /* Closed with such an error not reported: the next socket on the handle is filled. */
+    for (int round = 0; round < 2; round++) {
+        rx->gpa = 0;
+        EQ(h_op(UNO_OP_CLOSE, (uint32_t)s, 0, 0, 0), 0);
+        c = submit(&so, NULL, 0);
+        EQ(sock_op((uint32_t)c, UNO_SOCK_CONNECT, 0, 0, &a, sizeof a, sizeof a), 0);
+        int64_t s2 = sock_op((uint32_t)l, UNO_SOCK_ACCEPT, 0, 0, NULL, 0, 132);
+        CHECK(s2 == s, "the handle is reused (%lld, %lld)", (long long)s2, (long long)s);
+        EQ(submit(&ctl, &ue, sizeof ue), 0);
+        rx->gpa = buf;
+        rx->consumed = rx->produced;
+        if (round == 0) { /* a reset the fill takes, never received */
+            EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)s, 4096, 8, 1, 0), 8);
+            usleep(10000);
+            EQ(h_op(UNO_OP_CLOSE, (uint32_t)c, 0, 0, 0), 0);
+            rx_fill(&V, (uint32_t)s, false);
+            EQ(rx->produced - rx->consumed, 0);
+            continue;
+        }
+        EQ(msg_op(UNO_OP_SENDMSG, (uint32_t)c, 4096, 3, 1, 0), 3);
+        EQ(rx_wait(ep, &got), 1);
+        EQ(rx->produced - rx->consumed, 3);
+        rx->consumed = rx->produced;
+    }
+
     rx->gpa = 0;
     EQ(h_op(UNO_OP_CLOSE, (uint32_t)s, 0, 0, 0), 0);
     EQ(h_op(UNO_OP_CLOSE, (uint32_t)c, 0, 0, 0), 0);
