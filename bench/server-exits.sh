@@ -22,7 +22,7 @@ PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 case "$kind" in
   nginx)
     guest=80
-    cmd=(/usr/sbin/nginx -c /etc/nginx/uno-test.conf)
+    cmd=(/usr/sbin/nginx -c /etc/nginx/uno-bench.conf)
     ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/1k.bin")" = 200 ]; }
     ;;
   redis)

@@ -16,8 +16,10 @@
  * timed-out one is reported, never retried forever. Nothing here fails on a slow number.
  *
  * The root (build/bench/servers-root): the Debian root of scripts/debian-root.sh hard-linked
- * (cp -al; nothing in it is written) plus tests/debian/nginx.conf (master + 2 workers,
- * sendfile, access_log off), /srv/www/1k.bin (1 KiB) and /srv/www/big.bin (100 MiB). Kept
+ * (cp -al; nothing in it is written) plus tests/debian/nginx.conf (sendfile, access_log off)
+ * as /etc/nginx/uno-test.conf (master + 2 workers) and, for the benchmark, as
+ * /etc/nginx/uno-bench.conf with one worker (issue 6: "same config, one worker"),
+ * /srv/www/1k.bin (1 KiB) and /srv/www/big.bin (100 MiB). Kept
  * between runs (its stamp names the Debian root's), so uno's image cache (UNO_HOME =
  * build/bench/uno-home) is reused.
  *
@@ -174,7 +176,8 @@ function serversRoot(env: ServersBenchEnv, debianRoot: string): string {
   const stampFile = path.join(dir, ".uno-bench-servers-root");
   const want =
     fs.readFileSync(path.join(debianRoot, ".uno-debian-root"), "utf8").trim() +
-    ` | nginx.conf ${fs.statSync(path.join(env.root, "tests", "debian", "nginx.conf")).mtimeMs}`;
+    ` | nginx.conf ${fs.statSync(path.join(env.root, "tests", "debian", "nginx.conf")).mtimeMs}` +
+    " | uno-bench.conf";
   if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, "utf8") === want) return dir;
   log(`making ${dir} from ${debianRoot}`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -186,10 +189,12 @@ function serversRoot(env: ServersBenchEnv, debianRoot: string): string {
     fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o755 });
     fs.writeFileSync(f, data, { mode: 0o644, flag: "wx" });
   };
-  put(
-    "etc/nginx/uno-test.conf",
-    fs.readFileSync(path.join(env.root, "tests", "debian", "nginx.conf")),
-  );
+  const conf = fs.readFileSync(path.join(env.root, "tests", "debian", "nginx.conf"), "utf8");
+  put("etc/nginx/uno-test.conf", Buffer.from(conf));
+  // The benchmark's: the same with one worker, as issue 6 asks ("same config, one worker").
+  const one = conf.replace(/^worker_processes 2;$/m, "worker_processes 1;");
+  if (one === conf) throw new Error("tests/debian/nginx.conf no longer says worker_processes 2");
+  put("etc/nginx/uno-bench.conf", Buffer.from(one));
   put("srv/www/1k.bin", randomBytes(SMALL_BYTES));
   put("srv/upstream/hello.txt", Buffer.from("upstream\n"));
   fs.mkdirSync(path.join(dir, "data"), { mode: 0o755 });
@@ -333,7 +338,7 @@ export async function benchServers(env: ServersBenchEnv, o: ServersOptions): Pro
   };
   try {
     // nginx
-    const nginx = ["/usr/sbin/nginx", "-c", "/etc/nginx/uno-test.conf"];
+    const nginx = ["/usr/sbin/nginx", "-c", "/etc/nginx/uno-bench.conf"];
     const ng = await startPair("nginx", nginx, 80);
     for (const s of [ng.native, ng.uno]) {
       const probe = ["curl", "-s", "-o", "/dev/null", "--max-time", "2", "-w", "%{http_code}"];
