@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define UNO_ABI_VERSION 3u
+#define UNO_ABI_VERSION 4u
 #define UNO_BOOT_MAGIC 0x554e4f424f4f5431ull /* "UNOBOOT1" */
 
 /* ---------------------------------------------------------------- guest memory map ---- */
@@ -28,6 +28,30 @@
 #define UNO_GPA_FILEMAP 0x4000000000ull
 #define UNO_FMAP_WINDOW (16ull << 30)   /* the largest shared file mapping */
 #define UNO_FMAP_MAX 256                /* shared file mappings a process may hold at once */
+
+/* The shared region begins with what the whole instance shares: every VMM of the instance
+ * maps the same region (fork inherits it, exec keeps it); the libOS's own use of the region
+ * starts after UNO_SHARED_HDR_BYTES.
+ * - upper_gen counts changes to the names of the writable layer: a VMM adds 1 before and
+ *   after each operation that may create, remove or hide a name there (whoever asked for
+ *   it), so a libOS may keep "this path is not in the layer" for as long as upper_gen stays
+ *   what it read before asking the host.
+ * - reuseport: the VMMs' table of loopback TCP ports shared by listeners that set
+ *   SO_REUSEPORT (vmm/net.c): key = (1 for IPv4 connections, 2 for IPv6-only) << 16 | port,
+ *   0 for a free entry; bit k of members: the port's k-th listener name is held. Only the
+ *   VMMs write it; they read it as a hint (what a name's bind or connect says wins). */
+#define UNO_REUSEPORT_PORTS 32
+#define UNO_REUSEPORT_MEMBERS 8
+struct uno_reuseport {
+    uint32_t key;
+    uint32_t members;
+};
+struct uno_shared_hdr {
+    uint64_t upper_gen;
+    uint64_t reserved[7];
+    struct uno_reuseport reuseport[UNO_REUSEPORT_PORTS];
+};
+#define UNO_SHARED_HDR_BYTES 1024u
 #define UNO_FMAP_SLOT0 8                /* their KVM memory slots: UNO_FMAP_SLOT0 + index */
 #define UNO_MMIO_DOORBELL (UNO_GPA_MMIO + 0x0)   /* write: ioeventfd, no user-space exit */
 #define UNO_MMIO_HYPERCALL (UNO_GPA_MMIO + 0x1000) /* write: exits to the VMM's vCPU thread */
@@ -586,6 +610,7 @@ struct uno_ring {
 
 _Static_assert(sizeof(struct uno_ring) <= UNO_RING_HDR_BYTES, "ring header too large");
 _Static_assert(sizeof(struct uno_bootinfo) <= 4096, "bootinfo larger than a page");
+_Static_assert(sizeof(struct uno_shared_hdr) <= UNO_SHARED_HDR_BYTES, "shared header too large");
 _Static_assert(sizeof(struct uno_hcall) <= 0x800 &&
                    0x800 + sizeof(struct uno_sigpage) <= 4096,
                "hypercall blocks and signal page must share one page");

@@ -748,7 +748,7 @@ static int64_t op_tee(struct vmm *v, struct ring_req *r)
     return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
 }
 
-int64_t hostop_exec(struct vmm *v, struct ring_req *r)
+static int64_t dispatch(struct vmm *v, struct ring_req *r)
 {
     int fd;
     struct stat st;
@@ -994,4 +994,39 @@ int handle_poll_fds(struct vmm *v, uint32_t h, int *fds, int max)
         return net_poll_fds(v, v->handles[h].sock, fds, max);
     fds[0] = fd;
     return 1;
+}
+
+/* Operations that may create, remove or hide a name of the writable layer. */
+static bool changes_names(const struct ring_req *r)
+{
+    switch (r->op) {
+    case UNO_OP_OPEN:
+        return (r->arg[0] & UNO_O_CREAT) != 0;
+    case UNO_OP_MKDIR: case UNO_OP_UNLINK: case UNO_OP_RENAME: case UNO_OP_SYMLINK:
+    case UNO_OP_WHITEOUT: case UNO_OP_OPAQUE: case UNO_OP_LINK: case UNO_OP_MKNOD:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void upper_gen_bump(struct vmm *v)
+{
+    struct guest_mem *m = &v->mem;
+    if (m->shared && m->shared_size >= sizeof(struct uno_shared_hdr))
+        __atomic_fetch_add(&((struct uno_shared_hdr *)m->shared)->upper_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* One guest operation. Around those that change the writable layer's names, the instance's
+ * upper_gen moves (before and after), which ends what every libOS of the instance knew to be
+ * absent from the layer (abi: struct uno_shared_hdr). */
+int64_t hostop_exec(struct vmm *v, struct ring_req *r)
+{
+    bool names = changes_names(r);
+    if (names)
+        upper_gen_bump(v);
+    int64_t res = dispatch(v, r);
+    if (names)
+        upper_gen_bump(v);
+    return res;
 }

@@ -51,6 +51,8 @@ struct vsock {
      * them leave through the published port. */
     struct sockaddr_storage outside[8];
     int noutside, next_outside;
+    uint32_t rp_key;            /* SO_REUSEPORT: the port's key in the instance's table, */
+    int rp_member;              /* and which of its names loop_fd holds (-1: none) */
 };
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -125,8 +127,11 @@ static struct vsock *vsock_new(int family, int type, int protocol)
     s->type = type;
     s->protocol = protocol;
     s->host_fd = s->loop_fd = -1;
+    s->rp_member = -1;
     return s;
 }
+
+static void rp_leave(struct vmm *v, struct vsock *s);
 
 void net_close(struct vmm *v, uint32_t h, struct vsock *s)
 {
@@ -138,6 +143,7 @@ void net_close(struct vmm *v, uint32_t h, struct vsock *s)
         close(s->loop_fd);
     for (int i = 0; i < s->npub; i++)
         close(s->pub[i]);
+    rp_leave(v, s);
     free(s);
 }
 
@@ -324,13 +330,125 @@ static bool v6_only_slot(const struct vsock *s)
     return s->host_fd >= 0 && getsockopt(s->host_fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &l) == 0 && on;
 }
 
+/* --- SO_REUSEPORT ----------------------------------------------------------------------------
+ * TCP listeners of the instance that all set SO_REUSEPORT share a port, as on Linux (nginx's
+ * `reuseport`: a listener per worker). A loopback name belongs to one host socket, so the
+ * port's k-th listener holds "<kind><port>" for k = 0 and "<kind><port>+<k>" otherwise, and
+ * the instance's table in the shared region (abi: uno_shared_hdr.reuseport) says which are
+ * held: a later listener joins only a port whose holders set SO_REUSEPORT, one without it
+ * cannot take a port they hold, and a connection from the instance goes to each member in
+ * turn. Connections to a published port need none of this: every listener of the port
+ * accepts from the published host listeners. */
+
+static bool reuseport_on(const struct vsock *s)
+{
+    int on = 0;
+    socklen_t l = sizeof on;
+    return s->type == SOCK_STREAM && s->host_fd >= 0 &&
+           getsockopt(s->host_fd, SOL_SOCKET, SO_REUSEPORT, &on, &l) == 0 && on;
+}
+
+static uint32_t rp_key_of(bool v6only, uint16_t port)
+{
+    return (v6only ? 2u : 1u) << 16 | port;
+}
+
+/* The table's entry for key, made when asked and missing; NULL when there is no room. */
+static struct uno_reuseport *rp_entry(struct vmm *v, uint32_t key, bool make)
+{
+    struct guest_mem *m = &v->mem;
+    if (!m->shared || m->shared_size < UNO_SHARED_HDR_BYTES)
+        return NULL;
+    struct uno_reuseport *t = ((struct uno_shared_hdr *)m->shared)->reuseport;
+    for (int i = 0; i < UNO_REUSEPORT_PORTS; i++)
+        if (__atomic_load_n(&t[i].key, __ATOMIC_ACQUIRE) == key)
+            return &t[i];
+    for (int i = 0; make && i < UNO_REUSEPORT_PORTS; i++) {
+        uint32_t free_key = 0;
+        if (__atomic_compare_exchange_n(&t[i].key, &free_key, key, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&t[i].members, 0, __ATOMIC_RELEASE);
+            return &t[i];
+        }
+    }
+    return NULL;
+}
+
+static uint32_t rp_members(struct vmm *v, uint32_t key)
+{
+    struct uno_reuseport *e = rp_entry(v, key, false);
+    return e ? __atomic_load_n(&e->members, __ATOMIC_ACQUIRE) % (1u << UNO_REUSEPORT_MEMBERS)
+             : 0;
+}
+
+static void rp_join(struct vmm *v, struct vsock *s, uint32_t key, int k)
+{
+    struct uno_reuseport *e = rp_entry(v, key, true);
+    if (e)
+        __atomic_fetch_or(&e->members, 1u << k, __ATOMIC_SEQ_CST);
+    s->rp_key = key;
+    s->rp_member = k;
+}
+
+static void rp_name(char *name, size_t room, const char *kind, uint16_t port, int k)
+{
+    if (k == 0)
+        snprintf(name, room, "%s%u", kind, port);
+    else
+        snprintf(name, room, "%s%u+%d", kind, port, k);
+}
+
+/* s's descriptor for its name is closed. Other processes may still hold it (fork shares
+ * the socket): the name is free only if binding it now succeeds, and only then does the
+ * table forget it. */
+static void rp_leave(struct vmm *v, struct vsock *s)
+{
+    if (s->rp_member < 0)
+        return;
+    char name[24];
+    rp_name(name, sizeof name, s->rp_key >> 16 == 2 ? "t6-" : "t", (uint16_t)s->rp_key,
+            s->rp_member);
+    int probe = loop_socket(SOCK_STREAM);
+    bool gone = probe >= 0 && loop_bind(v->net, probe, name) == 0;
+    if (probe >= 0)
+        close(probe);
+    struct uno_reuseport *e = gone ? rp_entry(v, s->rp_key, false) : NULL;
+    if (e && !(__atomic_and_fetch(&e->members, ~(1u << s->rp_member), __ATOMIC_SEQ_CST))) {
+        uint32_t key = s->rp_key; /* the last one: the entry is free again */
+        __atomic_compare_exchange_n(&e->key, &key, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    s->rp_member = -1;
+}
+
+/* Binds fd to one of the names of a port whose listeners share it: the first the table does
+ * not show held. 0, or -EADDRINUSE. */
+static int rp_bind_member(struct vmm *v, struct vsock *s, int fd, const char *kind,
+                          uint16_t port, uint32_t key)
+{
+    uint32_t held = rp_members(v, key);
+    if (!held)
+        return -EADDRINUSE; /* the port's holder did not set SO_REUSEPORT */
+    char name[24];
+    for (int k = 1; k < UNO_REUSEPORT_MEMBERS; k++) {
+        if (held & (1u << k))
+            continue;
+        rp_name(name, sizeof name, kind, port, k);
+        if (loop_bind(v->net, fd, name) == 0) {
+            rp_join(v, s, key, k);
+            return 0;
+        }
+    }
+    return -EADDRINUSE;
+}
+
 /* The TCP/UDP port s is bound to in the instance: its loop_fd named for it. port 0: an
  * ephemeral one. */
 static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
 {
     char name[16];
     int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM;
-    const char *kind = type != SOCK_STREAM ? "u" : v6_only_slot(s) ? "t6-" : "t";
+    bool v6only = type == SOCK_STREAM && v6_only_slot(s);
+    const char *kind = type != SOCK_STREAM ? "u" : v6only ? "t6-" : "t";
     int fd = loop_socket(type);
     if (fd < 0)
         return fd;
@@ -341,6 +459,18 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
         err = loop_bind(v->net, fd, name);
         if (!err)
             port = p;
+    }
+    bool shared = reuseport_on(s);
+    uint32_t key = rp_key_of(v6only, port);
+    if (err == -EADDRINUSE && shared) {
+        err = rp_bind_member(v, s, fd, kind, port, key);
+    } else if (!err && type == SOCK_STREAM) {
+        /* The port's first name: taken by a sharing listener, or refused to one that does not
+         * share while others still hold the port's other names. */
+        if (shared)
+            rp_join(v, s, key, 0);
+        else if (rp_members(v, key) & ~1u)
+            err = -EADDRINUSE;
     }
     if (err) {
         close(fd);
@@ -432,12 +562,15 @@ static int unix_host_addr(struct vmm *v, const uint8_t *data, uint64_t len, bool
     if (dfd < 0)
         return dfd;
     if (create) {
-        if (mknodat(dfd, name, S_IFSOCK | (mode & 07777), 0) < 0) {
-            err = errno == EEXIST ? -EADDRINUSE : -errno;
+        upper_gen_bump(v); /* a new name in the writable layer (see hostop_exec) */
+        err = mknodat(dfd, name, S_IFSOCK | (mode & 07777), 0) < 0 ? -errno : 0;
+        if (!err)
+            drop_whiteout(dfd, name);
+        upper_gen_bump(v);
+        if (err) {
             close(dfd);
-            return err;
+            return err == -EEXIST ? -EADDRINUSE : err;
         }
-        drop_whiteout(dfd, name);
         *made = true;
     }
     struct stat st;
@@ -631,6 +764,33 @@ static int64_t sock_listen(struct vmm *v, uint32_t h, struct vsock *s, int64_t b
 
 /* A loopback connection: our end named "c4-<port>" (so the listener sees a peer port),
  * connected to the listener's "t<port>". */
+
+/* Connects fd to the listener of a loopback port (v6only: its IPv6-only name): the port's
+ * name, or for a port listeners share (SO_REUSEPORT), each of their names in turn. */
+static int loop_connect_port(struct vmm *v, int fd, bool v6only, uint16_t port)
+{
+    static unsigned turn; /* this VMM's; under the ring lock like every socket operation */
+    const char *kind = v6only ? "t6-" : "t";
+    uint32_t held = rp_members(v, rp_key_of(v6only, port)) | 1u;
+    int err = -ECONNREFUSED;
+    unsigned first = turn++;
+    for (int i = 0; i < UNO_REUSEPORT_MEMBERS; i++) {
+        int k = (int)((first + (unsigned)i) % UNO_REUSEPORT_MEMBERS);
+        if (!(held & (1u << k)))
+            continue;
+        char name[24];
+        struct sockaddr_un sun;
+        rp_name(name, sizeof name, kind, port, k);
+        socklen_t len = net_path(v->net, name, &sun);
+        if (connect(fd, (struct sockaddr *)&sun, len) == 0)
+            return 0;
+        err = errno == ENOENT ? -ECONNREFUSED : errno == EAGAIN ? -EAGAIN : -errno;
+        if (err != -ECONNREFUSED)
+            return err; /* a member that is there but full: as Linux, this one answers */
+    }
+    return err;
+}
+
 static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockaddr_storage *to)
 {
     int fd = loop_socket(SOCK_STREAM);
@@ -651,14 +811,11 @@ static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockadd
     const struct in6_addr *a6 = &((const struct sockaddr_in6 *)to)->sin6_addr;
     bool v6 = to->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6);
     for (int k = v6 ? 0 : 1; k < 2 && !err; k++) {
-        struct sockaddr_un sun;
-        snprintf(name, sizeof name, "%s%u", k == 0 ? "t6-" : "t", port_of(to));
-        socklen_t len = net_path(v->net, name, &sun);
-        if (connect(fd, (struct sockaddr *)&sun, len) == 0)
-            break;
-        err = errno == ENOENT ? -ECONNREFUSED : errno == EAGAIN ? -EAGAIN : -errno;
+        err = loop_connect_port(v, fd, k == 0, port_of(to));
         if (k == 0 && err == -ECONNREFUSED)
             err = 0; /* try the other */
+        else
+            break;
     }
     if (err) {
         close(fd);

@@ -194,6 +194,7 @@ struct ring_req {
 };
 int ring_decode(const struct uno_sqe *sqe, uint8_t *slot_data, struct ring_req *out);
 int64_t hostop_exec(struct vmm *v, struct ring_req *r);
+void upper_gen_bump(struct vmm *v); /* the writable layer's names changed (abi: uno_shared_hdr) */
 int alloc_handle(struct vmm *v, int fd, bool is_dir); /* -EMFILE; takes fd either way */
 int alloc_stream_handle(struct vmm *v, int fd);       /* the same, reads and writes may wait */
 /* A guest path of the writable layer checked (ring.c: relative, no "..", NUL within max). */

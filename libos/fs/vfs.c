@@ -1,8 +1,8 @@
 /* Path resolution over the overlay of the image (lower) and the writable layer (upper).
  *
  * A lookup asks the host about the upper layer only when the parent directory exists there
- * (and never while the layer is known to be empty), so reading files of the image costs no
- * trip to the host at all. Whiteouts hide lower entries; an opaque upper directory hides the
+ * (and never while the layer is known to be empty, nor for a name known to be absent from it:
+ * absent.c), so reading files of the image costs no trip to the host at all. Whiteouts hide lower entries; an opaque upper directory hides the
  * whole lower directory. The libOS resolves symlinks itself and sends the host only
  * normalized relative paths. */
 #include "vfs.h"
@@ -209,7 +209,7 @@ static int lookup(const struct node *dir, const char *name, size_t len, struct n
     }
 
     if (upper_live && dir->in_upper) {
-        i64 s = upper_stat(child->path, &child->ust);
+        i64 s = upper_lookup(child->path, &child->ust);
         if (s >= 0 && (child->ust.flags & UNO_STAT_WHITEOUT))
             return 0; /* deleted: the lower entry stays hidden */
         if (s >= 0) {

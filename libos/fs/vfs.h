@@ -64,6 +64,7 @@ int vfs_copy_up_dirs(const char *path);
 const char *upper_rel(const char *abs);
 /* Attributes of an absolute path in the writable layer (UNO_OP_STAT). */
 i64 upper_stat(const char *abs, struct uno_stat *st);
+i64 upper_lookup(const char *abs, struct uno_stat *st); /* absent.c: upper_stat, remembering absence */
 /* The writable layer may hold something (false while it is known empty). */
 bool upper_active(void);
 void upper_mark_active(void);

@@ -81,6 +81,7 @@ enum vma_kind { VMA_ANON, VMA_FILE, VMA_STACK, VMA_HEAP, VMA_ELF, VMA_SHARED };
 
 /* shared.c: MAP_SHARED|MAP_ANONYMOUS memory in the region that stays shared across fork. */
 void shared_init(void);
+u64 shared_upper_gen(void); /* abi: uno_shared_hdr.upper_gen */
 bool shared_page(u64 pa);
 u64 shared_alloc(void);
 void shared_get(u64 pa);

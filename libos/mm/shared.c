@@ -2,7 +2,8 @@
  * forks the VMM), so MAP_SHARED|MAP_ANONYMOUS pages come instead from the VM's shared
  * region: a host memfd that every VMM of the process tree maps shared (UNO_GPA_SHARED).
  * Its first pages hold a reference count per page, in the region itself so that all the
- * processes see them: a page is handed out again only when no process maps it any more. */
+ * processes see them: a page is handed out again only when no process maps it any more.
+ * Before them, the instance's header: the generation of the writable layer's names. */
 #include "mm.h"
 #include "arch/x86_64/platform.h"
 #include "core/kernel.h"
@@ -11,12 +12,20 @@
 static u16 *refs;      /* one count per page of the region */
 static u64 npages, first, hint;
 
+/* The region starts with the instance's header (abi: struct uno_shared_hdr), then the
+ * counts; the pages they fill are never handed out. */
 void shared_init(void)
 {
     npages = bootinfo->shared_size / PAGE_SIZE;
-    refs = phys_to_virt(UNO_GPA_SHARED);
-    first = ALIGN_UP(npages * sizeof(u16), PAGE_SIZE) / PAGE_SIZE;
+    refs = (u16 *)((u8 *)phys_to_virt(UNO_GPA_SHARED) + UNO_SHARED_HDR_BYTES);
+    first = ALIGN_UP(UNO_SHARED_HDR_BYTES + npages * sizeof(u16), PAGE_SIZE) / PAGE_SIZE;
     hint = first;
+}
+
+u64 shared_upper_gen(void)
+{
+    const struct uno_shared_hdr *h = phys_to_virt(UNO_GPA_SHARED);
+    return __atomic_load_n(&h->upper_gen, __ATOMIC_ACQUIRE);
 }
 
 bool shared_page(u64 pa)

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char prefix[1024];
@@ -77,6 +78,8 @@ static int setup(const char *dir)
     for (size_t i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + i % 26);
     big[sizeof big - 1] = 0;
     put(P("big.txt"), big, 0644);
+    put(P("seen.txt"), "seen\n", 0644);
+    put(P("gone.txt"), "gone\n", 0644);
     return 0;
 }
 
@@ -182,6 +185,16 @@ static void ls(const char *rel)
     printf("ls %s:", rel[0] ? rel : ".");
     for (int i = 0; i < n; i++) printf(" %s", names[i]), free(names[i]);
     printf("\n");
+}
+
+/* Whether REL is a socket node (its mode depends on the umask: not printed). */
+static void sockname(const char *rel)
+{
+    struct stat s;
+    if (lstat(P(rel), &s) < 0)
+        printf("stat %s: %s\n", rel, errname(errno));
+    else
+        printf("stat %s: %s\n", rel, S_ISSOCK(s.st_mode) ? "socket" : ftype(s.st_mode));
 }
 
 static void wr(const char *rel, int flags, const char *s)
@@ -343,6 +356,43 @@ int main(int argc, char **argv)
     DO("mkdir newdir", mkdir(P("newdir"), 0755));
     wr("newdir/f", O_WRONLY | O_CREAT, "f\n");
     wr("file.txt", O_WRONLY | O_CREAT | O_EXCL, "should fail\n");
+
+    printf("== names another process changes\n");
+    /* Each looked up here first (uno then knows it is not in its writable layer), changed by
+     * a child, looked up here again: the child's changes must show here at once. */
+    cat("seen.txt");
+    cat("gone.txt");
+    st("unseen.txt");
+    st("kid");
+    st("kid/inside.txt");
+    sockname("sock");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        wr("seen.txt", O_WRONLY | O_TRUNC, "changed by a child\n");
+        DO("child: unlink gone.txt", unlink(P("gone.txt")));
+        wr("unseen.txt.tmp", O_WRONLY | O_CREAT | O_EXCL, "made by a child\n");
+        DO("child: rename unseen.txt.tmp unseen.txt", rename(P("unseen.txt.tmp"), P("unseen.txt")));
+        DO("child: mkdir kid", mkdir(P("kid"), 0755));
+        wr("kid/inside.txt", O_WRONLY | O_CREAT | O_EXCL, "inside\n");
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", P("sock"));
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        DO("child: bind sock", bind(fd, (struct sockaddr *)&a, sizeof a));
+        close(fd);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    printf("child status %d\n", status);
+    cat("seen.txt");
+    cat("gone.txt");
+    cat("unseen.txt");
+    st("kid");
+    cat("kid/inside.txt");
+    sockname("sock");
+    DO("unlink sock", unlink(P("sock")));
 
     printf("== the tree at the end\n");
     tree("", 0);

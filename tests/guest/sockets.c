@@ -403,6 +403,80 @@ static void dual_stack(void)
     same_port("127.0.0.1:P, then [::1]:P", 0, "127.0.0.1", 0, "::1", 0);
 }
 
+/* SO_REUSEPORT: listeners of one port that all set it share it (nginx's `reuseport`, a
+ * listener per worker), and each connection is taken by exactly one of them; one without it
+ * cannot join them, nor can they join a port held without it. */
+static int reuse_listener(int port, int reuse)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof reuse);
+    struct sockaddr_in a = lo4(port);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 16) < 0) {
+        int e = errno;
+        close(l);
+        errno = e;
+        return -1;
+    }
+    return l;
+}
+
+/* Accepts from any of the n listeners until `want` connections are taken (2 s at most). */
+static int take_all(const int *ls, int n, int want)
+{
+    int got = 0;
+    for (int tries = 0; tries < 200 && got < want; tries++) {
+        struct pollfd p[4];
+        for (int i = 0; i < n; i++)
+            p[i] = (struct pollfd){.fd = ls[i], .events = POLLIN};
+        poll(p, (nfds_t)n, 10);
+        for (int i = 0; i < n; i++) {
+            int a;
+            while ((a = accept(ls[i], NULL, NULL)) >= 0) {
+                got++;
+                close(a);
+            }
+        }
+    }
+    return got;
+}
+
+static void reuseport(void)
+{
+    section("SO_REUSEPORT");
+    int a = reuse_listener(0, 1), port = port_of_fd(a);
+    int b = reuse_listener(port, 1);
+    printf("a second listener with SO_REUSEPORT: %s\n", b >= 0 ? "ok" : errname(errno));
+    int c = reuse_listener(port, 0);
+    printf("a third without it: %s\n", c >= 0 ? "ok" : errname(errno));
+    int cl[12], n = 0;
+    for (int i = 0; i < 8; i++)
+        cl[n++] = connect_to(port);
+    int both[2] = {a, b};
+    printf("connections taken by the two: %d of 8\n", take_all(both, 2, 8));
+    close(a);
+    for (int i = 0; i < 4; i++)
+        cl[n++] = connect_to(port);
+    printf("the first closed, the second took: %d of 4\n", take_all(&b, 1, 4));
+    int d = reuse_listener(port, 0);
+    printf("without SO_REUSEPORT while the second holds it: %s\n", d >= 0 ? "ok" : errname(errno));
+    int e = reuse_listener(port, 1);
+    printf("with SO_REUSEPORT while the second holds it: %s\n", e >= 0 ? "ok" : errname(errno));
+    close(b);
+    close(e);
+    int x = connect_to(port);
+    printf("a connection with none left: %s\n", x >= 0 ? "connected" : errname(errno));
+    int f = reuse_listener(0, 0), port2 = port_of_fd(f);
+    int g = reuse_listener(port2, 1);
+    printf("SO_REUSEPORT onto a port held without it: %s\n", g >= 0 ? "ok" : errname(errno));
+    close(f);
+    close(g);
+    close(x);
+    close(c);
+    close(d);
+    for (int i = 0; i < n; i++)
+        close(cl[i]);
+}
+
 static void scatter(void)
 {
     section("writev, readv, sendmsg and recvmsg with several buffers");
@@ -648,6 +722,7 @@ int main(void)
     udp();
     ipv6();
     dual_stack();
+    reuseport();
     scatter();
     across_fork();
     sendfiles();

@@ -510,6 +510,20 @@ function nginxSuite(label: string, start: () => Promise<Server>): void {
       assert.equal(curl(s, "/hello.txt").status, 404, "/srv/upstream is not served on port 80");
     });
 
+    it("proxy_pass to listeners that share a port with SO_REUSEPORT (127.0.0.1:8082)", () => {
+      const s = started();
+      for (let i = 0; i < 8; i++) {
+        const r = curl(s, "/reuse/hello.txt");
+        assert.equal(
+          r.status,
+          200,
+          `GET ${i}: status ${r.status}\nserver output:\n${clip(s.output())}`,
+        );
+        assert.ok(r.body.equals(www.upstream), `the body: ${JSON.stringify(r.body.toString())}`);
+        assert.equal(r.headers.get("x-served-by"), "reuseport 127.0.0.1:8082");
+      }
+    });
+
     it("stops and leaves nothing behind", { timeout: 60_000 }, async () => {
       const s = server;
       assert.ok(s, "there is no server to stop (see the first test)");
