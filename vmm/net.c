@@ -40,6 +40,7 @@ enum via { VIA_NONE, VIA_HOST, VIA_LOOP };
 struct vsock {
     int family, type, protocol; /* as the guest made it */
     int host_fd, loop_fd;
+    int loop6_fd;               /* an IPv6 listener on :: that takes IPv4 too: its "t6-" name */
     int pub[MAX_PUB];
     int npub;
     enum via via;               /* a connection: which descriptor carries it */
@@ -126,7 +127,7 @@ static struct vsock *vsock_new(int family, int type, int protocol)
     s->family = family;
     s->type = type;
     s->protocol = protocol;
-    s->host_fd = s->loop_fd = -1;
+    s->host_fd = s->loop_fd = s->loop6_fd = -1;
     s->rp_member = -1;
     return s;
 }
@@ -141,6 +142,8 @@ void net_close(struct vmm *v, uint32_t h, struct vsock *s)
         close(s->host_fd);
     if (s->loop_fd >= 0 && s->loop_fd != kept)
         close(s->loop_fd);
+    if (s->loop6_fd >= 0)
+        close(s->loop6_fd);
     for (int i = 0; i < s->npub; i++)
         close(s->pub[i]);
     rp_leave(v, s);
@@ -176,6 +179,8 @@ int net_poll_fds(struct vmm *v, struct vsock *s, int *fds, int max)
     if (s->listening) {
         if (s->loop_fd >= 0 && n < max)
             fds[n++] = s->loop_fd;
+        if (s->loop6_fd >= 0 && n < max)
+            fds[n++] = s->loop6_fd;
         for (int i = 0; i < s->npub && n < max; i++)
             fds[n++] = s->pub[i];
         return n;
@@ -314,10 +319,12 @@ static int loop_socket(int type)
 }
 
 /* A TCP port has two loopback names in the instance, as Linux keeps IPv4 and IPv6 apart:
- * "t<port>" takes IPv4 connections (an IPv4 socket, or an IPv6 one bound to :: without
- * IPV6_V6ONLY, which takes both), "t6-<port>" IPv6 ones only (IPV6_V6ONLY, or bound to an
- * IPv6 address such as ::1). So 0.0.0.0:80 and [::]:80 with IPV6_V6ONLY (Debian's nginx
- * site), or 127.0.0.1:P and [::1]:P, can both be bound. */
+ * "t<port>" takes IPv4 connections, "t6-<port>" IPv6 ones. An IPv4 listener holds the first,
+ * an IPv6 one with IPV6_V6ONLY or bound to an IPv6 address such as ::1 the second, and one
+ * on :: without IPV6_V6ONLY, which takes both families, holds both (loop6_fd). So 0.0.0.0:80
+ * and [::]:80 with IPV6_V6ONLY (Debian's nginx site), or 127.0.0.1:P and [::1]:P, can both be
+ * bound; [::]:P without it conflicts with either; an IPv6 connection finds no IPv4
+ * listener. */
 static bool v6_only_slot(const struct vsock *s)
 {
     if (s->family != AF_INET6 || s->type != SOCK_STREAM)
@@ -448,8 +455,9 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
     char name[16];
     int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM;
     bool v6only = type == SOCK_STREAM && v6_only_slot(s);
+    bool dual = type == SOCK_STREAM && s->family == AF_INET6 && !v6only;
     const char *kind = type != SOCK_STREAM ? "u" : v6only ? "t6-" : "t";
-    int fd = loop_socket(type);
+    int fd = loop_socket(type), fd6 = -1;
     if (fd < 0)
         return fd;
     int err = -EADDRINUSE;
@@ -457,10 +465,23 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
         uint16_t p = port ? port : net_ephemeral(v->net);
         snprintf(name, sizeof name, "%s%u", kind, p);
         err = loop_bind(v->net, fd, name);
+        if (!err && dual) {
+            snprintf(name, sizeof name, "t6-%u", p);
+            fd6 = loop_socket(type);
+            err = fd6 < 0 ? fd6 : loop_bind(v->net, fd6, name);
+            if (err) { /* the IPv4 name is ours, the IPv6 one is not: both go */
+                if (fd6 >= 0)
+                    close(fd6);
+                fd6 = -1;
+                close(fd);
+                if ((fd = loop_socket(type)) < 0)
+                    return fd;
+            }
+        }
         if (!err)
             port = p;
     }
-    bool shared = reuseport_on(s);
+    bool shared = reuseport_on(s) && !dual; /* documented: not for a two-name listener */
     uint32_t key = rp_key_of(v6only, port);
     if (err == -EADDRINUSE && shared) {
         err = rp_bind_member(v, s, fd, kind, port, key);
@@ -474,11 +495,16 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
     }
     if (err) {
         close(fd);
+        if (fd6 >= 0)
+            close(fd6);
         return err;
     }
     if (s->loop_fd >= 0)
         close(s->loop_fd);
     s->loop_fd = fd;
+    if (s->loop6_fd >= 0)
+        close(s->loop6_fd);
+    s->loop6_fd = fd6;
     set_port(&s->local, port);
     if (type == SOCK_DGRAM) {
         /* A published UDP port: datagrams from outside arrive on its host socket, and the
@@ -746,7 +772,8 @@ static int64_t sock_listen(struct vmm *v, uint32_t h, struct vsock *s, int64_t b
             return err;
         }
     }
-    if (listen(s->loop_fd, (int)backlog) < 0)
+    if (listen(s->loop_fd, (int)backlog) < 0 ||
+        (s->loop6_fd >= 0 && listen(s->loop6_fd, (int)backlog) < 0))
         return -errno;
     if (!s->listening && is_inet(s->family)) {
         int fds[MAX_PUB];
@@ -806,17 +833,12 @@ static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockadd
         if (!err)
             port = p;
     }
-    /* An IPv6 destination: the IPv6-only listener if there is one, else the one that takes
-     * IPv4 as well (which may be an IPv4 socket, where Linux would refuse: documented). */
+    /* An IPv6 destination: the port's IPv6 name (held by an IPv6-only listener, or by one
+     * on :: that takes both families); an IPv4 one (or IPv4-mapped): its IPv4 name. */
     const struct in6_addr *a6 = &((const struct sockaddr_in6 *)to)->sin6_addr;
     bool v6 = to->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6);
-    for (int k = v6 ? 0 : 1; k < 2 && !err; k++) {
-        err = loop_connect_port(v, fd, k == 0, port_of(to));
-        if (k == 0 && err == -ECONNREFUSED)
-            err = 0; /* try the other */
-        else
-            break;
-    }
+    if (!err)
+        err = loop_connect_port(v, fd, v6, port_of(to));
     if (err) {
         close(fd);
         return err;
@@ -877,18 +899,27 @@ static int64_t sock_connect(struct vmm *v, uint32_t h, struct vsock *s, struct r
 }
 
 /* Accepts from the instance's listener first, then from the published ports'. */
+/* A connection from one of the listener's loopback names, the instance's only. */
+static int loop_accept(const struct vsock *s, int lfd, struct sockaddr_storage *from, socklen_t *fl)
+{
+    for (;;) {
+        *fl = sizeof *from;
+        int fd = accept4(lfd, (struct sockaddr *)from, fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 || !is_inet(s->family) || net_peer_ok(fd))
+            return fd;
+        close(fd); /* not the instance's */
+    }
+}
+
 static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
 {
     if (!s->listening)
         return -EINVAL;
     struct sockaddr_storage from;
     socklen_t fl = sizeof from;
-    int fd = accept4(s->loop_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    while (fd >= 0 && is_inet(s->family) && !net_peer_ok(fd)) { /* not the instance's */
-        close(fd);
-        fl = sizeof from;
-        fd = accept4(s->loop_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    }
+    int fd = loop_accept(s, s->loop_fd, &from, &fl);
+    if (fd < 0 && errno == EAGAIN && s->loop6_fd >= 0)
+        fd = loop_accept(s, s->loop6_fd, &from, &fl);
     bool loop = fd >= 0;
     for (int i = 0; fd < 0 && errno == EAGAIN && i < s->npub; i++) {
         fl = sizeof from;

@@ -401,6 +401,19 @@ static void dual_stack(void)
     same_port("0.0.0.0:P, then [::]:P IPV6_V6ONLY", 0, "0.0.0.0", 0, "::", 1);
     same_port("[::]:P without IPV6_V6ONLY, then 0.0.0.0:P", 1, "::", 0, "0.0.0.0", 0);
     same_port("127.0.0.1:P, then [::1]:P", 0, "127.0.0.1", 0, "::1", 0);
+    int l4 = listen_on(AF_INET, "0.0.0.0", 0, 0);
+    which("[::1]:P with only 0.0.0.0:P listening", "::1", port_of_fd(l4), l4, -1);
+    close(l4);
+    int ld = listen_on(AF_INET6, "::", 0, 0);
+    int l6 = listen_on(AF_INET6, "::", port_of_fd(ld), 1);
+    printf("[::]:P without IPV6_V6ONLY, then [::]:P with it: %s\n", l6 >= 0 ? "ok" : errname(errno));
+    close(l6);
+    close(ld);
+    l6 = listen_on(AF_INET6, "::1", 0, 0);
+    ld = listen_on(AF_INET6, "::", port_of_fd(l6), 0);
+    printf("[::1]:P, then [::]:P without IPV6_V6ONLY: %s\n", ld >= 0 ? "ok" : errname(errno));
+    close(ld);
+    close(l6);
 }
 
 /* SO_REUSEPORT: listeners of one port that all set it share it (nginx's `reuseport`, a
