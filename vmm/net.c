@@ -338,26 +338,31 @@ static bool v6_only_slot(const struct vsock *s)
 }
 
 /* --- SO_REUSEPORT ----------------------------------------------------------------------------
- * TCP listeners of the instance that all set SO_REUSEPORT share a port, as on Linux (nginx's
- * `reuseport`: a listener per worker). A loopback name belongs to one host socket, so the
- * port's k-th listener holds "<kind><port>" for k = 0 and "<kind><port>+<k>" otherwise, and
- * the instance's table in the shared region (abi: uno_shared_hdr.reuseport) says which are
- * held: a later listener joins only a port whose holders set SO_REUSEPORT, one without it
- * cannot take a port they hold, and a connection from the instance goes to each member in
- * turn. Connections to a published port need none of this: every listener of the port
- * accepts from the published host listeners. */
+ * Sockets of the instance that all set SO_REUSEPORT share a port, as on Linux (nginx's
+ * `reuseport`: a TCP listener per worker; UDP servers with a socket per thread). A loopback
+ * name belongs to one host socket, so the port's k-th socket holds "<kind><port>" for k = 0
+ * and "<kind><port>+<k>" otherwise, and the instance's table in the shared region (abi:
+ * uno_shared_hdr.reuseport) says which are held: a later socket joins only a port whose
+ * holders set SO_REUSEPORT, one without it cannot take a port they hold, a TCP connection
+ * from the instance goes to each member in turn, and a UDP sender's datagrams to the member
+ * its port picks. Traffic to a published port needs none of this: every socket of the port
+ * takes from the published host sockets. */
 
 static bool reuseport_on(const struct vsock *s)
 {
     int on = 0;
     socklen_t l = sizeof on;
-    return s->type == SOCK_STREAM && s->host_fd >= 0 &&
+    return (s->type == SOCK_STREAM || s->type == SOCK_DGRAM) && s->host_fd >= 0 &&
            getsockopt(s->host_fd, SOL_SOCKET, SO_REUSEPORT, &on, &l) == 0 && on;
 }
 
-static uint32_t rp_key_of(bool v6only, uint16_t port)
+/* The table's key of a port's names: 1 "t", 2 "t6-", 3 "u" (UDP). */
+static const char *const rp_kinds[4] = {"", "t", "t6-", "u"};
+
+static uint32_t rp_key_of(const char *kind, uint16_t port)
 {
-    return (v6only ? 2u : 1u) << 16 | port;
+    uint32_t k = kind[0] == 'u' ? 3 : kind[1] == '6' ? 2 : 1;
+    return k << 16 | port;
 }
 
 /* The table's entry for key, made when asked and missing; NULL when there is no room. */
@@ -413,7 +418,7 @@ static void rp_leave(struct vmm *v, struct vsock *s)
     if (s->rp_member < 0)
         return;
     char name[24];
-    rp_name(name, sizeof name, s->rp_key >> 16 == 2 ? "t6-" : "t", (uint16_t)s->rp_key,
+    rp_name(name, sizeof name, rp_kinds[(s->rp_key >> 16) & 3], (uint16_t)s->rp_key,
             s->rp_member);
     int probe = loop_socket(SOCK_STREAM);
     bool gone = probe >= 0 && loop_bind(v->net, probe, name) == 0;
@@ -482,10 +487,10 @@ static int bind_port(struct vmm *v, struct vsock *s, uint16_t port)
             port = p;
     }
     bool shared = reuseport_on(s) && !dual; /* documented: not for a two-name listener */
-    uint32_t key = rp_key_of(v6only, port);
+    uint32_t key = rp_key_of(kind, port);
     if (err == -EADDRINUSE && shared) {
         err = rp_bind_member(v, s, fd, kind, port, key);
-    } else if (!err && type == SOCK_STREAM) {
+    } else if (!err) {
         /* The port's first name: taken by a sharing listener, or refused to one that does not
          * share while others still hold the port's other names. */
         if (shared)
@@ -798,7 +803,7 @@ static int loop_connect_port(struct vmm *v, int fd, bool v6only, uint16_t port)
 {
     static unsigned turn; /* this VMM's; under the ring lock like every socket operation */
     const char *kind = v6only ? "t6-" : "t";
-    uint32_t held = rp_members(v, rp_key_of(v6only, port)) | 1u;
+    uint32_t held = rp_members(v, rp_key_of(kind, port)) | 1u;
     int err = -ECONNREFUSED;
     unsigned first = turn++;
     for (int i = 0; i < UNO_REUSEPORT_MEMBERS; i++) {
@@ -1294,12 +1299,24 @@ static int64_t send_loop_dgram(struct vmm *v, struct vsock *s, struct msghdr *mh
         if (err)
             return err;
     }
-    char name[16];
-    snprintf(name, sizeof name, "u%u", port_of(to));
+    char name[24];
     struct sockaddr_un sun;
     mh->msg_name = &sun;
+    /* A port sockets share (SO_REUSEPORT): a sender's datagrams go to one of them, chosen by
+     * the sender's port, as Linux chooses by the addresses; the port's own name otherwise. */
+    uint16_t port = port_of(to);
+    uint32_t held = rp_members(v, rp_key_of("u", port)) | 1u;
+    int pick = port_of(&s->local) % __builtin_popcount(held), k = 0;
+    while (!(held & (1u << k)) || pick-- > 0)
+        k++;
+    rp_name(name, sizeof name, "u", port, k);
     mh->msg_namelen = net_path(v->net, name, &sun);
     ssize_t n = sendmsg(s->loop_fd, mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == ENOENT || errno == ECONNREFUSED) && k) {
+        rp_name(name, sizeof name, "u", port, 0); /* a member gone: the port's own name */
+        mh->msg_namelen = net_path(v->net, name, &sun);
+        n = sendmsg(s->loop_fd, mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     if (n < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
         /* No one there: a UDP datagram is lost silently, unless the socket is connected
          * (Linux reports the ICMP error then). */

@@ -488,6 +488,37 @@ static void reuseport(void)
     close(d);
     for (int i = 0; i < n; i++)
         close(cl[i]);
+
+    /* UDP: datagrams from 8 senders, each taken by one of the two. */
+    int u[3];
+    for (int i = 0; i < 3; i++) {
+        u[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        int on = i < 2;
+        setsockopt(u[i], SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    }
+    struct sockaddr_in ua = lo4(0);
+    socklen_t ul = sizeof ua;
+    bind(u[0], (struct sockaddr *)&ua, sizeof ua);
+    getsockname(u[0], (struct sockaddr *)&ua, &ul);
+    printf("UDP: a second socket with SO_REUSEPORT: %s\n",
+           bind(u[1], (struct sockaddr *)&ua, sizeof ua) == 0 ? "ok" : errname(errno));
+    printf("UDP: a third without it: %s\n",
+           bind(u[2], (struct sockaddr *)&ua, sizeof ua) == 0 ? "ok" : errname(errno));
+    for (int i = 0; i < 8; i++) {
+        int snd = socket(AF_INET, SOCK_DGRAM, 0);
+        sendto(snd, "d", 1, 0, (struct sockaddr *)&ua, sizeof ua);
+        close(snd);
+    }
+    int got = 0;
+    for (int tries = 0; tries < 100 && got < 8; tries++) {
+        char ch;
+        usleep(2000);
+        while (recv(u[0], &ch, 1, 0) == 1 || recv(u[1], &ch, 1, 0) == 1)
+            got++;
+    }
+    printf("UDP: datagrams taken by the two: %d of 8\n", got);
+    for (int i = 0; i < 3; i++)
+        close(u[i]);
 }
 
 static void scatter(void)
