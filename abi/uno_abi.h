@@ -408,6 +408,25 @@ enum uno_proc_op {
     UNO_PROC_TCGETPGRP = 11, /* console's foreground process group */
     UNO_PROC_TCSETPGRP = 12, /* arg1 = pgid */
     UNO_PROC_SIGCHLD = 13, /* arg1 = UNO_CHLD_*: how this process takes its children's news */
+    UNO_PROC_SETNAME = 14, /* data: struct uno_procname: what the instance's other processes
+                            * see of this one in /proc (sent at start, exec, credentials) */
+    UNO_PROC_LIST = 15,    /* -> how many processes the instance has; data out: their pids
+                            * (int32_t, ascending), as many as fit */
+    UNO_PROC_INFO = 16,    /* arg1 = pid -> data out: struct uno_procinfo; -ESRCH */
+};
+#define UNO_PROC_CMDLINE 200
+struct uno_procname {
+    char comm[16];
+    uint32_t uid, gid;            /* effective */
+    uint32_t cmdline_len;         /* bytes of cmdline used: the arguments, NUL-terminated */
+    char cmdline[UNO_PROC_CMDLINE];
+};
+struct uno_procinfo {
+    int32_t pid, ppid, pgid, sid;
+    int32_t state;                /* 'R' (running or sleeping), 'T' (stopped), 'Z' (exited) */
+    int32_t _pad;
+    int64_t utime_us, stime_us;   /* of an exited one */
+    struct uno_procname name;
 };
 #define UNO_CHLD_NOCLDWAIT 0x1 /* SIGCHLD ignored or SA_NOCLDWAIT: no zombies, no SIGCHLD */
 #define UNO_CHLD_NOCLDSTOP 0x2 /* no SIGCHLD for stops and continues */

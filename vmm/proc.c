@@ -69,6 +69,7 @@ struct proc_entry {
     uint32_t qn;        /* real-time signals queue, in order (under the lock) */
     struct uno_sigq q[UNO_SIGQ_LEN];
     int64_t utime_us, stime_us, maxrss_kb;
+    struct uno_procname name; /* what /proc shows the others (UNO_PROC_SETNAME) */
 };
 
 struct instance {
@@ -726,6 +727,54 @@ static int64_t proc_itimer(struct vmm *v, struct ring_req *r)
     return 4 * sizeof(uint64_t);
 }
 
+/* ---------------------------------------------------------------- /proc ------------- */
+
+static int cmp_pid(const void *a, const void *b)
+{
+    return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+/* The instance's processes (zombies included), ascending, as many as fit in the data. */
+static int64_t proc_list(struct ring_req *r)
+{
+    int32_t *out = (int32_t *)r->data;
+    uint64_t room = r->len / sizeof *out, n = 0;
+    static int32_t all[PROC_MAX]; /* under the table lock */
+    lock();
+    for (int i = 0; i < PROC_MAX; i++) {
+        const struct proc_entry *e = &inst->p[i];
+        if (live(e) || e->state == P_EXITED)
+            all[n++] = e->pid;
+    }
+    unlock();
+    qsort(all, n, sizeof all[0], cmp_pid);
+    memcpy(out, all, (n < room ? n : room) * sizeof *out);
+    return (int64_t)n;
+}
+
+static int64_t proc_info(struct ring_req *r, int pid)
+{
+    struct uno_procinfo in;
+    if (r->len < sizeof in)
+        return -EINVAL;
+    lock();
+    const struct proc_entry *e = find(pid);
+    if (e && e->state != P_THREAD) {
+        in = (struct uno_procinfo){.pid = e->pid, .ppid = e->ppid, .pgid = e->pgid,
+                                   .sid = e->sid, .utime_us = e->utime_us,
+                                   .stime_us = e->stime_us, .name = e->name};
+        in.state = e->state == P_STOPPED ? 'T' : e->state == P_EXITED ? 'Z' : 'R';
+    }
+    unlock();
+    if (!e)
+        return -ESRCH;
+    in.name.comm[15] = 0;
+    if (in.name.cmdline_len > UNO_PROC_CMDLINE)
+        in.name.cmdline_len = UNO_PROC_CMDLINE;
+    memcpy(r->data, &in, sizeof in);
+    return sizeof in;
+}
+
 /* ---------------------------------------------------------------- the ring op -------- */
 
 int64_t proc_op(struct vmm *v, struct ring_req *r)
@@ -779,6 +828,17 @@ int64_t proc_op(struct vmm *v, struct ring_req *r)
     case UNO_PROC_SIGCHLD:
         me->chld_flags = a1 & (UNO_CHLD_NOCLDWAIT | UNO_CHLD_NOCLDSTOP);
         return 0;
+    case UNO_PROC_SETNAME:
+        if (r->len != sizeof me->name)
+            return -EINVAL;
+        lock();
+        memcpy(&me->name, r->data, sizeof me->name); /* checked where it is read */
+        unlock();
+        return 0;
+    case UNO_PROC_LIST:
+        return proc_list(r);
+    case UNO_PROC_INFO:
+        return proc_info(r, a1);
     case UNO_PROC_TCGETPGRP:
         return inst->fg_pgrp;
     case UNO_PROC_TCSETPGRP: {
@@ -902,7 +962,7 @@ int64_t proc_fork(struct vmm *v, struct uno_hcall *hc)
     }
     *c = (struct proc_entry){.state = P_ALIVE, .pid = pid, .ppid = me->pid, .pgid = me->pgid,
                              .sid = me->sid, .exit_signal = (int32_t)((hc->arg[0] >> 8) & 0xff),
-                             .chld_flags = me->chld_flags};
+                             .chld_flags = me->chld_flags, .name = me->name};
     inst->nprocs++;
     if ((hc->arg[0] & UNO_FORK_INPLACE) && !v->vfork_parent) {
         /* vfork in place: the child runs here, in our VM, until it execs or exits. */

@@ -146,6 +146,7 @@ void libos_main(const struct uno_bootinfo *bi)
     platform_user_access_end();
     if (r)
         exec_failed(path, r);
+    proc_publish();
     phase(platform_name()[0] == 'n' ? "program loaded; entering it (native backend)"
                                     : "program loaded; entering it (cpl3 backend)");
     thread_boot_done();

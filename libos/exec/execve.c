@@ -144,6 +144,7 @@ static i64 do_execve(int dirfd, u64 upath, u64 uargv, u64 uenvp, int flags)
     fd_close_on_exec();
     signal_exec_reset();
     proc_set_comm(path); /* the new program's name, as Linux sets it at exec */
+    proc_publish();
     proc.dumpable = 1;
     fpu_reset();
     return 0;

@@ -1,15 +1,18 @@
-/* /proc: the one process this VM runs, seen the way Linux shows it.
+/* /proc: the process this VM runs, seen the way Linux shows it, and the instance's others.
  *
- * Most entries sit in a fixed table (name, parent directory, kind, mode, generator); two
- * kinds of entries are made on the fly: /proc/<pid> (only our own pid exists) and the
- * descriptors in /proc/<pid>/fd. A text file's contents are generated whole when it is
- * opened and kept in f->priv, so reads at any offset see one consistent snapshot.
+ * Most entries sit in a fixed table (name, parent directory, kind, mode, generator); some
+ * kinds of entries are made on the fly: /proc/<pid> (ours in full; the instance's other
+ * processes with stat, status, cmdline and comm, from what each told its VMM: the process
+ * table's UNO_PROC_INFO) and the descriptors in /proc/<pid>/fd. A text file's contents are
+ * generated whole when it is opened and kept in f->priv, so reads at any offset see one
+ * consistent snapshot.
  *
  * special_kind numbers every entry uniquely (vfs_stat derives inode numbers from it);
- * descriptor links are PK_FD0 + fd. */
+ * descriptor links are PK_FD0 + fd, another process's entries PK_OPID + pid * 8 + OP_*. */
 #include "devfs.h"
 #include "core/kernel.h"
 #include "core/kheap.h"
+#include "io/ring.h"
 #include "libos/fmt.h"
 #include "libos/string.h"
 #include "mm/mm.h"
@@ -62,7 +65,32 @@ enum {
     PK_TSTATUS0 = 400, /* + vCPU index: task/TID/status */
     PK_TCOMM0 = 500,   /* + vCPU index: task/TID/comm */
     PK_FD0 = 1000,     /* + fd number */
+    PK_OPID = 1 << 24, /* + pid * 8 + OP_*: another process of the instance */
 };
+
+/* The files of another process's directory, by OP_* (OP_DIR: the directory itself). */
+enum { OP_DIR, OP_STAT, OP_STATUS, OP_CMDLINE, OP_COMM, OP_N };
+static const char *const other_files[OP_N] = {NULL, "stat", "status", "cmdline", "comm"};
+#define OPID_MAX (1 << 20) /* larger pids are never ours to show */
+
+static bool other_kind(int kind, int *pid, int *sub)
+{
+    if (kind < PK_OPID || kind >= PK_OPID + OPID_MAX * 8)
+        return false;
+    *pid = (kind - PK_OPID) / 8;
+    *sub = (kind - PK_OPID) % 8;
+    return *sub < OP_N;
+}
+
+/* What the process table says of pid, another process of the instance. */
+static bool other_info(int pid, struct uno_procinfo *out)
+{
+    if (pid <= 0 || pid >= OPID_MAX || pid == proc.pid)
+        return false;
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_INFO, (u64)pid}, .out = out,
+                         .out_len = sizeof *out};
+    return ring_call(&op) == (i64)sizeof *out && out->pid == pid;
+}
 
 /* The thread a task/TID file describes while it is generated; NULL: the process. */
 static struct cpu *gen_thread;
@@ -292,6 +320,47 @@ static void gen_pstat(struct tbuf *b)
     tb_printf(b, "0 0 0 0 0 0 %lu %lu %lu %lu %lu %lu %lu 0\n", data0, data1, mm_brk_start,
               proc.arg_start, proc.arg_end, proc.env_start, proc.env_end);
 }
+
+/* Another process's files: from its table entry (gen_other), as much as the table knows. */
+static const struct uno_procinfo *gen_other;
+
+static const char *other_state(void)
+{
+    return gen_other->state == 'T' ? "T (stopped)" : gen_other->state == 'Z' ? "Z (zombie)"
+                                                                             : "S (sleeping)";
+}
+
+static void gen_other_stat(struct tbuf *b)
+{
+    const struct uno_procinfo *o = gen_other;
+    tb_printf(b, "%d (%s) %c %d %d %d 0 -1 %u 0 0 0 0 ", o->pid, o->name.comm,
+              other_state()[0], o->ppid, o->pgid, o->sid, 0x400000u);
+    tb_printf(b, "%lu %lu 0 0 20 0 1 0 0 0 0 18446744073709551615 ", (u64)o->utime_us / 10000,
+              (u64)o->stime_us / 10000);
+    tb_printf(b, "0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+}
+
+static void gen_other_status(struct tbuf *b)
+{
+    const struct uno_procinfo *o = gen_other;
+    tb_printf(b, "Name:\t%s\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n"
+                 "TracerPid:\t0\n",
+              o->name.comm, other_state(), o->pid, o->pid, o->ppid);
+    tb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n", o->name.uid, o->name.uid,
+              o->name.uid, o->name.uid, o->name.gid, o->name.gid, o->name.gid, o->name.gid);
+    tb_printf(b, "NStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\nThreads:\t1\n", o->pid,
+              o->pid, o->pgid, o->sid);
+}
+
+static void gen_other_cmdline(struct tbuf *b)
+{
+    tb_put(b, gen_other->name.cmdline, gen_other->name.cmdline_len);
+}
+
+static void gen_other_comm(struct tbuf *b) { tb_printf(b, "%s\n", gen_other->name.comm); }
+
+static void (*const other_gens[OP_N])(struct tbuf *b) = {
+    NULL, gen_other_stat, gen_other_status, gen_other_cmdline, gen_other_comm};
 
 static void gen_statm(struct tbuf *b)
 {
@@ -740,6 +809,22 @@ static bool child(int dir, const char *name, size_t len, int *kind, u32 *mode)
         *mode = DIR;
         return true;
     }
+    struct uno_procinfo info;
+    if (dir == PK_ROOT && other_info(v, &info)) {
+        *kind = PK_OPID + v * 8 + OP_DIR;
+        *mode = DIR;
+        return true;
+    }
+    int opid, sub;
+    if (other_kind(dir, &opid, &sub) && sub == OP_DIR) {
+        for (int i = OP_DIR + 1; i < OP_N; i++) {
+            if (strlen(other_files[i]) == len && !memcmp(other_files[i], name, len)) {
+                *kind = dir + i;
+                *mode = REG;
+                return true;
+            }
+        }
+    }
     struct cpu *t = dir == PK_TASK && v > 0 ? thread_find(v) : NULL;
     if (t) {
         *kind = PK_TID0 + t->index;
@@ -848,7 +933,10 @@ static const struct file_ops text_ops = {
 };
 
 /* A directory entry in listing order: dir_pos 0 is ".", 1 "..", 2 + i is pents[i], and
- * past the table come the pid (in /proc) or the descriptors (in fd). */
+ * past the table come our pid and the instance's others (in /proc: listed_pids, fetched
+ * for each getdents) or the descriptors (in fd). */
+static i32 *listed_pids;
+static u64 listed_n;
 struct listed {
     char name[16];
     const char *namep;
@@ -882,9 +970,22 @@ static int dir_entry(int dir, u64 pos, struct listed *e)
         e->type = dtype(p->mode);
         return 1;
     }
-    if (dir == PK_ROOT && pos == base) {
-        snprintf_l(e->name, sizeof e->name, "%d", proc.pid);
-        e->ino = PK_PID + 2;
+    if (dir == PK_ROOT) { /* the pids, ascending (only ours when the table cannot say) */
+        u64 i = pos - base;
+        if (i >= (listed_n ? listed_n : 1))
+            return -1;
+        int pid = listed_n ? listed_pids[i] : proc.pid;
+        if (pid <= 0 || pid >= OPID_MAX)
+            return 0;
+        snprintf_l(e->name, sizeof e->name, "%d", pid);
+        e->ino = (u64)(pid == proc.pid ? PK_PID : PK_OPID + pid * 8) + 2;
+        return 1;
+    }
+    int opid, sub;
+    if (other_kind(dir, &opid, &sub) && sub == OP_DIR && pos - base < OP_N - 1) {
+        e->namep = other_files[pos - base + 1];
+        e->ino = (u64)dir + (pos - base + 1) + 2;
+        e->type = DT_REG;
         return 1;
     }
     if (dir == PK_TASK && pos - base < UNO_MAX_VCPUS) {
@@ -913,9 +1014,23 @@ static int dir_entry(int dir, u64 pos, struct listed *e)
     return -1;
 }
 
+/* The instance's pids, ascending, for listing /proc (none when the table cannot say). */
+static void list_pids(void)
+{
+    listed_n = 0;
+    if (!listed_pids && !(listed_pids = kmalloc(UNO_RING_SLOT)))
+        return;
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_LIST}, .out = listed_pids,
+                         .out_len = UNO_RING_SLOT, .out_fixed = true};
+    i64 n = ring_call(&op);
+    listed_n = n > 0 ? MIN((u64)n, (u64)(UNO_RING_SLOT / sizeof(i32))) : 0;
+}
+
 static int dir_getdents(struct file *f, struct dirent_sink *sink)
 {
     u64 start = sink->used;
+    if (f->kind == PK_ROOT)
+        list_pids();
     for (;; f->dir_pos++) {
         struct listed e;
         int r = dir_entry(f->kind, f->dir_pos, &e);
@@ -945,6 +1060,13 @@ int procfs_open(const struct node *n, int flags, struct file **out)
     const struct pent *p = by_kind(n->special_kind);
     gen_fn gen = p ? p->gen : NULL;
     struct cpu *t = NULL;
+    struct uno_procinfo info;
+    int opid, sub;
+    if (other_kind(n->special_kind, &opid, &sub)) {
+        if (!other_info(opid, &info))
+            return -ENOENT; /* gone since the lookup */
+        gen = other_gens[sub];
+    }
     for (size_t i = 0; i < ARRAY_LEN(task_files) && !gen; i++) {
         t = task_of(n->special_kind, task_files[i].base);
         if (t)
@@ -958,8 +1080,10 @@ int procfs_open(const struct node *n, int flags, struct file **out)
     if (!tb_grow(&b, 4096))
         return -ENOMEM;
     gen_thread = t;
+    gen_other = &info;
     gen(&b);
     gen_thread = NULL;
+    gen_other = NULL;
     if (b.oom) {
         kfree(b.p);
         return -ENOMEM;

@@ -33,6 +33,7 @@ i64 sys_setresuid(u64 ur, u64 ue, u64 us)
     if (s != KEEP)
         proc.suid = s;
     proc.fsuid = proc.euid;
+    proc_publish();
     return 0;
 }
 
@@ -52,6 +53,7 @@ i64 sys_setresgid(u64 ur, u64 ue, u64 us)
     if (s != KEEP)
         proc.sgid = s;
     proc.fsgid = proc.egid;
+    proc_publish();
     return 0;
 }
 
@@ -95,6 +97,7 @@ i64 sys_setreuid(u64 ur, u64 ue)
     if (s != KEEP)
         proc.suid = s;
     proc.fsuid = proc.euid;
+    proc_publish();
     return 0;
 }
 
@@ -111,6 +114,7 @@ i64 sys_setregid(u64 ur, u64 ue)
     if (s != KEEP)
         proc.sgid = s;
     proc.fsgid = proc.egid;
+    proc_publish();
     return 0;
 }
 

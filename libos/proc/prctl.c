@@ -43,6 +43,7 @@ i64 sys_prctl(u64 option, u64 a2, u64 a3, u64 a4, u64 a5)
                 break;
         }
         memcpy(proc.comm, name, sizeof name);
+        proc_publish();
         return 0;
     }
     case PR_GET_NAME: {

@@ -1,7 +1,9 @@
 /* The process's identity at start: PID 1 of its instance, as in a container. */
 #include "proc.h"
 #include "core/kernel.h"
+#include "io/ring.h"
 #include "libos/string.h"
+#include "mm/mm.h"
 
 struct proc proc;
 
@@ -42,3 +44,27 @@ void proc_set_comm(const char *path)
     for (int i = 0; i < 15 && base[i] && base[i] != '/'; i++)
         proc.comm[i] = base[i];
 }
+
+/* What the instance's other processes see of this one in /proc/PID (UNO_PROC_SETNAME): the
+ * command name, the effective ids and the first UNO_PROC_CMDLINE bytes of the arguments as
+ * exec laid them out. Sent without waiting (no exit): at start, after exec, when the name or
+ * the credentials change. A program that rewrites its argv later (nginx's process titles)
+ * shows the new one in its own /proc/self/cmdline only. */
+void proc_publish(void)
+{
+    u32 idx;
+    struct uno_procname *n = ring_async_slot(&idx);
+    memset(n, 0, sizeof *n);
+    memcpy(n->comm, proc.comm, sizeof n->comm);
+    n->comm[15] = 0;
+    n->uid = proc.euid;
+    n->gid = proc.egid;
+    u64 len = MIN(proc.arg_end - proc.arg_start, (u64)UNO_PROC_CMDLINE);
+    if (proc.arg_end > proc.arg_start && !copy_from_user(n->cmdline, (void *)proc.arg_start, len)) {
+        n->cmdline[UNO_PROC_CMDLINE - 1] = 0; /* cut short: still NUL-terminated */
+        n->cmdline_len = (u32)len;
+    }
+    u64 args[4] = {UNO_PROC_SETNAME};
+    ring_async_submit(idx, UNO_OP_PROC, 0, sizeof *n, args);
+}
+

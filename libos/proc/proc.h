@@ -58,6 +58,7 @@ extern struct proc proc;
 
 void proc_init(void);
 void proc_set_comm(const char *path);
+void proc_publish(void); /* what /proc/PID shows the instance's other processes */
 
 /* fork.c: the in-place vfork child (running in its parent's VM). */
 bool vfork_child_running(void);

@@ -1,4 +1,5 @@
-/* /proc: self/exe, self/fd, self/maps, self/cmdline, meminfo, cpuinfo, uptime, self/task.
+/* /proc: self/exe, self/fd, self/maps, self/cmdline, meminfo, cpuinfo, uptime, self/task,
+ * and /proc/PID of another process (a child that runs this program with --sleeper).
  * Run with any arguments: they are checked against /proc/self/cmdline. */
 #include "guest.h"
 #include <dirent.h>
@@ -6,6 +7,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 static int cmpstr(const void *a, const void *b)
@@ -126,8 +130,91 @@ static void task_tests(void)
     printf("a joined thread's directory: %s\n", open(path, O_RDONLY) < 0 ? errname(errno) : "ok");
 }
 
+/* The field after "(comm) " of /proc/PID/stat: the state letter, or '?'. */
+static char state_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY);
+    char b[512] = {0};
+    ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
+    if (fd >= 0) close(fd);
+    char *p = n > 0 ? strrchr(b, ')') : NULL;
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+static bool in_proc_listing(int pid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool found = false;
+    while (d && (e = readdir(d)))
+        found |= atoi(e->d_name) == pid;
+    if (d) closedir(d);
+    return found;
+}
+
+static void other_process(const char *self)
+{
+    printf("== /proc/PID of another process\n");
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        execl(self, self, "--sleeper", "two words", (char *)NULL);
+        _exit(127);
+    }
+    char path[64], *cl = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", c);
+    for (int i = 0; i < 400; i++) { /* until the child has exec'd */
+        free(cl);
+        cl = slurp(path, &len);
+        if (cl && len > 0 && memmem(cl, len, "--sleeper", 9))
+            break;
+        usleep(5000);
+    }
+    size_t a0 = cl ? strnlen(cl, len) + 1 : 0; /* argv[0] is a path that differs */
+    printf("cmdline after argv[0]:");
+    for (size_t i = a0; cl && i < len; i++) putchar(cl[i] ? cl[i] : '|');
+    printf("\n");
+    free(cl);
+    CHECK("listed in /proc", in_proc_listing(c));
+    snprintf(path, sizeof path, "/proc/%d/comm", c);
+    char *comm = slurp(path, NULL);
+    printf("comm: %s", comm ? comm : "?\n");
+    snprintf(path, sizeof path, "/proc/%d/stat", c);
+    char *st = slurp(path, NULL);
+    int pid = 0, ppid = 0, pgid = 0, sid = 0;
+    char name[64] = "", state = 0;
+    if (st) sscanf(st, "%d (%63[^)]) %c %d %d %d", &pid, name, &state, &ppid, &pgid, &sid);
+    printf("stat: pid ok %d, name %s, state %c, ppid ok %d, pgid ok %d, sid ok %d\n",
+           pid == c, name, state, ppid == getpid(), pgid == getpgrp(), sid == getsid(0));
+    free(st);
+    snprintf(path, sizeof path, "/proc/%d/status", c);
+    char *stt = slurp(path, NULL), want[64];
+    snprintf(want, sizeof want, "\nPPid:\t%d\n", getpid());
+    CHECK("status names the parent", stt && strstr(stt, want));
+    snprintf(want, sizeof want, "\nUid:\t%u\t", geteuid());
+    CHECK("status has the uid", stt && strstr(stt, want));
+    free(stt);
+    kill(c, SIGKILL);
+    char z = '?';
+    for (int i = 0; i < 400 && (z = state_of(c)) != 'Z'; i++)
+        usleep(5000);
+    printf("killed, not reaped: state %c\n", z);
+    waitpid(c, NULL, 0);
+    snprintf(path, sizeof path, "/proc/%d", c);
+    struct stat sb;
+    printf("reaped: stat /proc/PID: %s\n", stat(path, &sb) < 0 ? errname(errno) : "exists");
+    CHECK("no longer listed", !in_proc_listing(c));
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--sleeper")) {
+        sleep(30);
+        return 0;
+    }
     char buf[PATH_MAX], real[PATH_MAX];
     printf("== /proc/self/exe\n");
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -231,5 +318,6 @@ int main(int argc, char **argv)
     fd = open("/proc/self/nonexistent", O_RDONLY);
     printf("open /proc/self/nonexistent: %s\n", fd < 0 ? errname(errno) : "ok");
     task_tests();
+    other_process(argv[0]);
     return guest_failures ? 1 : 0;
 }
