@@ -20,7 +20,9 @@
 #include "net/socket.h"
 
 #define EPOLL_CLOEXEC O_CLOEXEC
+#define EPOLL_CTL_ADD 1
 #define EPOLL_CTL_DEL 2
+#define EPOLLEXCLUSIVE (1u << 28)
 #define EP_MAX_EVENTS (0x7fffffff / 12) /* Linux: INT_MAX / sizeof(struct epoll_event) */
 
 /* struct epoll_event as x86-64 lays it out: packed, 12 bytes. */
@@ -94,6 +96,19 @@ i64 sys_epoll_ctl(u64 epfd, u64 op, u64 fd, u64 uevent)
     if (ef == tf || ef->ops != &epoll_ops)
         return -EINVAL;
     struct uno_epoll_event ue = {.events = ev.events, .data = ev.data};
+    if ((int)op == EPOLL_CTL_ADD && !(ev.events & EPOLLEXCLUSIVE) && sock_first_epoll_add(tf)) {
+        /* A socket no epoll instance has seen: the host can only say 0 (EPOLLEXCLUSIVE's
+         * rules aside), so the ADD goes without waiting (no exit); the ring keeps it ahead of
+         * any later wait. A server adds every connection it accepts. */
+        u32 idx;
+        memcpy(ring_async_slot(&idx), &ue, sizeof ue);
+        u64 args[4] = {UNO_EPOLL_CTL, (u32)op, th, 0};
+        ring_async_submit(idx, UNO_OP_EPOLL, ef->handle, sizeof ue, args);
+        sock_rx_update(tf);
+        return 0;
+    }
+    if ((int)op == EPOLL_CTL_ADD)
+        sock_first_epoll_add(tf); /* seen, whatever the answer */
     struct ring_op rop = {.op = UNO_OP_EPOLL, .handle = ef->handle,
                           .arg = {UNO_EPOLL_CTL, (u32)op, th}, .in = &ue, .in_len = sizeof ue};
     i64 r = ring_call(&rop);

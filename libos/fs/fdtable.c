@@ -32,6 +32,17 @@ void handle_close(u32 h)
     ring_call(&op);
 }
 
+/* A close whose answer is known (a socket without SO_LINGER: 0), queued without waiting. The
+ * ring keeps it in order with what follows, so the handle's number is free again only after
+ * it, and every later operation of ours, the host calls included, finds it done. */
+void handle_close_async(u32 h)
+{
+    u32 idx;
+    ring_async_slot(&idx);
+    u64 args[4] = {0};
+    ring_async_submit(idx, UNO_OP_CLOSE, h, 0, args);
+}
+
 void file_close_handle(struct file *f) { handle_close(f->handle); }
 
 i64 file_lseek_espipe(struct file *f, i64 off, int whence)

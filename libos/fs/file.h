@@ -157,6 +157,7 @@ i64 file_wait(struct file *f, u16 events, i64 timeout_ns);
 struct file *file_for_handle(const struct file_ops *ops, u32 h, int flags, u32 mode,
                              const char *name);
 void handle_close(u32 h);                                     /* UNO_OP_CLOSE of a handle */
+void handle_close_async(u32 h);                               /* the same, not waited for */
 void file_close_handle(struct file *f);                       /* release: handle_close */
 i64 file_lseek_espipe(struct file *f, i64 off, int whence);    /* -ESPIPE (pipes, sockets) */
 i64 file_lseek_noop(struct file *f, i64 off, int whence);      /* 0 (Linux's noop_llseek) */

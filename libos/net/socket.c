@@ -28,6 +28,8 @@ struct sock {
     i64 rcvtimeo_ns, sndtimeo_ns; /* 0: none */
     u32 opts_ok;                  /* options the host took here: async from now on */
     bool listening;
+    bool linger;                  /* SO_LINGER on: close waits for the host's answer */
+    bool epoll_seen;              /* added to an epoll instance once */
 };
 
 static struct sock *sk(struct file *f) { return f->priv; }
@@ -417,6 +419,8 @@ i64 sys_setsockopt(u64 fd, u64 level, u64 name, u64 uval, u64 len)
     i64 r = sock_call(f, UNO_SOCK_SETOPT, level, name, val, len, NULL, 0);
     if (r == 0 && len == 4)
         option_succeeded(f, level, name);
+    if (r == 0 && level == SOL_SOCKET && name == SO_LINGER && len >= 4)
+        sk(f)->linger = *(const int *)val != 0;
     return r;
 }
 
@@ -1218,10 +1222,23 @@ static i64 sock_ioctl(struct file *f, u64 cmd, u64 arg)
     return copy_to_user((void *)arg, &v, sizeof v) ? -EFAULT : 0;
 }
 
+/* The first EPOLL_CTL_ADD of this socket (and it is one from now on): no epoll instance can
+ * hold it yet, so the host's answer is known (0) and need not be waited for. */
+bool sock_first_epoll_add(struct file *f)
+{
+    if (!file_is_socket(f) || sk(f)->epoll_seen)
+        return false;
+    sk(f)->epoll_seen = true;
+    return true;
+}
+
 static void sock_release(struct file *f)
 {
     rx_close(f->handle);
-    handle_close(f->handle);
+    if (sk(f)->linger)
+        handle_close(f->handle);
+    else
+        handle_close_async(f->handle); /* 0 whatever happens (Linux's close of a socket) */
     kfree(f->priv);
     f->priv = NULL;
 }

@@ -16,6 +16,7 @@
 #define SOL_SOCKET 1
 #define SO_ERROR 4
 #define SO_KEEPALIVE 9
+#define SO_LINGER 13
 #define SO_RCVTIMEO_OLD 20
 #define SO_SNDTIMEO_OLD 21
 
@@ -48,5 +49,6 @@ i64 sock_sendfile(struct file *out, struct file *in, i64 *off, u64 count);
 /* Receiving ahead (rxahead.c): turned on or off as the socket now suits it (epoll_ctl, every
  * receive), and whether bytes received ahead are waiting (poll). False for other files. */
 void sock_rx_update(struct file *f);
+bool sock_first_epoll_add(struct file *f); /* its answer is known: no need to wait */
 bool sock_rx_ready(struct file *f);
 #endif

@@ -272,6 +272,50 @@ static void del_close(void)
     close(ep);
 }
 
+/* Sockets: uno sends a socket's first ADD without waiting for the host; what follows must
+ * still see it done, and its errors are still Linux's. A close is not waited for either. */
+static void sockets(void)
+{
+    section("sockets: the first ADD, errors after it, close");
+    int ep = epoll_create1(0), ep2 = epoll_create1(0), sv[2], s2[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, s2);
+    if (write(sv[1], "x", 1) != 1) guest_failures++;
+    OKAY("ADD a socket already readable", add(ep, sv[0], EPOLLIN | EPOLLET, 30));
+    wait_show("reported at once", ep, 8, 0);
+    OKAY("ADD it again", add(ep, sv[0], EPOLLIN, 31));
+    OKAY("ADD it to a second epoll", add(ep2, sv[0], EPOLLIN, 32));
+    wait_show("the second epoll", ep2, 8, 0);
+    OKAY("MOD it", mod(ep, sv[0], EPOLLIN, 33));
+    wait_show("modified", ep, 8, 0);
+    OKAY("a first ADD EPOLLEXCLUSIVE|EPOLLONESHOT", add(ep, s2[0], EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT, 34));
+    OKAY("then a plain one", add(ep, s2[0], EPOLLOUT, 35));
+    wait_show("writable", ep, 8, 0);
+    close(s2[0]);
+    close(s2[1]);
+    char c;
+    if (read(sv[0], &c, 1) != 1) guest_failures++;
+    close(sv[1]);
+    wait_show("the peer closed", ep, 8, 1000);
+    int n = (int)read(sv[0], &c, 1);
+    printf("read after the peer's close: %d\n", n);
+    close(sv[0]);
+    /* A port a closed listener held is free at once for the next bind. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    bind(l, (struct sockaddr *)&a, sizeof a);
+    listen(l, 4);
+    getsockname(l, (struct sockaddr *)&a, &al);
+    OKAY("ADD a listener", add(ep, l, EPOLLIN, 36));
+    close(l);
+    l = socket(AF_INET, SOCK_STREAM, 0);
+    OKAY("bind the port of the closed listener", bind(l, (struct sockaddr *)&a, sizeof a));
+    close(l);
+    close(ep);
+    close(ep2);
+}
+
 static void many(void)
 {
     section("maxevents below the ready count");
@@ -522,6 +566,7 @@ int main(int argc, char **argv)
     level_edge();
     oneshot_hup();
     del_close();
+    sockets();
     many();
     timeouts();
     nested();
