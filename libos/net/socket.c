@@ -374,7 +374,10 @@ static int async_option_bit(u64 level, u64 name)
 static bool async_option(struct file *f, u64 level, u64 name)
 {
     int bit = async_option_bit(level, name);
-    return bit >= 0 && (sk(f)->opts_ok & (1u << bit)) && ring_sock_async(f->handle);
+    /* On a TCP socket these are 0 from the start (nginx's first TCP_CORK of a connection);
+     * elsewhere the host's first answer says. */
+    bool known = sk(f)->type == SOCK_STREAM && (sk(f)->family == AF_INET || sk(f)->family == AF_INET6);
+    return bit >= 0 && (known || (sk(f)->opts_ok & (1u << bit))) && ring_sock_async(f->handle);
 }
 
 static void option_succeeded(struct file *f, u64 level, u64 name)

@@ -71,6 +71,15 @@ static void tcp_basics(void)
     memset(b, 0, sizeof b);
     EXPECT("recv takes it", recv(a, b, sizeof b, 0) == 5 && !memcmp(b, "hello", 5));
     SHOW("MSG_DONTWAIT on an empty socket", recv(a, b, sizeof b, MSG_DONTWAIT));
+    int cork = 1, corked = -1;
+    socklen_t cl = sizeof corked;
+    OKAY("TCP_CORK on, the connection's first option", setsockopt(a, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork));
+    getsockopt(a, IPPROTO_TCP, TCP_CORK, &corked, &cl);
+    printf("TCP_CORK reads back: %d\n", corked);
+    cork = 0;
+    OKAY("TCP_CORK off", setsockopt(a, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork));
+    getsockopt(a, IPPROTO_TCP, TCP_CORK, &corked, &cl);
+    printf("TCP_CORK reads back: %d\n", corked);
     OKAY("shutdown(SHUT_WR)", shutdown(c, SHUT_WR));
     SHOW("the server reads EOF", recv(a, b, sizeof b, 0));
     EXPECT("the other direction still works", write(a, "back", 4) == 4 && read(c, b, 4) == 4 &&
