@@ -417,6 +417,8 @@ enum uno_proc_op {
 #define UNO_PROC_CMDLINE 200
 struct uno_procname {
     char comm[16];
+    uint64_t affinity;            /* the CPUs of the VM it may run on (sched_setaffinity);
+                                   * 0: all */
     uint32_t uid, gid;            /* effective */
     uint32_t cmdline_len;         /* bytes of cmdline used: the arguments, NUL-terminated */
     char cmdline[UNO_PROC_CMDLINE];

@@ -4,6 +4,7 @@
 #include "io/ring.h"
 #include "libos/string.h"
 #include "mm/mm.h"
+#include "thread.h"
 
 struct proc proc;
 
@@ -57,6 +58,7 @@ void proc_publish(void)
     memset(n, 0, sizeof *n);
     memcpy(n->comm, proc.comm, sizeof n->comm);
     n->comm[15] = 0;
+    n->affinity = sched_affinity();
     n->uid = proc.euid;
     n->gid = proc.egid;
     u64 len = MIN(proc.arg_end - proc.arg_start, (u64)UNO_PROC_CMDLINE);

@@ -31,14 +31,26 @@ static struct cpu *thread_of(u64 pid)
     return thread_find((int)pid);
 }
 
+u64 sched_affinity(void) { return affinity[this_cpu()->index]; }
+
 i64 sys_sched_getaffinity(u64 pid, u64 len, u64 mask)
 {
     if (len < 8 || (len & 7))
         return -EINVAL;
     struct cpu *t = thread_of(pid);
-    if (!t)
-        return -ESRCH;
-    u64 m = affinity[t->index] ? affinity[t->index] : all_cpus();
+    u64 m;
+    if (t) {
+        m = affinity[t->index];
+    } else {
+        /* Another process of the instance: what it published (proc_publish). */
+        struct uno_procinfo info;
+        struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_INFO, (u64)(int)pid},
+                             .out = &info, .out_len = sizeof info};
+        if ((int)pid <= 0 || ring_call(&op) != (i64)sizeof info || info.pid != (int)pid)
+            return -ESRCH;
+        m = info.name.affinity & all_cpus();
+    }
+    m = m ? m : all_cpus();
     return copy_to_user((void *)mask, &m, 8) ? -EFAULT : 8;
 }
 
@@ -60,6 +72,8 @@ i64 sys_sched_setaffinity(u64 pid, u64 len, u64 mask)
     if (hc->ret < 0)
         return hc->ret;
     affinity[t->index] = m == all_cpus() ? 0 : m;
+    if (t == this_cpu())
+        proc_publish();
     return 0;
 }
 

@@ -85,6 +85,7 @@ void hypercall_unlocked(u32 nr);
 
 /* sched.c */
 void sched_fork_child(void);
+u64 sched_affinity(void); /* the calling thread's CPUs (0: all) */
 void sched_init(void);
 void sched_thread_start(const struct cpu *parent, const struct cpu *child);
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -197,6 +198,8 @@ static void other_process(const char *self)
     snprintf(want, sizeof want, "\nUid:\t%u\t", geteuid());
     CHECK("status has the uid", stt && strstr(stt, want));
     free(stt);
+    cpu_set_t m;
+    CHECK("sched_getaffinity of it", sched_getaffinity(c, sizeof m, &m) == 0 && CPU_COUNT(&m) > 0);
     kill(c, SIGKILL);
     char z = '?';
     for (int i = 0; i < 400 && (z = state_of(c)) != 'Z'; i++)
