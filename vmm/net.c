@@ -432,18 +432,16 @@ static void rp_leave(struct vmm *v, struct vsock *s)
     s->rp_member = -1;
 }
 
-/* Binds fd to one of the names of a port whose listeners share it: the first the table does
- * not show held. 0, or -EADDRINUSE. */
+/* Binds fd to one of the names of a port whose sockets share it: the first free one (the
+ * bind decides: a member whose VMM was killed left its bit set, not its name). 0, or
+ * -EADDRINUSE. */
 static int rp_bind_member(struct vmm *v, struct vsock *s, int fd, const char *kind,
                           uint16_t port, uint32_t key)
 {
-    uint32_t held = rp_members(v, key);
-    if (!held)
+    if (!rp_members(v, key))
         return -EADDRINUSE; /* the port's holder did not set SO_REUSEPORT */
     char name[24];
     for (int k = 1; k < UNO_REUSEPORT_MEMBERS; k++) {
-        if (held & (1u << k))
-            continue;
         rp_name(name, sizeof name, kind, port, k);
         if (loop_bind(v->net, fd, name) == 0) {
             rp_join(v, s, key, k);
@@ -794,9 +792,6 @@ static int64_t sock_listen(struct vmm *v, uint32_t h, struct vsock *s, int64_t b
     return 0;
 }
 
-/* A loopback connection: our end named "c4-<port>" (so the listener sees a peer port),
- * connected to the listener's "t<port>". */
-
 /* Connects fd to the listener of a loopback port (v6only: its IPv6-only name): the port's
  * name, or for a port listeners share (SO_REUSEPORT), each of their names in turn. */
 static int loop_connect_port(struct vmm *v, int fd, bool v6only, uint16_t port)
@@ -823,6 +818,8 @@ static int loop_connect_port(struct vmm *v, int fd, bool v6only, uint16_t port)
     return err;
 }
 
+/* A loopback connection: our end named "c4-<port>" (so the listener sees a peer port),
+ * connected to the listener's "t<port>". */
 static int64_t connect_loop(struct vmm *v, struct vsock *s, const struct sockaddr_storage *to)
 {
     int fd = loop_socket(SOCK_STREAM);
@@ -903,7 +900,6 @@ static int64_t sock_connect(struct vmm *v, uint32_t h, struct vsock *s, struct r
     return err;
 }
 
-/* Accepts from the instance's listener first, then from the published ports'. */
 /* A connection from one of the listener's loopback names, the instance's only. */
 static int loop_accept(const struct vsock *s, int lfd, struct sockaddr_storage *from, socklen_t *fl)
 {
@@ -916,6 +912,7 @@ static int loop_accept(const struct vsock *s, int lfd, struct sockaddr_storage *
     }
 }
 
+/* Accepts from the instance's listener first, then from the published ports'. */
 static int64_t sock_accept(struct vmm *v, struct vsock *s, struct ring_req *r)
 {
     if (!s->listening)
