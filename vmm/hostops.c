@@ -1012,9 +1012,9 @@ static bool changes_names(const struct ring_req *r)
 
 void upper_gen_bump(struct vmm *v)
 {
-    struct guest_mem *m = &v->mem;
-    if (m->shared && m->shared_size >= sizeof(struct uno_shared_hdr))
-        __atomic_fetch_add(&((struct uno_shared_hdr *)m->shared)->upper_gen, 1, __ATOMIC_SEQ_CST);
+    struct uno_shared_hdr *h = shared_hdr(v);
+    if (h)
+        __atomic_fetch_add(&h->upper_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 /* One guest operation. Around those that change the writable layer's names, the instance's

@@ -105,3 +105,12 @@ void *gpa_io_ptr(struct vmm *v, uint64_t gpa, uint64_t len, bool write)
         return (void *)(m->image + (gpa - UNO_GPA_IMAGE));
     return NULL;
 }
+
+/* The instance's header at the start of the shared region (abi: struct uno_shared_hdr), which
+ * every VMM of the instance maps; NULL without a region (the host-side unit tests). */
+struct uno_shared_hdr *shared_hdr(struct vmm *v)
+{
+    struct guest_mem *m = &v->mem;
+    return m->shared && m->shared_size >= UNO_SHARED_HDR_BYTES ? (struct uno_shared_hdr *)m->shared
+                                                               : NULL;
+}

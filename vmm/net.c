@@ -368,10 +368,10 @@ static uint32_t rp_key_of(const char *kind, uint16_t port)
 /* The table's entry for key, made when asked and missing; NULL when there is no room. */
 static struct uno_reuseport *rp_entry(struct vmm *v, uint32_t key, bool make)
 {
-    struct guest_mem *m = &v->mem;
-    if (!m->shared || m->shared_size < UNO_SHARED_HDR_BYTES)
+    struct uno_shared_hdr *h = shared_hdr(v);
+    if (!h)
         return NULL;
-    struct uno_reuseport *t = ((struct uno_shared_hdr *)m->shared)->reuseport;
+    struct uno_reuseport *t = h->reuseport;
     for (int i = 0; i < UNO_REUSEPORT_PORTS; i++)
         if (__atomic_load_n(&t[i].key, __ATOMIC_ACQUIRE) == key)
             return &t[i];

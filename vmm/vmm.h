@@ -128,6 +128,7 @@ struct vmm {
 int mem_setup(struct vmm *v);
 void *gpa_ptr(struct vmm *v, uint64_t gpa, uint64_t len); /* NULL if not all RAM */
 void *gpa_io_ptr(struct vmm *v, uint64_t gpa, uint64_t len, bool write); /* RAM, shared, image */
+struct uno_shared_hdr *shared_hdr(struct vmm *v); /* the instance's; NULL without a region */
 
 /* kvm.c — KVM plumbing */
 int kvm_open(struct vmm *v);

@@ -82,14 +82,10 @@ static bool other_kind(int kind, int *pid, int *sub)
     return *sub < OP_N;
 }
 
-/* What the process table says of pid, another process of the instance. */
+/* Another process of the instance whose entries our kinds can number. */
 static bool other_info(int pid, struct uno_procinfo *out)
 {
-    if (pid <= 0 || pid >= OPID_MAX || pid == proc.pid)
-        return false;
-    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_INFO, (u64)pid}, .out = out,
-                         .out_len = sizeof *out};
-    return ring_call(&op) == (i64)sizeof *out && out->pid == pid;
+    return pid < OPID_MAX && proc_info_of(pid, out);
 }
 
 /* The thread a task/TID file describes while it is generated; NULL: the process. */

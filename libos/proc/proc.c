@@ -70,3 +70,12 @@ void proc_publish(void)
     ring_async_submit(idx, UNO_OP_PROC, 0, sizeof *n, args);
 }
 
+/* What the process table says of pid, another process of the instance (UNO_PROC_INFO). */
+bool proc_info_of(int pid, struct uno_procinfo *out)
+{
+    if (pid <= 0 || pid == proc.pid)
+        return false;
+    struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_INFO, (u64)pid}, .out = out,
+                         .out_len = sizeof *out};
+    return ring_call(&op) == (i64)sizeof *out && out->pid == pid;
+}

@@ -59,6 +59,8 @@ extern struct proc proc;
 void proc_init(void);
 void proc_set_comm(const char *path);
 void proc_publish(void); /* what /proc/PID shows the instance's other processes */
+struct uno_procinfo;
+bool proc_info_of(int pid, struct uno_procinfo *out); /* another process of the instance */
 
 /* fork.c: the in-place vfork child (running in its parent's VM). */
 bool vfork_child_running(void);

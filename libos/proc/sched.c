@@ -44,9 +44,7 @@ i64 sys_sched_getaffinity(u64 pid, u64 len, u64 mask)
     } else {
         /* Another process of the instance: what it published (proc_publish). */
         struct uno_procinfo info;
-        struct ring_op op = {.op = UNO_OP_PROC, .arg = {UNO_PROC_INFO, (u64)(int)pid},
-                             .out = &info, .out_len = sizeof info};
-        if ((int)pid <= 0 || ring_call(&op) != (i64)sizeof info || info.pid != (int)pid)
+        if (!proc_info_of((int)pid, &info))
             return -ESRCH;
         m = info.name.affinity & all_cpus();
     }
