@@ -256,12 +256,13 @@ async function startUno(what: string, cmd: string[], guestPort: number): Promise
   );
   const out = tail(child.stdout);
   const err = tail(child.stderr, 256 * 1024);
-  // uno prints its instance directory before it starts uno-vmm.
+  // uno prints its instance directory, the network and the published ports, then the
+  // uno-vmm command line it runs: the lines come one write at a time, so wait for the last.
   const end = Date.now() + budget(120_000);
   let instanceDir: string | undefined;
   while (instanceDir === undefined) {
     const m = /^uno: instance [0-9a-f]+ \((.+)\)$/m.exec(err());
-    if (m) instanceDir = m[1]!;
+    if (m && /^uno: exec /m.test(err())) instanceDir = m[1]!;
     else if (child.exitCode !== null || Date.now() > end) {
       child.kill("SIGKILL");
       assert.fail(`uno run (${what}) did not start an instance:\n${clip(out() + err())}`);
