@@ -34,6 +34,12 @@ struct sock {
 
 static struct sock *sk(struct file *f) { return f->priv; }
 
+/* A TCP socket (IPv4 or IPv6 stream), whatever carries it underneath. */
+static bool is_tcp(const struct sock *s)
+{
+    return (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM;
+}
+
 extern const struct file_ops sock_ops;
 
 bool file_is_socket(const struct file *f) { return f->ops == &sock_ops; }
@@ -376,8 +382,8 @@ static bool async_option(struct file *f, u64 level, u64 name)
     int bit = async_option_bit(level, name);
     /* On a TCP socket these are 0 from the start (nginx's first TCP_CORK of a connection);
      * elsewhere the host's first answer says. */
-    bool known = sk(f)->type == SOCK_STREAM && (sk(f)->family == AF_INET || sk(f)->family == AF_INET6);
-    return bit >= 0 && (known || (sk(f)->opts_ok & (1u << bit))) && ring_sock_async(f->handle);
+    return bit >= 0 && (is_tcp(sk(f)) || (sk(f)->opts_ok & (1u << bit))) &&
+           ring_sock_async(f->handle);
 }
 
 static void option_succeeded(struct file *f, u64 level, u64 name)
@@ -673,8 +679,7 @@ static i64 recv_once(struct file *f, struct xfer *x, struct recv_out *o, i64 wai
 static bool rx_suits(struct file *f)
 {
     struct sock *s = sk(f);
-    return (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM &&
-           !s->listening && (file_status(f) & O_NONBLOCK);
+    return is_tcp(s) && !s->listening && (file_status(f) & O_NONBLOCK);
 }
 
 void sock_rx_update(struct file *f)
@@ -704,8 +709,7 @@ static i64 do_recv(struct file *f, struct xfer *x, struct recv_out *o)
     u64 total = iov_total(x->iov, x->niov), done = 0;
     bool nb = nonblocking(f, x->flags);
     bool all = (x->flags & MSG_WAITALL) && s->type == SOCK_STREAM && !(x->flags & MSG_PEEK);
-    bool ahead = (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM &&
-                 !(x->flags & (MSG_OOB | MSG_ERRQUEUE));
+    bool ahead = is_tcp(s) && !(x->flags & (MSG_OOB | MSG_ERRQUEUE));
     o->namelen = 0;
     o->flags = 0;
     o->controllen = 0;
